@@ -74,7 +74,13 @@
  * The blob ends right after the last entry.  The truncated flag must agree
  * with the hash: clear exactly when path_hash == st_hash64(path text,
  * path_len), so a reader checks the hash of every whole path and a path of
- * exactly ST_SCHEMA_PATH_MAX bytes cannot pose as a truncated one.
+ * exactly ST_SCHEMA_PATH_MAX bytes cannot pose as a truncated one.  (A long
+ * path whose full hash equals the hash of its 64-byte prefix, a 2^-64 chance,
+ * would be refused; that is accepted.)
+ *
+ * Listing, merge and serialize visit entries in hash order through an on-stack
+ * heapsort of entry numbers (2 * ST_SCHEMA_ENTRIES_MAX = 8 KiB of stack), so
+ * none of them allocates.
  */
 #include <errno.h>
 #include <stdbool.h>
