@@ -69,12 +69,13 @@ static size_t hll_blob_bytes(unsigned p)
 struct st_hll *st_hll_create(unsigned p)
 {
 	struct st_hll *h;
-	size_t m = (size_t)1 << p;
+	size_t m;
 
 	if (p < ST_HLL_P_MIN || p > ST_HLL_P_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
+	m = (size_t)1 << p;
 	/* sizeof is a multiple of the alignment, and so is m. */
 	h = aligned_alloc(ST_CACHE_LINE, sizeof(*h) + m);
 	if (!h) {

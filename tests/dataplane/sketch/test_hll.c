@@ -24,7 +24,7 @@
 #include "st_test.h"
 #include "tools/lib/keygen.h"
 
-/* Key groups, so that no two tests (or trials) share a key range. */
+/* Key groups, so that no two tests share a key range (accuracy uses 2..8). */
 enum {
 	GROUP_MERGE = 20,
 	GROUP_SERIALIZE = 21,
