@@ -38,6 +38,7 @@
  *   - v < 0 and ceil(log_gamma |v|) < ceil(log_gamma |u|) + max_bins, where
  *     u is the accepted negative value closest to zero, which holds for
  *     every v with |v| <= |u| gamma^(max_bins-1).
+ * (The value forms hold up to the rounding of log() at bucket edges.)
  * Proof: the positive store's highest non-empty key is that of max and
  * never moves down; a collapse keeps every key above (highest - max_bins),
  * so such a v is never folded and sits in its own bucket.  Bucket order
@@ -48,18 +49,21 @@
  * highest key is that of u.  With alpha 0.01 and 1024 bins, gamma^1023 is
  * about 7.7e8: the top 8.9 decades below max (and the 8.9 decades below u)
  * are kept; with 64 bins, a factor of 3.5.
- * The only excess over alpha is floating rounding in log() and exp(): at
- * most a few ulps of |ln v| in log space, i.e. below 1e-12 relative for
- * every normal double and about 1e-14 for magnitudes near 1.  Values below
- * DBL_MIN read back as 0 (absolute error below DBL_MIN).  A folded value
- * (one that fails the conditions above) reads back too high: a positive one
- * as the lowest kept positive bucket, a negative one as the most negative
- * kept bucket.  lower_bound/upper_bound always contain v: they are v's
- * bucket edges, widened by that rounding allowance, open downwards for the
- * lowest bucket of a collapsed store, and clamped into [min, max].
+ * The only excess over alpha is floating rounding in log(), exp() and the
+ * products (glibc's log and exp are within one ulp): in log space at most
+ * about |ln v| 2^-51 + 2^-50, i.e. below 4e-13 relative for every normal
+ * double and about 1e-15 for magnitudes near 1.  Values below DBL_MIN read
+ * back as 0 (absolute error below DBL_MIN).  A folded value (one that fails
+ * the conditions above) reads back too high: a positive one as the lowest
+ * kept positive bucket, a negative one as the most negative kept bucket.
+ * lower_bound/upper_bound always contain v: they are v's bucket edges
+ * gamma^(i-1) and gamma^i (the unclamped estimate divided by 1+alpha and by
+ * 1-alpha; mirrored for negatives), widened by 8 ulps of |ln edge| + 1 to
+ * cover that rounding, open downwards for the lowest bucket of a collapsed
+ * store, and clamped into [min, max].
  *
  * alpha must lie in [1e-9, 0.5] (quantile.h): below 1e-9 the rounding of
- * the mapping (up to 1e-12 relative) would no longer be small against
+ * the mapping (up to 4e-13 relative) would no longer be small against
  * alpha, and gamma would approach 1 in a double.
  *
  * min, max and count are exact.  sum is accumulated in a double: merging

@@ -504,6 +504,30 @@ static void test_tiny_values_count_as_zero(void)
 	st_qs_destroy(s);
 }
 
+/* The ends of the double range: bucket values past DBL_MAX, deep negatives. */
+static void test_extreme_magnitudes(void)
+{
+	static const double v[] = {
+		DBL_MAX, DBL_MAX / 3, 5e307, 1e300, 1.0, DBL_MIN, 3 * DBL_MIN,
+		1e-300, -1e-300, -DBL_MIN, -1.0, -1e307, -DBL_MAX, 0.0, 7.0,
+	};
+	const size_t n = sizeof(v) / sizeof(v[0]);
+	struct st_qs *q = sketch_of(v, n, 0.05, 65536, true);  /* no collapse */
+	double *sorted = sorted_copy(v, n);
+	struct outcome o = check_ranks(q, sorted, n, &everywhere);
+	size_t len;
+	uint8_t *b = blob_of(q, &len);
+	const char *why = NULL;
+
+	CU_ASSERT_EQUAL(o.checked_pos + o.checked_neg + o.checked_zero,
+			n_checkable_ranks());
+	CU_ASSERT(isinf(st_qs_sum(q)));  /* overflowed, kept, still valid */
+	CU_ASSERT_EQUAL(st_qs_validate(b, len, &why), 0);
+	free(b);
+	free(sorted);
+	st_qs_destroy(q);
+}
+
 static void test_empty_and_bad_ranks(void)
 {
 	struct st_qs *q = st_qs_create(0.01, 64, true);
@@ -813,6 +837,58 @@ static void test_validate_rejects_malformed(void)
 	CU_ASSERT(refused_u32(s, pos + 8, 21, "trimmed"));
 }
 
+/*
+ * Random corruptions of valid blobs: whatever validate accepts deserializes,
+ * answers inside its own bounds and serializes back to the same bytes (the
+ * encoding is canonical); whatever it refuses, deserialize refuses too.
+ */
+static void test_corrupted_blobs_never_trusted(void)
+{
+	static const double v_signed[] = { 1.0, 1.2, 1.5, 1.5, 0.0, -2.0, -2.5, NAN };
+	double *x = make_data(DS_SIGNED_LOGNORMAL, 2000, 5000);
+	struct blob src[3], bl;
+	unsigned accepted = 0, refused_n = 0;
+	struct st_rng r;
+
+	make_blob(&src[0], v_signed, 8, true);
+	make_blob(&src[1], x, 2000, true);         /* both stores collapsed */
+	make_blob(&src[2], NULL, 0, false);
+	st_rng_seed(&r, 6000);
+	for (unsigned i = 0; i < 30000; i++) {
+		const char *why = NULL;
+		struct st_qs *q;
+		unsigned flips = 1 + (unsigned)(st_rng_next(&r) % 3);
+
+		bl = src[i % 3];
+		for (unsigned f = 0; f < flips; f++)
+			bl.b[st_rng_next(&r) % bl.len] ^= (uint8_t)(1u << (st_rng_next(&r) % 8));
+		if (st_rng_next(&r) % 8 == 0)
+			bl.len = (size_t)(st_rng_next(&r) % (bl.len + 1));
+		q = st_qs_deserialize(bl.b, bl.len, &why);
+		CU_ASSERT((q != NULL) == (st_qs_validate(bl.b, bl.len, &why) == 0));
+		if (!q) {
+			refused_n++;
+			continue;
+		}
+		accepted++;
+		{
+			size_t len;
+			uint8_t *b = blob_of(q, &len);
+			double e = st_qs_estimate(q, 0.5);
+
+			CU_ASSERT(len == bl.len && !memcmp(b, bl.b, len));
+			CU_ASSERT(!st_qs_count(q) || (st_qs_lower_bound(q, 0.5) <= e &&
+						e <= st_qs_upper_bound(q, 0.5)));
+			free(b);
+		}
+		st_qs_destroy(q);
+	}
+	printf("\n  corrupted blobs: %u accepted (round-trip identical), %u refused\n",
+	       accepted, refused_n);
+	CU_ASSERT(accepted > 0 && refused_n > 0);
+	free(x);
+}
+
 ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_accuracy_against_sort),
 	ST_TEST(test_memory_at_defaults),
@@ -820,8 +896,10 @@ ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_collapse_keeps_high_quantiles),
 	ST_TEST(test_rejects_non_finite_and_negatives),
 	ST_TEST(test_tiny_values_count_as_zero),
+	ST_TEST(test_extreme_magnitudes),
 	ST_TEST(test_empty_and_bad_ranks),
 	ST_TEST(test_create_rejects_bad_arguments),
 	ST_TEST(test_merge_rejects_mismatch),
 	ST_TEST(test_serialize_round_trip),
-	ST_TEST(test_validate_rejects_malformed))
+	ST_TEST(test_validate_rejects_malformed),
+	ST_TEST(test_corrupted_blobs_never_trusted))

@@ -346,6 +346,44 @@ static void test_validate_rejects_malformed(void)
 	st_ticks_destroy(t);
 }
 
+/* Whatever validate accepts after random bit flips round-trips exactly. */
+static void test_corrupted_blobs_never_trusted(void)
+{
+	struct st_ticks *t = new_ticks(100, EPOCH_NS, START_NS);
+	struct blob src, bl, b2;
+	unsigned accepted = 0, refused_n = 0;
+	struct st_rng r;
+	ssize_t len;
+
+	st_rng_seed(&r, 14);
+	for (unsigned i = 0; i < 1000; i++)
+		st_ticks_update(t, START_NS + st_rng_next(&r) % EPOCH_NS, 1);
+	len = st_ticks_serialize(t, src.b, sizeof(src.b));
+	CU_ASSERT_FATAL(len > 0);
+	src.len = (size_t)len;
+	for (unsigned i = 0; i < 20000; i++) {
+		const char *why = NULL;
+		struct st_ticks *d;
+
+		bl = src;
+		bl.b[st_rng_next(&r) % bl.len] ^= (uint8_t)(1u << (st_rng_next(&r) % 8));
+		if (st_rng_next(&r) % 8 == 0)
+			bl.len = (size_t)(st_rng_next(&r) % (bl.len + 1));
+		d = st_ticks_deserialize(bl.b, bl.len, &why);
+		CU_ASSERT((d != NULL) == (st_ticks_validate(bl.b, bl.len, &why) == 0));
+		if (!d) {
+			refused_n++;
+			continue;
+		}
+		accepted++;
+		CU_ASSERT(st_ticks_serialize(d, b2.b, sizeof(b2.b)) == (ssize_t)bl.len &&
+			  !memcmp(b2.b, bl.b, bl.len));
+		st_ticks_destroy(d);
+	}
+	CU_ASSERT(accepted > 0 && refused_n > 0);
+	st_ticks_destroy(t);
+}
+
 ST_TEST_MAIN("dataplane/sketch/ticks",
 	ST_TEST(test_boundaries),
 	ST_TEST(test_epoch_at_end_of_time),
@@ -353,4 +391,5 @@ ST_TEST_MAIN("dataplane/sketch/ticks",
 	ST_TEST(test_merge_adds),
 	ST_TEST(test_create_rejects_bad_arguments),
 	ST_TEST(test_serialize_round_trip),
-	ST_TEST(test_validate_rejects_malformed))
+	ST_TEST(test_validate_rejects_malformed),
+	ST_TEST(test_corrupted_blobs_never_trusted))
