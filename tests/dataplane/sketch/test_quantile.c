@@ -146,6 +146,7 @@ static const struct claim everywhere = { 0.0, -INFINITY };
 struct outcome {
 	unsigned checked_pos, checked_neg, checked_zero;
 	unsigned beyond_alpha;  /* uncovered ranks whose error exceeds alpha */
+	double worst;           /* largest relative error over covered v != 0 */
 };
 
 static bool covered(const struct claim *c, double v)
@@ -190,6 +191,8 @@ static struct outcome check_ranks(const struct st_qs *q, const double *sorted,
 		}
 		ok = err <= (alpha + REL_TOL) * fabs(exact);
 		CU_ASSERT(ok);
+		if (exact != 0 && err / fabs(exact) > o.worst)
+			o.worst = err / fabs(exact);
 		if (!ok || !(lo <= exact && exact <= hi))
 			fprintf(stderr, "rank %g: exact %.17g est %.17g [%.17g, %.17g]\n",
 				r, exact, est, lo, hi);
@@ -252,6 +255,7 @@ static void test_accuracy_against_sort(void)
 		CU_ASSERT_EQUAL(st_qs_max(q), sorted[N_ACCURACY - 1]);
 		CU_ASSERT_EQUAL(st_qs_sum(q), sum);
 		print_row(q, sorted, N_ACCURACY, ds);
+		printf("  worst of %u ranks %.12f", n_checkable_ranks(), o.worst);
 		st_qs_destroy(q);
 		free(sorted);
 		free(x);
