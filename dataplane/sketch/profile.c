@@ -804,19 +804,52 @@ out_destroy: {
 	}
 }
 
-/* The config a record's sketches were made with. */
-static void config_of(const struct st_profile_view *v,
-		      const struct st_sset_parts *parts,
-		      struct st_sset_config *cfg)
+/*
+ * Parameters the sketch APIs do not expose, read from the payload layouts
+ * documented in quantile.c and schema.c, in blobs their validators passed.
+ */
+#define QS_BLOB_FLAGS_OFF (ST_SKETCH_BLOB_HDR_BYTES + 8)
+#define QS_BLOB_FLAG_SIGNED 0x01u
+#define QS_BLOB_BINS_OFF (ST_SKETCH_BLOB_HDR_BYTES + 12)
+#define SCHEMA_BLOB_MAX_ENTRIES_OFF (ST_SKETCH_BLOB_HDR_BYTES + 0)
+
+static bool qs_blob_signed(const struct st_profile_blob *b)
 {
+	return b->data[QS_BLOB_FLAGS_OFF] & QS_BLOB_FLAG_SIGNED;
+}
+
+/*
+ * The config a record's sketches were made with.  What the accessors show
+ * (p, k, alpha, ticks) st_sset_assemble() compares part by part; the
+ * quantile bins and signedness are checked here: all bins equal, the size
+ * sketch unsigned, the numeric ones signed.
+ */
+static int config_of(const struct st_profile_view *v,
+		     const struct st_sset_parts *parts,
+		     struct st_sset_config *cfg, const char **why)
+{
+	uint32_t bins = st_get_le32(v->size_qs.data + QS_BLOB_BINS_OFF);
+
+	if (qs_blob_signed(&v->size_qs))
+		REJECT(EINVAL, "record size quantile sketch is signed");
+	for (unsigned i = 0; i < v->numeric_fields; i++) {
+		if (!qs_blob_signed(&v->numeric_qs[i]))
+			REJECT(EINVAL, "numeric field quantile sketch is unsigned");
+		if (st_get_le32(v->numeric_qs[i].data + QS_BLOB_BINS_OFF) != bins)
+			REJECT(EINVAL, "quantile sketches differ in bins");
+	}
 	st_sset_config_default(cfg);
 	cfg->key_fields = v->key_fields;
 	cfg->numeric_fields = v->numeric_fields;
 	cfg->hll_p = st_hll_precision(parts->hll[0]);
 	cfg->hh_k = st_hh_capacity(parts->heavy[0]);
 	cfg->qs_alpha = st_qs_alpha(parts->size_qs);
+	cfg->qs_bins = bins;
+	cfg->schema_entries = st_get_le32(v->schema.data +
+					  SCHEMA_BLOB_MAX_ENTRIES_OFF);
 	cfg->n_ticks = st_ticks_count(parts->ticks);
 	cfg->epoch_ns = v->meta.epoch_ns;
+	return 0;
 }
 
 static struct st_sset *sset_from_view(const struct st_profile_view *v,
@@ -829,7 +862,11 @@ static struct st_sset *sset_from_view(const struct st_profile_view *v,
 	*err = deserialize_parts(v, &parts, why);
 	if (*err)
 		return NULL;
-	config_of(v, &parts, &cfg);
+	*err = config_of(v, &parts, &cfg, why);
+	if (*err) {
+		st_sset_parts_destroy(&parts);
+		return NULL;
+	}
 	s = st_sset_assemble(&cfg, &parts);
 	if (!s) {
 		*err = errno == ENOMEM ? -ENOMEM : -EINVAL;

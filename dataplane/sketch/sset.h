@@ -127,9 +127,10 @@ struct st_sset_parts {
 
 /*
  * A set made of existing sketches, with zero counters and the ticks' epoch.
- * The parts must match cfg (field counts, p, k, alpha, ticks and epoch;
- * quantile bins and schema capacity are taken on trust: the sketches do not
- * expose them).  On success the set owns the parts and *parts is zeroed; on
+ * The parts must match cfg in field counts, p, k, alpha, ticks and epoch;
+ * the quantile sketches' bins and signedness and the schema's capacity are
+ * not visible through the sketch APIs, so the caller vouches for them (the
+ * profile reader checks them in the blobs).  On success the set owns the parts and *parts is zeroed; on
  * failure (NULL, errno EINVAL or ENOMEM) the caller still owns them.
  */
 struct st_sset *st_sset_assemble(const struct st_sset_config *cfg,

@@ -1103,6 +1103,29 @@ static void test_corrupt_blobs_refused(void)
 	pieces_case(&f, p, f.n, -EINVAL,
 		    "sketches of one kind differ in parameters, or the ticks do not cover the epoch");
 	free(rec2);
+	st_sset_destroy(other);
+
+	/* quantile sketches: signedness by index, bins shared */
+	k = find_piece(f.p, f.n, ST_PROFILE_SEC_QUANTILE, 0);
+	memcpy(p, f.p, sizeof(f.p));
+	p[k].payload = f.p[k + 1].payload;
+	p[k].len = f.p[k + 1].len;
+	pieces_case(&f, p, f.n, -EINVAL, "record size quantile sketch is signed");
+	memcpy(p, f.p, sizeof(f.p));
+	p[k + 1].payload = f.p[k].payload;
+	p[k + 1].len = f.p[k].len;
+	pieces_case(&f, p, f.n, -EINVAL, "numeric field quantile sketch is unsigned");
+	st_sset_config_default(&cfg);
+	cfg.key_fields = 2;
+	cfg.qs_bins = 512;
+	other = new_set(&cfg, EPOCH0);
+	meta_for(&m, other, "other");
+	rec2 = build(other, &m, &len2);
+	pieces_of(rec2, q);
+	memcpy(p, f.p, sizeof(f.p));
+	p[k + 1] = q[k + 1];
+	pieces_case(&f, p, f.n, -EINVAL, "quantile sketches differ in bins");
+	free(rec2);
 	fixture_free(&f);
 	st_sset_destroy(other);
 }
