@@ -7,9 +7,10 @@
  * exactly.  This header is the ABI between the two processes.
  *
  * Byte layout, ABI version 1.  Every integer is little-endian (the _le
- * suffix), every f64 an IEEE 754 binary64 stored little-endian.  A record
- * starts 8-byte aligned in its buffer or not at all: readers never assume
- * alignment (they copy fields out with memcpy).
+ * suffix), every f64 an IEEE 754 binary64 stored little-endian.  Every
+ * block and section starts at a multiple of 8 bytes from the record's
+ * start; readers still assume nothing about the buffer's own alignment
+ * (they copy fields out with memcpy).
  *
  *   off   size  block
  *     0    128  header             struct st_profile_hdr
@@ -53,7 +54,11 @@
  *   192  128 drops_le[16]           by reason
  *
  * Summary (recomputed by the builder from the sketches; a reader checks
- * that it is exactly what the sketches give):
+ * that it is exactly what the sketches give).  cardinality is
+ * st_hll_estimate(); the four skew figures are st_hh_skew() of the key
+ * field's heavy hitters given that estimate; the size quantiles are
+ * st_qs_estimate() of the record-size sketch at ranks 0.5, 0.9, 0.99;
+ * fingerprint and entries are st_schema_fingerprint() and st_schema_size().
  *   off size field
  *     0   32 cardinality_le[4]    HLL estimate of key field i, >= 0
  *    32   32 top1_share_le[4]     heavy hitters of key field i, [0,1]
@@ -90,7 +95,7 @@
  *                                     record counts of partitions 0..n-1,
  *                                     the last one non-zero; absent when
  *                                     every partition count is 0
- *   7 FIELD_NAMES index 0              optional: k + q NUL-terminated names
+ *   7 NAMES    index 0                optional: k + q NUL-terminated names
  *                                     (key fields, then numeric fields),
  *                                     each a JSON pointer "/..." of
  *                                     1..ST_PROFILE_FIELD_NAME_MAX bytes
