@@ -154,8 +154,13 @@ static double kafka_imbalance(const struct st_profile_counters *c)
 	return clamp(max / (sum / n), 1.0, n);
 }
 
-/* The summary of a set: what the builder writes and the parser demands. */
+/*
+ * The summary of a set: what the builder writes and the parser demands.
+ * The skew figures come from `heavy`, the set's heavy hitters in their
+ * canonical state, deserialized from the record's blobs (see build).
+ */
 static void summary_compute(const struct st_sset *s,
+			    const struct st_hh *const *heavy,
 			    struct st_profile_summary *out)
 {
 	const struct st_sset_config *cfg = st_sset_config(s);
@@ -168,8 +173,7 @@ static void summary_compute(const struct st_sset *s,
 		struct st_skew skew;
 
 		out->cardinality[i] = clamp(distinct, 0.0, INFINITY);
-		if (st_hh_skew(st_sset_heavy_ro(s, i), out->cardinality[i],
-			       &skew) != 0)
+		if (st_hh_skew(heavy[i], out->cardinality[i], &skew) != 0)
 			continue;  /* no data: the figures stay 0 */
 		out->top1_share[i] = clamp(skew.top1_share, 0.0, 1.0);
 		out->topk_share[i] = clamp(skew.topk_share, 0.0, 1.0);
@@ -423,11 +427,49 @@ static ssize_t put_payload(const struct st_sset *s,
 	return -EIO;
 }
 
+/*
+ * Writes the summary of a record whose sections are written.  The skew
+ * figures are taken from copies of the heavy hitters deserialized from the
+ * record's own blobs, as a reader will hold them: a sketch's derived figures
+ * may depend (in the last bits) on the order of its counters in memory,
+ * which serialization does not keep.  0 or -ENOMEM.
+ */
+static int put_summary(const struct st_sset *s, const struct plan *p,
+		       uint8_t *b)
+{
+	const struct st_hh *heavy[ST_PROFILE_KEY_FIELDS_MAX] = { NULL };
+	struct st_hh *copy[ST_PROFILE_KEY_FIELDS_MAX] = { NULL };
+	struct st_profile_summary summary;
+	const uint8_t *at = b + ST_PROFILE_SECTIONS_OFF;
+	const char *why;
+	int err = 0;
+
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct plan_entry *e = &p->sec[i];
+
+		if (e->type == ST_PROFILE_SEC_HEAVY) {
+			copy[e->index] = st_hh_deserialize(at + SECTION_HDR_BYTES,
+							   e->len, &why);
+			if (!copy[e->index]) {
+				err = errno == ENOMEM ? -ENOMEM : -EIO;
+				goto out_destroy;
+			}
+			heavy[e->index] = copy[e->index];
+		}
+		at += SECTION_HDR_BYTES + pad8(e->len);
+	}
+	summary_compute(s, heavy, &summary);
+	summary_encode(&summary, b);
+out_destroy:
+	for (unsigned i = 0; i < ST_PROFILE_KEY_FIELDS_MAX; i++)
+		st_hh_destroy(copy[i]);
+	return err;
+}
+
 ssize_t st_profile_build(const struct st_sset *set,
 			 const struct st_profile_meta *meta,
 			 void *buf, size_t cap)
 {
-	struct st_profile_summary summary;
 	uint8_t *b = buf, *at;
 	struct plan p;
 	int err;
@@ -440,8 +482,6 @@ ssize_t st_profile_build(const struct st_sset *set,
 	memset(b, 0, p.total);
 	put_header(set, meta, &p, b);
 	put_counters(st_sset_counters_ro(set), b);
-	summary_compute(set, &summary);
-	summary_encode(&summary, b);
 
 	at = b + ST_PROFILE_SECTIONS_OFF;
 	for (unsigned i = 0; i < p.n; i++) {
@@ -456,7 +496,8 @@ ssize_t st_profile_build(const struct st_sset *set,
 			return -EIO;
 		at += SECTION_HDR_BYTES + pad8(e->len);  /* padding already 0 */
 	}
-	return (ssize_t)p.total;
+	err = put_summary(set, &p, b);
+	return err ? err : (ssize_t)p.total;
 }
 
 /*
@@ -888,6 +929,7 @@ static struct st_sset *sset_from_view(const struct st_profile_view *v,
 /* The summary must be exactly what the sketches give. */
 static int check_summary(const struct st_profile_view *v, const char **why)
 {
+	const struct st_hh *heavy[ST_PROFILE_KEY_FIELDS_MAX] = { NULL };
 	uint8_t want[ST_PROFILE_SECTIONS_OFF];
 	struct st_profile_summary summary;
 	struct st_sset *s;
@@ -896,7 +938,9 @@ static int check_summary(const struct st_profile_view *v, const char **why)
 	s = sset_from_view(v, why, &err);
 	if (!s)
 		return err;
-	summary_compute(s, &summary);
+	for (unsigned i = 0; i < v->key_fields; i++)
+		heavy[i] = st_sset_heavy_ro(s, i);  /* canonical: deserialized */
+	summary_compute(s, heavy, &summary);
 	st_sset_destroy(s);
 	summary_encode(&summary, want);
 	if (memcmp(want + ST_PROFILE_SUMMARY_OFF, v->buf + ST_PROFILE_SUMMARY_OFF,

@@ -172,10 +172,15 @@ int st_sset_merge(struct st_sset *dst, const struct st_sset *src)
 {
 	int err = 0;
 
-	if (!config_equal(&dst->cfg, &src->cfg) ||
+	if (dst == src || !config_equal(&dst->cfg, &src->cfg) ||
 	    dst->epoch_start_ns != src->epoch_start_ns)
 		return -EINVAL;
-	/* With equal configs and epochs no sketch merge below can fail. */
+	for (unsigned i = 0; i < dst->cfg.key_fields; i++)
+		if (st_hh_total(dst->p.heavy[i]) >
+		    UINT64_MAX - st_hh_total(src->p.heavy[i]))
+			return -EOVERFLOW;
+	/* With equal configs and epochs and totals that fit, no sketch merge
+	 * below can fail. */
 	for (unsigned i = 0; i < dst->cfg.key_fields; i++) {
 		err |= st_hll_merge(dst->p.hll[i], src->p.hll[i]);
 		err |= st_hh_merge(dst->p.heavy[i], src->p.heavy[i]);

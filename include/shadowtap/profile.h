@@ -360,8 +360,13 @@ ssize_t st_profile_size(const struct st_sset *set,
  *            not the set's,
  *   -E2BIG   the record would exceed ST_PROFILE_MAX_BYTES,
  *   -ENOSPC  cap is smaller than the record (nothing useful written),
- *   -EIO     a sketch serializer disagreed with its own size (a bug).
- * The summary block is recomputed here from the sketches.  No allocation.
+ *   -ENOMEM  the transient heavy-hitter copies could not be allocated,
+ *   -EIO     a sketch serializer disagreed with its own size or blob (a bug).
+ * The summary block is recomputed here from the sketches, the skew figures
+ * from heavy-hitter copies deserialized from the record's own blobs (the
+ * state a reader will hold: a sketch's figures may depend, in their last
+ * bits, on the order of its counters in memory, which a blob does not keep).
+ * Allocates one transient heavy-hitter sketch per key field.
  * Thread safety: reads the set; call from the thread that owns it.
  */
 ssize_t st_profile_build(const struct st_sset *set,
