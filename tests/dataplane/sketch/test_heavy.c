@@ -292,6 +292,46 @@ static void test_merge_within_capacity_is_exact(void)
 	st_hh_destroy(b);
 }
 
+/*
+ * The construction by hand, k = 4.  A: x 100 times (free counters).  B: x 10
+ * times, then y1, y2, y3 50 times each, then y4 50 times: y4 evicts x (10),
+ * so B holds y1..y3 at 50 and y4 at 60 with error 10, and m_B = 50.  Merged,
+ * x borrows m_B: count 100 + 50, error 0 + 50 (true 110); the y keys borrow
+ * m_A = 0.  The four largest: x 150, y4 60, then y1..y3 by hash.
+ */
+static void test_merge_borrows_the_minimum(void)
+{
+	struct st_hh *a = st_hh_create(4), *b = st_hh_create(4);
+	uint64_t x = rank_hash(1), y[4];
+	uint64_t exact_x = 110;
+
+	CU_ASSERT_FATAL(a && b);
+	st_hh_update(a, x, NULL, 0, 100);
+	for (int i = 0; i < 10; i++)
+		st_hh_update(b, x, NULL, 0, 1);
+	for (int j = 0; j < 4; j++) {
+		y[j] = rank_hash(2 + j);
+		for (int i = 0; i < 50; i++)
+			st_hh_update(b, y[j], NULL, 0, 1);
+	}
+	CU_ASSERT_EQUAL(st_hh_estimate(b, y[3]), 60);
+	CU_ASSERT_EQUAL(st_hh_lower_bound(b, y[3]), 50);
+	CU_ASSERT_EQUAL(st_hh_estimate(b, x), 0);
+	CU_ASSERT_EQUAL(st_hh_error_bound(b), 50);
+	CU_ASSERT_EQUAL(st_hh_merge(a, b), 0);
+	CU_ASSERT_EQUAL(st_hh_total(a), 100 + 10 + 200);
+	CU_ASSERT_EQUAL(st_hh_estimate(a, x), 150);
+	CU_ASSERT_EQUAL(st_hh_lower_bound(a, x), 100);
+	CU_ASSERT(st_hh_lower_bound(a, x) <= exact_x && exact_x <= st_hh_upper_bound(a, x));
+	CU_ASSERT_EQUAL(st_hh_estimate(a, y[3]), 60);
+	CU_ASSERT_EQUAL(st_hh_lower_bound(a, y[3]), 50);
+	CU_ASSERT_EQUAL(st_hh_error_bound(a), 50);
+	for (int j = 0; j < 3; j++)  /* kept or not, 50 is within the bounds */
+		CU_ASSERT(st_hh_lower_bound(a, y[j]) <= 50 && 50 <= st_hh_upper_bound(a, y[j]));
+	st_hh_destroy(a);
+	st_hh_destroy(b);
+}
+
 static void test_merge_rejects(void)
 {
 	struct st_hh *a = st_hh_create(K), *b = st_hh_create(K + 1);
@@ -493,7 +533,9 @@ static void check_find(const struct st_hh_kernels *kern, struct st_rng *rng,
 	probe[2] = 2000;                           /* only past n */
 	probe[3] = n ? hash[n - 1] : 3000;
 	for (unsigned i = n; i < padded; i++)
-		hash[i] = 2000;
+		hash[i] = 3000;
+	if (padded > n)
+		hash[padded - 1] = 2000;
 	for (size_t p = 0; p < ST_ARRAY_SIZE(probe); p++)
 		CU_ASSERT_EQUAL(kern->find(hash, n, probe[p]),
 				st_hh_find_scalar(hash, n, probe[p]));
@@ -1084,6 +1126,7 @@ ST_TEST_MAIN("dataplane/sketch/heavy",
 	ST_TEST(test_bounds_single_stream),
 	ST_TEST(test_bounds_after_merge),
 	ST_TEST(test_merge_within_capacity_is_exact),
+	ST_TEST(test_merge_borrows_the_minimum),
 	ST_TEST(test_merge_rejects),
 	ST_TEST(test_tail_sums),
 	ST_TEST(test_skew_exact_below_capacity),
