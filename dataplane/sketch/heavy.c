@@ -14,12 +14,16 @@
  * Layout and speed.  Slots are a structure of arrays: hash[] and count[] are
  * separate cache-aligned arrays (what every update reads), error[] and the
  * samples are touched only when a key enters.
- *   - Finding a key's slot: for k <= ST_HH_SCAN_MAX_K a SIMD compare of the
- *     whole hash array (AVX-512: 8 lanes a compare, a k = 64 sketch in 8
- *     compares; AVX2: 4 lanes); above it, a small open-addressed index
- *     (linear probing, load <= 1/4, backward-shift deletion) because a scan
- *     grows with k while a probe does not.  The threshold was measured: see
- *     the note below.
+ *   - Finding a key's slot: a bucket table, 16 buckets per counter indexed
+ *     by the hash's top bits, holds for each bucket how many tracked keys
+ *     fall in it and a hint, the slot of the last one seen there.  An empty
+ *     bucket is a miss; a hinted slot holding the hash is a hit; a bucket
+ *     with one key whose hinted slot still belongs to the bucket but holds
+ *     another hash is a miss.  Only the rest (a bucket shared by two keys,
+ *     about 1 key in 16, or a hint left behind by an eviction) falls back to
+ *     a SIMD compare of the whole hash array (AVX-512: 8 lanes a compare, a
+ *     k = 64 sketch in 8 compares; AVX2: 4 lanes).  Expected cost: O(1)
+ *     plus O(k) vector compares with probability about 1/16 per update.
  *   - Finding the minimum: a SIMD pass returns the minimum m and every slot
  *     holding it.  Those slots are kept and handed out one per eviction; a
  *     slot whose count moved since is skipped (counts only grow, so a slot
@@ -29,16 +33,19 @@
  *     serves many evictions.
  *   The kernels (heavy_simd.h) are picked once per sketch, at create, from
  *   st_cpu_simd_level(); the scalar references are below and the tests
- *   compare every variant with them bit for bit.
+ *   compare every variant with them, and the whole sketch with a textbook
+ *   SpaceSaving, bit for bit.
  *
- *   Measured with a throwaway program (10^7 updates, Zipf over 10^6 keys,
- *   hashes precomputed, AMD EPYC Zen 4, one core, million updates/s):
- *                          k=64 s=0.8  s=1.1  s=1.5   k=512 s=0.8  s=1.1  s=1.5
- *     SIMD scan + min list       77     65    103           20     33     82
- *     index + min list           27     36    112           21     49    139
- *     index + min-heap           18     24     75           --     --     --
- *     SIMD scan + SIMD argmin    27     32     67           --     --     --
- *   (at k=256 the two lookups are even; at k=4096 the scan falls to 8.)
+ *   Chosen by measurement: a throwaway program, each layout inlined in the
+ *   loop, 10^7 updates of Zipf(s) over 10^6 keys, hashes precomputed, AMD
+ *   EPYC (Zen 4), one core, best of 5, million updates/s:
+ *                                  k=64 s=0.8  s=1.1  s=1.5   k=1024 s=0.8  s=1.1  s=1.5
+ *     SIMD scan + SIMD argmin           28     32     86             6     11     54
+ *     SIMD scan + min list              85     68    116            15     21     63
+ *     probed index + min list           28     37    116            29     52    213
+ *     probed index + min-heap           18     25     73            14     28    109
+ *     buckets + SIMD scan + min list   170    116    231           131    120    273
+ *   (the probed index: linear probing, load 1/2, backward-shift deletion.)
  *
  * Guarantees (heavy.h) for a stream of total weight N; with m the minimum
  * count when all k counters are taken, else 0:
@@ -108,8 +115,8 @@
 #include "dataplane/sketch/heavy.h"
 #include "dataplane/sketch/heavy_simd.h"
 
-/* Above this k a key's slot is found through the index instead of a scan. */
-#define ST_HH_SCAN_MAX_K 256u
+/* Buckets per counter: a key shares its bucket with another 1 time in 16. */
+#define ST_HH_BUCKETS_PER_SLOT 16u
 
 struct hh_sample {
 	uint32_t key_len;
@@ -121,14 +128,15 @@ struct st_hh {
 	/* Read by every update. */
 	uint64_t *hash;           /* [k, padded] slot hashes */
 	uint64_t *count;          /* [k, padded] slot counts */
-	uint16_t *index;          /* [index_mask + 1] slot + 1, 0 = empty; NULL: scan */
+	uint16_t *bucket_keys;    /* [1 << bucket_bits] keys whose hash falls here */
+	uint16_t *bucket_hint;    /* [1 << bucket_bits] a slot that held such a key */
 	st_hh_find_fn find;       /* kern->find, one load closer */
 	const struct st_hh_kernels *kern;
 	uint64_t total;           /* N */
 	unsigned k;
 	unsigned used;            /* slots 0..used-1 hold keys */
-	unsigned index_mask;
-	unsigned index_shift;     /* home = hash >> index_shift */
+	unsigned bucket_shift;    /* bucket = hash >> bucket_shift */
+	unsigned bucket_bits;
 
 	/* Read when a key enters. */
 	uint64_t *error;          /* [k] */
@@ -187,9 +195,9 @@ const struct st_hh_kernels *st_hh_kernels_for(enum st_simd_level level)
 /* ---- Allocation: one cache-aligned block ---- */
 
 struct hh_layout {
-	size_t hash, count, error, sample, min_slot, index, order, taken,
-	       dropped, total;
-	unsigned index_bits;  /* 0: no index */
+	size_t hash, count, bucket_keys, bucket_hint, error, sample, min_slot,
+	       order, taken, dropped, total;
+	unsigned bucket_bits;
 };
 
 static size_t round_up(size_t x, size_t to)
@@ -212,16 +220,16 @@ static void hh_layout(unsigned k, struct hh_layout *l)
 	size_t bitmap = round_up(k, 64) / 8;
 	size_t at = round_up(sizeof(struct st_hh), ST_CACHE_LINE);
 
-	l->index_bits = 0;
-	if (k > ST_HH_SCAN_MAX_K)
-		while ((1u << l->index_bits) < 4 * k)
-			l->index_bits++;
+	l->bucket_bits = 0;
+	while ((1u << l->bucket_bits) < ST_HH_BUCKETS_PER_SLOT * k)
+		l->bucket_bits++;
 	l->hash = place(&at, padded * sizeof(uint64_t));
 	l->count = place(&at, padded * sizeof(uint64_t));
+	l->bucket_keys = place(&at, sizeof(uint16_t) << l->bucket_bits);
+	l->bucket_hint = place(&at, sizeof(uint16_t) << l->bucket_bits);
 	l->error = place(&at, k * sizeof(uint64_t));
 	l->sample = place(&at, k * sizeof(struct hh_sample));
 	l->min_slot = place(&at, k * sizeof(uint16_t));
-	l->index = place(&at, l->index_bits ? sizeof(uint16_t) << l->index_bits : 0);
 	l->order = place(&at, 2 * k * sizeof(uint16_t));
 	l->taken = place(&at, bitmap);
 	l->dropped = place(&at, bitmap);
@@ -251,9 +259,10 @@ static struct st_hh *hh_alloc(unsigned k, const struct st_hh_kernels *kern)
 	hh->error = (uint64_t *)(base + l.error);
 	hh->sample = (struct hh_sample *)(base + l.sample);
 	hh->min_slot = (uint16_t *)(base + l.min_slot);
-	hh->index = l.index_bits ? (uint16_t *)(base + l.index) : NULL;
-	hh->index_mask = l.index_bits ? (1u << l.index_bits) - 1 : 0;
-	hh->index_shift = 64 - l.index_bits;
+	hh->bucket_keys = (uint16_t *)(base + l.bucket_keys);
+	hh->bucket_hint = (uint16_t *)(base + l.bucket_hint);
+	hh->bucket_bits = l.bucket_bits;
+	hh->bucket_shift = 64 - l.bucket_bits;
 	hh->order = (uint16_t *)(base + l.order);
 	hh->taken = (uint64_t *)(base + l.taken);
 	hh->dropped = (uint64_t *)(base + l.dropped);
@@ -286,67 +295,47 @@ void st_hh_reset(struct st_hh *hh)
 	hh->total = 0;
 	hh->used = 0;
 	hh_forget_min(hh);
-	if (hh->index)
-		memset(hh->index, 0, sizeof(uint16_t) * (hh->index_mask + 1));
+	memset(hh->bucket_keys, 0, sizeof(uint16_t) << hh->bucket_bits);
 }
 
-/* ---- Slot index (k > ST_HH_SCAN_MAX_K) ---- */
+/* ---- Buckets: finding a key's slot ---- */
 
-static unsigned index_find(const struct st_hh *hh, uint64_t h)
+static inline unsigned bucket_of(const struct st_hh *hh, uint64_t h)
 {
-	for (unsigned p = (unsigned)(h >> hh->index_shift);; p = (p + 1) & hh->index_mask) {
-		unsigned e = hh->index[p];
-
-		if (e == 0)
-			return hh->used;
-		if (hh->hash[e - 1] == h)
-			return e - 1;
-	}
+	return (unsigned)(h >> hh->bucket_shift);
 }
 
-static void index_insert(struct st_hh *hh, uint64_t h, unsigned slot)
+static void bucket_add(struct st_hh *hh, uint64_t h, unsigned slot)
 {
-	unsigned p = (unsigned)(h >> hh->index_shift);
+	unsigned b = bucket_of(hh, h);
 
-	while (hh->index[p])
-		p = (p + 1) & hh->index_mask;
-	hh->index[p] = (uint16_t)(slot + 1);
+	hh->bucket_keys[b]++;
+	hh->bucket_hint[b] = (uint16_t)slot;
 }
 
-/* Removes h (which must be present); later entries of its run move back. */
-static void index_remove(struct st_hh *hh, uint64_t h)
+static void buckets_rebuild(struct st_hh *hh)
 {
-	unsigned mask = hh->index_mask;
-	unsigned p = (unsigned)(h >> hh->index_shift);
-
-	while (hh->hash[hh->index[p] - 1] != h)
-		p = (p + 1) & mask;
-	for (unsigned q = (p + 1) & mask; hh->index[q]; q = (q + 1) & mask) {
-		unsigned home = (unsigned)(hh->hash[hh->index[q] - 1] >> hh->index_shift);
-
-		/* The entry at q may fill the hole if p lies between its home and q. */
-		if (((q - home) & mask) >= ((q - p) & mask)) {
-			hh->index[p] = hh->index[q];
-			p = q;
-		}
-	}
-	hh->index[p] = 0;
-}
-
-static void index_rebuild(struct st_hh *hh)
-{
-	if (!hh->index)
-		return;
-	memset(hh->index, 0, sizeof(uint16_t) * (hh->index_mask + 1));
+	memset(hh->bucket_keys, 0, sizeof(uint16_t) << hh->bucket_bits);
 	for (unsigned slot = 0; slot < hh->used; slot++)
-		index_insert(hh, hh->hash[slot], slot);
+		bucket_add(hh, hh->hash[slot], slot);
 }
 
-/* The slot holding h, or hh->used. */
+/*
+ * The slot holding h, or hh->used.  An empty bucket, or a bucket whose one
+ * key is the hinted slot's, answers without a scan; the scan is for shared
+ * buckets and hints left behind by an eviction.
+ */
 static inline unsigned hh_find(const struct st_hh *hh, uint64_t h)
 {
-	if (hh->index)
-		return index_find(hh, h);
+	unsigned b = bucket_of(hh, h), keys = hh->bucket_keys[b], hint;
+
+	if (keys == 0)
+		return hh->used;
+	hint = hh->bucket_hint[b];
+	if (hh->hash[hint] == h)
+		return hint;
+	if (keys == 1 && bucket_of(hh, hh->hash[hint]) == b)
+		return hh->used;
 	return hh->find(hh->hash, hh->used, h);
 }
 
@@ -409,14 +398,12 @@ static void hh_enter(struct st_hh *hh, uint64_t hash, const void *key,
 		hh->error[slot] = 0;
 	} else {
 		slot = hh_take_min(hh);
-		if (hh->index)
-			index_remove(hh, hh->hash[slot]);
+		hh->bucket_keys[bucket_of(hh, hh->hash[slot])]--;
 		hh->error[slot] = hh->count[slot];
 		hh->count[slot] += weight;
 	}
 	hh->hash[slot] = hash;
-	if (hh->index)
-		index_insert(hh, hash, slot);
+	bucket_add(hh, hash, slot);
 	sample_set(&hh->sample[slot], key, key_len);
 }
 
@@ -430,6 +417,7 @@ void st_hh_update(struct st_hh *hh, uint64_t hash, const void *key,
 	hh->total += weight;
 	slot = hh_find(hh, hash);
 	if (slot < hh->used) {
+		hh->bucket_hint[bucket_of(hh, hash)] = (uint16_t)slot;
 		hh->count[slot] += weight;
 		return;
 	}
@@ -709,7 +697,7 @@ int st_hh_merge(struct st_hh *dst, const struct st_hh *src)
 	merge_place(dst, src, &c, n);
 	dst->total += src->total;
 	hh_forget_min(dst);
-	index_rebuild(dst);
+	buckets_rebuild(dst);
 	return 0;
 }
 
@@ -1126,6 +1114,6 @@ struct st_hh *st_hh_deserialize(const void *buf, size_t len, const char **why)
 		s->len = r[28];
 		memcpy(s->bytes, r + 32, s->len);
 	}
-	index_rebuild(hh);
+	buckets_rebuild(hh);
 	return hh;
 }
