@@ -754,6 +754,32 @@ static void test_truncated_records_all_refused(void)
 	fixture_free(&f);
 }
 
+static void test_short_and_oversized_records_refused(void)
+{
+	struct fixture f;
+	uint8_t *b;
+
+	fixture_make(&f);
+	expect_reject(f.rec, 0, -EINVAL, "shorter than the profile header");
+	expect_reject(f.rec, 127, -EINVAL, "shorter than the profile header");
+	b = mut(&f);
+	st_put_le32(b + 8, 132);
+	expect_reject(b, 132, -EINVAL, "total size not a multiple of 8");
+	st_put_le32(b + 8, 648);
+	expect_reject(b, 648, -EINVAL, "shorter than header, counters and summary");
+	st_put_le32(b + 8, 656);  /* no sections at all, but it says it has */
+	expect_reject(b, 656, -EINVAL, "section header past the end");
+	free(b);
+	/* a buffer over the maximum, whatever the record inside says */
+	b = calloc(1, ST_PROFILE_MAX_BYTES + 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	memcpy(b, f.rec, f.len);
+	expect_reject(b, ST_PROFILE_MAX_BYTES + 8, -E2BIG,
+		      "profile larger than ST_PROFILE_MAX_BYTES");
+	free(b);
+	fixture_free(&f);
+}
+
 /* One header (or counters/summary) mutation and the reason it must give. */
 static void header_case(const struct fixture *f, size_t off, const void *bytes,
 			size_t n, int code, const char *reason)
@@ -1189,6 +1215,7 @@ ST_TEST_MAIN("dataplane/sketch/profile",
 	ST_TEST(test_build_refuses_records_over_the_maximum),
 	ST_TEST(test_fixture_is_valid),
 	ST_TEST(test_truncated_records_all_refused),
+	ST_TEST(test_short_and_oversized_records_refused),
 	ST_TEST(test_header_fields_each_refused),
 	ST_TEST(test_counters_and_summary_fields_refused),
 	ST_TEST(test_section_framing_refused),
