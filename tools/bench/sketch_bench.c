@@ -75,7 +75,7 @@
 extern char **environ;
 
 #define KEY_BYTES 13   /* src addr, dst addr, src port, dst port, protocol */
-#define KEY_STRIDE 16  /* keys sit 16 bytes apart in the key table */
+#define KEY_STRIDE 16  /* keys sit 16 bytes apart in the key arrays */
 #define HH_K ST_HH_K_DEFAULT
 #define MAX_REPS 64
 /*
@@ -111,6 +111,9 @@ struct opts {
 	bool hll_merge_child; /* internal: one SIMD level's HLL merge figure */
 };
 
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints an error to stderr; returns -1. */
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -345,6 +348,8 @@ struct stream {
 	double zipf_s;        /* 0: uniform */
 	size_t n;
 	uint32_t *key;        /* key index of update i */
+	uint8_t *key_bytes;   /* its bytes at i * KEY_STRIDE, in arrival order
+			       * as packets would bring them */
 	uint64_t *hash;       /* its hash, gathered so that loops read one array */
 	uint8_t *path;        /* field path of update i (derived from its key) */
 	uint8_t *type;        /* JSON type seen at that path */
@@ -358,18 +363,26 @@ static int stream_alloc(struct stream *s, size_t n, uint32_t n_keys)
 {
 	s->n = n;
 	s->key = malloc(n * sizeof(*s->key));
+	s->key_bytes = malloc(n * KEY_STRIDE);
 	s->hash = malloc(n * sizeof(*s->hash));
 	s->path = malloc(n);
 	s->type = malloc(n);
 	s->exact = malloc((size_t)n_keys * sizeof(*s->exact));
-	if (!s->key || !s->hash || !s->path || !s->type || !s->exact)
+	if (!s->key || !s->key_bytes || !s->hash || !s->path || !s->type || !s->exact)
 		return fail("out of memory for a stream of %zu updates", n);
 	return 0;
+}
+
+/* The bytes of update i's key. */
+static inline const uint8_t *stream_key(const struct stream *s, size_t i)
+{
+	return s->key_bytes + i * KEY_STRIDE;
 }
 
 static void stream_free(struct stream *s)
 {
 	free(s->key);
+	free(s->key_bytes);
 	free(s->hash);
 	free(s->path);
 	free(s->type);
@@ -410,6 +423,7 @@ static int stream_generate(struct stream *s, double zipf_s,
 		unsigned p = k % N_PATHS;
 
 		s->key[i] = k;
+		memcpy(s->key_bytes + i * KEY_STRIDE, key_bytes(u, k), KEY_STRIDE);
 		s->hash[i] = u->key_hash[k];
 		s->path[i] = (uint8_t)p;
 		s->type[i] = st_rng_next(&r) % 100 < NULL_PERCENT ? ST_JSON_NULL
@@ -518,10 +532,9 @@ static size_t hh_memory(const void *sk) { return st_hh_memory_bytes(sk); }
 static void hh_feed(void *sk, const struct input *in, size_t from, size_t to)
 {
 	const uint64_t *hash = in->s->hash;
-	const uint32_t *key = in->s->key;
 
 	for (size_t i = from; i < to; i++)
-		st_hh_update(sk, hash[i], key_bytes(in->u, key[i]), KEY_BYTES, 1);
+		st_hh_update(sk, hash[i], stream_key(in->s, i), KEY_BYTES, 1);
 }
 
 static int hh_check(void *sk, const struct input *in)
@@ -640,14 +653,13 @@ static const struct sketch_case sketch_cases[] = {
  * one untimed pass that warms the caches and the clock). */
 static double time_hashing(const struct input *in, unsigned reps)
 {
-	const uint32_t *key = in->s->key;
 	double ns[MAX_REPS + 1];
 
 	for (unsigned r = 0; r <= reps; r++) {
 		uint64_t acc = 0, t0 = now_ns();
 
 		for (size_t i = 0; i < in->s->n; i++)
-			acc ^= st_hash64(key_bytes(in->u, key[i]), KEY_BYTES);
+			acc ^= st_hash64(stream_key(in->s, i), KEY_BYTES);
 		ns[r] = (double)(now_ns() - t0) / (double)in->s->n;
 		bench_sink += acc;
 	}
@@ -975,14 +987,13 @@ static int ours_round(struct st_hh *hh, const struct input *in, double *ns,
 		      int64_t *top, size_t *n_top)
 {
 	struct st_hh_item items[HH_K];
-	const uint32_t *key = in->s->key;
 	uint64_t t0;
 	size_t n;
 
 	st_hh_reset(hh);
 	t0 = now_ns();
 	for (size_t i = 0; i < in->s->n; i++) {
-		const uint8_t *k = key_bytes(in->u, key[i]);
+		const uint8_t *k = stream_key(in->s, i);
 
 		st_hh_update(hh, st_hash64(k, KEY_BYTES), k, KEY_BYTES, 1);
 	}
@@ -1024,7 +1035,6 @@ static int peer_round(const struct peer_setting *ps, const struct input *in,
 	struct rte_member_setsum *ss;
 	void *keys[PEER_TOP_K];
 	uint64_t counts[PEER_TOP_K];
-	const uint32_t *key = in->s->key;
 	int bad = 0, n, rc = -1;
 	uint64_t t0;
 
@@ -1047,7 +1057,7 @@ static int peer_round(const struct peer_setting *ps, const struct input *in,
 
 	t0 = now_ns();
 	for (size_t i = 0; i < in->s->n; i++)
-		bad |= rte_member_add(ss, key_bytes(in->u, key[i]), 1);
+		bad |= rte_member_add(ss, stream_key(in->s, i), 1);
 	*ns = (double)(now_ns() - t0) / (double)in->s->n;
 	if (bad) {
 		fail("rte_member_add returned an error");
@@ -1178,6 +1188,17 @@ static void hh_section_init(struct hh_section *hs, const struct opts *o)
 #endif
 }
 
+static const char *peer_why(const struct hh_section *hs, unsigned c)
+{
+#ifdef BENCH_HAVE_DPDK
+	return hs->peer[c - 1].why;
+#else
+	(void)hs;
+	(void)c;
+	return "";
+#endif
+}
+
 static double median_of(const double *v, unsigned n)
 {
 	double tmp[MAX_REPS];
@@ -1299,10 +1320,14 @@ static int run_heavy_hitters(struct input *in, struct stream *s, const struct op
 	       "alternating rounds ==\n", o->rounds);
 	printf("keys: %d-byte flow keys; both contenders hash them; recall@K: share of the "
 	       "true top-K keys in the contender's own top K\n", KEY_BYTES);
+	printf("memory: ours is the whole sketch (st_hh_memory_bytes); the peer's is "
+	       "its count-min table alone\n(its top-k heap, key slots and heap index "
+	       "come on top)\n");
 	for (unsigned c = 0; c < hs.n_contenders; c++) {
 		char name[16];
 
-		printf("%-7s %s\n", contender_name(c, name, sizeof(name)), hs.res[c].label);
+		printf("%-7s %s%s%s\n", contender_name(c, name, sizeof(name)),
+		       hs.res[c].label, c ? ": " : "", c ? peer_why(&hs, c) : "");
 	}
 	for (unsigned i = 0; i < N_STREAMS; i++) {
 		if (stream_generate(s, stream_zipf_s[i], in->u, in->paths) != 0)
@@ -1392,6 +1417,7 @@ static int parse_count(const char *arg, const char *what, uint64_t lo, uint64_t 
 	return 0;
 }
 
+/* 0, 1 when --help was printed, or -1 on bad usage. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_UPDATES = 256, OPT_UNIVERSE, OPT_REPS, OPT_ROUNDS, OPT_MERGES,
@@ -1440,7 +1466,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(0);
+			return 1;
 		default:
 			usage(stderr);
 			return -1;
@@ -1509,13 +1535,16 @@ int main(int argc, char **argv)
 	ssize_t len;
 	int rc;
 
-	if (parse_opts(argc, argv, &o) != 0)
-		return 2;
+	rc = parse_opts(argc, argv, &o);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;  /* --help, or bad usage */
 	if (o.hll_merge_child)
 		return hll_merge_child(&o) == 0 ? 0 : 1;
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len <= 0)
-		return fail("readlink /proc/self/exe: %s", strerror(errno)), 1;
+	if (len <= 0) {
+		fail("readlink /proc/self/exe: %s", strerror(errno));
+		return 1;
+	}
 	self[len] = '\0';
 	print_header(argc, argv, self, &o);
 	if (pin_to_cpu0() != 0)
@@ -1524,9 +1553,11 @@ int main(int argc, char **argv)
 	if (!o.no_peer && eal_start(argv[0]) != 0)
 		return 1;
 #else
-	if (!o.no_peer)
-		return fail("built without libdpdk: no rte_member peer (run with --no-peer "
-			    "for our figures alone)"), 1;
+	if (!o.no_peer) {
+		fail("built without libdpdk: no rte_member peer (run with --no-peer "
+		     "for our figures alone)");
+		return 1;
+	}
 #endif
 	rc = run(&o, self);
 #ifdef BENCH_HAVE_DPDK
