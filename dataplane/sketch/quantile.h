@@ -32,8 +32,9 @@
 
 struct st_qs;
 
-/* alpha in (0, 0.5], max_bins in 16..65536; signed: keep a negative store.
- * NULL with errno EINVAL or ENOMEM. */
+/* alpha in [1e-9, 0.5] (below 1e-9 floating rounding in the mapping is no
+ * longer small against alpha), max_bins in 16..65536; signed: keep a
+ * negative store.  NULL with errno EINVAL or ENOMEM. */
 struct st_qs *st_qs_create(double alpha, unsigned max_bins, bool is_signed);
 void st_qs_destroy(struct st_qs *q);  /* NULL is a no-op */
 void st_qs_reset(struct st_qs *q);
