@@ -77,6 +77,13 @@ extern char **environ;
 #define KEY_BYTES 13   /* src addr, dst addr, src port, dst port, protocol */
 #define KEY_STRIDE 16  /* keys sit 16 bytes apart in the key arrays */
 #define HH_K ST_HH_K_DEFAULT
+/*
+ * Our heavy-hitter configurations against rte_member: the default k, and a
+ * k whose memory matches rte_member's error_rate=0.01 table plus its heap.
+ */
+static const unsigned ours_k[] = { HH_K, 256 };
+#define N_OURS ST_ARRAY_SIZE(ours_k)
+#define OURS_K_MAX 256
 #define MAX_REPS 64
 /*
  * rte_member 22.11 with top_k = 64 keeps at most 63 keys, and every later
@@ -986,7 +993,7 @@ struct hh_result {
 static int ours_round(struct st_hh *hh, const struct input *in, double *ns,
 		      int64_t *top, size_t *n_top)
 {
-	struct st_hh_item items[HH_K];
+	struct st_hh_item items[OURS_K_MAX];
 	uint64_t t0;
 	size_t n;
 
@@ -998,7 +1005,7 @@ static int ours_round(struct st_hh *hh, const struct input *in, double *ns,
 		st_hh_update(hh, st_hash64(k, KEY_BYTES), k, KEY_BYTES, 1);
 	}
 	*ns = (double)(now_ns() - t0) / (double)in->s->n;
-	n = st_hh_top(hh, items, HH_K);
+	n = st_hh_top(hh, items, OURS_K_MAX);
 	if (n == 0)
 		return fail("heavy hitters: empty top list after %zu updates", in->s->n);
 	for (size_t i = 0; i < n; i++) {
@@ -1113,30 +1120,34 @@ static const char *peer_version(void)
 }
 #endif /* BENCH_HAVE_DPDK */
 
-/* Contender c of the heavy-hitter section: 0 ours, 1.. the peer settings. */
+/*
+ * The heavy-hitter contenders: 0..N_OURS-1 ours (k = ours_k[c]), then one
+ * per rte_member setting.
+ */
+#define MAX_CONTENDERS 8
 struct hh_section {
 	const struct input *in;
-	struct st_hh *hh;
+	struct st_hh *hh[N_OURS];
 	unsigned n_contenders;
-	struct hh_result res[8];
+	struct hh_result res[MAX_CONTENDERS];
 #ifdef BENCH_HAVE_DPDK
-	struct peer_setting peer[7];
+	struct peer_setting peer[MAX_CONTENDERS - N_OURS];
 #endif
 };
 
 static int hh_contender_round(struct hh_section *hs, unsigned c, unsigned r)
 {
-	int64_t top[ST_MAX(HH_K, PEER_TOP_K)];
+	int64_t top[ST_MAX(OURS_K_MAX, PEER_TOP_K)];
 	size_t n_top = 0;
 	struct hh_result *res = &hs->res[c];
 	int rc;
 
-	if (c == 0) {
-		rc = ours_round(hs->hh, hs->in, &res->ns[r], top, &n_top);
-		res->memory_bytes = st_hh_memory_bytes(hs->hh);
+	if (c < N_OURS) {
+		rc = ours_round(hs->hh[c], hs->in, &res->ns[r], top, &n_top);
+		res->memory_bytes = st_hh_memory_bytes(hs->hh[c]);
 	} else {
 #ifdef BENCH_HAVE_DPDK
-		rc = peer_round(&hs->peer[c - 1], hs->in, &res->ns[r], top, &n_top,
+		rc = peer_round(&hs->peer[c - N_OURS], hs->in, &res->ns[r], top, &n_top,
 				&res->memory_bytes);
 #else
 		rc = fail("no rte_member peer in this build");
@@ -1150,53 +1161,78 @@ static int hh_contender_round(struct hh_section *hs, unsigned c, unsigned r)
 		res->recall[j][r] = recall_of(hs->in->s, j, top, n_top, &dups);
 		/* Our list must never repeat a key; the peer's shortcomings
 		 * are its own and only lower its recall. */
-		if (c == 0 && dups)
+		if (c < N_OURS && dups)
 			return fail("heavy hitters: the top list repeats a key");
 	}
 	return 0;
 }
 
-/* The rte_member settings tried, in the order of the legend. */
-static void hh_section_init(struct hh_section *hs, const struct opts *o)
+/* Our sketches and the rte_member settings tried, in the legend's order. */
+static int hh_section_init(struct hh_section *hs, const struct opts *o)
 {
-	hs->n_contenders = 1;
-	snprintf(hs->res[0].label, sizeof(hs->res[0].label),
-		 "shadowtap SpaceSaving k=%u (time includes st_hash64 of the key)", HH_K);
+	for (unsigned c = 0; c < N_OURS; c++) {
+		hs->hh[c] = st_hh_create(ours_k[c]);
+		if (!hs->hh[c])
+			return fail("st_hh_create(%u): %s", ours_k[c], strerror(errno));
+		snprintf(hs->res[c].label, sizeof(hs->res[c].label),
+			 "shadowtap SpaceSaving k=%u", ours_k[c]);
+	}
+	hs->n_contenders = N_OURS;
 #ifdef BENCH_HAVE_DPDK
 	if (!o->no_peer) {
-		/* A: a count-min table no larger than our whole sketch. */
-		double cols = floor((double)st_hh_memory_bytes(hs->hh) /
+		/* A: a count-min table no larger than our default sketch. */
+		double cols = floor((double)st_hh_memory_bytes(hs->hh[0]) /
 				    (PEER_ROWS * sizeof(uint64_t)));
 		const struct peer_setting settings[] = {
 			{ (float)(4.0 / ST_MAX(cols, 1.0)), 1.0f, 0,
-			  "count-min table no larger than our sketch" },
+			  "count-min table no larger than our k=64 sketch" },
 			{ 0.01f, 1.0f, 0, "count-min, every update" },
 			{ 0.01f, 0.1f, 0, "NitroSketch sampling, 10% of rows" },
 			{ 0.01f, 0.1f, RTE_MEMBER_SKETCH_ALWAYS_BOUNDED,
 			  "sampling once converged" },
 		};
+		_Static_assert(ST_ARRAY_SIZE(settings) <= MAX_CONTENDERS - N_OURS,
+			       "room for every setting");
 
 		for (unsigned i = 0; i < ST_ARRAY_SIZE(settings); i++) {
 			hs->peer[i] = settings[i];
-			peer_label(&settings[i], hs->res[1 + i].label,
-				   sizeof(hs->res[1 + i].label));
+			peer_label(&settings[i], hs->res[N_OURS + i].label,
+				   sizeof(hs->res[N_OURS + i].label));
 		}
 		hs->n_contenders += ST_ARRAY_SIZE(settings);
 	}
 #else
 	(void)o;
 #endif
+	return 0;
 }
 
-static const char *peer_why(const struct hh_section *hs, unsigned c)
+static void hh_section_free(struct hh_section *hs)
 {
+	for (unsigned c = 0; c < N_OURS; c++)
+		st_hh_destroy(hs->hh[c]);
+}
+
+static const char *contender_why(const struct hh_section *hs, unsigned c)
+{
+	if (c < N_OURS)
+		return c ? "memory of peer B's table and heap" : "the default";
 #ifdef BENCH_HAVE_DPDK
-	return hs->peer[c - 1].why;
+	return hs->peer[c - N_OURS].why;
 #else
 	(void)hs;
-	(void)c;
 	return "";
 #endif
+}
+
+/* "ours k64", "ours k256", then "peer A", "peer B"... */
+static const char *contender_name(unsigned c, char *buf, size_t len)
+{
+	if (c < N_OURS)
+		snprintf(buf, len, "ours k%u", ours_k[c]);
+	else
+		snprintf(buf, len, "peer %c", (char)('A' + c - N_OURS));
+	return buf;
 }
 
 static double median_of(const double *v, unsigned n)
@@ -1205,16 +1241,6 @@ static double median_of(const double *v, unsigned n)
 
 	memcpy(tmp, v, n * sizeof(*v));
 	return median(tmp, n);
-}
-
-/* "ours" for contender 0, "peer A", "peer B"... for the rte_member settings. */
-static const char *contender_name(unsigned c, char *buf, size_t len)
-{
-	if (c == 0)
-		snprintf(buf, len, "ours");
-	else
-		snprintf(buf, len, "peer %c", (char)('A' + c - 1));
-	return buf;
 }
 
 /* Medians of one contender over the rounds. */
@@ -1239,6 +1265,23 @@ static bool recall_at_least(const struct hh_summary *a, const struct hh_summary 
 	return true;
 }
 
+static void hh_print_figures(const struct hh_section *hs, const struct hh_summary *sum)
+{
+	const struct stream *s = hs->in->s;
+
+	for (unsigned o = 0; o < N_OURS; o++)
+		for (unsigned c = N_OURS; c < hs->n_contenders; c++)
+			printf("figure: heavy hitters, %s, %zu updates: shadowtap k=%u %.2f "
+			       "ns/update (recall@10 %.2f, @32 %.2f, %zu B) vs %s %.2f "
+			       "ns/update (recall@10 %.2f, @32 %.2f, table %zu B): speed "
+			       "ours/rte_member %.2fx, recall ours >= rte_member: %s\n",
+			       s->name, s->n, ours_k[o], sum[o].ns, sum[o].recall[0],
+			       sum[o].recall[1], hs->res[o].memory_bytes, hs->res[c].label,
+			       sum[c].ns, sum[c].recall[0], sum[c].recall[1],
+			       hs->res[c].memory_bytes, sum[c].ns / sum[o].ns,
+			       recall_at_least(&sum[o], &sum[c]) ? "yes" : "no");
+}
+
 /* Runs every contender over the rounds on one stream and prints its table. */
 static int section_hh_stream(struct hh_section *hs, const struct opts *o,
 			     struct hh_summary *sum)
@@ -1257,28 +1300,23 @@ static int section_hh_stream(struct hh_section *hs, const struct opts *o,
 	       "of the 32nd %u%s\n", s->name, s->n, s->distinct, s->topk_min_count[0],
 	       s->topk_min_count[1],
 	       s->zipf_s > 0 ? "" : " (uniform: no heavy hitters, recall is chance)");
-	printf("%-9s %11s %10s %9s %10s %10s %16s\n", "", "memory", "ns/update",
-	       "M upd/s", "recall@10", "recall@32", "speed ours/this");
+	printf("%-10s %11s %10s %9s %10s %10s", "", "memory", "ns/update", "M upd/s",
+	       "recall@10", "recall@32");
+	for (unsigned c = 0; c < N_OURS; c++)
+		printf("  speed k%u/this", ours_k[c]);
+	printf("\n");
 	for (unsigned c = 0; c < n; c++) {
 		char name[16];
 
-		printf("%-9s ", contender_name(c, name, sizeof(name)));
+		printf("%-10s ", contender_name(c, name, sizeof(name)));
 		print_memory(hs->res[c].memory_bytes);
 		printf(" %10.2f %9.2f %10.2f %10.2f", sum[c].ns, 1e3 / sum[c].ns,
 		       sum[c].recall[0], sum[c].recall[1]);
-		if (c)
-			printf(" %15.2fx", sum[c].ns / sum[0].ns);
+		for (unsigned k = 0; c >= N_OURS && k < N_OURS; k++)
+			printf(" %14.2fx", sum[c].ns / sum[k].ns);
 		printf("\n");
 	}
-	for (unsigned c = 1; c < n; c++)
-		printf("figure: heavy hitters, %s, %zu updates: shadowtap k=%u %.2f ns/update "
-		       "(recall@10 %.2f, @32 %.2f, %zu B) vs %s %.2f ns/update (recall@10 "
-		       "%.2f, @32 %.2f, table %zu B): speed ours/rte_member %.2fx, recall "
-		       "ours >= rte_member: %s\n", s->name, s->n, HH_K, sum[0].ns,
-		       sum[0].recall[0], sum[0].recall[1], hs->res[0].memory_bytes,
-		       hs->res[c].label, sum[c].ns, sum[c].recall[0], sum[c].recall[1],
-		       hs->res[c].memory_bytes, sum[c].ns / sum[0].ns,
-		       recall_at_least(&sum[0], &sum[c]) ? "yes" : "no");
+	hh_print_figures(hs, sum);
 	return 0;
 }
 
@@ -1305,57 +1343,66 @@ static int run_update_and_merge(struct input *in, struct stream *s,
 	return section_hll_merge_levels(self, o);
 }
 
+/* For each of our configurations: speed and recall verdict against each peer. */
+static void hh_print_summary(const struct hh_section *hs,
+			     struct hh_summary sum[][MAX_CONTENDERS],
+			     char names[][16])
+{
+	for (unsigned o = 0; o < N_OURS; o++) {
+		printf("\n-- speed of ours k=%u / rte_member (updates/s ratio; > 1: ours "
+		       "faster); recall: whether our recall@10 and @32 are both >= the "
+		       "peer's\n%-9s", ours_k[o], "");
+		for (unsigned i = 0; i < N_STREAMS; i++)
+			printf(" %-18s", names[i]);
+		printf("\n");
+		for (unsigned c = N_OURS; c < hs->n_contenders; c++) {
+			char name[16];
+
+			printf("%-9s", contender_name(c, name, sizeof(name)));
+			for (unsigned i = 0; i < N_STREAMS; i++)
+				printf(" %8.2fx %-8s", sum[i][c].ns / sum[i][o].ns,
+				       recall_at_least(&sum[i][o], &sum[i][c]) ? "recall>="
+									       : "recall<");
+			printf("\n");
+		}
+	}
+}
+
 static int run_heavy_hitters(struct input *in, struct stream *s, const struct opts *o)
 {
-	struct hh_summary sum[N_STREAMS][8];
+	struct hh_summary sum[N_STREAMS][MAX_CONTENDERS];
 	struct hh_section hs = { .in = in };
 	char stream_names[N_STREAMS][16];
 	int rc = -1;
 
-	hs.hh = st_hh_create(HH_K);
-	if (!hs.hh)
-		return fail("st_hh_create: %s", strerror(errno));
-	hh_section_init(&hs, o);
+	if (hh_section_init(&hs, o) != 0)
+		goto out_free;
 	printf("\n== 3. heavy hitters vs DPDK rte_member (sketch mode): medians of %u "
 	       "alternating rounds ==\n", o->rounds);
-	printf("keys: %d-byte flow keys; both contenders hash them; recall@K: share of the "
-	       "true top-K keys in the contender's own top K\n", KEY_BYTES);
+	printf("keys: %d-byte flow keys; every contender hashes them (our times include "
+	       "st_hash64);\nrecall@K: share of the true top-K keys in the contender's own "
+	       "top K (ours: st_hh_top order)\n", KEY_BYTES);
 	printf("memory: ours is the whole sketch (st_hh_memory_bytes); the peer's is "
 	       "its count-min table alone\n(its top-k heap, key slots and heap index "
 	       "come on top)\n");
 	for (unsigned c = 0; c < hs.n_contenders; c++) {
 		char name[16];
 
-		printf("%-7s %s%s%s\n", contender_name(c, name, sizeof(name)),
-		       hs.res[c].label, c ? ": " : "", c ? peer_why(&hs, c) : "");
+		printf("%-10s %s: %s\n", contender_name(c, name, sizeof(name)),
+		       hs.res[c].label, contender_why(&hs, c));
 	}
 	for (unsigned i = 0; i < N_STREAMS; i++) {
 		if (stream_generate(s, stream_zipf_s[i], in->u, in->paths) != 0)
-			goto out_destroy;
+			goto out_free;
 		fflush(stdout);
 		snprintf(stream_names[i], sizeof(stream_names[i]), "%s", s->name);
 		if (section_hh_stream(&hs, o, sum[i]) != 0)
-			goto out_destroy;
+			goto out_free;
 	}
-	if (hs.n_contenders > 1) {
-		printf("\n-- speed ours/rte_member (updates/s ratio; >= 1.00x: ours faster), "
-		       "and whether our recall@10 and @32 are >= the peer's\n%-9s", "");
-		for (unsigned i = 0; i < N_STREAMS; i++)
-			printf(" %-18s", stream_names[i]);
-		printf("\n");
-		for (unsigned c = 1; c < hs.n_contenders; c++) {
-			char name[16];
-
-			printf("%-9s", contender_name(c, name, sizeof(name)));
-			for (unsigned i = 0; i < N_STREAMS; i++)
-				printf(" %8.2fx %-8s", sum[i][c].ns / sum[i][0].ns,
-				       recall_at_least(&sum[i][0], &sum[i][c]) ? "recall>=" : "recall<");
-			printf("\n");
-		}
-	}
+	hh_print_summary(&hs, sum, stream_names);
 	rc = 0;
-out_destroy:
-	st_hh_destroy(hs.hh);
+out_free:
+	hh_section_free(&hs);
 	return rc;
 }
 
