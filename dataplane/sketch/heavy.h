@@ -47,8 +47,8 @@ struct st_hh_item {
 };
 
 struct st_skew {
-	double top1_share;    /* count of the top key / N */
-	double topk_share;    /* sum of all k counters' lower bounds / N */
+	double top1_share;    /* estimated share of the most frequent key */
+	double topk_share;    /* estimated share of the k most frequent keys */
 	double entropy_norm;  /* Shannon entropy / ln(distinct), in [0,1] */
 	double gini;          /* Gini coefficient of the key frequencies */
 };
@@ -68,7 +68,7 @@ unsigned st_hh_capacity(const struct st_hh *hh);  /* k */
 /* Upper bound on any key's overestimation (the guarantee's N/k side). */
 uint64_t st_hh_error_bound(const struct st_hh *hh);
 
-/* Estimated count of a key, and bounds on its true count. */
+/* Estimated count of a key (0 if untracked), and bounds on its true count. */
 uint64_t st_hh_estimate(const struct st_hh *hh, uint64_t hash);
 uint64_t st_hh_lower_bound(const struct st_hh *hh, uint64_t hash);
 uint64_t st_hh_upper_bound(const struct st_hh *hh, uint64_t hash);
@@ -77,10 +77,12 @@ uint64_t st_hh_upper_bound(const struct st_hh *hh, uint64_t hash);
 size_t st_hh_top(const struct st_hh *hh, struct st_hh_item *out, size_t max);
 
 /* Skew figures given an estimate of the distinct keys (e.g. the HLL's).
- * 0, or -ENODATA on an empty sketch. */
+ * 0, -ENODATA on an empty sketch, or -EINVAL if distinct is not finite and
+ * >= 0. */
 int st_hh_skew(const struct st_hh *hh, double distinct, struct st_skew *out);
 
-/* dst := merge(dst, src).  0, or -EINVAL if k differs. */
+/* dst := merge(dst, src).  0, -EINVAL if k differs or dst == src, or
+ * -EOVERFLOW if N1 + N2 does not fit 64 bits (dst is then unchanged). */
 int st_hh_merge(struct st_hh *dst, const struct st_hh *src);
 
 size_t st_hh_memory_bytes(const struct st_hh *hh);

@@ -1,0 +1,81 @@
+/*
+ * AVX2 kernels of the heavy-hitter sketch (see heavy_simd.h for their
+ * contract; the scalar references are in heavy.c).  Four 64-bit lanes per
+ * compare.  AVX2 has no unsigned 64-bit compare: counts are compared as
+ * signed after flipping their top bit, which preserves unsigned order.
+ */
+#include <immintrin.h>
+
+#include "dataplane/sketch/heavy_simd.h"
+
+#define ST_AVX2 __attribute__((target("avx2")))
+
+static inline ST_AVX2 unsigned eq_bits(__m256i key, const uint64_t *p)
+{
+	__m256i eq = _mm256_cmpeq_epi64(key, _mm256_loadu_si256((const __m256i *)p));
+
+	return (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(eq));
+}
+
+ST_AVX2 unsigned st_hh_find_avx2(const uint64_t *hash, unsigned n, uint64_t h)
+{
+	const __m256i key = _mm256_set1_epi64x((long long)h);
+
+	for (unsigned i = 0; i < n; i += 16) {
+		unsigned hit = eq_bits(key, hash + i) |
+			       eq_bits(key, hash + i + 4) << 4 |
+			       eq_bits(key, hash + i + 8) << 8 |
+			       eq_bits(key, hash + i + 12) << 12;
+
+		if (hit) {
+			unsigned slot = i + (unsigned)__builtin_ctz(hit);
+
+			return slot < n ? slot : n;
+		}
+	}
+	return n;
+}
+
+/* All-ones in the lanes of the block at i that lie below n. */
+static inline ST_AVX2 __m256i lanes_below(unsigned i, unsigned n)
+{
+	const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+	long long left = n - i >= 4 ? 4 : (long long)(n - i);
+
+	return _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), lane);
+}
+
+ST_AVX2 unsigned st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
+				      uint16_t *slots, uint64_t *min)
+{
+	const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
+	__m256i lowest = _mm256_set1_epi64x(INT64_MAX);  /* UINT64_MAX, flipped */
+	long long lane_min[4];
+	unsigned found = 0;
+	__m256i m;
+
+	for (unsigned i = 0; i < n; i += 4) {
+		__m256i live = lanes_below(i, n);
+		__m256i c = _mm256_xor_si256(_mm256_maskload_epi64(
+				(const long long *)(count + i), live), flip);
+
+		c = _mm256_blendv_epi8(lowest, c, live);
+		lowest = _mm256_blendv_epi8(lowest, c, _mm256_cmpgt_epi64(lowest, c));
+	}
+	_mm256_storeu_si256((__m256i *)lane_min, lowest);
+	for (int l = 1; l < 4; l++)
+		if (lane_min[l] < lane_min[0])
+			lane_min[0] = lane_min[l];
+	*min = (uint64_t)lane_min[0] ^ (uint64_t)INT64_MIN;
+	m = _mm256_set1_epi64x((long long)*min);
+	for (unsigned i = 0; i < n; i += 4) {
+		__m256i live = lanes_below(i, n);
+		__m256i c = _mm256_maskload_epi64((const long long *)(count + i), live);
+		unsigned eq = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
+				_mm256_and_si256(_mm256_cmpeq_epi64(c, m), live)));
+
+		for (; eq; eq &= eq - 1)
+			slots[found++] = (uint16_t)(i + (unsigned)__builtin_ctz(eq));
+	}
+	return found;
+}
