@@ -81,9 +81,9 @@ extern char **environ;
  * Our heavy-hitter configurations against rte_member: the default k, and a
  * larger k; each has an rte_member setting whose table is as large.
  */
-static const unsigned ours_k[] = { HH_K, 256 };
+static const unsigned ours_k[] = { HH_K, 256, 1024 };
 #define N_OURS ST_ARRAY_SIZE(ours_k)
-#define OURS_K_MAX 256
+#define OURS_K_MAX 1024
 #define MAX_REPS 64
 /*
  * rte_member 22.11 with top_k = 64 keeps at most 63 keys, and every later
@@ -1124,7 +1124,7 @@ static const char *peer_version(void)
  * The heavy-hitter contenders: 0..N_OURS-1 ours (k = ours_k[c]), then one
  * per rte_member setting.
  */
-#define MAX_CONTENDERS 8
+#define MAX_CONTENDERS 9
 struct hh_section {
 	const struct input *in;
 	struct st_hh *hh[N_OURS];
@@ -1196,6 +1196,8 @@ static int hh_section_init(struct hh_section *hs, const struct opts *o)
 			  "count-min table as large as our k=64 sketch, every update" },
 			{ peer_error_rate_for(st_hh_memory_bytes(hs->hh[1])), 1.0f, 0,
 			  "count-min table as large as our k=256 sketch, every update" },
+			{ peer_error_rate_for(st_hh_memory_bytes(hs->hh[2])), 1.0f, 0,
+			  "count-min table as large as our k=1024 sketch, every update" },
 			{ 0.01f, 1.0f, 0, "count-min, every update" },
 			{ 0.01f, 0.1f, 0, "NitroSketch sampling, 10% of rows" },
 			{ 0.01f, 0.1f, RTE_MEMBER_SKETCH_ALWAYS_BOUNDED,
