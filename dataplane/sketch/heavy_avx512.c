@@ -15,14 +15,22 @@ ST_AVX512 unsigned st_hh_find_avx512(const uint64_t *hash, unsigned n, uint64_t 
 	const __m512i key = _mm512_set1_epi64((long long)h);
 
 	for (unsigned i = 0; i < n; i += 32) {
-		uint64_t hit =
-			(uint64_t)_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i)) |
-			(uint64_t)_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 8)) << 8 |
-			(uint64_t)_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 16)) << 16 |
-			(uint64_t)_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 24)) << 24;
+		/*
+		 * The four 8-lane masks are joined in mask registers (kunpck)
+		 * and moved out once.  Widening each __mmask8 with a C cast
+		 * and shifting it was miscompiled by gcc 12 at -O1 with UBSan
+		 * (a byte spill reloaded as 8 bytes), giving a wrong slot.
+		 */
+		__mmask16 lo = _mm512_kunpackb(
+			_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 8)),
+			_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i)));
+		__mmask16 hi = _mm512_kunpackb(
+			_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 24)),
+			_mm512_cmpeq_epi64_mask(key, _mm512_loadu_si512(hash + i + 16)));
+		uint32_t hit = _cvtmask32_u32(_mm512_kunpackw(hi, lo));
 
 		if (hit) {
-			unsigned slot = i + (unsigned)__builtin_ctzll(hit);
+			unsigned slot = i + (unsigned)__builtin_ctz(hit);
 
 			return slot < n ? slot : n;
 		}
