@@ -1124,7 +1124,7 @@ static const char *peer_version(void)
  * The heavy-hitter contenders: 0..N_OURS-1 ours (k = ours_k[c]), then one
  * per rte_member setting.
  */
-#define MAX_CONTENDERS 9
+#define MAX_CONTENDERS 10
 struct hh_section {
 	const struct input *in;
 	struct st_hh *hh[N_OURS];
@@ -1202,6 +1202,7 @@ static int hh_section_init(struct hh_section *hs, const struct opts *o)
 			{ 0.01f, 0.1f, 0, "NitroSketch sampling, 10% of rows" },
 			{ 0.01f, 0.1f, RTE_MEMBER_SKETCH_ALWAYS_BOUNDED,
 			  "sampling once converged" },
+			{ 0.01f, 0.01f, 0, "NitroSketch sampling, 1% of rows" },
 		};
 		_Static_assert(ST_ARRAY_SIZE(settings) <= MAX_CONTENDERS - N_OURS,
 			       "room for every setting");
