@@ -51,7 +51,7 @@ static void usage(FILE *out)
 		"\n"
 		"  --records N  records in the one-second epoch (default 1000000)\n"
 		"  --keys N     key universe: user ids 1..N drawn Zipf (default 100000)\n"
-		"  --zipf S     Zipf exponent of the key popularity, > 0 (default 1.1)\n"
+		"  --zipf S     Zipf exponent of the key popularity, in (0, 10) (default 1.1)\n"
 		"  --cores N    simulated worker cores, 1..%d (default 2)\n"
 		"  --seed N     random seed (default 1)\n"
 		"  --help       this text\n", DEMO_CORES_MAX);
@@ -83,10 +83,10 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 	};
 	uint64_t cores = 2;
 	char *end;
-	int c;
+	int c, idx = 0;
 
 	*o = (struct demo_opts){ 1000000, 100000, 1.1, 2, 1 };
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		int err = 0;
 
 		switch (c) {
@@ -107,8 +107,8 @@ static int parse_opts(int argc, char **argv, struct demo_opts *o)
 			return -EINVAL;
 		}
 		if (err) {
-			fprintf(stderr, "shadowtap-demo: bad value '%s' for %s\n",
-				optarg, argv[optind - 1]);
+			fprintf(stderr, "shadowtap-demo: bad value '%s' for --%s\n",
+				optarg, longopts[idx].name);
 			return err;
 		}
 	}
