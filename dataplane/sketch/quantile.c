@@ -568,6 +568,9 @@ int st_qs_merge(struct st_qs *dst, const struct st_qs *src)
 	if (dst->map.alpha != src->map.alpha || dst->max_bins != src->max_bins ||
 	    dst->is_signed != src->is_signed)
 		return -EINVAL;
+	if (dst->count > UINT64_MAX - src->count ||
+	    dst->rejected > UINT64_MAX - src->rejected)
+		return -EOVERFLOW;
 	if (!src->count) {
 		dst->rejected += src->rejected;
 		return 0;

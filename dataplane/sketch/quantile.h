@@ -56,7 +56,9 @@ double st_qs_lower_bound(const struct st_qs *q, double rank);
 double st_qs_upper_bound(const struct st_qs *q, double rank);
 double st_qs_alpha(const struct st_qs *q);
 
-/* dst := dst + src.  0, or -EINVAL if alpha, bins or signedness differ. */
+/* dst := dst + src.  0, or -EINVAL if alpha, bins or signedness differ, or
+ * -EOVERFLOW if the count or the rejected count would pass 2^64 - 1; dst is
+ * unchanged on error. */
 int st_qs_merge(struct st_qs *dst, const struct st_qs *src);
 
 size_t st_qs_memory_bytes(const struct st_qs *q);

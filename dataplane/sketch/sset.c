@@ -168,6 +168,13 @@ static void counters_add(struct st_profile_counters *dst,
 		d[i] = add_sat(d[i], s[i]);
 }
 
+/* The quantile merge's own overflow test, asked before anything changes. */
+static bool qs_merge_overflows(const struct st_qs *dst, const struct st_qs *src)
+{
+	return st_qs_count(dst) > UINT64_MAX - st_qs_count(src) ||
+	       st_qs_rejected(dst) > UINT64_MAX - st_qs_rejected(src);
+}
+
 int st_sset_merge(struct st_sset *dst, const struct st_sset *src)
 {
 	int err = 0;
@@ -178,6 +185,14 @@ int st_sset_merge(struct st_sset *dst, const struct st_sset *src)
 	for (unsigned i = 0; i < dst->cfg.key_fields; i++)
 		if (st_hh_total(dst->p.heavy[i]) >
 		    UINT64_MAX - st_hh_total(src->p.heavy[i]))
+			return -EOVERFLOW;
+	if (qs_merge_overflows(dst->p.size_qs, src->p.size_qs) ||
+	    st_ticks_total(dst->p.ticks) > UINT64_MAX - st_ticks_total(src->p.ticks) ||
+	    st_ticks_early(dst->p.ticks) > UINT64_MAX - st_ticks_early(src->p.ticks) ||
+	    st_ticks_late(dst->p.ticks) > UINT64_MAX - st_ticks_late(src->p.ticks))
+		return -EOVERFLOW;
+	for (unsigned i = 0; i < dst->cfg.numeric_fields; i++)
+		if (qs_merge_overflows(dst->p.numeric_qs[i], src->p.numeric_qs[i]))
 			return -EOVERFLOW;
 	/* With equal configs and epochs and totals that fit, no sketch merge
 	 * below can fail. */

@@ -69,7 +69,7 @@ void st_sset_reset(struct st_sset *s, uint64_t epoch_start_ns);
 /*
  * dst := merge(dst, src): sketches by their own merge, counters added
  * (saturating).  0, or -EINVAL when the configs or epochs differ or dst is
- * src, or -EOVERFLOW when a heavy-hitter total would pass 2^64; on error
+ * src, or -EOVERFLOW when a heavy-hitter, quantile or tick total would pass 2^64; on error
  * dst is unchanged.
  */
 int st_sset_merge(struct st_sset *dst, const struct st_sset *src);

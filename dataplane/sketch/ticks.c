@@ -154,6 +154,10 @@ int st_ticks_merge(struct st_ticks *dst, const struct st_ticks *src)
 	if (dst->n_ticks != src->n_ticks || dst->tick_ns != src->tick_ns ||
 	    dst->epoch_start_ns != src->epoch_start_ns)
 		return -EINVAL;
+	if (st_ticks_total(dst) > UINT64_MAX - st_ticks_total(src) ||
+	    dst->early > UINT64_MAX - src->early ||
+	    dst->late > UINT64_MAX - src->late)
+		return -EOVERFLOW;
 	for (unsigned j = 0; j < dst->n_ticks; j++)
 		dst->values[j] += src->values[j];
 	dst->early += src->early;

@@ -40,7 +40,8 @@ uint64_t st_ticks_early(const struct st_ticks *t);
 uint64_t st_ticks_late(const struct st_ticks *t);
 
 /* Adds src's ticks to dst.  0, or -EINVAL if the epoch, tick length or
- * count differ. */
+ * count differ, or -EOVERFLOW if the total, early or late count would pass
+ * 2^64 - 1; dst is unchanged on error. */
 int st_ticks_merge(struct st_ticks *dst, const struct st_ticks *src);
 
 size_t st_ticks_memory_bytes(const struct st_ticks *t);

@@ -893,6 +893,38 @@ static void test_corrupted_blobs_never_trusted(void)
 	free(x);
 }
 
+static struct st_qs *qs_copy(const struct st_qs *q)
+{
+	static uint8_t blob[1 << 16];
+	ssize_t n = st_qs_serialize(q, blob, sizeof(blob));
+
+	return n > 0 ? st_qs_deserialize(blob, (size_t)n, NULL) : NULL;
+}
+
+/* Doubling by merges reaches 2^63 values; one more would wrap: refused. */
+static void test_merge_refuses_overflow(void)
+{
+	struct st_qs *q = st_qs_create(0.01, 64, false);
+	struct st_qs *copy;
+
+	CU_ASSERT_FATAL(q != NULL);
+	st_qs_update(q, 5.0);
+	for (int i = 0; i < 63; i++) {
+		copy = qs_copy(q);
+		CU_ASSERT_FATAL(copy != NULL);
+		CU_ASSERT_EQUAL_FATAL(st_qs_merge(q, copy), 0);
+		st_qs_destroy(copy);
+	}
+	CU_ASSERT_EQUAL(st_qs_count(q), 1ull << 63);
+	copy = qs_copy(q);
+	CU_ASSERT_FATAL(copy != NULL);
+	CU_ASSERT_EQUAL(st_qs_merge(q, copy), -EOVERFLOW);
+	CU_ASSERT_EQUAL(st_qs_count(q), 1ull << 63);
+	CU_ASSERT(fabs(st_qs_estimate(q, 0.5) - 5.0) <= 0.01 * 5.0);
+	st_qs_destroy(copy);
+	st_qs_destroy(q);
+}
+
 ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_accuracy_against_sort),
 	ST_TEST(test_memory_at_defaults),
@@ -906,4 +938,5 @@ ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_merge_rejects_mismatch),
 	ST_TEST(test_serialize_round_trip),
 	ST_TEST(test_validate_rejects_malformed),
-	ST_TEST(test_corrupted_blobs_never_trusted))
+	ST_TEST(test_corrupted_blobs_never_trusted),
+	ST_TEST(test_merge_refuses_overflow))

@@ -384,6 +384,40 @@ static void test_corrupted_blobs_never_trusted(void)
 	st_ticks_destroy(t);
 }
 
+/* A copy of t through its blob (so that merging it into t is not aliasing). */
+static struct st_ticks *ticks_copy(const struct st_ticks *t)
+{
+	static uint8_t blob[1 << 16];
+	ssize_t n = st_ticks_serialize(t, blob, sizeof(blob));
+
+	return n > 0 ? st_ticks_deserialize(blob, (size_t)n, NULL) : NULL;
+}
+
+/* Doubling by merges reaches 2^63; one more would wrap: refused, dst kept. */
+static void test_merge_refuses_overflow(void)
+{
+	struct st_ticks *t = st_ticks_create(10, 1000);
+	struct st_ticks *copy;
+
+	CU_ASSERT_FATAL(t != NULL);
+	st_ticks_reset(t, 0);
+	st_ticks_update(t, 0, 1);
+	for (int i = 0; i < 63; i++) {
+		copy = ticks_copy(t);
+		CU_ASSERT_FATAL(copy != NULL);
+		CU_ASSERT_EQUAL_FATAL(st_ticks_merge(t, copy), 0);
+		st_ticks_destroy(copy);
+	}
+	CU_ASSERT_EQUAL(st_ticks_total(t), 1ull << 63);
+	copy = ticks_copy(t);
+	CU_ASSERT_FATAL(copy != NULL);
+	CU_ASSERT_EQUAL(st_ticks_merge(t, copy), -EOVERFLOW);
+	CU_ASSERT_EQUAL(st_ticks_total(t), 1ull << 63);
+	CU_ASSERT_EQUAL(st_ticks_values(t)[0], 1ull << 63);
+	st_ticks_destroy(copy);
+	st_ticks_destroy(t);
+}
+
 ST_TEST_MAIN("dataplane/sketch/ticks",
 	ST_TEST(test_boundaries),
 	ST_TEST(test_epoch_at_end_of_time),
@@ -392,4 +426,5 @@ ST_TEST_MAIN("dataplane/sketch/ticks",
 	ST_TEST(test_create_rejects_bad_arguments),
 	ST_TEST(test_serialize_round_trip),
 	ST_TEST(test_validate_rejects_malformed),
-	ST_TEST(test_corrupted_blobs_never_trusted))
+	ST_TEST(test_corrupted_blobs_never_trusted),
+	ST_TEST(test_merge_refuses_overflow))
