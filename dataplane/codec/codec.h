@@ -46,6 +46,7 @@
 
 #define ST_CODEC_HOLD_MAX 16384u   /* bytes a codec may leave unconsumed */
 #define ST_CODEC_ERRORS_MAX 16     /* error reasons per codec */
+#define ST_CODEC_STATE_MAX 1024u   /* bytes of codec state per flow */
 
 enum st_proto {
 	ST_PROTO_NONE = 0,
@@ -143,7 +144,7 @@ struct st_codec_stats {
 struct st_codec {
 	enum st_proto proto;
 	const char *name;           /* "kafka", "mqtt", "nats", "jsonl" */
-	size_t state_bytes;         /* per flow, both directions, <= 512 */
+	size_t state_bytes;         /* per flow, both directions, <= ST_CODEC_STATE_MAX */
 	/* Makes `state` (state_bytes, 8-byte aligned) a fresh flow. */
 	void (*init)(void *state);
 	/*
