@@ -96,9 +96,13 @@ static bool text_ok(const uint8_t *s, size_t n)
 	return true;
 }
 
-/* A field name: a JSON pointer "/..." of 1..ST_PROFILE_FIELD_NAME_MAX bytes. */
+/* A field name: a JSON pointer "/..." of 1..ST_PROFILE_FIELD_NAME_MAX bytes,
+ * or ST_PROFILE_FIELD_RECORD_KEY. */
 static bool field_name_ok(const char *name, size_t len)
 {
+	if (len == sizeof(ST_PROFILE_FIELD_RECORD_KEY) - 1 &&
+	    memcmp(name, ST_PROFILE_FIELD_RECORD_KEY, len) == 0)
+		return true;
 	return len >= 1 && len <= ST_PROFILE_FIELD_NAME_MAX && name[0] == '/' &&
 	       text_ok((const uint8_t *)name, len);
 }
@@ -382,6 +386,7 @@ static void put_counters(const struct st_profile_counters *c, uint8_t *b)
 	st_put_le64(CNT_AT(b, flows_active_le), c->flows_active);
 	st_put_le64(CNT_AT(b, reassembly_gaps_le), c->reassembly_gaps);
 	st_put_le64(CNT_AT(b, kafka_overflow_le), c->kafka_overflow);
+	st_put_le64(CNT_AT(b, egress_records_le), c->egress_records);
 	for (unsigned i = 0; i < ST_PROFILE_REASONS; i++) {
 		st_put_le64(CNT_AT(b, parse_errors_le[i]), c->parse_errors[i]);
 		st_put_le64(CNT_AT(b, drops_le[i]), c->drops[i]);
@@ -598,6 +603,7 @@ static void parse_counters(const uint8_t *b, struct st_profile_counters *c)
 	c->flows_active = st_get_le64(CNT_AT(b, flows_active_le));
 	c->reassembly_gaps = st_get_le64(CNT_AT(b, reassembly_gaps_le));
 	c->kafka_overflow = st_get_le64(CNT_AT(b, kafka_overflow_le));
+	c->egress_records = st_get_le64(CNT_AT(b, egress_records_le));
 	for (unsigned i = 0; i < ST_PROFILE_REASONS; i++) {
 		c->parse_errors[i] = st_get_le64(CNT_AT(b, parse_errors_le[i]));
 		c->drops[i] = st_get_le64(CNT_AT(b, drops_le[i]));
@@ -615,8 +621,6 @@ static int parse_summary(const uint8_t *b, struct st_profile_view *v,
 {
 	struct st_profile_summary *s = &v->summary;
 
-	if (st_get_le64(CNT_AT(b, reserved_le)))
-		REJECT(EINVAL, "counters reserved field not zero");
 	if (st_get_le32(SUM_AT(b, reserved_le)))
 		REJECT(EINVAL, "summary reserved field not zero");
 	summary_decode(b, s);
@@ -703,7 +707,7 @@ static int parse_field_names(struct st_profile_view *v, const uint8_t *p,
 			REJECT(EINVAL, "field names: fewer names than fields");
 		name_len = (size_t)(nul - (p + at));
 		if (!field_name_ok((const char *)p + at, name_len))
-			REJECT(EINVAL, "field names: not a JSON pointer of 1..255 bytes of text");
+			REJECT(EINVAL, "field names: not @key or a JSON pointer of 1..255 bytes of text");
 		if (i < v->key_fields)
 			v->meta.key_field_names[i] = (const char *)p + at;
 		else

@@ -49,7 +49,9 @@
  *    32    8 flows_active_le
  *    40    8 reassembly_gaps_le
  *    48    8 kafka_overflow_le      Kafka records of a partition >= 64
- *    56    8 reserved_le            0
+ *    56    8 egress_records_le      records delivered to consumers (Kafka
+ *                                 Fetch, MQTT PUBLISH from the broker,
+ *                                 NATS MSG/HMSG): not in records_le
  *    64  128 parse_errors_le[16]    by reason (reasons: a later ABI note)
  *   192  128 drops_le[16]           by reason
  *
@@ -99,7 +101,9 @@
  *                                     (key fields, then numeric fields),
  *                                     each a JSON pointer "/..." of
  *                                     1..ST_PROFILE_FIELD_NAME_MAX bytes
- *                                     of UTF-8 without control characters
+ *                                     of UTF-8 without control characters,
+ *                                     or "@key": the protocol's own record
+ *                                     key (the Kafka record key)
  * The payload of HLL..TICKS is a sketch blob (shadowtap/sketch_blob.h);
  * the section type equals the blob's kind.  All blobs of one type share
  * their parameters (precision, k, alpha, bins), and the ticks cover exactly
@@ -131,6 +135,7 @@
 #define ST_PROFILE_REASONS 16           /* parse-error and drop reasons */
 #define ST_PROFILE_KAFKA_PARTITIONS 64
 #define ST_PROFILE_FIELD_NAME_MAX 255   /* bytes, NUL excluded */
+#define ST_PROFILE_FIELD_RECORD_KEY "@key" /* key field name of the record key */
 /* 1 ticks + 2k + (1 + q) + 1 schema + kafka + field names */
 #define ST_PROFILE_SECTIONS_MAX                                               \
 	(1 + 2 * ST_PROFILE_KEY_FIELDS_MAX + 1 +                              \
@@ -185,7 +190,7 @@ struct st_profile_counters_le {
 	uint64_t flows_active_le;
 	uint64_t reassembly_gaps_le;
 	uint64_t kafka_overflow_le;
-	uint64_t reserved_le;
+	uint64_t egress_records_le;
 	uint64_t parse_errors_le[ST_PROFILE_REASONS];
 	uint64_t drops_le[ST_PROFILE_REASONS];
 };
@@ -198,7 +203,7 @@ _Static_assert(offsetof(struct st_profile_counters_le, flows_new_le) == 24, "flo
 _Static_assert(offsetof(struct st_profile_counters_le, flows_active_le) == 32, "active at 32");
 _Static_assert(offsetof(struct st_profile_counters_le, reassembly_gaps_le) == 40, "gaps at 40");
 _Static_assert(offsetof(struct st_profile_counters_le, kafka_overflow_le) == 48, "overflow at 48");
-_Static_assert(offsetof(struct st_profile_counters_le, reserved_le) == 56, "reserved at 56");
+_Static_assert(offsetof(struct st_profile_counters_le, egress_records_le) == 56, "egress at 56");
 _Static_assert(offsetof(struct st_profile_counters_le, parse_errors_le) == 64, "errors at 64");
 _Static_assert(offsetof(struct st_profile_counters_le, drops_le) == 192, "drops at 192");
 
@@ -286,6 +291,7 @@ struct st_profile_counters {
 	uint64_t drops[ST_PROFILE_REASONS];
 	uint64_t kafka_partition[ST_PROFILE_KAFKA_PARTITIONS];  /* records */
 	uint64_t kafka_overflow;  /* records of partitions outside the table */
+	uint64_t egress_records;  /* deliveries to consumers, not records */
 };
 
 /* The summary block, host order. */

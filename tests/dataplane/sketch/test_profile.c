@@ -130,6 +130,7 @@ static void feed(struct st_sset *s, uint64_t seed, unsigned n,
 	c->flows_new += 7;
 	c->flows_active += 31;
 	c->reassembly_gaps += 2;
+	c->egress_records += 5;
 	for (unsigned i = 0; i < ST_PROFILE_REASONS; i++) {
 		c->parse_errors[i] += i;
 		c->drops[i] += 2 * i + 1;
@@ -898,7 +899,16 @@ static void test_counters_and_summary_fields_refused(void)
 	st_put_le64(b + 128 + 64, UINT64_MAX);
 	CU_ASSERT_EQUAL(parse_copy(b, f.len, &why), 0);
 	free(b);
-	put64(&f, 128 + 56, 1, -EINVAL, "counters reserved field not zero");
+	/* egress_records (offset 56) is a plain counter too */
+	b = mut(&f);
+	st_put_le64(b + 128 + 56, 12345);
+	{
+		struct st_profile_view v;
+
+		CU_ASSERT_EQUAL_FATAL(st_profile_parse(b, f.len, &v, &why), 0);
+		CU_ASSERT_EQUAL(v.counters.egress_records, 12345);
+	}
+	free(b);
 
 	card = st_get_lef64(f.rec + 448);
 	putf64(&f, 448, card + 1, -EINVAL, "summary is not what the sketches give");
@@ -1050,13 +1060,15 @@ static void test_field_names_refused(void)
 		{ "/user/id\0/session\0/amount", 25, "field names: fewer names than fields" },
 		{ "/user/id\0/session\0/amount\0\0", 27, "field names: bytes after the last name" },
 		{ "/user/id\0\0/session\0/amount\0", 27,
-		  "field names: not a JSON pointer of 1..255 bytes of text" },
+		  "field names: not @key or a JSON pointer of 1..255 bytes of text" },
 		{ "user/id\0/session\0/amount\0", 25,
-		  "field names: not a JSON pointer of 1..255 bytes of text" },
+		  "field names: not @key or a JSON pointer of 1..255 bytes of text" },
 		{ "/user/id\0/ses\nsion\0/amount\0", 27,
-		  "field names: not a JSON pointer of 1..255 bytes of text" },
+		  "field names: not @key or a JSON pointer of 1..255 bytes of text" },
 		{ "/user/id\0/session\0/am\xc0\xafount\0", 28,
-		  "field names: not a JSON pointer of 1..255 bytes of text" },
+		  "field names: not @key or a JSON pointer of 1..255 bytes of text" },
+		{ "@keys\0/session\0/amount\0", 23,
+		  "field names: not @key or a JSON pointer of 1..255 bytes of text" },
 	};
 	struct fixture f;
 	struct piece p[ST_PROFILE_SECTIONS_MAX];
@@ -1069,6 +1081,22 @@ static void test_field_names_refused(void)
 		p[f.n - 1].len = cases[i].len;
 		pieces_case(&f, p, f.n, -EINVAL, cases[i].reason);
 	}
+	/* "@key" names the record key: accepted */
+	{
+		static const char names[] = "@key\0/session\0/amount\0";
+		const char *why;
+		struct st_profile_view v;
+		size_t len;
+		uint8_t *b;
+
+		memcpy(p, f.p, sizeof(f.p));
+		p[f.n - 1].payload = (const uint8_t *)names;
+		p[f.n - 1].len = sizeof(names) - 1;
+		b = assemble(f.rec, p, f.n, &len);
+		CU_ASSERT_EQUAL(st_profile_parse(b, len, &v, &why), 0);
+		CU_ASSERT_STRING_EQUAL(v.meta.key_field_names[0], "@key");
+		free(b);
+	}
 	/* 256 bytes: one too many */
 	long_names[0] = '/';
 	memset(long_names + 1, 'n', 255);
@@ -1077,7 +1105,7 @@ static void test_field_names_refused(void)
 	p[f.n - 1].payload = (const uint8_t *)long_names;
 	p[f.n - 1].len = 263;
 	pieces_case(&f, p, f.n, -EINVAL,
-		    "field names: not a JSON pointer of 1..255 bytes of text");
+		    "field names: not @key or a JSON pointer of 1..255 bytes of text");
 	fixture_free(&f);
 }
 
