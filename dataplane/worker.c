@@ -1,0 +1,715 @@
+/*
+ * The record path of one core (worker.h): decode -> classify -> flow ->
+ * reassembly -> codec -> record -> fields -> sketches.
+ *
+ * Per-flow state lives in the flow table's user area (struct session): the
+ * protocol, which canonical side is the server, the two directions'
+ * reassembly state and the codec's state.  Streams live in a bounded table
+ * keyed by (protocol, topic hash); several topics may resolve to one stream
+ * (a rule with a glob), so topics and streams are two tables.
+ *
+ * Topic identity is the 64-bit XXH3 of the topic bytes (with the protocol):
+ * two topics that collide in 64 bits would share a stream.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/compiler.h"
+#include "dataplane/decode/decode.h"
+#include "dataplane/flow/flow.h"
+#include "dataplane/json/json.h"
+#include "dataplane/sketch/hash.h"
+#include "dataplane/tcp/reasm.h"
+#include "dataplane/worker.h"
+
+#define TOPIC_NAME_MAX 64          /* "[v6]:port" and then some */
+#define JSON_SCRATCH_BYTES ST_CODEC_HOLD_MAX
+
+struct session {
+	uint8_t proto;                 /* enum st_proto */
+	uint8_t server_side;           /* canonical side index of the server */
+	uint32_t stream;               /* last stream + 1 seen on the flow */
+	uint64_t topic_hash;           /* ... and the topic hash that led there */
+	struct st_reasm_dir dir[2];    /* by enum st_dir */
+	uint64_t codec_state[ST_CODEC_STATE_MAX / sizeof(uint64_t)];
+};
+
+struct stream {
+	struct st_worker_stream_def def;
+	enum st_proto proto;
+	unsigned key_offset;           /* 1 when key field 0 is @key (Kafka) */
+	struct st_sset *set;
+	struct st_json_plan *plan;     /* JSON key fields, then numeric ones */
+	uint64_t name_hash;
+	uint64_t last_frame;           /* frame serial that last counted */
+	bool active;                   /* anything in this epoch */
+	const char *key_names[ST_PROFILE_KEY_FIELDS_MAX];
+	const char *numeric_names[ST_PROFILE_NUMERIC_FIELDS_MAX];
+};
+
+struct topic_slot {
+	uint64_t hash;                 /* 0: empty */
+	uint32_t stream;               /* index + 1 */
+};
+
+struct st_worker {
+	struct st_worker_config cfg;
+	uint64_t epoch_start_ns;
+	struct st_flow_table *flows;
+	struct st_reasm_pool *reasm;
+
+	struct stream *streams;
+	unsigned n_streams;
+	struct topic_slot *topics;     /* open addressing, power of two */
+	unsigned topic_mask;
+	unsigned n_topics;
+
+	/* the last UDP server endpoint and its stream (JSONL datagrams) */
+	uint8_t udp_addr[16];
+	uint16_t udp_port;
+	uint32_t udp_stream;           /* index + 1; 0: none cached */
+
+	/* the packet being worked on */
+	uint64_t frame_serial;
+	const struct st_pkt *pkt;
+	struct session *session;
+	enum st_dir dir;
+
+	struct st_codec_sink sink;
+	struct st_json_value values[ST_JSON_POINTERS_MAX];
+	uint8_t scratch[JSON_SCRATCH_BYTES];
+
+	/* counters */
+	struct st_decode_stats decode;
+	struct st_reasm_stats reasm_stats;
+	struct st_codec_stats codec[ST_PROTO__COUNT];
+	struct st_json_scan_stats json;
+	uint64_t json_errors[ST_JSON_E__COUNT];
+	uint64_t drops[ST_WORKER_DROP__COUNT];
+	uint64_t udp_datagrams, tcp_segments;
+	uint64_t records, opaque_records, egress_records, latency_samples;
+	uint64_t latency_ns_sum;
+	uint64_t values_truncated, values_not_json;
+};
+
+static const char *const worker_drop_names[ST_WORKER_DROP__COUNT] = {
+	[ST_WORKER_DROP_UNMAPPED_PORT] = "unmapped_port",
+	[ST_WORKER_DROP_NO_SESSION] = "no_session",
+	[ST_WORKER_DROP_STREAM_TABLE_FULL] = "stream_table_full",
+	[ST_WORKER_DROP_STREAM_REFUSED] = "stream_refused",
+	[ST_WORKER_DROP_NO_STREAM_NAME] = "no_stream_name",
+};
+
+void st_worker_config_default(struct st_worker_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	st_sset_config_default(&cfg->sketch);
+	cfg->max_streams = 1024;
+	cfg->max_flows = 65536;
+	cfg->flow_idle_ns = 60ull * 1000000000u;
+	cfg->reasm_budget_bytes = 64ull << 20;
+}
+
+bool st_worker_linktype_supported(int linktype)
+{
+	return st_decode_linktype_supported(linktype);
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+static struct stream *stream_create(struct st_worker *w, enum st_proto proto,
+				    const struct st_worker_stream_def *def)
+{
+	const char *pointers[ST_SSET_KEY_FIELDS_MAX + ST_SSET_NUMERIC_FIELDS_MAX];
+	struct st_sset_config sc = w->cfg.sketch;
+	struct stream *s;
+	unsigned offset = proto == ST_PROTO_KAFKA ? 1 : 0;
+	unsigned n = 0;
+
+	if (def->key_fields + offset > ST_SSET_KEY_FIELDS_MAX ||
+	    def->numeric_fields > ST_SSET_NUMERIC_FIELDS_MAX) {
+		w->drops[ST_WORKER_DROP_STREAM_REFUSED]++;
+		return NULL;
+	}
+	if (w->n_streams == w->cfg.max_streams) {
+		w->drops[ST_WORKER_DROP_STREAM_TABLE_FULL]++;
+		return NULL;
+	}
+	s = &w->streams[w->n_streams];
+	memset(s, 0, sizeof(*s));
+	s->def = *def;
+	s->proto = proto;
+	s->key_offset = offset;
+	/* A stream without any key field still has key field 0: "@key", the
+	 * protocol's record key, which only Kafka has. */
+	if (offset == 0 && def->key_fields == 0)
+		s->key_offset = 1;
+	sc.key_fields = s->key_offset + def->key_fields;
+	sc.numeric_fields = def->numeric_fields;
+	s->set = st_sset_create(&sc);
+	if (!s->set)
+		return NULL;
+	st_sset_reset(s->set, w->epoch_start_ns);
+	if (s->key_offset)
+		s->key_names[0] = ST_PROFILE_FIELD_RECORD_KEY;
+	for (unsigned i = 0; i < def->key_fields; i++) {
+		s->key_names[s->key_offset + i] = s->def.key[i];
+		pointers[n++] = s->def.key[i];
+	}
+	for (unsigned i = 0; i < def->numeric_fields; i++) {
+		s->numeric_names[i] = s->def.numeric[i];
+		pointers[n++] = s->def.numeric[i];
+	}
+	s->plan = st_json_plan_create(pointers, n);
+	if (!s->plan) {
+		st_sset_destroy(s->set);
+		return NULL;
+	}
+	s->name_hash = st_hash64(s->def.name, strlen(s->def.name));
+	w->n_streams++;
+	return s;
+}
+
+static struct stream *stream_by_name(struct st_worker *w, const char *name)
+{
+	uint64_t h = st_hash64(name, strlen(name));
+
+	for (unsigned i = 0; i < w->n_streams; i++)
+		if (w->streams[i].name_hash == h && !strcmp(w->streams[i].def.name, name))
+			return &w->streams[i];
+	return NULL;
+}
+
+static uint64_t topic_hash(enum st_proto proto, const uint8_t *topic, size_t len)
+{
+	uint64_t h = st_hash64(topic, len) ^ ((uint64_t)proto * 0x9e3779b97f4a7c15ull);
+
+	return h ? h : 1;
+}
+
+/* The stream of (proto, topic); NULL when refused (counted). */
+static struct stream *stream_lookup(struct st_worker *w, enum st_proto proto,
+				    const uint8_t *topic, size_t len, uint64_t h)
+{
+	struct st_worker_stream_def def;
+	struct stream *s;
+	unsigned i;
+
+	for (i = (unsigned)h & w->topic_mask; w->topics[i].hash; i = (i + 1) & w->topic_mask)
+		if (w->topics[i].hash == h)
+			return w->topics[i].stream ? &w->streams[w->topics[i].stream - 1] : NULL;
+	/* a new topic: classify it once */
+	if (w->n_topics >= w->topic_mask / 2) {
+		w->drops[ST_WORKER_DROP_STREAM_TABLE_FULL]++;
+		return NULL;
+	}
+	memset(&def, 0, sizeof(def));
+	if (w->cfg.classifier.stream(w->cfg.classifier.ctx, proto, topic, len, &def) < 0) {
+		w->drops[ST_WORKER_DROP_STREAM_REFUSED]++;
+		s = NULL;
+	} else {
+		s = stream_by_name(w, def.name);
+		if (!s)
+			s = stream_create(w, proto, &def);
+		if (!s)
+			return NULL;  /* not remembered: a later stream may fit */
+	}
+	w->topics[i].hash = h;
+	w->topics[i].stream = s ? (uint32_t)(s - w->streams) + 1 : 0;
+	w->n_topics++;
+	return s;
+}
+
+/* "a.b.c.d:port" or "[v6]:port" of the packet's server side. */
+static size_t jsonl_topic(const struct st_pkt *p, enum st_dir dir, char *out)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *addr = dir == ST_DIR_TO_SERVER ? p->daddr : p->saddr;
+	uint16_t port = dir == ST_DIR_TO_SERVER ? p->dport : p->sport;
+	char text[INET6_ADDRSTRLEN];
+	int n;
+
+	if (p->family == 4 || !memcmp(addr, mapped, 12)) {
+		inet_ntop(AF_INET, addr + 12, text, sizeof(text));
+		n = snprintf(out, TOPIC_NAME_MAX, "%s:%u", text, port);
+	} else {
+		inet_ntop(AF_INET6, addr, text, sizeof(text));
+		n = snprintf(out, TOPIC_NAME_MAX, "[%s]:%u", text, port);
+	}
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The stream of a record, with a per-flow cache of the last topic. */
+static struct stream *record_stream(struct st_worker *w, const struct st_record *r)
+{
+	struct session *ss = w->session;
+	char topic[TOPIC_NAME_MAX];
+	const uint8_t *t = r->stream;
+	size_t len = r->stream_len;
+	uint64_t h;
+	struct stream *s;
+
+	if (r->proto == ST_PROTO_JSONL) {
+		const struct st_pkt *p = w->pkt;
+		const uint8_t *addr = w->dir == ST_DIR_TO_SERVER ? p->daddr : p->saddr;
+		uint16_t port = w->dir == ST_DIR_TO_SERVER ? p->dport : p->sport;
+
+		if (ss && ss->stream)
+			return &w->streams[ss->stream - 1];
+		if (!ss && w->udp_stream && w->udp_port == port &&
+		    !memcmp(w->udp_addr, addr, 16))
+			return &w->streams[w->udp_stream - 1];
+		len = jsonl_topic(p, w->dir, topic);
+		t = (const uint8_t *)topic;
+		s = stream_lookup(w, ST_PROTO_JSONL, t, len,
+				  topic_hash(ST_PROTO_JSONL, t, len));
+		if (s && ss) {
+			ss->stream = (uint32_t)(s - w->streams) + 1;
+		} else if (s) {
+			memcpy(w->udp_addr, addr, 16);
+			w->udp_port = port;
+			w->udp_stream = (uint32_t)(s - w->streams) + 1;
+		}
+		return s;
+	} else if (!t || !len) {
+		w->drops[ST_WORKER_DROP_NO_STREAM_NAME]++;
+		return NULL;
+	}
+	h = topic_hash((enum st_proto)r->proto, t, len);
+	if (ss && ss->stream && ss->topic_hash == h)
+		return &w->streams[ss->stream - 1];
+	s = stream_lookup(w, (enum st_proto)r->proto, t, len, h);
+	if (s && ss) {
+		ss->stream = (uint32_t)(s - w->streams) + 1;
+		ss->topic_hash = h;
+	}
+	return s;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void key_update(struct stream *s, unsigned field, const void *key, size_t len)
+{
+	uint64_t h = st_hash64(key, len);
+
+	st_hll_update(st_sset_hll(s->set, field), h);
+	st_hh_update(st_sset_heavy(s->set, field), h, key, len, 1);
+}
+
+static bool looks_like_json(const uint8_t *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		switch (v[i]) {
+		case ' ': case '\t': case '\r': case '\n':
+			continue;
+		case '{': case '[':
+			return true;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+static void record_fields(struct st_worker *w, struct stream *s,
+			  const struct st_record *r)
+{
+	struct st_profile_counters *c = st_sset_counters(s->set);
+	unsigned nk = s->def.key_fields;
+	int rc;
+
+	if (r->flags & ST_REC_F_VALUE_TRUNCATED) {
+		c->drops[ST_WORKER_SDROP_VALUE_TRUNCATED]++;
+		w->values_truncated++;
+		return;
+	}
+	if (!looks_like_json(r->value, r->value_len)) {
+		w->values_not_json++;
+		return;
+	}
+	rc = st_json_scan(s->plan, r->value, r->value_len, w->values, w->scratch,
+			  sizeof(w->scratch), st_sset_schema(s->set), &w->json);
+	if (rc < 0) {
+		c->parse_errors[ST_WORKER_PERR_JSON_INVALID]++;
+		if ((unsigned)-rc < ST_JSON_E__COUNT)
+			w->json_errors[-rc]++;
+		return;
+	}
+	for (unsigned i = 0; i < nk; i++) {
+		const struct st_json_value *v = &w->values[i];
+
+		if (v->found && (v->type == ST_JSON_STRING || v->type == ST_JSON_NUMBER))
+			key_update(s, s->key_offset + i, v->text, v->text_len);
+	}
+	for (unsigned i = 0; i < s->def.numeric_fields; i++) {
+		const struct st_json_value *v = &w->values[nk + i];
+
+		if (v->found && v->type == ST_JSON_NUMBER)
+			st_qs_update(st_sset_numeric_qs(s->set, i), v->number);
+	}
+}
+
+static void on_record(void *ctx, const struct st_record *r)
+{
+	struct st_worker *w = ctx;
+	struct stream *s = record_stream(w, r);
+	struct st_profile_counters *c;
+
+	if (!s)
+		return;
+	c = st_sset_counters(s->set);
+	s->active = true;
+	if (s->last_frame != w->frame_serial) {
+		s->last_frame = w->frame_serial;
+		c->packets++;
+	}
+	switch (r->kind) {
+	case ST_REC_EGRESS:
+		c->egress_records += r->count;
+		w->egress_records += r->count;
+		return;
+	case ST_REC_OPAQUE:
+		c->records += r->count;
+		c->bytes += r->value_bytes;
+		st_ticks_update(st_sset_ticks(s->set), r->ts_ns, r->count);
+		if (r->proto == ST_PROTO_KAFKA)
+			st_sset_kafka_add(c, r->partition, r->count);
+		w->opaque_records += r->count;
+		return;
+	default:
+		break;
+	}
+	c->records++;
+	c->bytes += r->value_bytes;
+	w->records++;
+	st_ticks_update(st_sset_ticks(s->set), r->ts_ns, 1);
+	st_qs_update(st_sset_size_qs(s->set), (double)r->value_bytes);
+	if (r->proto == ST_PROTO_KAFKA) {
+		st_sset_kafka_add(c, r->partition, 1);
+		if (r->flags & ST_REC_F_HAS_KEY)
+			key_update(s, 0, r->key, r->key_len);
+	}
+	record_fields(w, s, r);
+}
+
+static void on_latency(void *ctx, const struct st_latency *l)
+{
+	struct st_worker *w = ctx;
+
+	w->latency_samples++;
+	if (l->response_ns >= l->request_ns)
+		w->latency_ns_sum += l->response_ns - l->request_ns;
+}
+
+/* ---- flows and reassembly ---------------------------------------------- */
+
+static size_t reasm_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts_ns)
+{
+	struct st_worker *w = ctx;
+	struct session *ss = w->session;
+	const struct st_codec *codec = st_codec_get((enum st_proto)ss->proto);
+
+	return codec->feed(ss->codec_state, w->dir, data, len, ts_ns, &w->sink,
+			   &w->codec[ss->proto]);
+}
+
+static void reasm_gap(void *ctx)
+{
+	struct st_worker *w = ctx;
+	struct session *ss = w->session;
+	const struct st_codec *codec = st_codec_get((enum st_proto)ss->proto);
+
+	codec->gap(ss->codec_state, w->dir, &w->codec[ss->proto]);
+	if (ss->stream) {
+		struct stream *s = &w->streams[ss->stream - 1];
+
+		st_sset_counters(s->set)->reassembly_gaps++;
+		s->active = true;
+	}
+}
+
+static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
+{
+	struct st_worker *w = ctx;
+	struct session *ss = st_flow_user(f);
+
+	(void)why;
+	if (!ss->proto)
+		return;
+	st_reasm_release(w->reasm, &ss->dir[0]);
+	st_reasm_release(w->reasm, &ss->dir[1]);
+	ss->proto = ST_PROTO_NONE;
+}
+
+static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
+			enum st_proto proto, enum st_dir dir)
+{
+	const struct st_reasm_consumer consumer = {
+		.feed = reasm_feed, .gap = reasm_gap, .ctx = w,
+	};
+	struct st_flow *f;
+	struct session *ss;
+	bool created;
+	unsigned side;
+
+	w->tcp_segments++;
+	f = st_flow_lookup(w->flows, p, p->ts_ns, &side, &created);
+	if (!f) {
+		w->drops[ST_WORKER_DROP_NO_SESSION]++;
+		return;
+	}
+	ss = st_flow_user(f);
+	if (created || !ss->proto) {
+		const struct st_codec *codec = st_codec_get(proto);
+
+		memset(ss, 0, offsetof(struct session, codec_state));
+		ss->proto = (uint8_t)proto;
+		/* the packet's sender is the client when it goes to the server */
+		ss->server_side = (uint8_t)(dir == ST_DIR_TO_SERVER ? side ^ 1 : side);
+		st_reasm_dir_init(&ss->dir[0]);
+		st_reasm_dir_init(&ss->dir[1]);
+		codec->init(ss->codec_state);
+	}
+	w->session = ss;
+	w->dir = side == ss->server_side ? ST_DIR_TO_CLIENT : ST_DIR_TO_SERVER;
+	st_reasm_segment(w->reasm, &ss->dir[w->dir], &w->reasm_stats, p->tcp_seq,
+			 p->tcp_flags, p->payload, p->payload_len, p->ts_ns, &consumer);
+	if (p->tcp_flags & (ST_TCP_RST))
+		st_flow_close(w->flows, f);
+	w->session = NULL;
+}
+
+/* ---- frames ----------------------------------------------------------- */
+
+void st_worker_frame(struct st_worker *w, const uint8_t *frame, uint32_t caplen,
+		     int linktype, uint64_t ts_ns)
+{
+	struct st_pkt p;
+	enum st_decode_result r;
+	enum st_proto proto;
+	enum st_dir dir;
+
+	w->frame_serial++;
+	r = st_decode(frame, caplen, linktype, ts_ns, &p);
+	st_decode_count(&w->decode, r, caplen);
+	if (r != ST_DECODE_OK)
+		return;
+	proto = w->cfg.classifier.port_proto(w->cfg.classifier.ctx, p.l4_proto, p.dport);
+	dir = ST_DIR_TO_SERVER;
+	if (proto == ST_PROTO_NONE) {
+		proto = w->cfg.classifier.port_proto(w->cfg.classifier.ctx, p.l4_proto,
+						     p.sport);
+		dir = ST_DIR_TO_CLIENT;
+	}
+	if (proto == ST_PROTO_NONE || !st_codec_get(proto)) {
+		w->drops[ST_WORKER_DROP_UNMAPPED_PORT]++;
+		return;
+	}
+	w->pkt = &p;
+	if (p.l4_proto == IPPROTO_UDP) {
+		const struct st_codec *codec = st_codec_get(proto);
+
+		w->udp_datagrams++;
+		w->dir = dir;
+		if (codec->datagram)
+			codec->datagram(dir, p.payload, p.payload_len, ts_ns, &w->sink,
+					&w->codec[proto]);
+		else
+			w->drops[ST_WORKER_DROP_UNMAPPED_PORT]++;
+	} else {
+		tcp_segment(w, &p, proto, dir);
+	}
+	w->pkt = NULL;
+}
+
+/* ---- epochs ----------------------------------------------------------- */
+
+unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
+			       void (*fn)(void *ctx, const struct st_worker_stream *s),
+			       void *ctx)
+{
+	unsigned handed = 0;
+
+	for (unsigned i = 0; i < w->n_streams; i++) {
+		struct stream *s = &w->streams[i];
+		struct st_worker_stream ws = {
+			.def = &s->def, .proto = s->proto, .set = s->set,
+		};
+
+		if (s->active) {
+			memcpy(ws.key_field_names, s->key_names, sizeof(s->key_names));
+			memcpy(ws.numeric_field_names, s->numeric_names,
+			       sizeof(s->numeric_names));
+			fn(ctx, &ws);
+			handed++;
+		}
+		st_sset_reset(s->set, next_start_ns);
+		s->active = false;
+	}
+	w->epoch_start_ns = next_start_ns;
+	st_flow_expire(w->flows, next_start_ns, UINT32_MAX);
+	return handed;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+struct st_worker *st_worker_create(const struct st_worker_config *cfg,
+				   uint64_t epoch_start_ns)
+{
+	struct st_worker *w;
+	unsigned topics = 64;
+
+	if (!cfg->classifier.port_proto || !cfg->classifier.stream ||
+	    cfg->max_streams == 0 || cfg->max_flows == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->epoch_start_ns = epoch_start_ns;
+	w->sink = (struct st_codec_sink){
+		.record = on_record, .latency = on_latency, .ctx = w,
+	};
+	while (topics < 4 * cfg->max_streams)
+		topics *= 2;
+	w->topics = calloc(topics, sizeof(*w->topics));
+	w->topic_mask = topics - 1;
+	w->streams = calloc(cfg->max_streams, sizeof(*w->streams));
+	if (!w->topics || !w->streams)
+		goto out_free;
+	w->reasm = st_reasm_pool_create(cfg->reasm_budget_bytes, ST_CODEC_HOLD_MAX);
+	if (!w->reasm)
+		goto out_free;
+	w->flows = st_flow_table_create(cfg->max_flows, sizeof(struct session),
+					cfg->flow_idle_ns, flow_release, w);
+	if (!w->flows)
+		goto out_reasm;
+	return w;
+out_reasm:
+	st_reasm_pool_destroy(w->reasm);
+out_free:
+	free(w->streams);
+	free(w->topics);
+	free(w);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void st_worker_destroy(struct st_worker *w)
+{
+	if (!w)
+		return;
+	st_flow_table_destroy(w->flows);   /* releases every session */
+	st_reasm_pool_destroy(w->reasm);
+	for (unsigned i = 0; i < w->n_streams; i++) {
+		st_sset_destroy(w->streams[i].set);
+		st_json_plan_destroy(w->streams[i].plan);
+	}
+	free(w->streams);
+	free(w->topics);
+	free(w);
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+static void json_counts(FILE *out, const char *const *names, const uint64_t *v,
+			unsigned n, unsigned from)
+{
+	bool first = true;
+
+	fputc('{', out);
+	for (unsigned i = from; i < n; i++) {
+		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", names[i], v[i]);
+		first = false;
+	}
+	fputc('}', out);
+}
+
+int st_worker_stats_json(const struct st_worker *w, FILE *out)
+{
+	const char *names[ST_DECODE__COUNT > ST_JSON_E__COUNT ? ST_DECODE__COUNT
+							     : ST_JSON_E__COUNT];
+
+	fprintf(out, "{\"decode\":{\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"ok\":%" PRIu64 ",\"drops\":", w->decode.frames, w->decode.bytes,
+		w->decode.ok);
+	for (unsigned i = 0; i < ST_DECODE__COUNT; i++)
+		names[i] = st_decode_reason_name((enum st_decode_result)i);
+	json_counts(out, names, w->decode.drops, ST_DECODE__COUNT, 1);
+	fputs("},\"worker\":{\"drops\":", out);
+	json_counts(out, worker_drop_names, w->drops, ST_WORKER_DROP__COUNT, 0);
+	fprintf(out, ",\"tcp_segments\":%" PRIu64 ",\"udp_datagrams\":%" PRIu64
+		",\"records\":%" PRIu64 ",\"opaque_records\":%" PRIu64
+		",\"egress_records\":%" PRIu64 ",\"values_truncated\":%" PRIu64
+		",\"values_not_json\":%" PRIu64 ",\"latency_samples\":%" PRIu64
+		",\"streams\":%u,\"topics\":%u}",
+		w->tcp_segments, w->udp_datagrams, w->records, w->opaque_records,
+		w->egress_records, w->values_truncated, w->values_not_json,
+		w->latency_samples, w->n_streams, w->n_topics);
+	fputs(",\"flows\":", out);
+	st_flow_stats_json(w->flows, out);
+	fputs(",\"reassembly\":", out);
+	st_reasm_stats_json(&w->reasm_stats, out);
+	fputs(",\"json\":{\"errors\":", out);
+	for (unsigned i = 0; i < ST_JSON_E__COUNT; i++)
+		names[i] = st_json_error_name((int)i);
+	json_counts(out, names, w->json_errors, ST_JSON_E__COUNT, 1);
+	fprintf(out, ",\"walk_depth_limited\":%" PRIu64 ",\"walk_fields_limited\":%" PRIu64
+		",\"walk_path_limited\":%" PRIu64 "}", w->json.walk_depth_limited,
+		w->json.walk_fields_limited, w->json.walk_path_limited);
+	fputs(",\"codecs\":{", out);
+	for (unsigned p = ST_PROTO_NONE + 1; p < ST_PROTO__COUNT; p++) {
+		const struct st_codec *codec = st_codec_get((enum st_proto)p);
+		const struct st_codec_stats *c = &w->codec[p];
+
+		fprintf(out, "%s\"%s\":{\"units_to_server\":%" PRIu64
+			",\"units_to_client\":%" PRIu64 ",\"records\":%" PRIu64
+			",\"opaque_records\":%" PRIu64 ",\"egress_records\":%" PRIu64
+			",\"resyncs\":%" PRIu64 ",\"skipped_bytes\":%" PRIu64
+			",\"truncated_values\":%" PRIu64 ",\"latency_unmatched\":%" PRIu64
+			",\"errors\":", p == 1 ? "" : ",", codec->name, c->units[0],
+			c->units[1], c->records, c->opaque_records, c->egress_records,
+			c->resyncs, c->skipped_bytes, c->truncated_values,
+			c->latency_unmatched);
+		json_counts(out, codec->error_names, c->errors, codec->n_errors, 0);
+		if (p == ST_PROTO_KAFKA) {
+			static const char *const comp[ST_KAFKA_COMP__COUNT] = {
+				"none", "gzip", "snappy", "lz4", "zstd",
+			};
+			fputs(",\"batches\":", out);
+			json_counts(out, comp, c->kafka_batches, ST_KAFKA_COMP__COUNT, 0);
+			fputs(",\"batch_records\":", out);
+			json_counts(out, comp, c->kafka_batch_records, ST_KAFKA_COMP__COUNT, 0);
+		}
+		fputc('}', out);
+	}
+	fputs("}}", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->frames = w->decode.frames;
+	t->frames_decoded = w->decode.ok;
+	t->records = w->records;
+	t->opaque_records = w->opaque_records;
+	t->egress_records = w->egress_records;
+	t->reassembly_gaps = w->reasm_stats.gaps;
+	for (unsigned p = 0; p < ST_PROTO__COUNT; p++)
+		for (unsigned i = 0; i < ST_CODEC_ERRORS_MAX; i++)
+			t->parse_errors += w->codec[p].errors[i];
+	for (unsigned i = 1; i < ST_JSON_E__COUNT; i++)
+		t->parse_errors += w->json_errors[i];
+	for (unsigned i = 0; i < ST_DECODE__COUNT; i++)
+		t->drops += w->decode.drops[i];
+	for (unsigned i = 0; i < ST_WORKER_DROP__COUNT; i++)
+		t->drops += w->drops[i];
+	t->streams = w->n_streams;
+}

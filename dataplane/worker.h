@@ -1,0 +1,150 @@
+/*
+ * The record path of one data-plane core: frames in, per-stream sketch sets
+ * out.  Each frame goes through
+ *
+ *   decode (L2-L4) -> classify by the port map -> flow table -> TCP
+ *   reassembly per direction -> codec -> records -> JSON fields and schema
+ *   -> the stream's sketch set
+ *
+ * and leaves through one exit with a named reason when it goes no further
+ * (a decode drop, an unmapped port, ...).  UDP datagrams of a mapped port
+ * skip the flow table: each is whole.
+ *
+ * Streams: a record's stream is found from (protocol, topic) — or, for
+ * JSONL, the destination "ip:port" — through the classifier the caller
+ * gives (the config's stream rules live in the control plane's library; the
+ * data plane only asks).  Several topics may map to one stream; the stream
+ * table is bounded (max_streams; records of streams beyond it are counted
+ * and dropped).
+ *
+ * Epochs: the caller decides when an epoch ends (by the capture's
+ * timestamps offline, by the clock live) and calls st_worker_epoch_close(),
+ * which hands every stream that saw traffic to a callback and resets it.
+ *
+ * Thread safety: a worker is owned by one thread.  create/destroy and the
+ * first record of a new stream allocate; the per-frame path otherwise does
+ * not.
+ */
+#ifndef ST_WORKER_H
+#define ST_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataplane/codec/codec.h"
+#include "dataplane/sketch/sset.h"
+
+#define ST_WORKER_FIELD_NAME_MAX 255
+
+/* What a stream is called and which fields of its records are read. */
+struct st_worker_stream_def {
+	char name[ST_PROFILE_NAME_BYTES];    /* 1..63 bytes, NUL-terminated */
+	unsigned key_fields;                  /* JSON pointers below, 0..4 */
+	char key[ST_SSET_KEY_FIELDS_MAX][ST_WORKER_FIELD_NAME_MAX + 1];
+	unsigned numeric_fields;              /* 0..4 */
+	char numeric[ST_SSET_NUMERIC_FIELDS_MAX][ST_WORKER_FIELD_NAME_MAX + 1];
+};
+
+/* How the worker classifies traffic; the callbacks must not be NULL. */
+struct st_worker_classifier {
+	/* The protocol served on (l4_proto, port), or ST_PROTO_NONE. */
+	enum st_proto (*port_proto)(const void *ctx, uint8_t l4_proto,
+				    uint16_t port);
+	/* Fills *def for the stream of `topic` (len bytes; for JSONL the
+	 * text "ip:port" of the destination).  0, or -errno to refuse the
+	 * record (counted). */
+	int (*stream)(const void *ctx, enum st_proto proto,
+		      const uint8_t *topic, size_t len,
+		      struct st_worker_stream_def *def);
+	const void *ctx;
+};
+
+struct st_worker_config {
+	struct st_worker_classifier classifier;
+	struct st_sset_config sketch;     /* key/numeric counts are per stream */
+	unsigned max_streams;             /* per core */
+	unsigned max_flows;               /* flow table entries */
+	uint64_t flow_idle_ns;
+	uint64_t reasm_budget_bytes;      /* carry + out-of-order, whole core */
+};
+
+/* Sets the defaults: 1024 streams, 65536 flows, 60 s idle, 64 MiB of
+ * reassembly memory, the sketch set's defaults.  The classifier is zeroed:
+ * the caller must set it. */
+void st_worker_config_default(struct st_worker_config *cfg);
+
+/* What st_worker_epoch_close() hands on for each stream. */
+struct st_worker_stream {
+	const struct st_worker_stream_def *def;
+	enum st_proto proto;
+	const struct st_sset *set;                 /* the epoch's sketches */
+	const char *key_field_names[ST_PROFILE_KEY_FIELDS_MAX];
+	const char *numeric_field_names[ST_PROFILE_NUMERIC_FIELDS_MAX];
+};
+
+/* Reasons a record or frame went no further than the worker's own stages
+ * (decode, reassembly and codecs have their own counters). */
+enum st_worker_drop {
+	ST_WORKER_DROP_UNMAPPED_PORT = 0,  /* TCP/UDP to no mapped port */
+	ST_WORKER_DROP_NO_SESSION,         /* flow table refused the flow */
+	ST_WORKER_DROP_STREAM_TABLE_FULL,  /* records of streams past max */
+	ST_WORKER_DROP_STREAM_REFUSED,     /* the classifier said no */
+	ST_WORKER_DROP_NO_STREAM_NAME,     /* a record without a topic */
+	ST_WORKER_DROP__COUNT
+};
+
+/* Per-stream parse errors (profile counters' parse_errors[] index). */
+enum st_worker_parse_error {
+	ST_WORKER_PERR_JSON_INVALID = 0,   /* a value that starts like JSON
+					    * but is not */
+	ST_WORKER_PERR_CODEC,              /* codec errors on the stream's flows */
+	ST_WORKER_PERR__COUNT
+};
+
+/* Per-stream drops (profile counters' drops[] index). */
+enum st_worker_stream_drop {
+	ST_WORKER_SDROP_VALUE_TRUNCATED = 0, /* fields not read: value cut */
+	ST_WORKER_SDROP__COUNT
+};
+
+struct st_worker;
+
+/* NULL with errno EINVAL (a bad config) or ENOMEM. */
+struct st_worker *st_worker_create(const struct st_worker_config *cfg,
+				   uint64_t epoch_start_ns);
+/* Frees everything; NULL is a no-op. */
+void st_worker_destroy(struct st_worker *w);
+
+/* Whether frames of pcap link type `linktype` (DLT_*) can be decoded. */
+bool st_worker_linktype_supported(int linktype);
+
+/* One captured frame of link type `linktype` (pcap DLT_*). */
+void st_worker_frame(struct st_worker *w, const uint8_t *frame,
+		     uint32_t caplen, int linktype, uint64_t ts_ns);
+
+/*
+ * Ends the epoch: calls fn once per stream that saw any record, egress or
+ * error in it, then resets every stream to an epoch starting at
+ * next_start_ns.  Also ages out idle flows up to next_start_ns.  Returns the
+ * number of streams handed on.
+ */
+unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
+			       void (*fn)(void *ctx,
+					  const struct st_worker_stream *s),
+			       void *ctx);
+
+/* Writes the worker's counters as one JSON object (no newline) with a
+ * member per stage; 0 or -errno from the stream. */
+int st_worker_stats_json(const struct st_worker *w, FILE *out);
+
+/* Plain totals for the summary line of a tool. */
+struct st_worker_totals {
+	uint64_t frames, frames_decoded, records, opaque_records, egress_records;
+	uint64_t reassembly_gaps, parse_errors, drops;
+	unsigned streams;
+};
+void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t);
+
+#endif

@@ -1,0 +1,58 @@
+/* The config -> worker bridge; see classify.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "classify.h"
+
+static enum st_proto cls_port(const void *ctx, uint8_t l4_proto, uint16_t port)
+{
+	return st_config_port_proto(ctx, l4_proto, port);
+}
+
+static int cls_stream(const void *ctx, enum st_proto proto, const uint8_t *topic,
+		      size_t len, struct st_worker_stream_def *def)
+{
+	const struct st_config *cfg = ctx;
+	const struct st_config_stream *rule = NULL;
+	const struct st_config_fields *f;
+	int rc;
+
+	rc = st_config_stream_name(cfg, proto, topic, len, def->name, &rule);
+	if (rc < 0)
+		return rc;
+	f = st_config_stream_fields(cfg, rule);
+	def->key_fields = f->n_keys;
+	for (unsigned i = 0; i < f->n_keys; i++)
+		snprintf(def->key[i], sizeof(def->key[i]), "%s", f->keys[i]);
+	def->numeric_fields = f->n_numerics;
+	for (unsigned i = 0; i < f->n_numerics; i++)
+		snprintf(def->numeric[i], sizeof(def->numeric[i]), "%s", f->numerics[i]);
+	return 0;
+}
+
+int st_classify_worker_config(const struct st_config *cfg,
+			      struct st_worker_config *wc, char *err, size_t err_len)
+{
+	const struct st_config_params *p = st_config_params(cfg);
+
+	st_worker_config_default(wc);
+	wc->sketch.hll_p = p->hll_precision;
+	wc->sketch.hh_k = p->heavy_hitters;
+	wc->sketch.qs_alpha = p->quantile_alpha;
+	wc->sketch.epoch_ns = (uint64_t)p->epoch_ms * 1000000u;
+	wc->sketch.n_ticks = p->ticks_per_epoch;
+	wc->max_streams = p->max_streams_per_core;
+	wc->max_flows = p->flow_table_entries;
+	wc->flow_idle_ns = (uint64_t)p->flow_idle_timeout_ms * 1000000u;
+	wc->reasm_budget_bytes = p->reassembly_bytes_per_core;
+	wc->classifier.port_proto = cls_port;
+	wc->classifier.stream = cls_stream;
+	wc->classifier.ctx = cfg;
+	if (wc->sketch.epoch_ns % wc->sketch.n_ticks) {
+		snprintf(err, err_len, "%u ticks do not divide an epoch of %u ms",
+			 p->ticks_per_epoch, p->epoch_ms);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * shadowctl: the command line of shadowtap.  Table-driven: one entry per
+ * subcommand; main() finds the entry and hands it the rest of argv.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "shadowctl.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "analyze", shadowctl_analyze,
+	  "run the record path offline on a pcap/pcapng capture" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: shadowctl COMMAND [ARGS]...\n\ncommands:\n", out);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(subcommands); i++)
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	fputs("\n`shadowctl COMMAND --help` describes each command.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ST_ARRAY_SIZE(subcommands); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "shadowctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,14 @@
+/*
+ * shadowctl's subcommands: one entry each in the table of shadowctl.c.
+ * Each takes the subcommand's own argv (argv[0] is the subcommand name) and
+ * returns the process exit status: 0, 1 on an operational error, 2 on bad
+ * usage.
+ */
+#ifndef ST_SHADOWCTL_H
+#define ST_SHADOWCTL_H
+
+#include "dataplane/compiler.h"
+
+int shadowctl_analyze(int argc, char **argv);
+
+#endif
