@@ -80,18 +80,18 @@ struct st_worker {
 	enum st_dir dir;
 
 	struct st_codec_sink sink;
+	struct st_reasm_consumer consumer;
 	struct st_json_value values[ST_JSON_POINTERS_MAX];
 	uint8_t scratch[JSON_SCRATCH_BYTES];
 
 	/* counters */
 	struct st_decode_stats decode;
-	struct st_reasm_stats reasm_stats;
 	struct st_codec_stats codec[ST_PROTO__COUNT];
 	struct st_json_scan_stats json;
 	uint64_t json_errors[ST_JSON_E__COUNT];
 	uint64_t drops[ST_WORKER_DROP__COUNT];
 	uint64_t udp_datagrams, tcp_segments;
-	uint64_t records, opaque_records, egress_records, latency_samples;
+	uint64_t records, record_bytes, opaque_records, egress_records, latency_samples;
 	uint64_t latency_ns_sum;
 	uint64_t values_truncated, values_not_json;
 };
@@ -255,11 +255,17 @@ static struct stream *record_stream(struct st_worker *w, const struct st_record 
 
 	if (r->proto == ST_PROTO_JSONL) {
 		const struct st_pkt *p = w->pkt;
-		const uint8_t *addr = w->dir == ST_DIR_TO_SERVER ? p->daddr : p->saddr;
-		uint16_t port = w->dir == ST_DIR_TO_SERVER ? p->dport : p->sport;
+		const uint8_t *addr;
+		uint16_t port;
 
 		if (ss && ss->stream)
 			return &w->streams[ss->stream - 1];
+		if (!p) {  /* flushed at flow end before any record named it */
+			w->drops[ST_WORKER_DROP_NO_STREAM_NAME]++;
+			return NULL;
+		}
+		addr = w->dir == ST_DIR_TO_SERVER ? p->daddr : p->saddr;
+		port = w->dir == ST_DIR_TO_SERVER ? p->dport : p->sport;
 		if (!ss && w->udp_stream && w->udp_port == port &&
 		    !memcmp(w->udp_addr, addr, 16))
 			return &w->streams[w->udp_stream - 1];
@@ -386,6 +392,7 @@ static void on_record(void *ctx, const struct st_record *r)
 	c->records++;
 	c->bytes += r->value_bytes;
 	w->records++;
+	w->record_bytes += r->value_bytes;
 	st_ticks_update(st_sset_ticks(s->set), r->ts_ns, 1);
 	st_qs_update(st_sset_size_qs(s->set), (double)r->value_bytes);
 	if (r->proto == ST_PROTO_KAFKA) {
@@ -432,14 +439,40 @@ static void reasm_gap(void *ctx)
 	}
 }
 
+static const struct st_reasm_consumer *consumer_of(struct st_worker *w)
+{
+	static const struct st_reasm_consumer proto_consumer = {
+		.feed = reasm_feed, .gap = reasm_gap,
+	};
+
+	w->consumer = proto_consumer;
+	w->consumer.ctx = w;
+	return &w->consumer;
+}
+
+/* A flow leaves the table (idle, evicted, closed, destroyed): what waits
+ * behind a hole is delivered first, then the buffers go back. */
 static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
 {
 	struct st_worker *w = ctx;
 	struct session *ss = st_flow_user(f);
+	struct session *saved_session = w->session;
+	const struct st_pkt *saved_pkt = w->pkt;
+	enum st_dir saved_dir = w->dir;
 
-	(void)why;
 	if (!ss->proto)
 		return;
+	if (why != ST_FLOW_END_DESTROYED) {
+		w->session = ss;
+		w->pkt = NULL;
+		for (unsigned d = 0; d < 2; d++) {
+			w->dir = (enum st_dir)d;
+			st_reasm_flush_gap(w->reasm, &ss->dir[d], consumer_of(w));
+		}
+		w->session = saved_session;
+		w->pkt = saved_pkt;
+		w->dir = saved_dir;
+	}
 	st_reasm_release(w->reasm, &ss->dir[0]);
 	st_reasm_release(w->reasm, &ss->dir[1]);
 	ss->proto = ST_PROTO_NONE;
@@ -448,27 +481,20 @@ static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
 static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 			enum st_proto proto, enum st_dir dir)
 {
-	const struct st_reasm_consumer consumer = {
-		.feed = reasm_feed, .gap = reasm_gap, .ctx = w,
-	};
 	struct st_flow *f;
 	struct session *ss;
+	enum st_flow_dir side;
 	bool created;
-	unsigned side;
 
 	w->tcp_segments++;
-	f = st_flow_lookup(w->flows, p, p->ts_ns, &side, &created);
-	if (!f) {
-		w->drops[ST_WORKER_DROP_NO_SESSION]++;
-		return;
-	}
+	f = st_flow_get(w->flows, p, &side, &created);
 	ss = st_flow_user(f);
 	if (created || !ss->proto) {
 		const struct st_codec *codec = st_codec_get(proto);
 
 		memset(ss, 0, offsetof(struct session, codec_state));
 		ss->proto = (uint8_t)proto;
-		/* the packet's sender is the client when it goes to the server */
+		/* the sender is the client when the packet goes to the server */
 		ss->server_side = (uint8_t)(dir == ST_DIR_TO_SERVER ? side ^ 1 : side);
 		st_reasm_dir_init(&ss->dir[0]);
 		st_reasm_dir_init(&ss->dir[1]);
@@ -476,11 +502,12 @@ static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 	}
 	w->session = ss;
 	w->dir = side == ss->server_side ? ST_DIR_TO_CLIENT : ST_DIR_TO_SERVER;
-	st_reasm_segment(w->reasm, &ss->dir[w->dir], &w->reasm_stats, p->tcp_seq,
-			 p->tcp_flags, p->payload, p->payload_len, p->ts_ns, &consumer);
-	if (p->tcp_flags & (ST_TCP_RST))
-		st_flow_close(w->flows, f);
+	st_reasm_segment(w->reasm, &ss->dir[w->dir], p->tcp_seq, p->tcp_flags,
+			 p->payload, p->payload_len, p->ts_ns, consumer_of(w));
 	w->session = NULL;
+	if ((p->tcp_flags & ST_TCP_RST) ||
+	    (st_reasm_dir_closed(&ss->dir[0]) && st_reasm_dir_closed(&ss->dir[1])))
+		st_flow_close(w->flows, f);
 }
 
 /* ---- frames ----------------------------------------------------------- */
@@ -551,8 +578,13 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 		s->active = false;
 	}
 	w->epoch_start_ns = next_start_ns;
-	st_flow_expire(w->flows, next_start_ns, UINT32_MAX);
+	st_flow_expire(w->flows, next_start_ns, st_flow_capacity(w->flows) / 64 + 64);
 	return handed;
+}
+
+void st_worker_flush(struct st_worker *w)
+{
+	st_flow_expire(w->flows, UINT64_MAX, st_flow_capacity(w->flows));
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -583,21 +615,40 @@ struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 	w->streams = calloc(cfg->max_streams, sizeof(*w->streams));
 	if (!w->topics || !w->streams)
 		goto out_free;
-	w->reasm = st_reasm_pool_create(cfg->reasm_budget_bytes, ST_CODEC_HOLD_MAX);
-	if (!w->reasm)
-		goto out_free;
-	w->flows = st_flow_table_create(cfg->max_flows, sizeof(struct session),
-					cfg->flow_idle_ns, flow_release, w);
-	if (!w->flows)
-		goto out_reasm;
+	{
+		struct st_reasm_config rc = {
+			.carry_bytes_max = ST_CODEC_HOLD_MAX,
+			.ooo_segments_max = ST_REASM_OOO_SEGMENTS_DEFAULT,
+			.ooo_bytes_max = ST_REASM_OOO_BYTES_DEFAULT,
+			.budget_bytes = cfg->reasm_budget_bytes,
+		};
+		struct st_flow_config fc = {
+			.max_flows = cfg->max_flows,
+			.user_bytes = sizeof(struct session),
+			.idle_timeout_ns = cfg->flow_idle_ns,
+			.release = flow_release,
+			.release_ctx = w,
+		};
+
+		w->reasm = st_reasm_pool_create(&rc);
+		if (!w->reasm)
+			goto out_free;
+		w->flows = st_flow_table_create(&fc);
+		if (!w->flows)
+			goto out_reasm;
+	}
 	return w;
 out_reasm:
 	st_reasm_pool_destroy(w->reasm);
 out_free:
-	free(w->streams);
-	free(w->topics);
-	free(w);
-	errno = ENOMEM;
+	{
+		int err = errno ? errno : ENOMEM;
+
+		free(w->streams);
+		free(w->topics);
+		free(w);
+		errno = err;
+	}
 	return NULL;
 }
 
@@ -652,10 +703,21 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out)
 		w->tcp_segments, w->udp_datagrams, w->records, w->opaque_records,
 		w->egress_records, w->values_truncated, w->values_not_json,
 		w->latency_samples, w->n_streams, w->n_topics);
-	fputs(",\"flows\":", out);
-	st_flow_stats_json(w->flows, out);
-	fputs(",\"reassembly\":", out);
-	st_reasm_stats_json(&w->reasm_stats, out);
+	{
+		const struct st_flow_stats *f = st_flow_table_stats(w->flows);
+		const struct st_reasm_stats *r = st_reasm_pool_stats(w->reasm);
+
+		fprintf(out, ",\"flows\":{\"lookups\":%" PRIu64 ",\"created\":%" PRIu64
+			",\"expired\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"closed\":%" PRIu64
+			",\"active\":%" PRIu64 ",\"memory_bytes\":%zu}", f->lookups, f->created,
+			f->expired, f->evicted, f->closed, f->active,
+			st_flow_memory_bytes(w->flows));
+		fputs(",\"reassembly\":{", out);
+		for (unsigned i = 0; i < ST_REASM_STATS_COUNT; i++)
+			fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", st_reasm_stat_names[i],
+				st_reasm_stat(r, i));
+		fprintf(out, ",\"memory_bytes\":%zu}", st_reasm_pool_memory_bytes(w->reasm));
+	}
 	fputs(",\"json\":{\"errors\":", out);
 	for (unsigned i = 0; i < ST_JSON_E__COUNT; i++)
 		names[i] = st_json_error_name((int)i);
@@ -699,9 +761,10 @@ void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t)
 	t->frames = w->decode.frames;
 	t->frames_decoded = w->decode.ok;
 	t->records = w->records;
+	t->record_bytes = w->record_bytes;
 	t->opaque_records = w->opaque_records;
 	t->egress_records = w->egress_records;
-	t->reassembly_gaps = w->reasm_stats.gaps;
+	t->reassembly_gaps = st_reasm_pool_stats(w->reasm)->gaps;
 	for (unsigned p = 0; p < ST_PROTO__COUNT; p++)
 		for (unsigned i = 0; i < ST_CODEC_ERRORS_MAX; i++)
 			t->parse_errors += w->codec[p].errors[i];

@@ -135,6 +135,11 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 					  const struct st_worker_stream *s),
 			       void *ctx);
 
+/* The end of the input: every flow is released as if idle, so that what
+ * waits behind a hole is delivered (the holes counted as gaps).  Call
+ * before the last st_worker_epoch_close(). */
+void st_worker_flush(struct st_worker *w);
+
 /* Writes the worker's counters as one JSON object (no newline) with a
  * member per stage; 0 or -errno from the stream. */
 int st_worker_stats_json(const struct st_worker *w, FILE *out);
@@ -142,6 +147,7 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out);
 /* Plain totals for the summary line of a tool. */
 struct st_worker_totals {
 	uint64_t frames, frames_decoded, records, opaque_records, egress_records;
+	uint64_t record_bytes;            /* value bytes of records */
 	uint64_t reassembly_gaps, parse_errors, drops;
 	unsigned streams;
 };

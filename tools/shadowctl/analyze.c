@@ -667,6 +667,7 @@ int shadowctl_analyze(int argc, char **argv)
 			progress(&a, pc, frames, false);
 	}
 	if (opt == -1 && w) {
+		st_worker_flush(w);
 		st_worker_epoch_close(w, epoch_start + a.epoch_ns, on_stream, &a);
 		a.epochs++;
 	}

@@ -1,0 +1,227 @@
+/*
+ * Record-path benchmark: captures loaded into memory, then the whole path
+ * of one core (dataplane/worker.h: decode, flows, reassembly, codec, JSON
+ * fields and schema, sketches, epoch closes) run over them on this thread.
+ * A fresh worker per repetition (TCP would otherwise see every segment
+ * again as a retransmission); creating it is not timed.
+ *
+ * Beside each file's figures, in the same run and on the same frames: the
+ * decoder alone (st_decode over every frame), so that the ratio says what
+ * the record path costs over reading the headers.
+ *
+ *   shadowtap-record-bench [--reps N] [--key PATH]... [--numeric PATH]... FILE...
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/config/config.h"
+#include "tools/shadowctl/classify.h"
+#include "dataplane/decode/decode.h"
+#include "dataplane/worker.h"
+
+struct capture {
+	uint8_t *bytes;
+	size_t n, cap, bytes_len, bytes_cap;
+	size_t *off;
+	uint32_t *len;
+	uint64_t *ts;
+	int linktype;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int load(const char *path, struct capture *c)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const uint8_t *p;
+	pcap_t *pc;
+	int nsec, rc;
+
+	memset(c, 0, sizeof(*c));
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	if (!pc) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	c->linktype = pcap_datalink(pc);
+	nsec = pcap_get_tstamp_precision(pc) == PCAP_TSTAMP_PRECISION_NANO;
+	while ((rc = pcap_next_ex(pc, &h, &p)) == 1) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? 2 * c->cap : 4096;
+			c->off = realloc(c->off, c->cap * sizeof(*c->off));
+			c->len = realloc(c->len, c->cap * sizeof(*c->len));
+			c->ts = realloc(c->ts, c->cap * sizeof(*c->ts));
+			if (!c->off || !c->len || !c->ts)
+				return -1;
+		}
+		while (c->bytes_len + h->caplen > c->bytes_cap) {
+			c->bytes_cap = c->bytes_cap ? 2 * c->bytes_cap : 1 << 20;
+			c->bytes = realloc(c->bytes, c->bytes_cap);
+			if (!c->bytes)
+				return -1;
+		}
+		memcpy(c->bytes + c->bytes_len, p, h->caplen);
+		c->off[c->n] = c->bytes_len;
+		c->len[c->n] = h->caplen;
+		c->ts[c->n] = (uint64_t)h->ts.tv_sec * 1000000000u +
+			      (uint64_t)h->ts.tv_usec * (nsec ? 1u : 1000u);
+		c->bytes_len += h->caplen;
+		c->n++;
+	}
+	pcap_close(pc);
+	return rc == PCAP_ERROR ? -1 : 0;
+}
+
+static void no_stream(void *ctx, const struct st_worker_stream *s)
+{
+	(void)ctx;
+	(void)s;
+}
+
+/* One pass of the record path; seconds, totals in *t. */
+static double run_worker(const struct capture *c, const struct st_worker_config *wc,
+			 struct st_worker_totals *t)
+{
+	uint64_t epoch_ns = wc->sketch.epoch_ns;
+	uint64_t start = c->ts[0] - c->ts[0] % epoch_ns;
+	struct st_worker *w = st_worker_create(wc, start);
+	double t0, t1;
+
+	if (!w) {
+		perror("worker");
+		exit(1);
+	}
+	t0 = now_s();
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->ts[i] >= start + epoch_ns) {
+			start = c->ts[i] - c->ts[i] % epoch_ns;
+			st_worker_epoch_close(w, start, no_stream, NULL);
+		}
+		st_worker_frame(w, c->bytes + c->off[i], c->len[i], c->linktype, c->ts[i]);
+	}
+	st_worker_flush(w);
+	st_worker_epoch_close(w, start + epoch_ns, no_stream, NULL);
+	t1 = now_s();
+	st_worker_totals(w, t);
+	st_worker_destroy(w);
+	return t1 - t0;
+}
+
+static double run_decode(const struct capture *c, uint64_t *ok)
+{
+	struct st_pkt p;
+	double t0 = now_s();
+
+	*ok = 0;
+	for (size_t i = 0; i < c->n; i++)
+		*ok += st_decode(c->bytes + c->off[i], c->len[i], c->linktype, c->ts[i],
+				 &p) == ST_DECODE_OK;
+	return now_s() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reps", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct st_config *cfg = st_config_default();
+	struct st_worker_config wc;
+	int reps = 5, opt;
+	char err[256];
+
+	if (!cfg)
+		return 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			reps = atoi(optarg);
+			if (reps < 1 || reps > 1000) {
+				fprintf(stderr, "--reps: 1..1000\n");
+				return 2;
+			}
+			break;
+		case 'k':
+			if (st_config_add_key_field(cfg, optarg) < 0) {
+				fprintf(stderr, "--key %s: not a JSON pointer\n", optarg);
+				return 2;
+			}
+			break;
+		default:
+			fprintf(stderr, "usage: shadowtap-record-bench [--reps N] "
+				"[--key PATH]... FILE...\n");
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "shadowtap-record-bench: no capture given\n");
+		return 2;
+	}
+	if (st_classify_worker_config(cfg, &wc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (int f = optind; f < argc; f++) {
+		struct capture c;
+		struct st_worker_totals t;
+		double *path_s = calloc((size_t)reps, sizeof(double));
+		double *dec_s = calloc((size_t)reps, sizeof(double));
+		uint64_t ok = 0;
+
+		if (!path_s || !dec_s || load(argv[f], &c) < 0 || c.n == 0) {
+			fprintf(stderr, "%s: cannot load\n", argv[f]);
+			return 1;
+		}
+		/* interleaved: decode pass, path pass, decode pass, ... */
+		for (int r = 0; r < reps; r++) {
+			dec_s[r] = run_decode(&c, &ok);
+			path_s[r] = run_worker(&c, &wc, &t);
+		}
+		qsort(path_s, (size_t)reps, sizeof(double), cmp_double);
+		qsort(dec_s, (size_t)reps, sizeof(double), cmp_double);
+		double med = path_s[reps / 2], dmed = dec_s[reps / 2];
+		uint64_t records = t.records + t.opaque_records;
+
+		printf("figure: %s: %zu frames, %.1f MB, %" PRIu64 " records (%" PRIu64
+		       " value bytes), median of %d runs\n", argv[f], c.n,
+		       (double)c.bytes_len / 1e6, records, t.record_bytes, reps);
+		printf("figure:   record path  %.3f s  %.2f Mrecords/s  %.2f Mframes/s  "
+		       "%.2f GB/s of frames  %.2f GB/s of values  (%.1f ns/record)\n",
+		       med, (double)records / med / 1e6, (double)c.n / med / 1e6,
+		       (double)c.bytes_len / med / 1e9, (double)t.record_bytes / med / 1e9,
+		       med * 1e9 / (double)(records ? records : 1));
+		printf("figure:   decode only  %.3f s  %.2f Mframes/s  (%" PRIu64
+		       " decoded)  path/decode time ratio %.1f\n", dmed,
+		       (double)c.n / dmed / 1e6, ok, med / dmed);
+		free(path_s);
+		free(dec_s);
+		free(c.bytes);
+		free(c.off);
+		free(c.len);
+		free(c.ts);
+	}
+	st_config_destroy(cfg);
+	return 0;
+}
