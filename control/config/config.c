@@ -9,7 +9,15 @@
  * Layout of a loaded config: the port map is two 65536-byte tables (TCP,
  * UDP) of enum st_proto, so a lookup is one load; the rules are one array
  * in file order; every string lives in fixed arrays inside the structs, so
- * the overrides never allocate and destroy is two frees.
+ * the overrides never allocate and destroy is three frees.
+ *
+ * Lines.  A named setting is reported at the line of its name.  libconfig
+ * records a scalar element of an array or list after reading the token that
+ * follows it, so the last element before a closing bracket on a later line
+ * is reported at that bracket's line; messages about elements therefore
+ * also name the element ("key_fields[1]").  @include paths are relative to
+ * the including file's folder (config_set_include_dir); libconfig 1.5 then
+ * refuses absolute ones.
  *
  * libconfig 1.5 (Debian 12) reads a decimal literal past 32 bits without
  * the L suffix by wrapping it (5000000000 becomes 705032704).  Before the
@@ -217,28 +225,39 @@ void st_config_destroy(struct st_config *cfg)
 
 struct load_ctx {
 	const char *path;
+	const char *include_dir;  /* folder of path, or NULL */
 	char *err;
 	size_t err_len;
 	struct st_config *cfg;
 };
 
+/*
+ * Writes "file:" to err: the file libconfig names (an @include file is
+ * named as written, relative to the include folder), else the path.
+ */
+static int put_file(struct load_ctx *c, const char *file)
+{
+	if (!file || strcmp(file, c->path) == 0)
+		return snprintf(c->err, c->err_len, "%s:", c->path);
+	if (file[0] != '/' && c->include_dir)
+		return snprintf(c->err, c->err_len, "%s/%s:", c->include_dir, file);
+	return snprintf(c->err, c->err_len, "%s:", file);
+}
+
 /* "file:line: message" for setting s (or "path: message"); returns -EINVAL. */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct load_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
-	const char *file = s ? config_setting_source_file(s) : NULL;
 	unsigned line = s ? config_setting_source_line(s) : 0;
 	va_list ap;
 	int n;
 
 	if (!c->err_len)
 		return -EINVAL;
-	if (!file)
-		file = c->path;
-	if (line)
-		n = snprintf(c->err, c->err_len, "%s:%u: ", file, line);
-	else
-		n = snprintf(c->err, c->err_len, "%s: ", file);
+	n = put_file(c, s ? config_setting_source_file(s) : NULL);
+	if (n >= 0 && (size_t)n < c->err_len)
+		n += line ? snprintf(c->err + n, c->err_len - (size_t)n, "%u: ", line)
+			  : snprintf(c->err + n, c->err_len - (size_t)n, " ");
 	if (n >= 0 && (size_t)n < c->err_len) {
 		va_start(ap, fmt);
 		vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
@@ -331,8 +350,8 @@ static int get_group_list(struct load_ctx *c, const config_setting_t *parent,
 		config_setting_t *e = config_setting_get_elem(s, i);
 
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
-			return fail(c, e, "each entry of %s must be a group { ... }, not %s",
-				    name, type_name(config_setting_type(e)));
+			return fail(c, e, "%s[%d]: each entry of %s must be a group { ... }, not %s",
+				    name, i, name, type_name(config_setting_type(e)));
 	}
 	return 0;
 }
@@ -440,15 +459,15 @@ static int get_pointers(struct load_ctx *c, const config_setting_t *group,
 		const char *p, *why;
 
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return fail(c, e, "%s must hold strings (JSON pointers), not %s",
-				    name, type_name(config_setting_type(e)));
+			return fail(c, e, "%s[%d]: %s must hold strings (JSON pointers), not %s",
+				    name, i, name, type_name(config_setting_type(e)));
 		p = config_setting_get_string(e);
 		if (st_config_check_pointer(p, &why))
-			return fail(c, e, "bad JSON pointer \"%s\" in %s: %s", p, name,
-				    why);
+			return fail(c, e, "%s[%d]: bad JSON pointer \"%s\": %s", name, i,
+				    p, why);
 		for (int j = 0; j < i; j++)
 			if (strcmp(dst[j], p) == 0)
-				return fail(c, e, "duplicate \"%s\" in %s", p, name);
+				return fail(c, e, "%s[%d]: duplicate \"%s\"", name, i, p);
 		strcpy(dst[i], p);  /* length checked above */
 	}
 	*n = (unsigned)count;
@@ -877,14 +896,17 @@ static int parse_root(struct load_ctx *c, const config_t *lc)
 /* libconfig's own error: a syntax error at a line, or an unreadable file. */
 static int read_failed(struct load_ctx *c, const config_t *lc)
 {
-	const char *file = config_error_file(lc) ? config_error_file(lc) : c->path;
+	int n;
 
 	if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
 		fail(c, NULL, "cannot read it (or a file it includes)");
 		return -EIO;
 	}
-	if (c->err_len)
-		snprintf(c->err, c->err_len, "%s:%d: %s", file,
+	if (!c->err_len)
+		return -EINVAL;
+	n = put_file(c, config_error_file(lc));
+	if (n >= 0 && (size_t)n < c->err_len)
+		snprintf(c->err + n, c->err_len - (size_t)n, "%d: %s",
 			 config_error_line(lc), config_error_text(lc));
 	return -EINVAL;
 }
@@ -904,7 +926,8 @@ static int load_into(struct load_ctx *c, const char *text, size_t text_len)
 	config_init(&lc);
 	if (slash) {
 		*slash = '\0';
-		config_set_include_dir(&lc, *dir ? dir : "/");
+		c->include_dir = *dir ? dir : "/";
+		config_set_include_dir(&lc, c->include_dir);
 	}
 	if (!config_read_file(&lc, c->path)) {
 		rc = read_failed(c, &lc);
@@ -921,6 +944,7 @@ static int load_into(struct load_ctx *c, const char *text, size_t text_len)
 	rc = parse_root(c, &lc);
 out_destroy:
 	config_destroy(&lc);
+	c->include_dir = NULL;
 	free(dir);
 	return rc;
 }
