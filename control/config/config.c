@@ -581,18 +581,28 @@ static int scan_wide_ints(const char *t, size_t len, unsigned *line_out,
 static char *read_text(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
+	size_t cap = 65536, n = 0;
+	char *buf = NULL, *grown;
 
 	if (!f)
 		return NULL;
-	buf = malloc(ST_CONFIG_FILE_MAX + 1);
-	if (!buf)
-		goto out_close;
-	n = fread(buf, 1, ST_CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		errno = EIO;
-		goto out_free;
+	for (;;) {
+		grown = realloc(buf, cap);
+		if (!grown)
+			goto out_free;
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, f);
+		if (ferror(f)) {
+			errno = EIO;
+			goto out_free;
+		}
+		if (n < cap)
+			break;
+		if (cap > ST_CONFIG_FILE_MAX) {
+			errno = EFBIG;
+			goto out_free;
+		}
+		cap *= 2;
 	}
 	if (n > ST_CONFIG_FILE_MAX) {
 		errno = EFBIG;
@@ -603,7 +613,6 @@ static char *read_text(const char *path, size_t *len)
 	return buf;
 out_free:
 	free(buf);
-out_close:
 	{
 		int saved = errno;
 
@@ -1008,6 +1017,15 @@ enum st_proto st_config_port_proto(const struct st_config *cfg,
 	if (l4_proto == IPPROTO_UDP)
 		return (enum st_proto)cfg->port_proto[T_UDP][port];
 	return ST_PROTO_NONE;
+}
+
+const uint8_t *st_config_port_table(const struct st_config *cfg, uint8_t l4_proto)
+{
+	if (l4_proto == IPPROTO_TCP)
+		return cfg->port_proto[T_TCP];
+	if (l4_proto == IPPROTO_UDP)
+		return cfg->port_proto[T_UDP];
+	return NULL;
 }
 
 size_t st_config_ports(const struct st_config *cfg, struct st_config_port *out,

@@ -151,6 +151,14 @@ enum st_proto st_config_port_proto(const struct st_config *cfg,
 				   uint8_t l4_proto, uint16_t port);
 
 /*
+ * The port map of one transport as a table of 65536 bytes, table[port] =
+ * enum st_proto, for a data plane that indexes it directly (or copies it
+ * to per-core memory or a BPF map); NULL for a transport other than
+ * IPPROTO_TCP and IPPROTO_UDP.  Valid while cfg lives; read-only.
+ */
+const uint8_t *st_config_port_table(const struct st_config *cfg, uint8_t l4_proto);
+
+/*
  * Lists the port map, ascending by port then TCP before UDP, into out[0..max)
  * and returns the number of entries there are (which may exceed max).
  */

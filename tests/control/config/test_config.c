@@ -173,6 +173,10 @@ static void test_defaults_without_file(void)
 	CU_ASSERT(ports[4].port == 9092 && ports[4].transport == ST_CONFIG_TCP &&
 		  ports[4].proto == ST_PROTO_KAFKA);
 	CU_ASSERT_EQUAL(st_config_ports(cfg, ports, 2), 5);  /* count past max */
+	CU_ASSERT_EQUAL(st_config_port_table(cfg, IPPROTO_TCP)[9092], ST_PROTO_KAFKA);
+	CU_ASSERT_EQUAL(st_config_port_table(cfg, IPPROTO_UDP)[9092], ST_PROTO_NONE);
+	CU_ASSERT_EQUAL(st_config_port_table(cfg, IPPROTO_UDP)[5140], ST_PROTO_JSONL);
+	CU_ASSERT_PTR_NULL(st_config_port_table(cfg, IPPROTO_SCTP));
 	st_config_destroy(cfg);
 	st_config_destroy(NULL);
 }
@@ -390,6 +394,57 @@ static void test_wide_ints_with_suffix_accepted(void)
 	CU_ASSERT_EQUAL(st_config_params(cfg)->hll_precision, 12);
 	expect_port(cfg, 9092, ST_PROTO_KAFKA, ST_PROTO_NONE);
 	st_config_destroy(cfg);
+}
+
+/* The ends of every range are accepted (the ranges in config.h). */
+static void test_range_ends_accepted(void)
+{
+	struct st_config *cfg = load_text(
+		"defaults = {\n"
+		"  hll_precision = 16; heavy_hitters = 4096; quantile_alpha = 0.5;\n"
+		"  epoch_ms = 3600000; ticks_per_epoch = 10000;\n"
+		"  max_streams_per_core = 65536; flow_table_entries = 16777216;\n"
+		"  flow_idle_timeout_ms = 86400000;\n"
+		"  reassembly_bytes_per_core = 68719476736L;\n"
+		"};\n");
+	const struct st_config_params *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	p = st_config_params(cfg);
+	CU_ASSERT(p->hll_precision == 16 && p->heavy_hitters == 4096 &&
+		  p->quantile_alpha == 0.5 && p->epoch_ms == 3600000 &&
+		  p->ticks_per_epoch == 10000 && p->max_streams_per_core == 65536 &&
+		  p->flow_table_entries == 16777216 &&
+		  p->flow_idle_timeout_ms == 86400000 &&
+		  p->reassembly_bytes_per_core == 68719476736ull);
+	st_config_destroy(cfg);
+	cfg = load_text("defaults = {\n"
+			"  hll_precision = 10; heavy_hitters = 4; quantile_alpha = 1e-9;\n"
+			"  epoch_ms = 10; ticks_per_epoch = 1;\n"
+			"  max_streams_per_core = 1; flow_table_entries = 1024;\n"
+			"  flow_idle_timeout_ms = 100;\n"
+			"  reassembly_bytes_per_core = 32768;\n"
+			"};\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	p = st_config_params(cfg);
+	CU_ASSERT(p->hll_precision == 10 && p->heavy_hitters == 4 &&
+		  p->quantile_alpha == 1e-9 && p->epoch_ms == 10 &&
+		  p->ticks_per_epoch == 1 && p->max_streams_per_core == 1 &&
+		  p->flow_table_entries == 1024 && p->flow_idle_timeout_ms == 100 &&
+		  p->reassembly_bytes_per_core == 32768);
+	st_config_destroy(cfg);
+	/* one past each end */
+	expect_error("defaults = { epoch_ms = 9; };\n", 1, "epoch_ms = 9 is out of range 10..3600000");
+	expect_error("defaults = { epoch_ms = 3600001; };\n", 1, "out of range");
+	expect_error("defaults = { flow_table_entries = 1023; };\n", 1, "out of range 1024..16777216");
+	expect_error("defaults = { flow_table_entries = 16777217; };\n", 1, "out of range");
+	expect_error("defaults = { flow_idle_timeout_ms = 99; };\n", 1, "out of range 100..86400000");
+	expect_error("defaults = { flow_idle_timeout_ms = 86400001; };\n", 1, "out of range");
+	expect_error("defaults = { reassembly_bytes_per_core = 32767; };\n", 1, "out of range");
+	expect_error("defaults = { max_streams_per_core = 65537; };\n", 1, "out of range");
+	expect_error("defaults = { heavy_hitters = 4097; };\n", 1, "out of range 4..4096");
+	expect_error("defaults = { quantile_alpha = 9e-10; };\n", 1, "out of range");
+	expect_error("defaults = { ticks_per_epoch = 0; };\n", 1, "out of range 1..10000");
 }
 
 static void test_error_bad_protocol(void)
@@ -924,6 +979,7 @@ ST_TEST_MAIN("control/config/config",
 	ST_TEST(test_error_wrong_type),
 	ST_TEST(test_error_out_of_range),
 	ST_TEST(test_wide_ints_with_suffix_accepted),
+	ST_TEST(test_range_ends_accepted),
 	ST_TEST(test_error_bad_protocol),
 	ST_TEST(test_error_bad_pointer),
 	ST_TEST(test_error_duplicate_stream_name),
