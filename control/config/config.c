@@ -586,6 +586,7 @@ static char *read_text(const char *path, size_t *len)
 
 	if (!f)
 		return NULL;
+	errno = 0;
 	for (;;) {
 		grown = realloc(buf, cap);
 		if (!grown)
@@ -593,7 +594,8 @@ static char *read_text(const char *path, size_t *len)
 		buf = grown;
 		n += fread(buf + n, 1, cap - n, f);
 		if (ferror(f)) {
-			errno = EIO;
+			if (!errno)
+				errno = EIO;
 			goto out_free;
 		}
 		if (n < cap)

@@ -165,6 +165,10 @@ const uint8_t *st_config_port_table(const struct st_config *cfg, uint8_t l4_prot
 size_t st_config_ports(const struct st_config *cfg, struct st_config_port *out,
 		       size_t max);
 
+/*
+ * Read accessors: any thread once the config is built; returned pointers
+ * belong to cfg and stay valid until st_config_destroy().
+ */
 const struct st_config_params *st_config_params(const struct st_config *cfg);
 /* The fields of streams that no rule names. */
 const struct st_config_fields *st_config_default_fields(const struct st_config *cfg);

@@ -574,6 +574,11 @@ static void test_error_file_and_include(void)
 	CU_ASSERT_EQUAL(errno, ENOENT);
 	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/shadowtap.conf: No such file or directory");
 
+	cfg = st_config_load("/tmp", err, sizeof(err));
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(errno, EISDIR);
+	CU_ASSERT_STRING_EQUAL(err, "/tmp: Is a directory");
+
 	/* a setting from an included file is reported at its own file:line */
 	snprintf(text, sizeof(text), "defaults = {\n  @include \"%s\"\n};\n",
 		 strrchr(inc, '/') + 1);  /* relative to the including file */
@@ -586,6 +591,33 @@ static void test_error_file_and_include(void)
 	unlink(inc);
 	free(path);
 	free(inc);
+
+	/* past ST_CONFIG_FILE_MAX (4 MiB): EFBIG, even if it is all comment */
+	{
+		char *big = malloc(ST_CONFIG_FILE_MAX + 2);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+		memset(big, '#', ST_CONFIG_FILE_MAX + 1);
+		for (size_t i = 63; i <= ST_CONFIG_FILE_MAX; i += 64)
+			big[i] = '\n';  /* 64-byte comment lines */
+		big[ST_CONFIG_FILE_MAX + 1] = '\0';
+		path = write_tmp(big);
+		cfg = st_config_load(path, err, sizeof(err));
+		CU_ASSERT_PTR_NULL(cfg);
+		CU_ASSERT_EQUAL(errno, EFBIG);
+		unlink(path);
+		free(path);
+		big[ST_CONFIG_FILE_MAX] = '\0';  /* exactly 4 MiB: loads */
+		path = write_tmp(big);
+		cfg = st_config_load(path, err, sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		if (!cfg)
+			fprintf(stderr, "4 MiB: %s (errno %d)\n", err, errno);
+		st_config_destroy(cfg);
+		unlink(path);
+		free(path);
+		free(big);
+	}
 
 	/* a small err buffer truncates; a zero-length one is never written */
 	path = write_tmp("defaults = { hll_precision = 20; };\n");
