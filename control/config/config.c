@@ -1,0 +1,1327 @@
+/*
+ * The configuration file: libconfig parses the text (grammar in the
+ * libconfig manual, "Configuration Files"), this file walks the tree it
+ * builds and validates every setting against the tables below.  Every
+ * error names the file and line libconfig recorded for the offending
+ * setting (config_setting_source_file/line) or, for syntax errors, where the
+ * parser stopped (config_error_file/line).
+ *
+ * Layout of a loaded config: the port map is two 65536-byte tables (TCP,
+ * UDP) of enum st_proto, so a lookup is one load; the rules are one array
+ * in file order; every string lives in fixed arrays inside the structs, so
+ * the overrides never allocate and destroy is three frees.
+ *
+ * Lines.  A named setting is reported at the line of its name.  libconfig
+ * records a scalar element of an array or list after reading the token that
+ * follows it, so the last element before a closing bracket on a later line
+ * is reported at that bracket's line; messages about elements therefore
+ * also name the element ("key_fields[1]").  @include paths are relative to
+ * the including file's folder (config_set_include_dir); libconfig 1.5 then
+ * refuses absolute ones.
+ *
+ * libconfig 1.5 (Debian 12) reads a decimal literal past 32 bits without
+ * the L suffix by wrapping it (5000000000 becomes 705032704).  Before the
+ * tree is validated, scan_wide_ints() lexes the main file and refuses such
+ * literals, so a wrapped value can never pass a range check.  Files pulled
+ * in with @include are not scanned (their settings are validated as usual).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "control/config/config.h"
+#include "dataplane/sketch/hash.h"
+#include "dataplane/sketch/heavy.h"
+#include "dataplane/sketch/hll.h"
+#include "dataplane/sketch/ticks.h"
+
+#define PORTS 65536u
+#define T_TCP 0
+#define T_UDP 1
+#define CUT_PREFIX_MAX 46u  /* 46 + "~" + 16 hex = 63 */
+#define CUT_HEX 16u
+
+/* Ranges of `defaults`; the sketch limits come from the sketch headers. */
+#define ALPHA_MIN 1e-9       /* dataplane/sketch/quantile.h, st_qs_create */
+#define ALPHA_MAX 0.5
+#define EPOCH_MS_MIN 10u
+#define EPOCH_MS_MAX 3600000u
+#define STREAMS_PER_CORE_MAX 65536u
+#define FLOW_ENTRIES_MIN 1024u
+#define FLOW_ENTRIES_MAX (1u << 24)
+#define IDLE_MS_MIN 100u
+#define IDLE_MS_MAX 86400000u
+#define REASM_BYTES_MIN (2ull * ST_CODEC_HOLD_MAX)
+#define REASM_BYTES_MAX (1ull << 36)
+
+struct st_config {
+	uint8_t port_proto[2][PORTS];   /* [T_TCP/T_UDP][port] = enum st_proto */
+	struct st_config_params params;
+	struct st_config_fields default_fields;
+	struct st_config_stream *streams;
+	size_t n_streams;
+	char *source;
+};
+
+static const struct st_config_params params_default = {
+	.hll_precision = ST_HLL_P_DEFAULT,
+	.heavy_hitters = ST_HH_K_DEFAULT,
+	.quantile_alpha = 0.01,
+	.epoch_ms = 1000,
+	.ticks_per_epoch = ST_TICKS_DEFAULT,
+	.max_streams_per_core = 1024,
+	.flow_table_entries = 65536,
+	.flow_idle_timeout_ms = 60000,
+	.reassembly_bytes_per_core = 64ull << 20,
+};
+
+static const struct {
+	uint16_t port;
+	int transport;
+	enum st_proto proto;
+} ports_default[] = {
+	{ 9092, ST_CONFIG_TCP, ST_PROTO_KAFKA },
+	{ 1883, ST_CONFIG_TCP, ST_PROTO_MQTT },
+	{ 4222, ST_CONFIG_TCP, ST_PROTO_NATS },
+	{ 5140, ST_CONFIG_BOTH, ST_PROTO_JSONL },
+};
+
+static const char *const crit_names[] = {
+	[ST_CRIT_LOW] = "low",
+	[ST_CRIT_MEDIUM] = "medium",
+	[ST_CRIT_HIGH] = "high",
+};
+
+const char *st_criticality_name(enum st_criticality c)
+{
+	if ((unsigned)c >= sizeof(crit_names) / sizeof(crit_names[0]))
+		return NULL;
+	return crit_names[c];
+}
+
+/* ---- text checks ---- */
+
+/*
+ * Bytes of the UTF-8 character at s (1..4), or 0 when it is not
+ * well-formed (Unicode 15, table 3-7) or is a C0/C1 control or DEL.
+ */
+static size_t utf8_char_len(const uint8_t *s, size_t n)
+{
+	uint8_t c = s[0], lo = 0x80, hi = 0xbf;
+	size_t more;
+
+	if (c < 0x20 || c == 0x7f)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		more = 1;
+		if (c == 0xc2)
+			lo = 0xa0;  /* U+0080..U+009F are C1 controls */
+	} else if (c >= 0xe0 && c <= 0xef) {
+		more = 2;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		more = 3;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	if (n - 1 < more || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t j = 2; j <= more; j++)
+		if ((s[j] & 0xc0) != 0x80)
+			return 0;
+	return more + 1;
+}
+
+static bool text_ok(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t c = utf8_char_len(s + i, n - i);
+
+		if (!c)
+			return false;
+		i += c;
+	}
+	return true;
+}
+
+/* RFC 6901 section 3: *( "/" reference-token ), "~" escapes only ~0 ~1. */
+int st_config_check_pointer(const char *pointer, const char **why)
+{
+	const char *reason = NULL;
+	size_t len;
+
+	if (!pointer) {
+		reason = "no pointer";
+		goto out_reason;
+	}
+	len = strlen(pointer);
+	if (len == 0)
+		reason = "empty (a field pointer starts with '/')";
+	else if (pointer[0] != '/')
+		reason = "a JSON pointer starts with '/' (RFC 6901)";
+	else if (len > ST_CONFIG_POINTER_MAX)
+		reason = "longer than 255 bytes";
+	else if (!text_ok((const uint8_t *)pointer, len))
+		reason = "not UTF-8 text (invalid bytes or control characters)";
+	for (size_t i = 0; !reason && i < len; i++)
+		if (pointer[i] == '~' && pointer[i + 1] != '0' && pointer[i + 1] != '1')
+			reason = "'~' must be followed by '0' or '1' (RFC 6901)";
+out_reason:
+	if (why)
+		*why = reason;
+	return reason ? -EINVAL : 0;
+}
+
+/* ---- building ---- */
+
+static void map_port(struct st_config *cfg, uint16_t port, int transport,
+		     enum st_proto proto)
+{
+	if (transport & ST_CONFIG_TCP)
+		cfg->port_proto[T_TCP][port] = (uint8_t)proto;
+	if (transport & ST_CONFIG_UDP)
+		cfg->port_proto[T_UDP][port] = (uint8_t)proto;
+}
+
+struct st_config *st_config_default(void)
+{
+	struct st_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->params = params_default;
+	for (size_t i = 0; i < sizeof(ports_default) / sizeof(ports_default[0]); i++)
+		map_port(cfg, ports_default[i].port, ports_default[i].transport,
+			 ports_default[i].proto);
+	return cfg;
+}
+
+void st_config_destroy(struct st_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->streams);
+	free(cfg->source);
+	free(cfg);
+}
+
+/* ---- loading: errors ---- */
+
+struct load_ctx {
+	const char *path;
+	const char *include_dir;  /* folder of path, or NULL */
+	char *err;
+	size_t err_len;
+	struct st_config *cfg;
+};
+
+/*
+ * Writes "file:" to err: the file libconfig names (an @include file is
+ * named as written, relative to the include folder), else the path.
+ */
+static int put_file(struct load_ctx *c, const char *file)
+{
+	if (!file || strcmp(file, c->path) == 0)
+		return snprintf(c->err, c->err_len, "%s:", c->path);
+	if (file[0] != '/' && c->include_dir)
+		return snprintf(c->err, c->err_len, "%s/%s:", c->include_dir, file);
+	return snprintf(c->err, c->err_len, "%s:", file);
+}
+
+/* "file:line: message" for setting s (or "path: message"); returns -EINVAL. */
+__attribute__((format(printf, 3, 4)))
+static int fail(struct load_ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	unsigned line = s ? config_setting_source_line(s) : 0;
+	va_list ap;
+	int n;
+
+	if (!c->err_len)
+		return -EINVAL;
+	n = put_file(c, s ? config_setting_source_file(s) : NULL);
+	if (n >= 0 && (size_t)n < c->err_len)
+		n += line ? snprintf(c->err + n, c->err_len - (size_t)n, "%u: ", line)
+			  : snprintf(c->err + n, c->err_len - (size_t)n, " ");
+	if (n >= 0 && (size_t)n < c->err_len) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + n, c->err_len - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group { ... }";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( ... )";
+	default:
+		return "of unknown type";
+	}
+}
+
+/* Refuses any member of `group` not in known[] (NULL-terminated). */
+static int check_members(struct load_ctx *c, const config_setting_t *group,
+			 const char *where, const char *const *known)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *m = config_setting_get_elem(group, i);
+		const char *name = config_setting_name(m);
+		char list[256] = "";
+		size_t used = 0;
+		bool found = false;
+
+		for (const char *const *k = known; *k && !found; k++)
+			found = name && strcmp(name, *k) == 0;
+		if (found)
+			continue;
+		for (const char *const *k = known; *k; k++) {
+			int n = snprintf(list + used, sizeof(list) - used, "%s%s",
+					 k == known ? "" : ", ", *k);
+			if (n < 0 || (size_t)n >= sizeof(list) - used)
+				break;
+			used += (size_t)n;
+		}
+		return fail(c, m, "unknown setting \"%s\" in %s (known: %s)",
+			    name ? name : "?", where, list);
+	}
+	return 0;
+}
+
+/* The member `name` of group, which must be a group itself (or absent). */
+static int get_group(struct load_ctx *c, const config_setting_t *parent,
+		     const char *name, config_setting_t **out)
+{
+	config_setting_t *s = config_setting_get_member(parent, name);
+
+	*out = s;
+	if (s && config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(c, s, "%s must be a group { ... }, not %s", name,
+			    type_name(config_setting_type(s)));
+	return 0;
+}
+
+/* A list of groups ( {..}, {..} ), or absent, or an empty array []. */
+static int get_group_list(struct load_ctx *c, const config_setting_t *parent,
+			  const char *name, const char *example,
+			  config_setting_t **out)
+{
+	config_setting_t *s = config_setting_get_member(parent, name);
+
+	*out = s;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(s) == 0)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(c, s, "%s must be a list of groups, e.g. %s", name,
+			    example);
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(c, e, "%s[%d]: each entry of %s must be a group { ... }, not %s",
+				    name, i, name, type_name(config_setting_type(e)));
+	}
+	return 0;
+}
+
+/* An integer member in [min, max]; *out unchanged when absent. */
+static int get_uint(struct load_ctx *c, const config_setting_t *group,
+		    const char *name, uint64_t min, uint64_t max, uint64_t *out)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	long long v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(c, s, "%s must be an integer, not %s", name,
+			    type_name(config_setting_type(s)));
+	v = config_setting_get_int64(s);
+	if (v < 0 || (uint64_t)v < min || (uint64_t)v > max)
+		return fail(c, s, "%s = %lld is out of range %" PRIu64 "..%" PRIu64,
+			    name, v, min, max);
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int get_double(struct load_ctx *c, const config_setting_t *group,
+		      const char *name, double min, double max, double *out)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	double v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT ||
+		 config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else
+		return fail(c, s, "%s must be a number, not %s", name,
+			    type_name(config_setting_type(s)));
+	if (!(v >= min && v <= max))
+		return fail(c, s, "%s = %g is out of range %g..%g", name, v, min, max);
+	*out = v;
+	return 0;
+}
+
+/* A string member; *out NULL when absent, or an error when required. */
+static int get_string(struct load_ctx *c, const config_setting_t *group,
+		      const char *name, bool required, const char *where,
+		      const config_setting_t **at, const char **out)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+
+	*out = NULL;
+	*at = s ? s : group;
+	if (!s)
+		return required ? fail(c, group, "%s lacks \"%s\"", where, name) : 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(c, s, "%s must be a string, not %s", name,
+			    type_name(config_setting_type(s)));
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static int get_proto(struct load_ctx *c, const config_setting_t *group,
+		     const char *where, enum st_proto *out)
+{
+	const config_setting_t *at;
+	const char *text;
+	int rc = get_string(c, group, "protocol", true, where, &at, &text);
+
+	if (rc)
+		return rc;
+	*out = st_proto_from_name(text);
+	if (*out == ST_PROTO_NONE)
+		return fail(c, at, "unknown protocol \"%s\" (kafka, mqtt, nats or jsonl)",
+			    text);
+	return 0;
+}
+
+/*
+ * A pointer array member into dst[0..max) and *n; *n unchanged when
+ * absent.  `limit_note` explains a limit below the array's size.
+ */
+static int get_pointers(struct load_ctx *c, const config_setting_t *group,
+			const char *name, unsigned limit, const char *limit_note,
+			char (*dst)[ST_CONFIG_POINTER_MAX + 1], unsigned *n)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	int count;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(c, s, "%s must be an array of JSON pointers, e.g. [\"/user/id\"], not %s",
+			    name, type_name(config_setting_type(s)));
+	count = config_setting_length(s);
+	if (count > (int)limit)
+		return fail(c, s, "too many %s: %d (at most %u%s)", name, count,
+			    limit, limit_note);
+	for (int i = 0; i < count; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *p, *why;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(c, e, "%s[%d]: %s must hold strings (JSON pointers), not %s",
+				    name, i, name, type_name(config_setting_type(e)));
+		p = config_setting_get_string(e);
+		if (st_config_check_pointer(p, &why))
+			return fail(c, e, "%s[%d]: bad JSON pointer \"%s\": %s", name, i,
+				    p, why);
+		for (int j = 0; j < i; j++)
+			if (strcmp(dst[j], p) == 0)
+				return fail(c, e, "%s[%d]: duplicate \"%s\"", name, i, p);
+		strcpy(dst[i], p);  /* length checked above */
+	}
+	*n = (unsigned)count;
+	return 0;
+}
+
+/* ---- loading: the wide-integer scan ---- */
+
+static bool is_name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '*';
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/*
+ * Checks one number token [s, s+n): true when libconfig 1.5 reads it right
+ * (a float, an L-suffixed integer, or an integer that fits in 32 bits).
+ */
+static bool number_fits(const char *s, size_t n)
+{
+	bool negative = s[0] == '-', hex;
+	uint64_t v = 0, limit;
+	size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+
+	if (n > i && s[n - 1] == 'L')
+		return true;
+	hex = n >= i + 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X');
+	if (!hex && memchr(s, '.', n))
+		return true;
+	if (!hex && (memchr(s, 'e', n) || memchr(s, 'E', n)))
+		return true;
+	limit = hex ? 0x7fffffffull : (negative ? 0x80000000ull : 0x7fffffffull);
+	for (i += hex ? 2 : 0; i < n; i++) {
+		unsigned d;
+
+		if (is_digit(s[i]))
+			d = (unsigned)(s[i] - '0');
+		else if (hex && s[i] >= 'a' && s[i] <= 'f')
+			d = (unsigned)(s[i] - 'a' + 10);
+		else if (hex && s[i] >= 'A' && s[i] <= 'F')
+			d = (unsigned)(s[i] - 'A' + 10);
+		else
+			return true;  /* not a number libconfig reads: its parser said so */
+		v = v * (hex ? 16 : 10) + d;
+		if (v > limit)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Lexes libconfig text just enough to find number tokens (skipping
+ * comments, strings and names).  Returns 0, or -EINVAL with the line and
+ * the token of the first integer literal that libconfig 1.5 would wrap.
+ */
+static int scan_wide_ints(const char *t, size_t len, unsigned *line_out,
+			  char *tok, size_t tok_len)
+{
+	unsigned line = 1;
+	size_t i = 0;
+
+	while (i < len) {
+		char ch = t[i];
+
+		if (ch == '\n') {
+			line++;
+			i++;
+		} else if (ch == '#' || (ch == '/' && i + 1 < len && t[i + 1] == '/')) {
+			while (i < len && t[i] != '\n')
+				i++;
+		} else if (ch == '/' && i + 1 < len && t[i + 1] == '*') {
+			for (i += 2; i < len && !(t[i] == '*' && i + 1 < len && t[i + 1] == '/'); i++)
+				line += t[i] == '\n';
+			i += 2;
+		} else if (ch == '"') {
+			for (i++; i < len && t[i] != '"'; i++) {
+				if (t[i] == '\\' && i + 1 < len)
+					i++;
+				line += t[i] == '\n';
+			}
+			i++;
+		} else if (is_digit(ch) || ((ch == '-' || ch == '+' || ch == '.') &&
+					    i + 1 < len && (is_digit(t[i + 1]) || t[i + 1] == '.'))) {
+			size_t start = i++;
+
+			while (i < len && (is_name_char(t[i]) || t[i] == '.' ||
+					   ((t[i] == '-' || t[i] == '+') &&
+					    (t[i - 1] == 'e' || t[i - 1] == 'E'))))
+				i++;
+			if (!number_fits(t + start, i - start)) {
+				snprintf(tok, tok_len, "%.*s", (int)(i - start), t + start);
+				*line_out = line;
+				return -EINVAL;
+			}
+		} else if (is_name_char(ch)) {
+			while (i < len && is_name_char(t[i]))
+				i++;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* Reads the whole file (for the scan); NULL with errno on failure. */
+static char *read_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 65536, n = 0;
+	char *buf = NULL, *grown;
+
+	if (!f)
+		return NULL;
+	errno = 0;
+	for (;;) {
+		grown = realloc(buf, cap);
+		if (!grown)
+			goto out_free;
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, f);
+		if (ferror(f)) {
+			if (!errno)
+				errno = EIO;
+			goto out_free;
+		}
+		if (n < cap)
+			break;
+		if (cap > ST_CONFIG_FILE_MAX) {
+			errno = EFBIG;
+			goto out_free;
+		}
+		cap *= 2;
+	}
+	if (n > ST_CONFIG_FILE_MAX) {
+		errno = EFBIG;
+		goto out_free;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+out_free:
+	free(buf);
+	{
+		int saved = errno;
+
+		fclose(f);
+		errno = saved;
+	}
+	return NULL;
+}
+
+/* ---- loading: sections ---- */
+
+static int parse_defaults(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"key_fields", "numeric_fields", "hll_precision", "heavy_hitters",
+		"quantile_alpha", "epoch_ms", "ticks_per_epoch",
+		"max_streams_per_core", "flow_table_entries",
+		"flow_idle_timeout_ms", "reassembly_bytes_per_core", NULL,
+	};
+	struct st_config_params *p = &c->cfg->params;
+	struct st_config_fields *f = &c->cfg->default_fields;
+	uint64_t v[8] = {
+		p->hll_precision, p->heavy_hitters, p->epoch_ms, p->ticks_per_epoch,
+		p->max_streams_per_core, p->flow_table_entries,
+		p->flow_idle_timeout_ms, p->reassembly_bytes_per_core,
+	};
+	config_setting_t *sec, *ticks;
+	int rc;
+
+	rc = get_group(c, root, "defaults", &sec);
+	if (rc || !sec)
+		return rc;
+	rc = check_members(c, sec, "defaults", known);
+	if (!rc)
+		rc = get_pointers(c, sec, "key_fields", ST_CONFIG_KEY_FIELDS_MAX - 1,
+				  ": unmatched Kafka streams also key on the record key",
+				  f->keys, &f->n_keys);
+	if (!rc)
+		rc = get_pointers(c, sec, "numeric_fields", ST_CONFIG_NUMERIC_FIELDS_MAX,
+				  "", f->numerics, &f->n_numerics);
+	if (!rc)
+		rc = get_uint(c, sec, "hll_precision", ST_HLL_P_MIN, ST_HLL_P_MAX, &v[0]);
+	if (!rc)
+		rc = get_uint(c, sec, "heavy_hitters", ST_HH_K_MIN, ST_HH_K_MAX, &v[1]);
+	if (!rc)
+		rc = get_double(c, sec, "quantile_alpha", ALPHA_MIN, ALPHA_MAX,
+				&p->quantile_alpha);
+	if (!rc)
+		rc = get_uint(c, sec, "epoch_ms", EPOCH_MS_MIN, EPOCH_MS_MAX, &v[2]);
+	if (!rc)
+		rc = get_uint(c, sec, "ticks_per_epoch", 1, ST_TICKS_MAX, &v[3]);
+	if (!rc)
+		rc = get_uint(c, sec, "max_streams_per_core", 1, STREAMS_PER_CORE_MAX, &v[4]);
+	if (!rc)
+		rc = get_uint(c, sec, "flow_table_entries", FLOW_ENTRIES_MIN,
+			      FLOW_ENTRIES_MAX, &v[5]);
+	if (!rc)
+		rc = get_uint(c, sec, "flow_idle_timeout_ms", IDLE_MS_MIN, IDLE_MS_MAX, &v[6]);
+	if (!rc)
+		rc = get_uint(c, sec, "reassembly_bytes_per_core", REASM_BYTES_MIN,
+			      REASM_BYTES_MAX, &v[7]);
+	if (rc)
+		return rc;
+	/* The rate ticks split the epoch evenly in ns (dataplane/sketch/ticks.h). */
+	if ((v[2] * 1000000u) % v[3]) {
+		ticks = config_setting_get_member(sec, "ticks_per_epoch");
+		return fail(c, ticks ? ticks : config_setting_get_member(sec, "epoch_ms"),
+			    "ticks_per_epoch = %" PRIu64 " does not divide the epoch (%" PRIu64
+			    " ms = %" PRIu64 " ns) evenly", v[3], v[2], v[2] * 1000000u);
+	}
+	p->hll_precision = (unsigned)v[0];
+	p->heavy_hitters = (unsigned)v[1];
+	p->epoch_ms = (uint32_t)v[2];
+	p->ticks_per_epoch = (unsigned)v[3];
+	p->max_streams_per_core = (unsigned)v[4];
+	p->flow_table_entries = (uint32_t)v[5];
+	p->flow_idle_timeout_ms = (uint32_t)v[6];
+	p->reassembly_bytes_per_core = v[7];
+	return 0;
+}
+
+static bool tcp_only(enum st_proto proto)
+{
+	return proto == ST_PROTO_KAFKA || proto == ST_PROTO_MQTT ||
+	       proto == ST_PROTO_NATS;
+}
+
+static int parse_transport(const char *text, int *out)
+{
+	if (strcmp(text, "tcp") == 0)
+		*out = ST_CONFIG_TCP;
+	else if (strcmp(text, "udp") == 0)
+		*out = ST_CONFIG_UDP;
+	else if (strcmp(text, "both") == 0)
+		*out = ST_CONFIG_BOTH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One entry of ports.map; seen[t][port] holds the line that mapped it. */
+static int parse_port_entry(struct load_ctx *c, const config_setting_t *e,
+			    unsigned short (*seen)[PORTS])
+{
+	static const char *const known[] = { "port", "protocol", "transport", NULL };
+	const config_setting_t *at;
+	const char *text;
+	enum st_proto proto;
+	uint64_t port = 0;
+	int transport, rc;
+
+	rc = check_members(c, e, "a ports.map entry", known);
+	if (!rc && !config_setting_get_member(e, "port"))
+		rc = fail(c, e, "ports.map entry lacks \"port\"");
+	if (!rc)
+		rc = get_uint(c, e, "port", 1, 65535, &port);
+	if (!rc)
+		rc = get_proto(c, e, "ports.map entry", &proto);
+	if (!rc)
+		rc = get_string(c, e, "transport", false, "", &at, &text);
+	if (rc)
+		return rc;
+	transport = proto == ST_PROTO_JSONL ? ST_CONFIG_BOTH : ST_CONFIG_TCP;
+	if (text && parse_transport(text, &transport))
+		return fail(c, at, "unknown transport \"%s\" (tcp, udp or both)", text);
+	if (tcp_only(proto) && (transport & ST_CONFIG_UDP))
+		return fail(c, at, "%s runs over TCP only", st_proto_name(proto));
+	for (int t = T_TCP; t <= T_UDP; t++) {
+		if (!(transport & (t == T_TCP ? ST_CONFIG_TCP : ST_CONFIG_UDP)))
+			continue;
+		if (seen[t][port])
+			return fail(c, e, "port %" PRIu64 "/%s is already mapped at line %u",
+				    port, t == T_TCP ? "tcp" : "udp", seen[t][port]);
+		seen[t][port] = config_setting_source_line(e) ? config_setting_source_line(e) : 1;
+	}
+	map_port(c->cfg, (uint16_t)port, transport, proto);
+	return 0;
+}
+
+static int parse_ports(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = { "map", NULL };
+	unsigned short (*seen)[PORTS];
+	config_setting_t *sec, *map;
+	int rc;
+
+	rc = get_group(c, root, "ports", &sec);
+	if (rc || !sec)
+		return rc;
+	rc = check_members(c, sec, "ports", known);
+	if (!rc)
+		rc = get_group_list(c, sec, "map",
+				    "map = ( { port = 9092; protocol = \"kafka\"; } );", &map);
+	if (rc || !map)
+		return rc;
+	seen = calloc(2, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	memset(c->cfg->port_proto, 0, sizeof(c->cfg->port_proto));
+	for (int i = 0; !rc && i < config_setting_length(map); i++)
+		rc = parse_port_entry(c, config_setting_get_elem(map, i), seen);
+	free(seen);
+	return rc;
+}
+
+static int check_stream_name(struct load_ctx *c, const config_setting_t *at,
+			     const char *name, size_t index)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= ST_CONFIG_NAME_BYTES)
+		return fail(c, at, "stream name \"%s\" is %zu bytes (1..%u allowed)",
+			    name, len, ST_CONFIG_NAME_BYTES - 1);
+	if (!text_ok((const uint8_t *)name, len))
+		return fail(c, at, "stream name is not UTF-8 text (invalid bytes or control characters)");
+	for (int p = ST_PROTO_NONE + 1; p < ST_PROTO__COUNT; p++) {
+		const char *pn = st_proto_name((enum st_proto)p);
+		size_t pl = strlen(pn);
+
+		if (strncmp(name, pn, pl) == 0 && name[pl] == ':')
+			return fail(c, at, "stream name \"%s\" starts with \"%s:\", which names unmatched streams",
+				    name, pn);
+	}
+	for (size_t j = 0; j < index; j++)
+		if (strcmp(c->cfg->streams[j].name, name) == 0)
+			return fail(c, at, "duplicate stream name \"%s\" (first at line %u)",
+				    name, c->cfg->streams[j].line);
+	return 0;
+}
+
+static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t index)
+{
+	static const char *const known[] = {
+		"name", "protocol", "match", "key_fields", "numeric_fields",
+		"criticality", NULL,
+	};
+	struct st_config_stream *r = &c->cfg->streams[index];
+	const config_setting_t *at;
+	const char *text;
+	int rc;
+
+	r->line = config_setting_source_line(e);
+	r->fields = c->cfg->default_fields;  /* inherited unless set */
+	r->criticality = ST_CRIT_MEDIUM;
+	rc = check_members(c, e, "a streams.rules entry", known);
+	if (!rc)
+		rc = get_string(c, e, "name", true, "streams.rules entry", &at, &text);
+	if (!rc)
+		rc = check_stream_name(c, at, text, index);
+	if (rc)
+		return rc;
+	strcpy(r->name, text);  /* length checked */
+	rc = get_proto(c, e, "streams.rules entry", &r->proto);
+	if (!rc)
+		rc = get_string(c, e, "match", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (!text)
+		text = "*";
+	if (!*text || strlen(text) > ST_CONFIG_MATCH_MAX)
+		return fail(c, at, "match must be a glob of 1..%u bytes", ST_CONFIG_MATCH_MAX);
+	strcpy(r->match, text);
+	rc = get_pointers(c, e, "key_fields",
+			  ST_CONFIG_KEY_FIELDS_MAX - (r->proto == ST_PROTO_KAFKA),
+			  r->proto == ST_PROTO_KAFKA ? ": a Kafka stream also keys on the record key" : "",
+			  r->fields.keys, &r->fields.n_keys);
+	if (!rc)
+		rc = get_pointers(c, e, "numeric_fields", ST_CONFIG_NUMERIC_FIELDS_MAX,
+				  "", r->fields.numerics, &r->fields.n_numerics);
+	if (!rc)
+		rc = get_string(c, e, "criticality", false, "", &at, &text);
+	if (rc || !text)
+		return rc;
+	for (int k = ST_CRIT_LOW; k <= ST_CRIT_HIGH; k++)
+		if (strcmp(text, crit_names[k]) == 0) {
+			r->criticality = (enum st_criticality)k;
+			return 0;
+		}
+	return fail(c, at, "unknown criticality \"%s\" (low, medium or high)", text);
+}
+
+static int parse_streams(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = { "rules", NULL };
+	config_setting_t *sec, *rules;
+	int rc, n;
+
+	rc = get_group(c, root, "streams", &sec);
+	if (rc || !sec)
+		return rc;
+	rc = check_members(c, sec, "streams", known);
+	if (!rc)
+		rc = get_group_list(c, sec, "rules",
+				    "rules = ( { name = \"orders\"; protocol = \"kafka\"; match = \"orders*\"; } );",
+				    &rules);
+	if (rc || !rules)
+		return rc;
+	n = config_setting_length(rules);
+	if (n > ST_CONFIG_STREAMS_MAX)
+		return fail(c, rules, "too many stream rules: %d (at most %u)", n,
+			    ST_CONFIG_STREAMS_MAX);
+	if (n == 0)
+		return 0;
+	c->cfg->streams = calloc((size_t)n, sizeof(*c->cfg->streams));
+	if (!c->cfg->streams)
+		return -ENOMEM;
+	for (int i = 0; !rc && i < n; i++) {
+		rc = parse_rule(c, config_setting_get_elem(rules, i), (size_t)i);
+		c->cfg->n_streams = (size_t)i + 1;
+	}
+	return rc;
+}
+
+static int parse_root(struct load_ctx *c, const config_t *lc)
+{
+	static const char *const known[] = { "ports", "streams", "defaults", NULL };
+	const config_setting_t *root = config_root_setting(lc);
+	int rc = check_members(c, root, "the top level", known);
+
+	/* defaults first: rules inherit its fields */
+	if (!rc)
+		rc = parse_defaults(c, root);
+	if (!rc)
+		rc = parse_ports(c, root);
+	if (!rc)
+		rc = parse_streams(c, root);
+	return rc;
+}
+
+/* libconfig's own error: a syntax error at a line, or an unreadable file. */
+static int read_failed(struct load_ctx *c, const config_t *lc)
+{
+	int n;
+
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+		fail(c, NULL, "cannot read it (or a file it includes)");
+		return -EIO;
+	}
+	if (!c->err_len)
+		return -EINVAL;
+	n = put_file(c, config_error_file(lc));
+	if (n >= 0 && (size_t)n < c->err_len)
+		snprintf(c->err + n, c->err_len - (size_t)n, "%d: %s",
+			 config_error_line(lc), config_error_text(lc));
+	return -EINVAL;
+}
+
+/* libconfig reads the file (syntax errors), then the scan, then the tree. */
+static int load_into(struct load_ctx *c, const char *text, size_t text_len)
+{
+	char *dir = strdup(c->path), *slash;
+	char token[32];
+	unsigned line;
+	config_t lc;
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	config_init(&lc);
+	if (slash) {
+		*slash = '\0';
+		c->include_dir = *dir ? dir : "/";
+		config_set_include_dir(&lc, c->include_dir);
+	}
+	if (!config_read_file(&lc, c->path)) {
+		rc = read_failed(c, &lc);
+		goto out_destroy;
+	}
+	if (scan_wide_ints(text, text_len, &line, token, sizeof(token))) {
+		if (c->err_len)
+			snprintf(c->err, c->err_len,
+				 "%s:%u: integer %s does not fit in 32 bits: write it with the L suffix (%sL)",
+				 c->path, line, token, token);
+		rc = -EINVAL;
+		goto out_destroy;
+	}
+	rc = parse_root(c, &lc);
+out_destroy:
+	config_destroy(&lc);
+	c->include_dir = NULL;
+	free(dir);
+	return rc;
+}
+
+struct st_config *st_config_load(const char *path, char *err, size_t err_len)
+{
+	struct load_ctx c = { .path = path, .err = err, .err_len = err_len };
+	size_t text_len = 0;
+	char *text;
+	int rc;
+
+	if (err_len)
+		err[0] = '\0';
+	if (!path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	text = read_text(path, &text_len);
+	if (!text) {
+		rc = errno;
+		if (err_len)
+			snprintf(err, err_len, "%s: %s", path, strerror(rc));
+		errno = rc;
+		return NULL;
+	}
+	c.cfg = st_config_default();
+	if (!c.cfg) {
+		rc = -ENOMEM;
+		goto out_free_text;
+	}
+	rc = load_into(&c, text, text_len);
+	if (!rc) {
+		c.cfg->source = strdup(path);
+		if (!c.cfg->source)
+			rc = -ENOMEM;
+	}
+out_free_text:
+	free(text);
+	if (rc == -ENOMEM && err_len)
+		snprintf(err, err_len, "%s: out of memory", path);
+	if (rc) {
+		st_config_destroy(c.cfg);
+		errno = -rc;
+		return NULL;
+	}
+	return c.cfg;
+}
+
+/* ---- reading ---- */
+
+const char *st_config_source(const struct st_config *cfg)
+{
+	return cfg->source;
+}
+
+enum st_proto st_config_port_proto(const struct st_config *cfg,
+				   uint8_t l4_proto, uint16_t port)
+{
+	if (l4_proto == IPPROTO_TCP)
+		return (enum st_proto)cfg->port_proto[T_TCP][port];
+	if (l4_proto == IPPROTO_UDP)
+		return (enum st_proto)cfg->port_proto[T_UDP][port];
+	return ST_PROTO_NONE;
+}
+
+const uint8_t *st_config_port_table(const struct st_config *cfg, uint8_t l4_proto)
+{
+	if (l4_proto == IPPROTO_TCP)
+		return cfg->port_proto[T_TCP];
+	if (l4_proto == IPPROTO_UDP)
+		return cfg->port_proto[T_UDP];
+	return NULL;
+}
+
+size_t st_config_ports(const struct st_config *cfg, struct st_config_port *out,
+		       size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t port = 0; port < PORTS; port++)
+		for (int t = T_TCP; t <= T_UDP; t++) {
+			if (!cfg->port_proto[t][port])
+				continue;
+			if (n < max) {
+				out[n].port = (uint16_t)port;
+				out[n].transport = t == T_TCP ? ST_CONFIG_TCP : ST_CONFIG_UDP;
+				out[n].proto = (enum st_proto)cfg->port_proto[t][port];
+			}
+			n++;
+		}
+	return n;
+}
+
+const struct st_config_params *st_config_params(const struct st_config *cfg)
+{
+	return &cfg->params;
+}
+
+const struct st_config_fields *st_config_default_fields(const struct st_config *cfg)
+{
+	return &cfg->default_fields;
+}
+
+size_t st_config_stream_count(const struct st_config *cfg)
+{
+	return cfg->n_streams;
+}
+
+const struct st_config_stream *st_config_stream_at(const struct st_config *cfg,
+						   size_t i)
+{
+	return i < cfg->n_streams ? &cfg->streams[i] : NULL;
+}
+
+const struct st_config_fields *st_config_stream_fields(const struct st_config *cfg,
+						       const struct st_config_stream *rule)
+{
+	return rule ? &rule->fields : &cfg->default_fields;
+}
+
+enum st_criticality st_config_stream_criticality(const struct st_config_stream *rule)
+{
+	return rule ? rule->criticality : ST_CRIT_MEDIUM;
+}
+
+/* ---- stream names ---- */
+
+static const struct st_config_stream *match_rule(const struct st_config *cfg,
+						 enum st_proto proto,
+						 const uint8_t *topic, size_t len)
+{
+	char text[ST_CONFIG_TOPIC_MATCH_MAX + 1];
+
+	if (!cfg->n_streams || len > ST_CONFIG_TOPIC_MATCH_MAX ||
+	    (len && memchr(topic, 0, len)))
+		return NULL;
+	if (len)
+		memcpy(text, topic, len);
+	text[len] = '\0';
+	for (size_t i = 0; i < cfg->n_streams; i++)
+		if (cfg->streams[i].proto == proto &&
+		    fnmatch(cfg->streams[i].match, text, 0) == 0)
+			return &cfg->streams[i];
+	return NULL;
+}
+
+static bool is_lower_hex(uint8_t ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+}
+
+/* Whether the topic ends in "~" and 16 lowercase hex digits. */
+static bool ends_in_cut_form(const uint8_t *topic, size_t len)
+{
+	if (len < CUT_HEX + 1 || topic[len - CUT_HEX - 1] != '~')
+		return false;
+	for (size_t i = len - CUT_HEX; i < len; i++)
+		if (!is_lower_hex(topic[i]))
+			return false;
+	return true;
+}
+
+static void unmatched_name(const char *proto_name, const uint8_t *topic,
+			   size_t len, char out[ST_CONFIG_NAME_BYTES])
+{
+	size_t n = strlen(proto_name), i = 0;
+
+	memcpy(out, proto_name, n);
+	out[n++] = ':';
+	if (n + len < ST_CONFIG_NAME_BYTES && text_ok(topic, len) &&
+	    !ends_in_cut_form(topic, len)) {
+		if (len)
+			memcpy(out + n, topic, len);
+		out[n + len] = '\0';
+		return;
+	}
+	while (i < len && n < CUT_PREFIX_MAX) {
+		size_t c = utf8_char_len(topic + i, len - i);
+
+		if (!c) {
+			out[n++] = '?';
+			i++;
+			continue;
+		}
+		if (n + c > CUT_PREFIX_MAX)
+			break;
+		memcpy(out + n, topic + i, c);
+		n += c;
+		i += c;
+	}
+	snprintf(out + n, ST_CONFIG_NAME_BYTES - n, "~%016" PRIx64,
+		 st_hash64(topic, len));
+}
+
+int st_config_stream_name(const struct st_config *cfg, enum st_proto proto,
+			  const uint8_t *topic, size_t len,
+			  char out[ST_CONFIG_NAME_BYTES],
+			  const struct st_config_stream **rule)
+{
+	const struct st_config_stream *r;
+
+	if (rule)
+		*rule = NULL;
+	if (proto <= ST_PROTO_NONE || proto >= ST_PROTO__COUNT || !out ||
+	    (!topic && len))
+		return -EINVAL;
+	r = match_rule(cfg, proto, topic, len);
+	if (r) {
+		memcpy(out, r->name, ST_CONFIG_NAME_BYTES);
+		if (rule)
+			*rule = r;
+		return 0;
+	}
+	unmatched_name(st_proto_name(proto), topic ? topic : (const uint8_t *)"",
+		       len, out);
+	return 0;
+}
+
+int st_config_jsonl_topic(int af, const void *addr, uint16_t port, char *out,
+			  size_t out_len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int n;
+
+	if ((af != AF_INET && af != AF_INET6) || !addr || !out ||
+	    !inet_ntop(af, addr, ip, sizeof(ip)))
+		return -EINVAL;
+	n = snprintf(out, out_len, af == AF_INET ? "%s:%u" : "[%s]:%u", ip, port);
+	if (n < 0 || (size_t)n >= out_len)
+		return -ENOSPC;
+	return n;
+}
+
+/* ---- overrides ---- */
+
+static bool has_key(const struct st_config_fields *f, const char *pointer)
+{
+	for (unsigned i = 0; i < f->n_keys; i++)
+		if (strcmp(f->keys[i], pointer) == 0)
+			return true;
+	return false;
+}
+
+/* Room for one more key field?  Defaults and Kafka rules leave a slot for
+ * the record key. */
+static bool key_room(const struct st_config_fields *f, bool kafka_slot)
+{
+	return f->n_keys + 1 + kafka_slot <= ST_CONFIG_KEY_FIELDS_MAX;
+}
+
+static void add_key(struct st_config_fields *f, const char *pointer)
+{
+	if (!has_key(f, pointer))
+		strcpy(f->keys[f->n_keys++], pointer);
+}
+
+int st_config_add_key_field(struct st_config *cfg, const char *pointer)
+{
+	if (st_config_check_pointer(pointer, NULL))
+		return -EINVAL;
+	if (!has_key(&cfg->default_fields, pointer) &&
+	    !key_room(&cfg->default_fields, true))
+		return -E2BIG;
+	for (size_t i = 0; i < cfg->n_streams; i++) {
+		const struct st_config_stream *r = &cfg->streams[i];
+
+		if (!has_key(&r->fields, pointer) &&
+		    !key_room(&r->fields, r->proto == ST_PROTO_KAFKA))
+			return -E2BIG;
+	}
+	add_key(&cfg->default_fields, pointer);
+	for (size_t i = 0; i < cfg->n_streams; i++)
+		add_key(&cfg->streams[i].fields, pointer);
+	return 0;
+}
+
+int st_config_set_port(struct st_config *cfg, uint16_t port, int transport,
+		       enum st_proto proto)
+{
+	if (port == 0 || transport < ST_CONFIG_TCP || transport > ST_CONFIG_BOTH ||
+	    proto < ST_PROTO_NONE || proto >= ST_PROTO__COUNT ||
+	    (tcp_only(proto) && (transport & ST_CONFIG_UDP)))
+		return -EINVAL;
+	map_port(cfg, port, transport, proto);
+	return 0;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int override_fail(char *err, size_t err_len, const char *text,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!err_len)
+		return -EINVAL;
+	n = snprintf(err, err_len, "\"%s\": ", text);
+	if (n >= 0 && (size_t)n < err_len) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int st_config_parse_port_override(const char *text, uint16_t *port,
+				  int *transport, enum st_proto *proto,
+				  char *err, size_t err_len)
+{
+	const char *eq, *slash, *p;
+	char word[8];
+	unsigned long value = 0;
+	size_t digits;
+
+	if (err_len)
+		err[0] = '\0';
+	if (!text)
+		return override_fail(err, err_len, "", "no text");
+	eq = strchr(text, '=');
+	if (!eq)
+		return override_fail(err, err_len, text,
+				     "expected PORT[/tcp|udp|both]=PROTOCOL, e.g. 9093=kafka");
+	slash = memchr(text, '/', (size_t)(eq - text));
+	digits = (size_t)((slash ? slash : eq) - text);
+	for (p = text; p < text + digits; p++) {
+		if (!is_digit(*p) || value > 65535)
+			break;
+		value = value * 10 + (unsigned long)(*p - '0');
+	}
+	if (digits == 0 || p != text + digits || value == 0 || value > 65535)
+		return override_fail(err, err_len, text, "port must be a number 1..65535");
+	*proto = st_proto_from_name(eq + 1);
+	if (*proto == ST_PROTO_NONE && strcmp(eq + 1, "none") != 0)
+		return override_fail(err, err_len, text,
+				     "unknown protocol \"%s\" (kafka, mqtt, nats, jsonl or none)",
+				     eq + 1);
+	*transport = tcp_only(*proto) ? ST_CONFIG_TCP : ST_CONFIG_BOTH;
+	if (slash) {
+		size_t tl = (size_t)(eq - slash - 1);
+
+		if (tl >= sizeof(word))
+			tl = sizeof(word) - 1;  /* too long to be valid anyway */
+		memcpy(word, slash + 1, tl);
+		word[tl] = '\0';
+		if ((size_t)(eq - slash - 1) >= sizeof(word) ||
+		    parse_transport(word, transport))
+			return override_fail(err, err_len, text,
+					     "unknown transport after '/' (tcp, udp or both)");
+	}
+	if (tcp_only(*proto) && (*transport & ST_CONFIG_UDP))
+		return override_fail(err, err_len, text, "%s runs over TCP only",
+				     st_proto_name(*proto));
+	*port = (uint16_t)value;
+	return 0;
+}
+
+int st_config_apply_port_override(struct st_config *cfg, const char *text,
+				  char *err, size_t err_len)
+{
+	enum st_proto proto;
+	uint16_t port;
+	int transport;
+	int rc = st_config_parse_port_override(text, &port, &transport, &proto,
+					       err, err_len);
+
+	if (rc)
+		return rc;
+	return st_config_set_port(cfg, port, transport, proto);
+}

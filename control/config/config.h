@@ -1,0 +1,265 @@
+/*
+ * The shadowtap configuration: one file for the whole product, parsed with
+ * libconfig (https://hyperrealm.github.io/libconfig/, Debian libconfig-dev)
+ * and validated here, so that every mistake is reported as
+ * "file:line: what is wrong" and nothing is silently ignored.
+ *
+ * The top level is a set of named sections, each a group, so that later
+ * issues add sections (thresholds, pools, backends, actuators) and settings
+ * inside a section without changing what exists:
+ *
+ *	ports    = { map = ( { port = 9092; protocol = "kafka"; ... }, ... ); };
+ *	streams  = { rules = ( { name = "orders"; protocol = "kafka"; ... } ); };
+ *	defaults = { key_fields = [ ... ]; hll_precision = 12; ... };
+ *
+ * examples/shadowtap.conf shows every setting with its default and says what
+ * each one means.  Validation rules, in short:
+ *   - an unknown setting anywhere is an error (typos are caught), at its line;
+ *   - each setting has one type (integer, float, string, array of strings);
+ *     integers take libconfig's L suffix past 32 bits (libconfig 1.5 would
+ *     wrap a larger literal silently, so such a literal is refused);
+ *   - each number has a range (the sketch library's limits where it has
+ *     them: dataplane/sketch/hll.h, heavy.h, quantile.h, ticks.h);
+ *   - key and numeric fields are JSON pointers (RFC 6901 section 3: "/"
+ *     reference tokens, "~" followed only by "0" or "1"), non-empty, of
+ *     1..ST_CONFIG_POINTER_MAX bytes of UTF-8 text as the profile's NAMES
+ *     section requires (shadowtap/profile.h).
+ *
+ * Streams.  A record is named by the first rule (in file order) whose
+ * protocol is the record's and whose `match` glob (fnmatch(3), no flags: `*`
+ * also crosses '/' and '.') matches the record's topic: the Kafka topic, the
+ * MQTT topic, the NATS subject, or for JSONL the destination "ip:port"
+ * (st_config_jsonl_topic()).  A record that no rule matches forms a stream of
+ * its own named "<proto>:<topic>" with the default fields.  See
+ * st_config_stream_name() for names past 63 bytes.
+ *
+ * Key fields.  The Kafka record key is always a key field of a Kafka stream,
+ * ahead of the configured JSON pointers; it occupies one of the profile's
+ * ST_CONFIG_KEY_FIELDS_MAX key-field slots.  So a Kafka rule holds at most
+ * ST_CONFIG_KEY_FIELDS_MAX - 1 pointers, and so do the defaults (which
+ * unmatched Kafka topics use); other rules hold up to ST_CONFIG_KEY_FIELDS_MAX.
+ *
+ * Thread safety: a config is built by one thread (load or default, then the
+ * overrides) and is immutable afterwards: every const accessor may then be
+ * called from any number of threads at once.  The overrides
+ * (st_config_add_key_field, st_config_set_port) must run before the config
+ * is shared.
+ */
+#ifndef ST_CONTROL_CONFIG_H
+#define ST_CONTROL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/codec/codec.h"
+#include "shadowtap/profile.h"
+
+#define ST_CONFIG_KEY_FIELDS_MAX ST_PROFILE_KEY_FIELDS_MAX         /* 4 */
+#define ST_CONFIG_NUMERIC_FIELDS_MAX ST_PROFILE_NUMERIC_FIELDS_MAX /* 4 */
+#define ST_CONFIG_POINTER_MAX ST_PROFILE_FIELD_NAME_MAX  /* bytes, NUL excluded */
+#define ST_CONFIG_NAME_BYTES ST_PROFILE_NAME_BYTES       /* 64: 63 bytes + NUL */
+#define ST_CONFIG_MATCH_MAX 255      /* bytes of a glob, NUL excluded */
+#define ST_CONFIG_STREAMS_MAX 1024   /* stream rules in one file */
+#define ST_CONFIG_TOPIC_MATCH_MAX 4096 /* longer topics match no rule */
+#define ST_CONFIG_FILE_MAX (4u << 20)  /* bytes of a config file */
+
+/* Transports of a port-map entry: a bit set. */
+#define ST_CONFIG_TCP 1
+#define ST_CONFIG_UDP 2
+#define ST_CONFIG_BOTH (ST_CONFIG_TCP | ST_CONFIG_UDP)
+
+/* How much a stream matters; the thresholds (next issue) key on it. */
+enum st_criticality {
+	ST_CRIT_LOW = 0,
+	ST_CRIT_MEDIUM,
+	ST_CRIT_HIGH,
+};
+
+/* The fields extracted from a stream's JSON values, in order. */
+struct st_config_fields {
+	unsigned n_keys;      /* JSON-pointer key fields (Kafka: plus the record key) */
+	unsigned n_numerics;
+	char keys[ST_CONFIG_KEY_FIELDS_MAX][ST_CONFIG_POINTER_MAX + 1];
+	char numerics[ST_CONFIG_NUMERIC_FIELDS_MAX][ST_CONFIG_POINTER_MAX + 1];
+};
+
+/* One rule of `streams.rules`. */
+struct st_config_stream {
+	char name[ST_CONFIG_NAME_BYTES];      /* 1..63 bytes, NUL-terminated */
+	enum st_proto proto;
+	enum st_criticality criticality;
+	char match[ST_CONFIG_MATCH_MAX + 1];  /* fnmatch(3) glob */
+	struct st_config_fields fields;
+	unsigned line;                        /* where the rule starts; 0 if built */
+};
+
+/* The numeric settings of `defaults`, with units. */
+struct st_config_params {
+	unsigned hll_precision;          /* ST_HLL_P_MIN..ST_HLL_P_MAX, 12 */
+	unsigned heavy_hitters;          /* ST_HH_K_MIN..ST_HH_K_MAX, 64 */
+	double quantile_alpha;           /* 1e-9..0.5, 0.01 */
+	uint32_t epoch_ms;               /* 10..3600000, 1000 */
+	unsigned ticks_per_epoch;        /* 1..ST_TICKS_MAX dividing the epoch in ns, 100 */
+	unsigned max_streams_per_core;   /* 1..65536, 1024 */
+	uint32_t flow_table_entries;     /* per core, 1024..16777216, 65536 */
+	uint32_t flow_idle_timeout_ms;   /* 100..86400000, 60000 */
+	uint64_t reassembly_bytes_per_core; /* 2*ST_CODEC_HOLD_MAX..2^36, 64 MiB */
+};
+
+/* One entry of the port map as st_config_ports() lists it. */
+struct st_config_port {
+	uint16_t port;
+	uint8_t transport;     /* ST_CONFIG_TCP or ST_CONFIG_UDP (one each) */
+	enum st_proto proto;
+};
+
+struct st_config;
+
+/*
+ * The built-in configuration: ports 9092 kafka/tcp, 1883 mqtt/tcp, 4222
+ * nats/tcp, 5140 jsonl/udp and tcp; no stream rules; no key or numeric
+ * fields; the parameters' defaults above.  NULL with errno ENOMEM.  The
+ * caller owns the result (st_config_destroy).
+ */
+struct st_config *st_config_default(void);
+
+/*
+ * The configuration in `path`: the built-in one with what the file sets.
+ * A section or setting the file leaves out keeps its default; `ports.map`,
+ * when present, is the whole port map.  On error: NULL, errno set (ENOENT,
+ * EACCES, ... when the file cannot be read; EFBIG past ST_CONFIG_FILE_MAX;
+ * EINVAL for any syntax or validation error; ENOMEM), and `err` (when
+ * err_len > 0) holds one line, "path:line: what is wrong" ("path: ..." when
+ * no line applies), truncated to err_len - 1 bytes.  The caller owns the
+ * result.  Any thread, one call per config.
+ */
+struct st_config *st_config_load(const char *path, char *err, size_t err_len);
+
+/* Frees a config; NULL is a no-op. */
+void st_config_destroy(struct st_config *cfg);
+
+/* The file it was loaded from, or NULL for st_config_default(). */
+const char *st_config_source(const struct st_config *cfg);
+
+/*
+ * The protocol of `port` for transport `l4_proto` (IPPROTO_TCP 6 or
+ * IPPROTO_UDP 17), or ST_PROTO_NONE (unmapped port, other transport).
+ * O(1), no side effect: safe on the hot path, from any thread.
+ */
+enum st_proto st_config_port_proto(const struct st_config *cfg,
+				   uint8_t l4_proto, uint16_t port);
+
+/*
+ * The port map of one transport as a table of 65536 bytes, table[port] =
+ * enum st_proto, for a data plane that indexes it directly (or copies it
+ * to per-core memory or a BPF map); NULL for a transport other than
+ * IPPROTO_TCP and IPPROTO_UDP.  Valid while cfg lives; read-only.
+ */
+const uint8_t *st_config_port_table(const struct st_config *cfg, uint8_t l4_proto);
+
+/*
+ * Lists the port map, ascending by port then TCP before UDP, into out[0..max)
+ * and returns the number of entries there are (which may exceed max).
+ */
+size_t st_config_ports(const struct st_config *cfg, struct st_config_port *out,
+		       size_t max);
+
+/*
+ * Read accessors: any thread once the config is built; returned pointers
+ * belong to cfg and stay valid until st_config_destroy().
+ */
+const struct st_config_params *st_config_params(const struct st_config *cfg);
+/* The fields of streams that no rule names. */
+const struct st_config_fields *st_config_default_fields(const struct st_config *cfg);
+
+size_t st_config_stream_count(const struct st_config *cfg);
+/* Rule i in file order, or NULL when i >= st_config_stream_count(). */
+const struct st_config_stream *st_config_stream_at(const struct st_config *cfg,
+						   size_t i);
+/* The fields of a stream: rule's, or the defaults when rule is NULL. */
+const struct st_config_fields *st_config_stream_fields(const struct st_config *cfg,
+						       const struct st_config_stream *rule);
+/* The criticality of a stream: rule's, or ST_CRIT_MEDIUM when rule is NULL. */
+enum st_criticality st_config_stream_criticality(const struct st_config_stream *rule);
+
+/*
+ * The stream a record of `proto` on `topic` (len bytes, any bytes, need not
+ * be NUL-terminated; NULL allowed when len is 0) belongs to.  Writes its
+ * NUL-terminated name (1..63 bytes of UTF-8 text, as the profile header
+ * requires) to out and the rule that named it to *rule (NULL when no rule
+ * matched; rule itself may be NULL).  A topic holding a NUL byte or longer
+ * than ST_CONFIG_TOPIC_MATCH_MAX bytes matches no rule.
+ *
+ * Unmatched names: "<proto>:<topic>" as is, when that is at most 63 bytes,
+ * valid UTF-8 text (no control characters), and does not end in the cut
+ * form below.  Otherwise the name is cut: its first bytes (at most 46,
+ * back to a UTF-8 character boundary, every byte that is not UTF-8 text
+ * replaced by '?') then "~" and the 16 lowercase hex digits of st_hash64()
+ * of the raw topic bytes.  So a plain name never ends in "~" + 16 hex
+ * digits and a cut name always does: two topics share a name only if they
+ * share the prefix and collide in a 64-bit hash.  Rule names cannot start
+ * with "<proto>:" (the loader refuses them), so they never meet these.
+ *
+ * Returns 0, or -EINVAL (proto not kafka/mqtt/nats/jsonl, out NULL, topic
+ * NULL with len > 0).  Not for every record: it runs fnmatch(3) over the
+ * rules, so the data plane calls it once per new topic and caches the
+ * result.  Any thread.
+ */
+int st_config_stream_name(const struct st_config *cfg, enum st_proto proto,
+			  const uint8_t *topic, size_t len,
+			  char out[ST_CONFIG_NAME_BYTES],
+			  const struct st_config_stream **rule);
+
+/*
+ * The JSONL topic of a destination: "a.b.c.d:port" for AF_INET, or
+ * "[v6 text]:port" for AF_INET6 (inet_ntop's text), into out.  Returns the
+ * length written (NUL excluded), or -EINVAL (other family) or -ENOSPC
+ * (out_len too small; 54 bytes always suffice).
+ */
+int st_config_jsonl_topic(int af, const void *addr, uint16_t port, char *out,
+			  size_t out_len);
+
+/*
+ * Whether `pointer` is a valid field pointer (see the file head).  0, or
+ * -EINVAL with *why (when why is not NULL) set to a static reason.
+ */
+int st_config_check_pointer(const char *pointer, const char **why);
+
+/*
+ * Adds a JSON-pointer key field to every stream: the defaults and each
+ * rule (`shadowctl analyze --key PATH`).  A stream that has it already is
+ * left as it is.  Returns 0; -EINVAL (not a valid pointer); -E2BIG (a
+ * stream would pass its key-field limit, see the file head): then nothing
+ * is changed.
+ */
+int st_config_add_key_field(struct st_config *cfg, const char *pointer);
+
+/*
+ * Maps `port` on `transport` (ST_CONFIG_TCP, _UDP or _BOTH) to `proto`;
+ * ST_PROTO_NONE unmaps it.  Returns 0, or -EINVAL (port 0, transport not
+ * one of those, proto out of range, or Kafka/MQTT/NATS on UDP: those run
+ * over TCP only).
+ */
+int st_config_set_port(struct st_config *cfg, uint16_t port, int transport,
+		       enum st_proto proto);
+
+/*
+ * Parses "PORT[/TRANSPORT]=PROTOCOL" (`--proto`), e.g. "9093=kafka",
+ * "5141/udp=jsonl", "9092=none" (unmaps).  TRANSPORT is tcp, udp or both;
+ * without it, tcp for kafka/mqtt/nats and both for jsonl (and for none).
+ * Returns 0 with the three outputs set, or -EINVAL with a one-line message
+ * quoting the text in err (when err_len > 0).
+ */
+int st_config_parse_port_override(const char *text, uint16_t *port,
+				  int *transport, enum st_proto *proto,
+				  char *err, size_t err_len);
+
+/* Parses `text` as above and applies it with st_config_set_port(). */
+int st_config_apply_port_override(struct st_config *cfg, const char *text,
+				  char *err, size_t err_len);
+
+/* "low", "medium", "high"; NULL when out of range. */
+const char *st_criticality_name(enum st_criticality c);
+
+#endif
