@@ -684,8 +684,8 @@ static void json_counts(FILE *out, const char *const *names, const uint64_t *v,
 
 int st_worker_stats_json(const struct st_worker *w, FILE *out)
 {
-	const char *names[ST_DECODE__COUNT > ST_JSON_E__COUNT ? ST_DECODE__COUNT
-							     : ST_JSON_E__COUNT];
+	const char *names[(unsigned)ST_DECODE__COUNT > (unsigned)ST_JSON_E__COUNT
+				  ? (unsigned)ST_DECODE__COUNT : (unsigned)ST_JSON_E__COUNT];
 
 	fprintf(out, "{\"decode\":{\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
 		",\"ok\":%" PRIu64 ",\"drops\":", w->decode.frames, w->decode.bytes,

@@ -322,10 +322,12 @@ static void format_time(char *buf, size_t len, uint64_t ns)
 	time_t secs = (time_t)(ns / 1000000000u);
 	struct tm tm;
 
+	char date[32];
+
 	gmtime_r(&secs, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u / 1000000u));
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03uZ", date,
+		 (unsigned)(ns % 1000000000u / 1000000u));
 }
 
 static void emit_text(struct analyze *a, const struct st_profile_view *v,
@@ -337,7 +339,7 @@ static void emit_text(struct analyze *a, const struct st_profile_view *v,
 	const struct st_profile_counters *c = &v->counters;
 	const struct st_profile_summary *s = &v->summary;
 	double secs = (double)v->meta.epoch_ns / 1e9;
-	char when[40];
+	char when[48];
 
 	format_time(when, sizeof(when), v->meta.epoch_start_ns);
 	fprintf(out, "%s  %-28s %-5s records %" PRIu64 " (%.0f/s)  bytes %" PRIu64,
