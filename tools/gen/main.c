@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tools/gen/gen.h"
 
@@ -308,6 +309,11 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc) {
 		fprintf(stderr, "shadowtap-gen: %s\n", err);
+		/* no half-written outputs that look like results */
+		if (out)
+			unlink(out);
+		if (truth_path)
+			unlink(truth_path);
 		return 1;
 	}
 	if (!quiet) {

@@ -91,7 +91,8 @@ size_t st_gen_frame(struct st_gen_flow *f, int from, uint8_t flags, uint32_t seq
 	if (f->udp) {
 		put16(l4 + 4, (uint16_t)seg_len);
 		put16(l4 + 6, 0);
-		memcpy(l4 + 8, payload, len);
+		if (len)
+			memcpy(l4 + 8, payload, len);
 		uint16_t c = fold(sum_bytes(sum, l4, seg_len));
 
 		put16(l4 + 6, c ? c : 0xffff);  /* RFC 768: 0 is sent as all ones */
@@ -108,7 +109,8 @@ size_t st_gen_frame(struct st_gen_flow *f, int from, uint8_t flags, uint32_t seq
 			l4[21] = 4;
 			put16(l4 + 22, mss);
 		}
-		memcpy(l4 + l4_len, payload, len);
+		if (len)
+			memcpy(l4 + l4_len, payload, len);
 		put16(l4 + 16, fold(sum_bytes(sum, l4, seg_len)));
 	}
 	return 14 + ip_len + seg_len;
