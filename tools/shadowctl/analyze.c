@@ -668,7 +668,7 @@ int shadowctl_analyze(int argc, char **argv)
 		if ((frames & 0xfff) == 0)
 			progress(&a, pc, frames, false);
 	}
-	if (opt == -1 && w) {
+	if (opt == PCAP_ERROR_BREAK && w) {  /* the end of the file */
 		st_worker_flush(w);
 		st_worker_epoch_close(w, epoch_start + a.epoch_ns, on_stream, &a);
 		a.epochs++;
