@@ -36,7 +36,9 @@
  * evicted (ST_FLOW_END_EVICTED).  So a victim is always the least recently
  * seen of at least two entries, and the promise (tested) is: the entry
  * seen most recently, strictly later than every other entry, is never
- * evicted by the arrival of a new flow.
+ * evicted by the arrival of a new flow.  Known limit: the hash has a
+ * fixed seed, so a sender who knows it can aim new flows at one
+ * neighbourhood; the harm stays within that neighbourhood's 16 entries.
  *
  * Idle timeout.  An entry is idle when now_ns - last_seen_ns >
  * idle_timeout_ns (0 disables idleness).  Idle entries leave lazily (a

@@ -17,6 +17,10 @@
 #include "dataplane/flow/flow.h"
 #include "st_test.h"
 
+/* Internals (buckets_of) for the bucket-full test only; the library's
+ * flow.o is then not linked in, this copy is. */
+#include "dataplane/flow/flow.c"
+
 #define TCP 6
 #define UDP 17
 #define NO_RELEASE 0xff
@@ -342,6 +346,57 @@ static void test_eviction_takes_least_recent(void)
 	free(l.why);
 }
 
+/* 16 keys whose two candidate buckets are the same pair fill both buckets
+ * while 48 of 64 entries are free: the 17th such key evicts the least
+ * recently seen of the 16 and counts as bucket_full. */
+static void test_bucket_full_evicts_in_neighbourhood(void)
+{
+	struct ledger l = ledger_new(64, 16);
+	struct st_flow_table *t = table_new(&l, 64, 0);
+	struct st_pkt same[17];
+	uint32_t want[2] = { 0, 0 };
+	unsigned n = 0;
+	enum st_flow_dir d;
+	bool c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(t->bucket_mask, 15);
+	for (uint32_t port = 1; port < 60000 && n < 17; port++) {
+		struct st_pkt p = pkt4(0x0a000001u, (uint16_t)port, 0x0a000002u, 80, TCP, 0, 60);
+		uint32_t b[2];
+
+		buckets_of(t, st_flow_hash(&p), b);
+		if (n == 0) {
+			want[0] = b[0];
+			want[1] = b[1];
+		}
+		if ((b[0] == want[0] && b[1] == want[1]) || (b[0] == want[1] && b[1] == want[0]))
+			same[n++] = p;
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 17);
+	for (unsigned i = 0; i < 16; i++) {
+		same[i].ts_ns = 100 + i;
+		get(t, &l, &same[i], &d, &c);
+		CU_ASSERT_TRUE(c);
+	}
+	CU_ASSERT_EQUAL(st_flow_table_stats(t)->evicted, 0);
+	same[0].ts_ns = 200;      /* refresh the oldest: key 1 becomes the LRU */
+	get(t, &l, &same[0], &d, &c);
+	CU_ASSERT_FALSE(c);
+	same[16].ts_ns = 201;
+	get(t, &l, &same[16], &d, &c);
+	CU_ASSERT_TRUE(c);
+	CU_ASSERT_EQUAL(st_flow_table_stats(t)->evicted, 1);
+	CU_ASSERT_EQUAL(st_flow_table_stats(t)->bucket_full, 1);
+	CU_ASSERT_EQUAL(st_flow_table_stats(t)->active, 16);
+	CU_ASSERT_EQUAL(l.why[1], ST_FLOW_END_EVICTED);
+	CU_ASSERT_EQUAL(l.by_reason[ST_FLOW_END_EVICTED], 1);
+	st_flow_table_destroy(t);
+	CU_ASSERT_EQUAL(l.by_reason[ST_FLOW_END_DESTROYED], 16);
+	CU_ASSERT_EQUAL(l.twice + l.bad_canary, 0);
+	free(l.why);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -486,5 +541,6 @@ ST_TEST_MAIN("dataplane/flow",
 	ST_TEST(test_keys_differ),
 	ST_TEST(test_idle_expiry_sweep_and_lazy),
 	ST_TEST(test_eviction_takes_least_recent),
+	ST_TEST(test_bucket_full_evicts_in_neighbourhood),
 	ST_TEST(test_flood_fixed_memory),
 	ST_TEST(test_create_errors))
