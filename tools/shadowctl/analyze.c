@@ -126,6 +126,7 @@ static void print_drift(FILE *out, const struct baseline *b,
 			const struct st_schema_entry *cur, unsigned n, bool json)
 {
 	static const char *const kinds[] = { "added", "missing", "type_changed" };
+	unsigned total = 0;
 
 	if (json)
 		fputs(",\"schema_drift\":{", out);
@@ -180,9 +181,12 @@ static void print_drift(FILE *out, const struct baseline *b,
 			fprintf(out, " (+%u more)", count - shown);
 		if (!json && count && k < 2)
 			fputs("; ", out);
+		total += count;
 	}
 	if (json)
 		fputc('}', out);
+	else if (!total)
+		fputs("none", out);
 }
 
 static void print_top_keys_json(FILE *out, const struct st_hh *hh)
