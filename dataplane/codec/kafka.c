@@ -73,9 +73,14 @@
  *   - api_key in the known table (0..92) and api_version 0..max known for
  *     that key,
  *   - correlation_id >= 0,
- *   - client_id null or 0..512 printable ASCII bytes inside the size.
- * (So a flow that starts with ControlledShutdown v0, whose header has no
- * client id, skips it.)  The response direction cannot tell a header from
+ *   - client_id of 1..512 printable ASCII bytes inside the size (runs of
+ *     zero bytes inside batches look like a null or empty client id).
+ * A request whose client id is null or empty, or ControlledShutdown v0
+ * (header v0, no client id), is therefore never a resync point: it is
+ * skipped with the bytes before the next plausible header.  A Produce
+ * request found by the scan stays unverified until it parses to its end:
+ * a malformed unit inside it resumes the scan where the parse stopped
+ * instead of trusting its size.  The response direction cannot tell a header from
  * data by its shape alone: after a gap it takes a position whose size is
  * 4 .. 100 MiB and whose correlation id is pending in this flow; the first
  * response of a flow needs only a sane size and a correlation id >= 0.  A
@@ -252,6 +257,7 @@ struct kafka_dir {
 	uint8_t flexible;
 	uint8_t fetch;              /* a Fetch response, not a Produce request */
 	uint8_t strict;             /* the next header is a flow's first */
+	uint8_t unverified;         /* this frame's header came from a resync */
 	uint8_t topic_named;        /* 0: Fetch v13+ topic id */
 	uint8_t topic_len;
 	uint8_t topic[KAFKA_TOPIC_MAX];
@@ -488,6 +494,10 @@ static void fail_frame(struct kafka_ctx *x, enum kafka_error e)
 	struct kafka_dir *d = x->d;
 
 	count_error(x, e);
+	if (d->unverified) {
+		enter_hunt(x);
+		return;
+	}
 	d->nest = NEST_FRAME;
 	skip_then(d, d->frame_left, PH_FRAME_END);
 }
@@ -497,6 +507,10 @@ static void fail_records(struct kafka_ctx *x, enum kafka_error e)
 {
 	struct kafka_dir *d = x->d;
 
+	if (d->unverified) {
+		fail_frame(x, e);
+		return;
+	}
 	count_error(x, e);
 	d->nest = NEST_RECORDS;
 	skip_then(d, d->records_left, PH_RECORDS);
@@ -507,6 +521,10 @@ static void fail_batch(struct kafka_ctx *x, enum kafka_error e)
 {
 	struct kafka_dir *d = x->d;
 
+	if (d->unverified) {
+		fail_frame(x, e);
+		return;
+	}
 	count_error(x, e);
 	d->batch_records_left = 0;
 	skip_then(d, d->batch_left, PH_BATCH_END);
@@ -656,11 +674,9 @@ static enum verdict request_plausible(const uint8_t *p, size_t fed)
 	client_id_len = cur_i16(&c);
 	if (c.shortfall)
 		return V_NEED;
-	if (client_id_len < -1 || client_id_len > KAFKA_RESYNC_CLIENT_ID_MAX ||
+	if (client_id_len < 1 || client_id_len > KAFKA_RESYNC_CLIENT_ID_MAX ||
 	    client_id_len > size - (int32_t)KAFKA_REQUEST_HEADER_MIN)
 		return V_NO;
-	if (client_id_len <= 0)
-		return V_YES;
 	client_id = cur_take(&c, (uint32_t)client_id_len);
 	if (!client_id)
 		return V_NEED;
@@ -704,6 +720,7 @@ static enum step hunt(struct kafka_ctx *x)
 		if (v == V_NEED)
 			return STEP_STOP;
 		x->d->phase = PH_HEADER;
+		x->d->unverified = 1;
 		return STEP_MORE;
 	}
 	x->stats->skipped_bytes += x->len - x->pos;
@@ -770,6 +787,7 @@ static enum step request_header(struct kafka_ctx *x)
 			return STEP_MORE;
 		}
 		d->strict = 0;
+		d->unverified = 1;
 	}
 	size = cur_i32(&c);
 	if (c.shortfall)
@@ -1515,6 +1533,7 @@ static enum step frame_end(struct kafka_ctx *x)
 	if (x->dir == ST_DIR_TO_SERVER &&
 	    !(d->api_key == KAFKA_API_PRODUCE && d->acks == 0))
 		pending_add(x);
+	d->unverified = 0;
 	d->nest = NEST_NONE;
 	d->phase = PH_HEADER;
 	return STEP_MORE;
