@@ -239,6 +239,7 @@ struct kafka_pending {
 
 struct kafka_dir {
 	int64_t base_timestamp_ms;
+	uint32_t frame_bytes;       /* size prefix + size of the current frame */
 	uint32_t frame_left;
 	uint32_t records_left;
 	uint32_t batch_left;
@@ -495,6 +496,11 @@ static void fail_frame(struct kafka_ctx *x, enum kafka_error e)
 
 	count_error(x, e);
 	if (d->unverified) {
+		/* resume the scan past this header's first byte at least */
+		if (d->frame_left == d->frame_bytes) {
+			x->pos++;
+			x->stats->skipped_bytes++;
+		}
 		enter_hunt(x);
 		return;
 	}
@@ -761,7 +767,8 @@ static void frame_start(struct kafka_ctx *x, int32_t size, int16_t key,
 	d->topic_len = 0;
 	d->partition = -1;
 	d->nest = NEST_FRAME;
-	d->frame_left = 4u + (uint32_t)size;
+	d->frame_bytes = 4u + (uint32_t)size;
+	d->frame_left = d->frame_bytes;
 }
 
 static enum step request_header(struct kafka_ctx *x)
