@@ -17,7 +17,9 @@
  *
  * Zero copy and the carry contract.  feed() gets the next in-order bytes of
  * one direction and returns how many it consumed.  Every pointer in an event
- * points into `data` and is valid only during the callback.  Bytes it does
+ * points into `data` (or, for a name that must outlive the bytes it came in,
+ * such as the Kafka topic, into the flow's codec state) and is valid only
+ * during the callback.  Bytes it does
  * not consume are the head of an incomplete unit; the caller (the TCP
  * reassembler) keeps them in a carry buffer and offers them again, followed
  * by the bytes that arrive next.  A codec never leaves more than
@@ -130,7 +132,9 @@ struct st_codec_stats {
 	uint64_t records;           /* RECORD events */
 	uint64_t opaque_records;    /* records inside OPAQUE events */
 	uint64_t egress_records;
-	uint64_t resyncs;           /* gap() calls that forced a resync */
+	uint64_t resyncs;           /* entries into resync: after gap(), a
+				     * malformed unit, or a flow picked up
+				     * mid-stream */
 	uint64_t skipped_bytes;     /* bytes passed over while resyncing or
 				     * skipping units the codec does not read */
 	uint64_t truncated_values;  /* records emitted with a truncated value */
