@@ -449,20 +449,30 @@ int st_json_scan(const struct st_json_plan *plan, const uint8_t *doc,
 }
 
 /* The scalar build: the reference for the classifiers of the others. */
+struct json_cls {
+	char unused;
+};
+
+static inline void json_cls_init(struct json_cls *cls, const uint8_t *doc,
+				 const uint8_t *end)
+{
+	(void)cls, (void)doc, (void)end;
+}
+
 static inline const uint8_t *json_string_run(const uint8_t *p,
 					     const uint8_t *end,
-					     const uint8_t *doc)
+					     struct json_cls *cls)
 {
-	(void)doc;
+	(void)cls;
 	while (p < end && !st_json_string_stop[*p])
 		p++;
 	return p;
 }
 
 static inline const uint8_t *json_ws_run(const uint8_t *p, const uint8_t *end,
-					 const uint8_t *doc)
+					 struct json_cls *cls)
 {
-	(void)doc;
+	(void)cls;
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;

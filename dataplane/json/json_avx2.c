@@ -1,12 +1,11 @@
 /*
- * JSON scanner, AVX2 build: the parser of json_scan.h with byte classifiers
- * over 32-byte blocks.  A block's stop mask (quote, backslash, or a byte
- * that is < 0x20 or >= 0x80, both caught by one signed compare with 0x20)
- * becomes a bit mask; the first set bit is the next byte the parser must
- * look at.  The last partial block is read as the final 32 bytes of the
- * document, shifted, so no byte outside [doc, doc + len) is ever read;
- * documents shorter than 32 bytes use the scalar loop.  May only run where
- * st_cpu_has(ST_SIMD_AVX2).
+ * JSON scanner, AVX2 build: the parser of json_scan.h with the block
+ * classifier of json_block.h, each 64-byte block read as two 32-byte
+ * vectors.  One signed compare with 0x20 catches both the bytes < 0x20 and
+ * those >= 0x80.  The last partial block is read as the document's final 64
+ * bytes, shifted; a document shorter than 64 bytes is copied once into a
+ * padded block on the stack; so no byte outside [doc, end) is ever read.
+ * May only run where st_cpu_has(ST_SIMD_AVX2).
  */
 #include <immintrin.h>
 #include <string.h>
@@ -17,65 +16,62 @@
 
 #define JSON_TARGET __attribute__((target("avx2,bmi,bmi2")))
 
-JSON_TARGET static inline uint32_t string_stop_mask(const uint8_t *s)
+JSON_TARGET static inline void classify32(const uint8_t *s, uint32_t *stop,
+					  uint32_t *ws)
 {
 	__m256i v = _mm256_loadu_si256((const __m256i *)s);
 	__m256i quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('"'));
 	__m256i bslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'));
 	__m256i ctl_or_high = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v);
-
-	return (uint32_t)_mm256_movemask_epi8(
-		_mm256_or_si256(_mm256_or_si256(quote, bslash), ctl_or_high));
-}
-
-JSON_TARGET static inline uint32_t not_ws_mask(const uint8_t *s)
-{
-	__m256i v = _mm256_loadu_si256((const __m256i *)s);
-	__m256i ws = _mm256_or_si256(
+	__m256i space = _mm256_or_si256(
 		_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')),
 				_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t'))),
 		_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')),
 				_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r'))));
 
-	return ~(uint32_t)_mm256_movemask_epi8(ws);
+	*stop = (uint32_t)_mm256_movemask_epi8(
+		_mm256_or_si256(_mm256_or_si256(quote, bslash), ctl_or_high));
+	*ws = (uint32_t)_mm256_movemask_epi8(space);
 }
 
-/* The first p' in [p, end) whose bit is set in `mask_of`'s blocks. */
-#define BLOCK_RUN(mask_of, scalar_stop)                                       \
-	do {                                                                  \
-		uint32_t m;                                                   \
-		while (end - p >= 32) {                                       \
-			m = mask_of(p);                                       \
-			if (m)                                                \
-				return p + __builtin_ctz(m);                  \
-			p += 32;                                              \
-		}                                                             \
-		if (p == end)                                                 \
-			return end;                                           \
-		if (end - doc >= 32) {                                        \
-			const uint8_t *base = end - 32;                       \
-			m = mask_of(base) >> (p - base);                      \
-			return m ? p + __builtin_ctz(m) : end;                \
-		}                                                             \
-		while (p < end && !(scalar_stop))                             \
-			p++;                                                  \
-		return p;                                                     \
-	} while (0)
-
-JSON_TARGET static inline const uint8_t *json_string_run(const uint8_t *p,
-							 const uint8_t *end,
-							 const uint8_t *doc)
+JSON_TARGET static inline void classify64(const uint8_t *s, uint64_t *stop,
+					  uint64_t *not_ws)
 {
-	BLOCK_RUN(string_stop_mask, st_json_string_stop[*p]);
+	uint32_t s0, s1, w0, w1;
+
+	classify32(s, &s0, &w0);
+	classify32(s + 32, &s1, &w1);
+	*stop = (uint64_t)s1 << 32 | s0;
+	*not_ws = ~((uint64_t)w1 << 32 | w0);
 }
 
-JSON_TARGET static inline const uint8_t *json_ws_run(const uint8_t *p,
-						     const uint8_t *end,
-						     const uint8_t *doc)
+JSON_TARGET static inline void json_block_classify(const uint8_t *doc,
+						   const uint8_t *end,
+						   const uint8_t *base,
+						   uint64_t *stop,
+						   uint64_t *not_ws)
 {
-	BLOCK_RUN(not_ws_mask,
-		  *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r');
+	size_t left = (size_t)(end - base);
+
+	if (left >= 64) {
+		classify64(base, stop, not_ws);
+	} else if (end - doc >= 64) {
+		unsigned shift = (unsigned)(64 - left);  /* 1..63 */
+
+		classify64(end - 64, stop, not_ws);
+		*stop >>= shift;
+		*not_ws >>= shift;
+	} else {
+		uint8_t block[64];
+
+		memcpy(block, base, left);
+		memset(block + left, ' ', 64 - left);
+		classify64(block, stop, not_ws);
+		*not_ws &= (1ull << left) - 1;
+	}
 }
+
+#include "dataplane/json/json_block.h"
 
 #define JSON_SCAN_NAME st_json_scan_avx2
 #include "dataplane/json/json_scan.h"

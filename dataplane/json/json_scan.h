@@ -4,12 +4,14 @@
  * first defines:
  *   JSON_TARGET     the function attribute of its build (empty for scalar);
  *   JSON_SCAN_NAME  the name of the scan function to define;
- *   json_string_run(p, end, doc)  first byte in [p, end) that is '"', '\\',
+ *   struct json_cls the classifiers' state for one document, set up by
+ *                   json_cls_init(cls, doc, end);
+ *   json_string_run(p, end, cls)  first byte in [p, end) that is '"', '\\',
  *                   < 0x20 or >= 0x80, else end (st_json_string_stop);
- *   json_ws_run(p, end, doc)      first byte in [p, end) that is not JSON
+ *   json_ws_run(p, end, cls)      first byte in [p, end) that is not JSON
  *                   whitespace, else end.
- * `doc` is the start of the readable bytes: a classifier may read anywhere
- * in [doc, end) and nowhere else.  Nothing else differs between builds, so
+ * A classifier may read anywhere in [doc, end) and nowhere else; end is
+ * always the document's end.  Nothing else differs between builds, so
  * values, schema updates and reasons are the same for every build as long
  * as the two classifiers are (the tests compare them on every offset).
  *
@@ -40,12 +42,12 @@ JSON_FN bool json_is_ws(uint8_t c)
 }
 
 JSON_FN const uint8_t *json_skip_ws(const uint8_t *p, const uint8_t *end,
-				    const uint8_t *doc)
+				    struct json_cls *cls)
 {
 	if (likely(p < end) && likely(!json_is_ws(*p)))
 		return p;
 	if (p < end && p + 1 < end && json_is_ws(p[1]))
-		return json_ws_run(p, end, doc);
+		return json_ws_run(p, end, cls);
 	while (p < end && json_is_ws(*p))
 		p++;
 	return p;
@@ -53,11 +55,11 @@ JSON_FN const uint8_t *json_skip_ws(const uint8_t *p, const uint8_t *end,
 
 /* p: after the opening quote.  The closing quote, or NULL with *reason. */
 JSON_FN const uint8_t *json_scan_string(const uint8_t *p, const uint8_t *end,
-					const uint8_t *doc, bool *escaped,
+					struct json_cls *cls, bool *escaped,
 					int *reason)
 {
 	for (;;) {
-		p = json_string_run(p, end, doc);
+		p = json_string_run(p, end, cls);
 		if (unlikely(p >= end)) {
 			*reason = ST_JSON_E_UNTERMINATED;
 			return NULL;
@@ -146,7 +148,9 @@ JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 	for (uint16_t m = alive; m; m &= (uint16_t)(m - 1)) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 
-		if (row[i].len != len || memcmp(row[i].text, key, len) != 0)
+		if (row[i].len != len ||
+		    (len && (row[i].text[0] != key[0] ||
+			     memcmp(row[i].text, key, len) != 0)))
 			continue;
 		if (plan->ntok[i] == depth)
 			*capture |= (uint16_t)(1u << i);
@@ -234,14 +238,16 @@ int JSON_SCAN_NAME(const struct st_json_plan *plan, const uint8_t *doc,
 	uint32_t cur_path_len = 0;
 	bool cur_walk = schema != NULL;
 	int reason = 0;
+	struct json_cls cls;
 
+	json_cls_init(&cls, doc, end);
 	if (plan) {
 		for (unsigned i = 0; i < plan->n; i++)
 			values[i] = (struct st_json_value){ 0 };
 		cur_alive = plan->root_alive;
 		cur_capture = plan->root_capture;
 	}
-	p = json_skip_ws(p, end, doc);
+	p = json_skip_ws(p, end, &cls);
 	if (p == end)
 		return -ST_JSON_E_EMPTY;
 
@@ -281,7 +287,7 @@ value:
 				}
 			}
 		}
-		p = json_skip_ws(p + 1, end, doc);
+		p = json_skip_ws(p + 1, end, &cls);
 		if (p == end)
 			return -ST_JSON_E_UNTERMINATED;
 		if (*p == (array ? ']' : '}'))
@@ -293,7 +299,7 @@ value:
 	case '"': {
 		const uint8_t *s = p + 1;
 		bool escaped = false;
-		const uint8_t *q = json_scan_string(s, end, doc, &escaped, &reason);
+		const uint8_t *q = json_scan_string(s, end, &cls, &escaped, &reason);
 
 		if (!q)
 			return -reason;
@@ -364,18 +370,18 @@ member:
 	{
 		const uint8_t *key = p + 1;
 		bool escaped = false;
-		const uint8_t *q = json_scan_string(key, end, doc, &escaped, &reason);
+		const uint8_t *q = json_scan_string(key, end, &cls, &escaped, &reason);
 		size_t key_len;
 
 		if (!q)
 			return -reason;
 		key_len = (size_t)(q - key);
-		p = json_skip_ws(q + 1, end, doc);
+		p = json_skip_ws(q + 1, end, &cls);
 		if (p == end)
 			return -ST_JSON_E_UNTERMINATED;
 		if (*p != ':')
 			return -ST_JSON_E_UNEXPECTED;
-		p = json_skip_ws(p + 1, end, doc);
+		p = json_skip_ws(p + 1, end, &cls);
 		if (p == end)
 			return -ST_JSON_E_UNTERMINATED;
 		cur_alive = cur_capture = 0;
@@ -438,7 +444,7 @@ element:
 	goto value;
 
 after_value:
-	p = json_skip_ws(p, end, doc);
+	p = json_skip_ws(p, end, &cls);
 	if (depth == 0) {
 		if (p != end)
 			return -ST_JSON_E_TRAILING_DATA;
@@ -447,7 +453,7 @@ after_value:
 	if (p == end)
 		return -ST_JSON_E_UNTERMINATED;
 	if (*p == ',') {
-		p = json_skip_ws(p + 1, end, doc);
+		p = json_skip_ws(p + 1, end, &cls);
 		if (p == end)
 			return -ST_JSON_E_UNTERMINATED;
 		if (!(is_array[depth / 64] & (1ull << (depth % 64))))
