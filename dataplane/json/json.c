@@ -326,6 +326,7 @@ static int parse_pointer(struct st_json_plan *plan, unsigned i,
 		}
 		t->text = out;
 		t->len = (uint16_t)n;
+		plan->name_filter[ntok - 1] |= 1ull << st_json_name_bit(out, n);
 		t->index = -1;
 		if (digits && n > 0 && n <= 9 && (n == 1 || out[0] != '0')) {
 			t->index = 0;

@@ -24,6 +24,10 @@ struct st_json_plan {
 	uint16_t root_alive;   /* pointers with >= 1 token */
 	uint16_t root_capture; /* pointers "" (the whole document) */
 	uint8_t ntok[ST_JSON_POINTERS_MAX];
+	/* name_filter[depth - 1]: bit st_json_name_bit(name) set for the
+	 * token `depth` of every pointer; a member whose bit is clear matches
+	 * none of them, and the per-pointer compares are skipped */
+	uint64_t name_filter[ST_JSON_WALK_DEPTH_MAX];
 	/* tok[depth - 1][i]: token `depth` of pointer i */
 	struct st_json_token tok[ST_JSON_WALK_DEPTH_MAX][ST_JSON_POINTERS_MAX];
 	locale_t c_locale;     /* for strtod_l: '.' whatever the process locale */
@@ -68,6 +72,12 @@ const uint8_t *st_json_check_utf8(const uint8_t *p, const uint8_t *end,
  * returns the decoded length or SIZE_MAX when it does not fit. */
 size_t st_json_decode(const uint8_t *p, const uint8_t *close, uint8_t *out,
 		      size_t cap);
+
+/* A 6-bit digest of a decoded name: its length and first byte. */
+static inline unsigned st_json_name_bit(const uint8_t *name, size_t len)
+{
+	return (unsigned)((len ? name[0] : 0) * 7u + len) & 63u;
+}
 
 typedef int st_json_scan_fn(const struct st_json_plan *plan,
 			    const uint8_t *doc, size_t len,

@@ -145,6 +145,8 @@ JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 {
 	const struct st_json_token *row = plan->tok[depth - 1];
 
+	if (!(plan->name_filter[depth - 1] >> st_json_name_bit(key, len) & 1))
+		return;
 	for (uint16_t m = alive; m; m &= (uint16_t)(m - 1)) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 

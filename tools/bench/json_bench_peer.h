@@ -46,10 +46,15 @@ struct json_peer *json_peer_create(void);
 /* simdjson's kernel compiled into the peer ("icelake", "haswell", ...). */
 const char *json_peer_implementation(void);
 void json_peer_destroy(struct json_peer *peer);
-/* One pass over all records; schema NULL: fields only. 0, or -1 when the
- * peer is not built in. */
+/* One pass over all records with simdjson On-Demand; schema NULL: fields
+ * only.  0, or -1 when the peer is not built in. */
 int json_peer_pass(struct json_peer *peer, const struct json_bench_records *r,
 		   struct st_schema *schema, struct json_bench_sums *out);
+/* The same with simdjson's DOM parser, which validates every record whole
+ * (as our scanner does) before the fields are read. */
+int json_peer_dom_pass(struct json_peer *peer,
+		       const struct json_bench_records *r,
+		       struct st_schema *schema, struct json_bench_sums *out);
 
 #ifdef __cplusplus
 }
