@@ -160,7 +160,7 @@ static const char *const lines[] = {
 	"\r", "{\"s\":\"a\\nb\"}", "x", "{\"id\":3,\"tags\":[\"a\",\"b\"]}",
 };
 
-static size_t build_stream(char *out, const char *const *want, unsigned *nwant)
+static size_t build_stream(char *out, const char **want, unsigned *nwant)
 {
 	size_t len = 0;
 
@@ -172,7 +172,7 @@ static size_t build_stream(char *out, const char *const *want, unsigned *nwant)
 		if (n && lines[i][n - 1] == '\r')
 			n--;
 		if (n)
-			((const char **)want)[(*nwant)++] = lines[i];
+			want[(*nwant)++] = lines[i];
 	}
 	return len;
 }
