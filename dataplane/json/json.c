@@ -411,6 +411,37 @@ static bool call_ok(const struct st_json_plan *plan, const uint8_t *doc,
 	       (values || st_json_plan_size(plan) == 0);
 }
 
+/* The build of `level`; the caller knows the CPU has it. */
+static st_json_scan_fn *build_of(enum st_simd_level level)
+{
+	switch (level) {
+	case ST_SIMD_AVX512:
+		return st_json_scan_avx512;
+	case ST_SIMD_AVX2:
+		return st_json_scan_avx2;
+	case ST_SIMD_SCALAR:
+		break;
+	}
+	return st_json_scan_scalar;
+}
+
+static int scan_with(st_json_scan_fn *build, const struct st_json_plan *plan,
+		     const uint8_t *doc, size_t len, struct st_json_value *values,
+		     uint8_t *scratch, size_t scratch_bytes,
+		     struct st_schema *schema, struct st_json_scan_stats *stats)
+{
+	static const uint8_t empty_doc[1];
+
+	if (unlikely(!call_ok(plan, doc, len, values)))
+		return -ST_JSON_E_BAD_CALL;
+	if (!doc)
+		doc = empty_doc;
+	if (!scratch)
+		scratch_bytes = 0;
+	return build(plan, doc, len, values, scratch, scratch_bytes, schema,
+		     stats);
+}
+
 int st_json_scan_level(enum st_simd_level level,
 		       const struct st_json_plan *plan, const uint8_t *doc,
 		       size_t len, struct st_json_value *values,
@@ -418,26 +449,10 @@ int st_json_scan_level(enum st_simd_level level,
 		       struct st_schema *schema,
 		       struct st_json_scan_stats *stats)
 {
-	static const uint8_t empty_doc[1];
-
-	if (!call_ok(plan, doc, len, values) || !st_cpu_has(level))
+	if (!st_cpu_has(level))
 		return -ST_JSON_E_BAD_CALL;
-	if (!doc)
-		doc = empty_doc;
-	if (!scratch)
-		scratch_bytes = 0;
-	switch (level) {
-	case ST_SIMD_AVX512:
-		return st_json_scan_avx512(plan, doc, len, values, scratch,
-					   scratch_bytes, schema, stats);
-	case ST_SIMD_AVX2:
-		return st_json_scan_avx2(plan, doc, len, values, scratch,
-					 scratch_bytes, schema, stats);
-	case ST_SIMD_SCALAR:
-		break;
-	}
-	return st_json_scan_scalar(plan, doc, len, values, scratch,
-				   scratch_bytes, schema, stats);
+	return scan_with(build_of(level), plan, doc, len, values, scratch,
+			 scratch_bytes, schema, stats);
 }
 
 int st_json_scan(const struct st_json_plan *plan, const uint8_t *doc,
@@ -445,8 +460,9 @@ int st_json_scan(const struct st_json_plan *plan, const uint8_t *doc,
 		 size_t scratch_bytes, struct st_schema *schema,
 		 struct st_json_scan_stats *stats)
 {
-	return st_json_scan_level(st_cpu_simd_level(), plan, doc, len, values,
-				  scratch, scratch_bytes, schema, stats);
+	/* st_cpu_simd_level() only ever names a level the CPU has */
+	return scan_with(build_of(st_cpu_simd_level()), plan, doc, len, values,
+			 scratch, scratch_bytes, schema, stats);
 }
 
 /* The scalar build: the reference for the classifiers of the others. */

@@ -426,8 +426,8 @@ static void expect_schema(struct st_schema *s, const struct want_field *want,
 static void test_schema_walk(void)
 {
 	static const char *docs[] = {
-		"{\"user\":{\"id\":\"u1\",\"geo\":{\"lat\":1.5}},\"tags\":[\"a\",2,null],"
-		"\"a/b\":true,\"t~\":false,\"\\u00e9\":{},\"m\":[[1],[]]}",
+		("{\"user\":{\"id\":\"u1\",\"geo\":{\"lat\":1.5}},\"tags\":[\"a\",2,null],"
+		 "\"a/b\":true,\"t~\":false,\"\\u00e9\":{},\"m\":[[1],[]]}"),
 		"{\"user\":{\"id\":7},\"tags\":[],\"caf\xc3\xa9\":[]}",
 		"[{\"x\":1},{\"x\":\"y\"}]",
 		"{\"bad\": [1,]}",                           /* invalid: no update */
