@@ -48,14 +48,19 @@
  * st_json_error) that does not depend on the SIMD level.
  *
  * SIMD.  The scan runs in one of three builds of the same parser that
- * differ only in the byte classifiers (string end: quote, backslash,
- * control or non-ASCII byte; whitespace runs): scalar, AVX2 (32-byte
- * blocks) and AVX-512BW (64-byte blocks).  st_json_scan() uses the one of
- * st_cpu_simd_level(); all give identical results (the tests compare them).
+ * differ only in their byte classifiers: where a string's run of plain
+ * bytes ends (quote, backslash, control or non-ASCII byte) and where a
+ * whitespace run ends.  The scalar build looks byte by byte; the AVX2 and
+ * AVX-512BW builds classify the document in 64-byte blocks (two 32-byte
+ * vectors, or one 64-byte vector) into bit masks, once per block, and find
+ * a string's end with a shift and a count of trailing zeros.
+ * st_json_scan() uses the build of st_cpu_simd_level() (SHADOWTAP_SIMD caps
+ * it); all give identical results (the tests and the fuzz target compare
+ * them).
  *
  * Thread safety: a plan is immutable after create and may be shared by any
  * number of threads; a scan uses only its arguments and its own stack
- * (about 21 KB), allocates nothing and makes no system calls.
+ * (about 23 KB), allocates nothing and makes no system calls.
  */
 #ifndef ST_JSON_H
 #define ST_JSON_H
