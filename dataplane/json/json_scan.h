@@ -332,6 +332,8 @@ value:
 			size_t n = (size_t)(q - s);
 
 			if (escaped) {
+				if (!scratch)
+					return -ST_JSON_E_SCRATCH_FULL;
 				n = st_json_decode(s, q, scratch + scratch_used,
 						   scratch_bytes - scratch_used);
 				if (n == SIZE_MAX)

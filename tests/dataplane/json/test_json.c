@@ -273,10 +273,21 @@ static void test_extract_fields(void)
 		expect_number(&v[10], "42", 42.0);
 		CU_ASSERT(!v[11].found);               /* "01" is no index */
 	}
-	/* scratch too small for the one escaped string */
+	/* scratch too small, or none, for the one escaped string */
 	CU_ASSERT_EQUAL(st_json_scan(plan, (const uint8_t *)doc, strlen(doc), v,
 				     scratch, 3, NULL, NULL),
 			-ST_JSON_E_SCRATCH_FULL);
+	CU_ASSERT_EQUAL(st_json_scan(plan, (const uint8_t *)doc, strlen(doc), v,
+				     NULL, 0, NULL, NULL),
+			-ST_JSON_E_SCRATCH_FULL);
+	/* bad calls */
+	CU_ASSERT_EQUAL(st_json_scan(plan, NULL, 1, v, NULL, 0, NULL, NULL),
+			-ST_JSON_E_BAD_CALL);
+	CU_ASSERT_EQUAL(st_json_scan(plan, (const uint8_t *)doc, strlen(doc),
+				     NULL, NULL, 0, NULL, NULL),
+			-ST_JSON_E_BAD_CALL);
+	CU_ASSERT_EQUAL(st_json_scan(NULL, NULL, 0, NULL, NULL, 0, NULL, NULL),
+			-ST_JSON_E_EMPTY);
 	st_json_plan_destroy(plan);
 }
 
