@@ -243,34 +243,21 @@ double st_json_number_value(const struct st_json_plan *plan,
 			    const uint8_t *text, size_t len)
 {
 	const uint8_t *p = text, *end = text + len;
-	bool neg = *p == '-', inexact = false;
+	bool neg = *p == '-', inexact;
 	uint64_t w = 0;
 	int sig = 0, e = 0, e_sign = 1, e_given = 0;
 	char buf[ST_JSON_NUMBER_TEXT_MAX + 1];
 
 	p += neg;
-	/* w: the first 19 significant digits; e: the power of ten of w's
-	 * last digit; inexact: a non-zero digit did not fit */
-	for (bool frac = false; p < end; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (*p == '.' && !frac) {
-			frac = true;
-			continue;
-		}
-		if (d > 9)
-			break;
-		if (w == 0 && d == 0) {
-			e -= frac;
-		} else if (sig < 19) {
-			w = w * 10 + d;
-			sig++;
-			e -= frac;
-		} else {
-			inexact |= d != 0;
-			e += !frac;
-		}
-	}
+	/* w: all the digits, while there are at most 19 of them (a leading
+	 * zero counts: it only makes the fast path a little rarer); e: the
+	 * power of ten of w's last digit */
+	for (; p < end && (uint8_t)(*p - '0') < 10; p++, sig++)
+		w = w * 10 + (uint64_t)(*p - '0');
+	if (p < end && *p == '.')
+		for (p++; p < end && (uint8_t)(*p - '0') < 10; p++, sig++, e--)
+			w = w * 10 + (uint64_t)(*p - '0');
+	inexact = sig > 19;
 	if (p < end) {                  /* 'e' or 'E' */
 		p++;
 		if (*p == '+' || *p == '-')

@@ -349,13 +349,19 @@ value:
 	case 't':
 	case 'f':
 	case 'n': {
-		static const char *const literal[3] = { "true", "false", "null" };
+		/* the first four bytes as one load; "false" has one more */
+		static const char *const literal[3] = { "true", "fals", "null" };
 		static const uint8_t literal_type[3] = { ST_JSON_TRUE,
 			ST_JSON_FALSE, ST_JSON_NULL };
 		unsigned k = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
 		size_t n = k == 1 ? 5 : 4;
+		uint32_t got, want;
 
-		if ((size_t)(end - p) < n || memcmp(p, literal[k], n) != 0)
+		if ((size_t)(end - p) < n)
+			return -ST_JSON_E_BAD_LITERAL;
+		memcpy(&got, p, 4);
+		memcpy(&want, literal[k], 4);
+		if (got != want || (k == 1 && p[4] != 'e'))
 			return -ST_JSON_E_BAD_LITERAL;
 		if (unlikely(cur_capture))
 			json_capture(values, cur_capture, literal_type[k], p, n);
