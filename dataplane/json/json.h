@@ -23,8 +23,8 @@
  *
  * Extraction.  The first occurrence of a pointer's path wins (RFC 8259 §4
  * leaves duplicate names to the implementation).  A token made of digits
- * without a leading zero also selects that array element (RFC 6901 §4);
- * "-" selects nothing.  For each pointer, the value's JSON type, its text and
+ * without a leading zero (at most 9 of them) also selects that array
+ * element (RFC 6901 §4); "-" selects nothing.  For each pointer, the value's JSON type, its text and
  * for numbers its double:
  *   string:  the decoded content.  Without escapes it points into the
  *            document (zero copy); with escapes it is decoded into the
