@@ -1,0 +1,96 @@
+/*
+ * Internals shared by the three builds of the JSON scanner (json.c, scalar;
+ * json_avx2.c; json_avx512.c): the plan layout and the scan entry points.
+ * Each build includes json_scan.h, the one parser, with its own byte
+ * classifiers; json.c dispatches.
+ */
+#ifndef ST_JSON_INTERNAL_H
+#define ST_JSON_INTERNAL_H
+
+#include <locale.h>
+#include <stdint.h>
+
+#include "dataplane/json/json.h"
+#include "dataplane/sketch/schema.h"
+
+struct st_json_token {
+	uint16_t len;          /* decoded bytes */
+	int64_t index;         /* array index it selects, or -1 */
+	const uint8_t *text;   /* decoded, inside the plan's token arena */
+};
+
+struct st_json_plan {
+	unsigned n;
+	uint16_t root_alive;   /* pointers with >= 1 token */
+	uint16_t root_capture; /* pointers "" (the whole document) */
+	uint8_t ntok[ST_JSON_POINTERS_MAX];
+	/* name_filter[depth - 1]: bit st_json_name_bit(name) set for the
+	 * token `depth` of every pointer; a member whose bit is clear matches
+	 * none of them, and the per-pointer compares are skipped */
+	uint64_t name_filter[ST_JSON_WALK_DEPTH_MAX];
+	/* tok[depth - 1][i]: token `depth` of pointer i */
+	struct st_json_token tok[ST_JSON_WALK_DEPTH_MAX][ST_JSON_POINTERS_MAX];
+	locale_t c_locale;     /* for strtod_l: '.' whatever the process locale */
+	uint8_t *arena;
+};
+
+/* Per open container, for the first ST_JSON_WALK_DEPTH_MAX + 1 levels. */
+struct st_json_level {
+	uint64_t elem_hash;    /* arrays being walked: hash of the path of its elements */
+	uint32_t path_len;     /* bytes of the container's own path */
+	uint32_t index;        /* arrays: index of the next element */
+	uint16_t alive;        /* pointers whose tokens matched this path */
+	uint16_t capture;      /* pointers whose value is this container */
+	bool walk;             /* the members are walked */
+};
+
+/* A schema update held back until the document proves valid. */
+struct st_json_pending {
+	uint64_t path_hash;
+	uint16_t path_len;     /* the full path's length */
+	uint8_t type;
+	char path[ST_SCHEMA_PATH_MAX]; /* its first bytes, all st_schema keeps */
+};
+
+/* Classes of a byte (json.c). */
+extern const uint8_t st_json_value_type[256]; /* st_json_type of a value
+					       * starting with it, or 0 */
+extern const uint8_t st_json_string_stop[256]; /* '"', '\\', < 0x20, >= 0x80 */
+
+/*
+ * Shared by the builds, out of line (rare paths, one definition so that the
+ * builds cannot differ): each returns the byte after what it checked, or
+ * NULL with *reason set (enum st_json_error).
+ *   check_escape: p at a backslash inside a string.
+ *   check_utf8:   p at a byte >= 0x80 inside a string.
+ */
+const uint8_t *st_json_check_escape(const uint8_t *p, const uint8_t *end,
+				    int *reason);
+const uint8_t *st_json_check_utf8(const uint8_t *p, const uint8_t *end,
+				  int *reason);
+/* Decodes the validated string content [p, close) into out (cap bytes);
+ * returns the decoded length or SIZE_MAX when it does not fit. */
+size_t st_json_decode(const uint8_t *p, const uint8_t *close, uint8_t *out,
+		      size_t cap);
+
+/* A 6-bit digest of a decoded name: its length and first byte. */
+static inline unsigned st_json_name_bit(const uint8_t *name, size_t len)
+{
+	return (unsigned)((len ? name[0] : 0) * 7u + len) & 63u;
+}
+
+typedef int st_json_scan_fn(const struct st_json_plan *plan,
+			    const uint8_t *doc, size_t len,
+			    struct st_json_value *values, uint8_t *scratch,
+			    size_t scratch_bytes, struct st_schema *schema,
+			    struct st_json_scan_stats *stats);
+
+st_json_scan_fn st_json_scan_scalar;
+st_json_scan_fn st_json_scan_avx2;
+st_json_scan_fn st_json_scan_avx512;
+
+/* The value of a number's text (validated by the scan), per json.h. */
+double st_json_number_value(const struct st_json_plan *plan,
+			    const uint8_t *text, size_t len);
+
+#endif

@@ -1,0 +1,528 @@
+/*
+ * The JSON parser, one text for the three builds (scalar, AVX2, AVX-512).
+ * Included once by json.c, json_avx2.c and json_avx512.c, each of which
+ * first defines:
+ *   JSON_TARGET     the function attribute of its build (empty for scalar);
+ *   JSON_SCAN_NAME  the name of the scan function to define;
+ *   struct json_cls the classifiers' state for one document, set up by
+ *                   json_cls_init(cls, doc, end);
+ *   json_string_run(p, end, cls)  first byte in [p, end) that is '"', '\\',
+ *                   < 0x20 or >= 0x80, else end (st_json_string_stop);
+ *   json_ws_run(p, end, cls)      first byte in [p, end) that is not JSON
+ *                   whitespace, else end.
+ * A classifier may read anywhere in [doc, end) and nowhere else; end is
+ * always the document's end.  Nothing else differs between builds, so
+ * values, schema updates and reasons are the same for every build as long
+ * as the two classifiers are (the tests compare them on every offset).
+ *
+ * Shape: an iterative descent with gotos (value / member / element /
+ * after_value / close), a bit stack of container kinds for validation up to
+ * ST_JSON_NESTING_MAX, and per-level state (struct st_json_level) for the
+ * first ST_JSON_WALK_DEPTH_MAX + 1 levels, where pointers can match and the
+ * schema is walked.  Pointer matching costs nothing in subtrees where no
+ * pointer is alive (the `alive` mask is 0).
+ */
+#ifndef JSON_SCAN_NAME
+#error "json_scan.h is included by a build of the scanner only"
+#endif
+
+#define JSON_FN static inline JSON_TARGET __attribute__((always_inline))
+#define JSON_LEVELS (ST_JSON_WALK_DEPTH_MAX + 1)
+
+enum {
+	JSON_LIMIT_DEPTH = 1u << 0,
+	JSON_LIMIT_FIELDS = 1u << 1,
+	JSON_LIMIT_PATH = 1u << 2,
+};
+
+JSON_FN bool json_is_ws(uint8_t c)
+{
+	return c <= ' ' && ((1ull << c) & ((1ull << ' ') | (1ull << '\t') |
+					    (1ull << '\n') | (1ull << '\r')));
+}
+
+JSON_FN const uint8_t *json_skip_ws(const uint8_t *p, const uint8_t *end,
+				    struct json_cls *cls)
+{
+	if (likely(p < end) && likely(!json_is_ws(*p)))
+		return p;
+	if (p < end && p + 1 < end && json_is_ws(p[1]))
+		return json_ws_run(p, end, cls);
+	while (p < end && json_is_ws(*p))
+		p++;
+	return p;
+}
+
+/* p: after the opening quote.  The closing quote, or NULL with *reason. */
+JSON_FN const uint8_t *json_scan_string(const uint8_t *p, const uint8_t *end,
+					struct json_cls *cls, bool *escaped,
+					int *reason)
+{
+	for (;;) {
+		p = json_string_run(p, end, cls);
+		if (unlikely(p >= end)) {
+			*reason = ST_JSON_E_UNTERMINATED;
+			return NULL;
+		}
+		if (likely(*p == '"'))
+			return p;
+		if (*p == '\\') {
+			*escaped = true;
+			p = st_json_check_escape(p, end, reason);
+		} else if (*p < 0x20) {
+			*reason = ST_JSON_E_CONTROL_CHAR;
+			return NULL;
+		} else {
+			p = st_json_check_utf8(p, end, reason);
+		}
+		if (!p)
+			return NULL;
+	}
+}
+
+JSON_FN bool json_is_digit(uint8_t c)
+{
+	return (uint8_t)(c - '0') < 10;
+}
+
+/* The first non-digit in [p, end), or end; eight bytes at a time. */
+JSON_FN const uint8_t *json_skip_digits(const uint8_t *p, const uint8_t *end)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t high = 0xf0f0f0f0f0f0f0f0ull, d0 = 0x3030303030303030ull;
+
+	while (end - p >= 8) {
+		uint64_t x, not_digit;
+
+		memcpy(&x, p, 8);
+		/* a byte is a digit when it is 0x3_ and adding 6 keeps it 0x3_;
+		 * a carry out of a byte >= 0xfa only disturbs bytes after it,
+		 * and that byte is itself a non-digit */
+		not_digit = ((x & high) ^ d0) |
+			    (((x + 0x0606060606060606ull) & high) ^ d0);
+		if (not_digit)
+			return p + (__builtin_ctzll(not_digit) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && json_is_digit(*p))
+		p++;
+	return p;
+}
+
+/* RFC 8259 §6: [ minus ] int [ frac ] [ exp ].  p at '-' or a digit. */
+JSON_FN const uint8_t *json_scan_number(const uint8_t *p, const uint8_t *end)
+{
+	if (*p == '-' && ++p == end)
+		return NULL;
+	if (*p == '0')
+		p++;
+	else if (json_is_digit(*p))
+		p = json_skip_digits(p + 1, end);
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		if (++p == end || !json_is_digit(*p))
+			return NULL;
+		p = json_skip_digits(p + 1, end);
+	}
+	if (p < end && (*p | 0x20) == 'e') {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || !json_is_digit(*p))
+			return NULL;
+		p = json_skip_digits(p + 1, end);
+	}
+	/* "01", "1.2.3", "1e5e5", "-+1": a number cannot go on like this */
+	if (p < end && (json_is_digit(*p) || *p == '.' || *p == '+' ||
+			*p == '-' || (*p | 0x20) == 'e'))
+		return NULL;
+	return p;
+}
+
+/* Marks the pointers of `capture` not yet found as found at p. */
+JSON_FN uint16_t json_capture(struct st_json_value *values, uint16_t capture,
+			      uint8_t type, const uint8_t *text, size_t len)
+{
+	uint16_t taken = 0;
+
+	for (uint16_t m = capture; m; m &= (uint16_t)(m - 1)) {
+		struct st_json_value *v = &values[__builtin_ctz(m)];
+
+		if (v->found)
+			continue;
+		v->found = true;
+		v->type = type;
+		v->text = text;
+		v->text_len = (uint32_t)len;
+		taken |= (uint16_t)(m & -m);
+	}
+	return taken;
+}
+
+/* Pointers of `alive` whose token `depth` is the member name `key`. */
+JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
+			    uint16_t alive, const uint8_t *key, size_t len,
+			    uint16_t *child_alive, uint16_t *capture)
+{
+	const struct st_json_token *row = plan->tok[depth - 1];
+
+	if (!(plan->name_filter[depth - 1] >> st_json_name_bit(key, len) & 1))
+		return;
+	for (uint16_t m = alive; m; m &= (uint16_t)(m - 1)) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		if (row[i].len != len ||
+		    (len && (row[i].text[0] != key[0] ||
+			     memcmp(row[i].text, key, len) != 0)))
+			continue;
+		if (plan->ntok[i] == depth)
+			*capture |= (uint16_t)(1u << i);
+		else
+			*child_alive |= (uint16_t)(1u << i);
+	}
+}
+
+JSON_FN void json_match_index(const struct st_json_plan *plan, unsigned depth,
+			      uint16_t alive, uint32_t index,
+			      uint16_t *child_alive, uint16_t *capture)
+{
+	const struct st_json_token *row = plan->tok[depth - 1];
+
+	for (uint16_t m = alive; m; m &= (uint16_t)(m - 1)) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		if (row[i].index != (int64_t)index)
+			continue;
+		if (plan->ntok[i] == depth)
+			*capture |= (uint16_t)(1u << i);
+		else
+			*child_alive |= (uint16_t)(1u << i);
+	}
+}
+
+/* Appends '/' and `key` as a pointer token at path[at]; the new length, or
+ * 0 when it would pass ST_JSON_PATH_MAX. */
+JSON_FN size_t json_path_append(char *path, size_t at, const uint8_t *key,
+				size_t len)
+{
+	size_t o = at;
+
+	if (at + 1 + len > ST_JSON_PATH_MAX)
+		return 0;
+	path[o++] = '/';
+	memcpy(path + o, key, len);
+	for (size_t i = 0; i < len; i++) {
+		if (likely(key[i] != '~' && key[i] != '/'))
+			continue;
+		/* rare: re-escape from here on, with the bound rechecked */
+		o += i;
+		for (; i < len; i++) {
+			uint8_t c = key[i];
+			bool esc = c == '~' || c == '/';
+
+			if (o + 1 + esc > ST_JSON_PATH_MAX)
+				return 0;
+			if (esc) {
+				path[o++] = '~';
+				path[o++] = c == '~' ? '0' : '1';
+			} else {
+				path[o++] = (char)c;
+			}
+		}
+		return o;
+	}
+	return o + len;
+}
+
+JSON_FN void json_pend(struct st_json_pending *pend, const char *path,
+		       size_t len, uint64_t hash, uint8_t type)
+{
+	pend->path_hash = hash;
+	pend->path_len = (uint16_t)len;
+	pend->type = type;
+	memcpy(pend->path, path, len < ST_SCHEMA_PATH_MAX ? len : ST_SCHEMA_PATH_MAX);
+}
+
+JSON_TARGET
+int JSON_SCAN_NAME(const struct st_json_plan *plan, const uint8_t *doc,
+		   size_t len, struct st_json_value *values, uint8_t *scratch,
+		   size_t scratch_bytes, struct st_schema *schema,
+		   struct st_json_scan_stats *stats)
+{
+	const uint8_t *p = doc, *end = doc + len;
+	struct st_json_level lv[JSON_LEVELS + 1];
+	uint64_t is_array[ST_JSON_NESTING_MAX / 64 + 1];
+	struct st_json_pending pend[ST_JSON_WALK_FIELDS_MAX];
+	char path[ST_JSON_PATH_MAX];
+	uint8_t key_buf[ST_JSON_PATH_MAX];
+	size_t scratch_used = 0;
+	unsigned depth = 0, npend = 0, limits = 0;
+	uint16_t cur_alive = 0, cur_capture = 0;
+	uint32_t cur_path_len = 0;
+	bool cur_walk = schema != NULL;
+	int reason = 0;
+	struct json_cls cls;
+
+	json_cls_init(&cls, doc, end);
+	if (plan) {
+		for (unsigned i = 0; i < plan->n; i++)
+			values[i] = (struct st_json_value){ 0 };
+		cur_alive = plan->root_alive;
+		cur_capture = plan->root_capture;
+	}
+	p = json_skip_ws(p, end, &cls);
+	if (p == end)
+		return -ST_JSON_E_EMPTY;
+
+value:
+	switch (*p) {
+	case '{':
+	case '[': {
+		bool array = *p == '[';
+
+		if (unlikely(++depth > ST_JSON_NESTING_MAX))
+			return -ST_JSON_E_TOO_DEEP;
+		if (array)
+			is_array[depth / 64] |= 1ull << (depth % 64);
+		else
+			is_array[depth / 64] &= ~(1ull << (depth % 64));
+		if (depth <= JSON_LEVELS) {
+			struct st_json_level *l = &lv[depth];
+
+			l->alive = cur_alive;
+			l->capture = cur_capture ?
+				json_capture(values, cur_capture,
+					     array ? ST_JSON_ARRAY : ST_JSON_OBJECT,
+					     p, 0) : 0;
+			l->path_len = cur_path_len;
+			l->index = 0;
+			l->walk = cur_walk && depth <= ST_JSON_WALK_DEPTH_MAX;
+			if (cur_walk && depth > ST_JSON_WALK_DEPTH_MAX)
+				limits |= JSON_LIMIT_DEPTH;
+			if (l->walk && array) {
+				if (cur_path_len + 2 > ST_JSON_PATH_MAX) {
+					limits |= JSON_LIMIT_PATH;
+					l->walk = false;
+				} else {
+					path[cur_path_len] = '/';
+					path[cur_path_len + 1] = '*';
+					l->elem_hash = st_hash64(path, cur_path_len + 2);
+				}
+			}
+		}
+		p = json_skip_ws(p + 1, end, &cls);
+		if (p == end)
+			return -ST_JSON_E_UNTERMINATED;
+		if (*p == (array ? ']' : '}'))
+			goto close;
+		if (array)
+			goto element;
+		goto member;
+	}
+	case '"': {
+		const uint8_t *s = p + 1;
+		bool escaped = false;
+		const uint8_t *q = json_scan_string(s, end, &cls, &escaped, &reason);
+
+		if (!q)
+			return -reason;
+		if (unlikely(cur_capture)) {
+			const uint8_t *text = s;
+			size_t n = (size_t)(q - s);
+
+			if (escaped) {
+				if (!scratch)
+					return -ST_JSON_E_SCRATCH_FULL;
+				n = st_json_decode(s, q, scratch + scratch_used,
+						   scratch_bytes - scratch_used);
+				if (n == SIZE_MAX)
+					return -ST_JSON_E_SCRATCH_FULL;
+				text = scratch + scratch_used;
+				scratch_used += n;
+			}
+			json_capture(values, cur_capture, ST_JSON_STRING, text, n);
+		}
+		p = q + 1;
+		goto after_value;
+	}
+	case 't':
+	case 'f':
+	case 'n': {
+		/* the first four bytes as one load; "false" has one more */
+		static const char *const literal[3] = { "true", "fals", "null" };
+		static const uint8_t literal_type[3] = { ST_JSON_TRUE,
+			ST_JSON_FALSE, ST_JSON_NULL };
+		unsigned k = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
+		size_t n = k == 1 ? 5 : 4;
+		uint32_t got, want;
+
+		if ((size_t)(end - p) < n)
+			return -ST_JSON_E_BAD_LITERAL;
+		memcpy(&got, p, 4);
+		memcpy(&want, literal[k], 4);
+		if (got != want || (k == 1 && p[4] != 'e'))
+			return -ST_JSON_E_BAD_LITERAL;
+		if (unlikely(cur_capture))
+			json_capture(values, cur_capture, literal_type[k], p, n);
+		p += n;
+		goto after_value;
+	}
+	case '-':
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9': {
+		const uint8_t *q = json_scan_number(p, end);
+
+		if (!q)
+			return -ST_JSON_E_BAD_NUMBER;
+		if (unlikely(cur_capture)) {
+			uint16_t taken = json_capture(values, cur_capture,
+						      ST_JSON_NUMBER, p,
+						      (size_t)(q - p));
+
+			if (taken) {
+				double d = st_json_number_value(plan, p,
+								(size_t)(q - p));
+
+				for (uint16_t m = taken; m; m &= (uint16_t)(m - 1))
+					values[__builtin_ctz(m)].number = d;
+			}
+		}
+		p = q;
+		goto after_value;
+	}
+	default:
+		return -ST_JSON_E_UNEXPECTED;
+	}
+
+member:
+	/* p at the first byte of a member (after '{' or ','), not at end */
+	if (unlikely(*p != '"'))
+		return *p == '}' ? -ST_JSON_E_TRAILING_COMMA : -ST_JSON_E_UNEXPECTED;
+	{
+		const uint8_t *key = p + 1;
+		bool escaped = false;
+		const uint8_t *q = json_scan_string(key, end, &cls, &escaped, &reason);
+		size_t key_len;
+
+		if (!q)
+			return -reason;
+		key_len = (size_t)(q - key);
+		p = json_skip_ws(q + 1, end, &cls);
+		if (p == end)
+			return -ST_JSON_E_UNTERMINATED;
+		if (*p != ':')
+			return -ST_JSON_E_UNEXPECTED;
+		p = json_skip_ws(p + 1, end, &cls);
+		if (p == end)
+			return -ST_JSON_E_UNTERMINATED;
+		cur_alive = cur_capture = 0;
+		cur_walk = false;
+		if (depth <= JSON_LEVELS && (lv[depth].alive || lv[depth].walk)) {
+			struct st_json_level *l = &lv[depth];
+			bool fits = true;
+
+			if (unlikely(escaped)) {
+				key_len = st_json_decode(key, q, key_buf,
+							 sizeof(key_buf));
+				fits = key_len != SIZE_MAX;
+				key = key_buf;
+			}
+			if (l->alive && fits && key_len <= ST_JSON_TOKEN_MAX)
+				json_match_key(plan, depth, l->alive, key, key_len,
+					       &cur_alive, &cur_capture);
+			if (l->walk) {
+				size_t n = fits ? json_path_append(path, l->path_len,
+								   key, key_len) : 0;
+
+				if (n == 0) {
+					limits |= JSON_LIMIT_PATH;
+				} else if (npend == ST_JSON_WALK_FIELDS_MAX) {
+					limits |= JSON_LIMIT_FIELDS;
+				} else {
+					json_pend(&pend[npend++], path, n,
+						  st_hash64(path, n),
+						  st_json_value_type[*p]);
+					cur_walk = true;
+					cur_path_len = (uint32_t)n;
+				}
+			}
+		}
+		goto value;
+	}
+
+element:
+	/* p at the first byte of an element (after '[' or ','), not at end */
+	cur_alive = cur_capture = 0;
+	cur_walk = false;
+	if (depth <= JSON_LEVELS) {
+		struct st_json_level *l = &lv[depth];
+		uint32_t index = l->index++;
+
+		if (l->alive)
+			json_match_index(plan, depth, l->alive, index,
+					 &cur_alive, &cur_capture);
+		if (l->walk) {
+			if (npend == ST_JSON_WALK_FIELDS_MAX) {
+				limits |= JSON_LIMIT_FIELDS;
+			} else {
+				json_pend(&pend[npend++], path, l->path_len + 2,
+					  l->elem_hash, st_json_value_type[*p]);
+				cur_walk = true;
+				cur_path_len = l->path_len + 2;
+			}
+		}
+	}
+	goto value;
+
+after_value:
+	p = json_skip_ws(p, end, &cls);
+	if (depth == 0) {
+		if (p != end)
+			return -ST_JSON_E_TRAILING_DATA;
+		goto done;
+	}
+	if (p == end)
+		return -ST_JSON_E_UNTERMINATED;
+	if (*p == ',') {
+		p = json_skip_ws(p + 1, end, &cls);
+		if (p == end)
+			return -ST_JSON_E_UNTERMINATED;
+		if (!(is_array[depth / 64] & (1ull << (depth % 64))))
+			goto member;
+		if (*p == ']')
+			return -ST_JSON_E_TRAILING_COMMA;
+		goto element;
+	}
+	if (*p != ((is_array[depth / 64] & (1ull << (depth % 64))) ? ']' : '}'))
+		return -ST_JSON_E_UNEXPECTED;
+close:
+	/* p at the closing bracket of the container at `depth` */
+	if (depth <= JSON_LEVELS && unlikely(lv[depth].capture)) {
+		for (uint16_t m = lv[depth].capture; m; m &= (uint16_t)(m - 1)) {
+			struct st_json_value *v = &values[__builtin_ctz(m)];
+
+			v->text_len = (uint32_t)(p + 1 - v->text);
+		}
+	}
+	depth--;
+	p++;
+	goto after_value;
+
+done:
+	if (schema) {
+		for (unsigned i = 0; i < npend; i++)
+			st_schema_update(schema, pend[i].path_hash, pend[i].path,
+					 pend[i].path_len, pend[i].type);
+	}
+	if (stats) {
+		stats->walk_depth_limited += !!(limits & JSON_LIMIT_DEPTH);
+		stats->walk_fields_limited += !!(limits & JSON_LIMIT_FIELDS);
+		stats->walk_path_limited += !!(limits & JSON_LIMIT_PATH);
+		stats->schema_updates += npend;
+	}
+	return 0;
+}
+
+#undef JSON_FN
+#undef JSON_LEVELS
