@@ -146,6 +146,14 @@ static void sink_init(struct sink *k, bool lines, size_t hold_max)
 	k->hold_max = hold_max;
 }
 
+/* Whether [p, p + len) lies in the payload buffer of the current call. */
+static bool in_segment(const struct sink *k, const uint8_t *p, size_t len)
+{
+	uintptr_t at = (uintptr_t)p, seg = (uintptr_t)k->seg;
+
+	return k->seg && at >= seg && at + len <= seg + k->seg_len;
+}
+
 static void sink_record(struct sink *k, const uint8_t *p, size_t len)
 {
 	if (k->expect) {
@@ -162,7 +170,7 @@ static void sink_record(struct sink *k, const uint8_t *p, size_t len)
 	memcpy(k->got + k->got_len, p, len);
 	k->rec_off[k->n] = k->got_len;
 	k->rec_len[k->n] = len;
-	k->rec_in_place[k->n] = k->seg && p >= k->seg && p + len <= k->seg + k->seg_len;
+	k->rec_in_place[k->n] = in_segment(k, p, len);
 	k->got_len += len;
 	k->n++;
 }
@@ -241,7 +249,7 @@ static size_t sink_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts_
 {
 	struct sink *k = ctx;
 
-	bool in_place = k->seg && data >= k->seg && data + len <= k->seg + k->seg_len;
+	bool in_place = in_segment(k, data, len);
 
 	if (len == 0 || ts_ns < TS_NS)
 		k->contract_violations++;

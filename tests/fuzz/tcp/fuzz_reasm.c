@@ -81,7 +81,8 @@ static bool is_boundary(size_t off)
 static size_t fz_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts_ns)
 {
 	struct fz_sink *k = ctx;
-	bool in_place = data >= k->seg && data + len <= k->seg + k->seg_len;
+	uintptr_t addr = (uintptr_t)data, seg = (uintptr_t)k->seg;
+	bool in_place = k->seg && addr >= seg && addr + len <= seg + k->seg_len;
 	size_t used = 0;
 
 	(void)ts_ns;
@@ -189,7 +190,9 @@ static void run_op(struct harness *h, const uint8_t *op)
 	bool syn_restart_possible = false, could_go_back = false;
 	uint64_t restarts = st_reasm_pool_stats(h->pool)->syn_restarts;
 
-	h->ts_ns += op[5];
+	h->ts_ns += op[5] & 0x7f;
+	if (!(op[5] & REASM_TS_JUMBO))
+		len %= 2048;
 	if (op[0] & REASM_OP_CALL) {
 		if (op[0] & REASM_OP_RELEASE) {
 			st_reasm_release(h->pool, &h->dir[i]);
@@ -274,19 +277,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.carry_bytes_max = 16 + (data[0] & 63u) * 8;
 	cfg.ooo_segments_max = data[1] % 10;
 	cfg.ooo_bytes_max = 64u << (data[2] % 11);
-	cfg.budget_bytes = 1u << 18;   /* above any largest block here; only to learn it */
-	{
-		struct st_reasm_pool *probe = st_reasm_pool_create(&cfg);
-
-		if (!probe)
-			abort();
-		block_max = st_reasm_pool_block_max_bytes(probe);
-		st_reasm_pool_destroy(probe);
+	/* the largest block, as reasm.h documents it */
+	block_max = cfg.carry_bytes_max + ST_REASM_APPEND_MIN_BYTES;
+	if (cfg.ooo_segments_max && cfg.ooo_bytes_max + ST_REASM_SEG_HEADER_BYTES > block_max)
+		block_max = cfg.ooo_bytes_max + ST_REASM_SEG_HEADER_BYTES;
+	for (size_t b = ST_REASM_BLOCK_MIN_BYTES;; b *= 2) {
+		if (b >= block_max) {
+			block_max = b;
+			break;
+		}
 	}
 	cfg.budget_bytes = (uint64_t)block_max * (1 + data[3] % 8);
 	h.pool = st_reasm_pool_create(&cfg);
 	if (!h.pool)
 		abort();
+	if (st_reasm_pool_block_max_bytes(h.pool) != block_max)
+		fail("largest block differs from the documented size",
+		     st_reasm_pool_block_max_bytes(h.pool), block_max);
 	h.memory = st_reasm_pool_memory_bytes(h.pool);
 	h.isn[0] = be32(data + 4);
 	h.isn[1] = ~h.isn[0];

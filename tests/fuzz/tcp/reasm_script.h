@@ -18,8 +18,9 @@
  * Then operations of REASM_OP_BYTES each:
  *   [0] REASM_OP_* bits
  *   [1..2] offset in the stream (big-endian), + 65536 with REASM_OP_HIGH
- *   [3..4] payload length (big-endian), cut to the end of the stream
- *   [5] timestamp step in ns
+ *   [3..4] payload length (big-endian), modulo 2048 unless REASM_TS_JUMBO,
+ *          cut to the end of the stream
+ *   [5] timestamp step in ns (low 7 bits) | REASM_TS_JUMBO
  * A trailing partial operation is ignored.
  */
 #ifndef REASM_SCRIPT_H
@@ -40,6 +41,7 @@
 #define REASM_OP_CALL    0x20  /* not a segment: flush_gap, or release with ... */
 #define REASM_OP_RELEASE 0x40  /* ... this bit */
 #define REASM_OP_HIGH    0x80  /* offset + 65536 */
+#define REASM_TS_JUMBO   0x80  /* in [5]: the length is not cut to 2047 */
 
 /* The check half of word i (murmur3's 32-bit finaliser of a keyed i). */
 static inline uint32_t reasm_word_check(uint32_t i)

@@ -49,7 +49,7 @@ static void op(struct script *s, uint8_t bits, size_t off, size_t len)
 	s->bytes[s->len++] = (uint8_t)off;
 	s->bytes[s->len++] = (uint8_t)(len >> 8);
 	s->bytes[s->len++] = (uint8_t)len;
-	s->bytes[s->len++] = 100;
+	s->bytes[s->len++] = (uint8_t)(len >= 2048 ? REASM_TS_JUMBO | 100 : 100);
 }
 
 static void in_order(struct script *s)
