@@ -122,7 +122,7 @@ enum queue_result {
 
 const char *const st_reasm_stat_names[] = {
 	"segments", "bytes_in_order", "bytes_zero_copy", "bytes_carried",
-	"ooo_queued", "ooo_delivered", "duplicates", "duplicate_bytes",
+	"bytes_from_queue", "ooo_queued", "ooo_delivered", "duplicates", "duplicate_bytes",
 	"overlaps_trimmed", "gaps", "gap_bytes", "carry_dropped_bytes",
 	"ooo_full", "pool_exhausted", "carry_overflow", "consumer_overrun",
 	"midstream_starts", "syn_restarts", "syn_duplicates", "fins",
@@ -392,15 +392,19 @@ static size_t consume(struct st_reasm_pool *p, const struct st_reasm_consumer *c
 	return used;
 }
 
-/* Offers (data, len) in place; keeps the unconsumed tail in the empty carry. */
+/* Offers (data, len) in place (in the captured segment, or in its queued
+ * copy); keeps the unconsumed tail in the empty carry. */
 static void feed_in_place(struct st_reasm_pool *p, struct st_reasm_dir *d,
-			  const uint8_t *data, size_t len, uint64_t ts_ns,
+			  const uint8_t *data, size_t len, bool queued, uint64_t ts_ns,
 			  const struct st_reasm_consumer *c)
 {
 	for (;;) {
 		size_t used = consume(p, c, data, len, ts_ns);
 
-		p->stats.bytes_zero_copy += used;
+		if (queued)
+			p->stats.bytes_from_queue += used;
+		else
+			p->stats.bytes_zero_copy += used;
 		data += used;
 		len -= used;
 		if (len == 0)
@@ -474,9 +478,9 @@ static void feed_through_carry(struct st_reasm_pool *p, struct st_reasm_dir *d,
 	}
 }
 
-/* (data, len) are the bytes at next_seq. */
+/* (data, len) are the bytes at next_seq, from a queued copy or not. */
 static void deliver(struct st_reasm_pool *p, struct st_reasm_dir *d,
-		    const uint8_t *data, size_t len, uint64_t ts_ns,
+		    const uint8_t *data, size_t len, bool queued, uint64_t ts_ns,
 		    const struct st_reasm_consumer *c)
 {
 	d->next_seq += (uint32_t)len;
@@ -484,7 +488,7 @@ static void deliver(struct st_reasm_pool *p, struct st_reasm_dir *d,
 	if (d->carry_len)
 		feed_through_carry(p, d, &data, &len, ts_ns, c);
 	if (len)
-		feed_in_place(p, d, data, len, ts_ns, c);
+		feed_in_place(p, d, data, len, queued, ts_ns, c);
 }
 
 /* ---- the out-of-order queue ---- */
@@ -542,7 +546,8 @@ static void drain(struct st_reasm_pool *p, struct st_reasm_dir *d,
 			if (behind)
 				p->stats.overlaps_trimmed++;
 			p->stats.ooo_delivered++;
-			deliver(p, d, seg_bytes(s) + behind, s->len - behind, s->ts_ns, c);
+			deliver(p, d, seg_bytes(s) + behind, s->len - behind, true,
+				s->ts_ns, c);
 		} else {
 			p->stats.duplicates++;
 			p->stats.duplicate_bytes += s->len;
@@ -646,7 +651,7 @@ static void segment_data(struct st_reasm_pool *p, struct st_reasm_dir *d,
 			len -= behind;
 		}
 		if (seq == d->next_seq) {
-			deliver(p, d, data, len, ts_ns, c);
+			deliver(p, d, data, len, false, ts_ns, c);
 			drain(p, d, c);
 			return;
 		}

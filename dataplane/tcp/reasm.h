@@ -120,8 +120,9 @@ _Static_assert(sizeof(struct st_reasm_dir) == ST_REASM_DIR_BYTES,
 struct st_reasm_stats {
 	uint64_t segments;          /* st_reasm_segment calls */
 	uint64_t bytes_in_order;    /* new stream bytes offered, once each */
-	uint64_t bytes_zero_copy;   /* consumed in place, without a carry copy */
+	uint64_t bytes_zero_copy;   /* consumed in the captured segment itself */
 	uint64_t bytes_carried;     /* copied into a carry */
+	uint64_t bytes_from_queue;  /* consumed in place in a queued copy */
 	uint64_t ooo_queued;        /* segments (or pieces) queued out of order */
 	uint64_t ooo_delivered;     /* queued segments delivered in order */
 	uint64_t duplicates;        /* segments entirely old or already queued */
