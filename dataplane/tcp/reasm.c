@@ -50,13 +50,19 @@
  * FIN: its sequence number is the byte after the last payload byte; once
  * every byte before it is delivered, the direction is closed (the FIN takes
  * one more sequence number), its carry dropped, and bytes past the FIN are
- * counted and ignored.  RST: the connection is gone (RFC 9293 section 3.10.7):
- * buffers dropped, the direction unsynced, gap() called if it was synced;
- * the payload of a RST is diagnostic text (RFC 9293 section 3.5.3), not
- * stream data, and is ignored.  Data without a SYN syncs the direction at
- * its first byte (midstream_starts; a capture that began mid-connection),
- * without a gap() call.
+ * counted and ignored.  RST: the connection is gone (RFC 9293 section
+ * 3.10.7.4): buffers dropped, the direction unsynced, gap() called if it
+ * was synced; the payload of a RST is diagnostic text (RFC 9293 section
+ * 3.5.3), not stream data, and is ignored.  Data without a SYN syncs the
+ * direction at its first byte (midstream_starts; a capture that began
+ * mid-connection), without a gap() call: the consumer starts fresh and
+ * must cope with a first unit that began before the capture.
  *
+ * Not done: no receive-window check (a monitor does not know the window),
+ * so a stray segment far ahead takes a queue slot until the window fills
+ * or the flow is flushed; no urgent-data handling (URG bytes are stream
+ * bytes, RFC 9293 section 3.8.5 / RFC 6093).
+
  * Memory.  The pool is one arena of budget_bytes allocated at create time
  * and handed out as power-of-two blocks by a binary buddy allocator
  * (Knowlton 1965; Knuth, TAOCP vol. 1, 2.5): blocks from
@@ -598,6 +604,8 @@ static enum queue_result queue_insert(struct st_reasm_pool *p, struct st_reasm_d
 		end = next->seq;
 		trimmed = true;
 	}
+	if (start == end)   /* between two adjacent queued segments */
+		return COVERED;
 	if (d->ooo_segs - covered + 1u > p->cfg.ooo_segments_max ||
 	    (uint64_t)d->ooo_bytes - covered_bytes + (end - start) > p->cfg.ooo_bytes_max)
 		return NO_ROOM_WINDOW;

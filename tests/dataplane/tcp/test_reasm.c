@@ -671,8 +671,14 @@ static void test_overlapping_retransmissions(void)
 	send_range(h, 900, &s, 35, 45, 0);   /* entirely queued already */
 	CU_ASSERT_EQUAL(h->sink.n, 0);
 	CU_ASSERT_EQUAL(stats(h)->duplicates, 1);
+	/* covered by two adjacent queued segments together */
+	send_range(h, 900, &s, 50, 60, 0);
+	send_range(h, 900, &s, 45, 55, 0);
+	CU_ASSERT_EQUAL(stats(h)->duplicates, 2);
+	CU_ASSERT_EQUAL(h->dir.ooo_segs, 2);
+	CU_ASSERT_EQUAL(h->dir.ooo_bytes, 40);
 	send_range(h, 900, &s, 0, 30, 0);
-	send_range(h, 900, &s, 50, s.len, 0);
+	send_range(h, 900, &s, 60, s.len, 0);
 	CU_ASSERT_TRUE(sink_has_all(&h->sink, &s));
 	CU_ASSERT_EQUAL(stats(h)->bytes_in_order, s.len);
 	CU_ASSERT_EQUAL(stats(h)->gaps, 0);
