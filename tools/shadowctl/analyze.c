@@ -163,7 +163,7 @@ static void print_drift(FILE *out, const struct baseline *b,
 				fputc('}', out);
 				shown++;
 			} else if (shown < DRIFT_SHOWN) {
-				fprintf(out, "%s%c%.*s", shown ? ", " : "",
+				fprintf(out, "%s%c%.*s", shown ? ", " : total ? "; " : "",
 					k == 0 ? '+' : k == 1 ? '-' : '~',
 					(int)set[i].path_len, set[i].path);
 				if (k == 2) {
@@ -179,8 +179,6 @@ static void print_drift(FILE *out, const struct baseline *b,
 			fputc(']', out);
 		else if (count > shown)
 			fprintf(out, " (+%u more)", count - shown);
-		if (!json && count && k < 2)
-			fputs("; ", out);
 		total += count;
 	}
 	if (json)
