@@ -364,7 +364,7 @@ static int account(struct engine *e, struct conn *c, const struct st_gen_batch *
 static int flush_kafka(struct engine *e, struct conn *c, struct stream *s)
 {
 	const struct st_gen_stream_spec *spec = s->spec;
-	struct st_gen_kafka_part stack_parts[64], *parts = stack_parts;
+	struct st_gen_kafka_part stack_parts[64] = { { 0 } }, *parts = stack_parts;
 	unsigned n = 0;
 	int32_t corr = c->next_corr++;
 	int rc;

@@ -70,7 +70,12 @@ static unsigned intern(struct st_gen_schema *s, const char *path)
 	for (unsigned i = 0; i < s->n_paths; i++)
 		if (!strcmp(s->paths[i], path))
 			return i;
-	snprintf(s->paths[s->n_paths], sizeof(s->paths[0]), "%s", path);
+	{
+		size_t len = strnlen(path, sizeof(s->paths[0]) - 1);
+
+		memcpy(s->paths[s->n_paths], path, len);
+		s->paths[s->n_paths][len] = '\0';
+	}
 	return s->n_paths++;
 }
 

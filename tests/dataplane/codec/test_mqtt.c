@@ -847,7 +847,7 @@ static size_t tshark_publishes(const char *path, struct expect *e, size_t max)
 	p = popen(cmd, "r");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	while (fgets(line, sizeof(line), p)) {
-		char *col[5], *types[64], *topics[64], *ids[64], *qos[64];
+		char *col[5] = { NULL }, *types[64], *topics[64], *ids[64], *qos[64];
 		size_t nc, nt, ntop, nid, nq, next_id = 0, pubs = 0;
 
 		line[strcspn(line, "\n")] = '\0';
