@@ -13,6 +13,8 @@
  *     release) happened: a gap only ever loses bytes;
  *   - it is offered zero bytes, or a copy longer than the reassembler's
  *     documented bounds.
+ * With a header flag the consumer breaks its promise (never consumes from
+ * a long unit): the reassembler must drop the unit, call gap() and go on.
  * After every operation the harness aborts when a direction holds more
  * than its caps (carry, queue segments, queue bytes), when the pool's
  * memory changes or its blocks in use exceed the arena, or when the gap()
@@ -45,6 +47,8 @@ struct fz_sink {
 	size_t last_pos;          /* where it was before the last gap */
 	bool may_go_back;         /* a restart since the last gap */
 	bool lazy;                /* consumes one unit per offer at most */
+	bool stubborn;            /* breaks the promise: never streams a long
+				   * unit past, leaving it all unconsumed */
 	uint64_t gaps;
 };
 
@@ -119,7 +123,7 @@ static size_t fz_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts_ns
 			if (is_boundary(k->pos + i))
 				used = i;
 	}
-	if (used == 0 && len > k->hold_max)
+	if (used == 0 && len > k->hold_max && !k->stubborn)
 		used = len;   /* a unit too long to hold streams past */
 	k->pos += used;
 	k->last_pos = k->pos;
@@ -302,6 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st_reasm_dir_init(&h.dir[i]);
 		h.sink[i].hold_max = cfg.carry_bytes_max;
 		h.sink[i].lazy = (data[0] & 0x80) != 0;
+		h.sink[i].stubborn = (data[3] & 0x80) != 0;
 		/* copies offered: the carry (hold_max + the append step) or a
 		 * queued segment (at most ooo_bytes_max) */
 		h.sink[i].copy_max = cfg.carry_bytes_max + ST_REASM_APPEND_MIN_BYTES;

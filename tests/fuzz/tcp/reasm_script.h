@@ -13,7 +13,8 @@
  *       (takes one unit per offer)
  *   [1] ooo_segments_max = b % 10
  *   [2] ooo_bytes_max = 64 << (b % 11)
- *   [3] budget = largest block * (1 + b % 8)
+ *   [3] budget = largest block * (1 + b % 8); bit 7: the consumer breaks
+ *       its promise (leaves a unit longer than hold_max unconsumed)
  *   [4..7] ISN of direction 0 (big-endian); direction 1 uses its bitwise NOT
  * Then operations of REASM_OP_BYTES each:
  *   [0] REASM_OP_* bits

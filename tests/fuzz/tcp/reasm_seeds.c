@@ -4,7 +4,8 @@
  * the reassembler must handle: in order with a FIN, tiny segments, swapped
  * and reversed segments, a loss then a flush, duplicates and overlapping
  * retransmissions, two directions on a small pool, a restart and a RST
- * near 2^32, jumbo segments over a small carry.  Deterministic.
+ * near 2^32, jumbo segments over a small carry, a consumer that breaks its
+ * promise.  Deterministic.
  *
  *	fuzz-seeds-reasm <corpus dir>
  */
@@ -159,6 +160,16 @@ static void jumbo(struct script *s)
 	op(s, REASM_OP_FIN, 125535, 5000);
 }
 
+/* A consumer that never streams a long unit past: the carry overflows. */
+static void stubborn(struct script *s)
+{
+	header(s, 1, 8, 10, 0x80 | 2, 4096);
+	op(s, REASM_OP_SYN, 0, 0);
+	for (size_t i = 0; i < 100; i++)
+		op(s, 0, i * 50, 50);
+	op(s, 0, 5000, 3000);
+}
+
 static int write_seed(const char *dir, const char *name, const struct script *s)
 {
 	char path[4096];
@@ -189,6 +200,7 @@ int main(int argc, char **argv)
 		{ "two-dirs-small-pool", two_directions_small_pool },
 		{ "restart-reset-wrap", restart_and_reset_near_wrap },
 		{ "jumbo", jumbo },
+		{ "stubborn", stubborn },
 	};
 	static struct script s;
 
