@@ -28,12 +28,17 @@
 
 #define TOPIC_NAME_MAX 64          /* "[v6]:port" and then some */
 #define JSON_SCRATCH_BYTES ST_CODEC_HOLD_MAX
+#define SESSION_STREAMS 4
 
 struct session {
 	uint8_t proto;                 /* enum st_proto */
 	uint8_t server_side;           /* canonical side index of the server */
 	uint32_t stream;               /* last stream + 1 seen on the flow */
 	uint64_t topic_hash;           /* ... and the topic hash that led there */
+	/* The streams this flow has carried (stream index + 1) and the epoch
+	 * each was last counted in flows_active. */
+	uint32_t counted[SESSION_STREAMS];
+	uint64_t counted_epoch[SESSION_STREAMS];
 	struct st_reasm_dir dir[2];    /* by enum st_dir */
 	uint64_t codec_state[ST_CODEC_STATE_MAX / sizeof(uint64_t)];
 };
@@ -94,6 +99,7 @@ struct st_worker {
 	uint64_t records, record_bytes, opaque_records, egress_records, latency_samples;
 	uint64_t latency_ns_sum;
 	uint64_t values_truncated, values_not_json;
+	uint64_t flow_streams_overflow;   /* flows of > SESSION_STREAMS streams */
 };
 
 static const char *const worker_drop_names[ST_WORKER_DROP__COUNT] = {
@@ -359,6 +365,36 @@ static void record_fields(struct st_worker *w, struct stream *s,
 	}
 }
 
+/* flows_active: each flow once per stream per epoch; flows_new: once per
+ * stream, in the epoch of the flow's first record of that stream.  TCP
+ * only: UDP datagrams have no flow entry. */
+static void count_flow(struct st_worker *w, struct session *ss, struct stream *s,
+		       struct st_profile_counters *c)
+{
+	uint32_t id = (uint32_t)(s - w->streams) + 1;
+
+	for (unsigned i = 0; i < SESSION_STREAMS; i++) {
+		if (ss->counted[i] == id) {
+			if (ss->counted_epoch[i] != w->epoch_start_ns) {
+				ss->counted_epoch[i] = w->epoch_start_ns;
+				c->flows_active++;
+			}
+			return;
+		}
+		if (!ss->counted[i]) {
+			ss->counted[i] = id;
+			ss->counted_epoch[i] = w->epoch_start_ns;
+			c->flows_active++;
+			c->flows_new++;
+			return;
+		}
+	}
+	/* a flow of more than SESSION_STREAMS streams: the rest count every
+	 * time, an overcount (counted in flow_streams_overflow) */
+	c->flows_active++;
+	w->flow_streams_overflow++;
+}
+
 static void on_record(void *ctx, const struct st_record *r)
 {
 	struct st_worker *w = ctx;
@@ -373,6 +409,8 @@ static void on_record(void *ctx, const struct st_record *r)
 		s->last_frame = w->frame_serial;
 		c->packets++;
 	}
+	if (w->session)
+		count_flow(w, w->session, s, c);
 	switch (r->kind) {
 	case ST_REC_EGRESS:
 		c->egress_records += r->count;
@@ -699,10 +737,10 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out)
 		",\"records\":%" PRIu64 ",\"opaque_records\":%" PRIu64
 		",\"egress_records\":%" PRIu64 ",\"values_truncated\":%" PRIu64
 		",\"values_not_json\":%" PRIu64 ",\"latency_samples\":%" PRIu64
-		",\"streams\":%u,\"topics\":%u}",
+		",\"flow_streams_overflow\":%" PRIu64 ",\"streams\":%u,\"topics\":%u}",
 		w->tcp_segments, w->udp_datagrams, w->records, w->opaque_records,
 		w->egress_records, w->values_truncated, w->values_not_json,
-		w->latency_samples, w->n_streams, w->n_topics);
+		w->latency_samples, w->flow_streams_overflow, w->n_streams, w->n_topics);
 	{
 		const struct st_flow_stats *f = st_flow_table_stats(w->flows);
 		const struct st_reasm_stats *r = st_reasm_pool_stats(w->reasm);

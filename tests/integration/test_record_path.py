@@ -8,7 +8,8 @@ and against tshark.
    TCP), with schema changes (a type change, a field added, a field
    removed).
 2. `shadowctl analyze --json` with 1 s epochs: for every stream and epoch,
-   records and Kafka per-partition counts equal the truth exactly; distinct
+   records and Kafka per-partition counts equal the truth exactly, and so
+   do the TCP streams' connections (flows_new summed, flows_active); distinct
    /user/id keys are within the HyperLogLog bound (sigma = 1.04/sqrt(2^12):
    every epoch within 5 sigma, at most 1 % beyond 3 sigma); the schema
    (paths and types) equals the truth's, and the drift against the first
@@ -117,6 +118,11 @@ def check_epochs(truth, profiles):
                   f"{name} epoch {e['index']}: drift {got} != {(added, missing, changed)}")
         epochs = sum(1 for e in s["epochs"] if e["records"])
         check(over3 <= max(1, epochs // 100), f"{name}: {over3} epochs beyond 3 sigma")
+        if s["transport"] == "tcp":
+            new = sum(p["flows_new"] for p in ours.values())
+            active = max(p["flows_active"] for p in ours.values())
+            check(new == s["connections"] and active == s["connections"],
+                  f"{name}: flows new {new}, active at most {active}, connections {s['connections']}")
         print(f"{name}: {s['records']} records in {epochs} epochs exact; distinct keys "
               f"worst {worst:.2f} sigma, {over3} beyond 3 sigma")
         for c in s.get("schema_changes", []):
@@ -180,7 +186,7 @@ def main():
                          "split=random,reorder=0.01,dup=0.01,schema=amount:string@20s",
              "--stream", "mqtt:sensors/temp,version=5,qos=1,rate=5000,keys=20000,zipf=1.3,"
                          "schema=+extra:number@10s",
-             "--stream", "nats:orders.eu,headers=1,rate=5000,keys=50000,zipf=1.2",
+             "--stream", "nats:orders.eu,headers=1,rate=5000,keys=50000,zipf=1.2,conns=3",
              "--stream", "jsonl:udp:5140,rate=5000,keys=10000,zipf=1.5,schema=-note@30s",
              "--stream", "jsonl:tcp:5141,rate=1000,keys=1000"])
         truth = json.load(open(big + ".truth.json"))

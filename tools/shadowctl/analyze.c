@@ -241,9 +241,11 @@ static void emit_json(struct analyze *a, const struct st_profile_view *v,
 	fprintf(out, ",\"protocol\":\"%s\",\"epoch_start_ns\":%" PRIu64
 		",\"epoch_ns\":%" PRIu64 ",\"records\":%" PRIu64
 		",\"bytes\":%" PRIu64 ",\"egress_records\":%" PRIu64
-		",\"packets\":%" PRIu64 ",\"rate\":",
+		",\"packets\":%" PRIu64 ",\"flows_active\":%" PRIu64
+		",\"flows_new\":%" PRIu64 ",\"rate\":",
 		st_proto_name(proto), v->meta.epoch_start_ns, v->meta.epoch_ns,
-		c->records, c->bytes, c->egress_records, c->packets);
+		c->records, c->bytes, c->egress_records, c->packets, c->flows_active,
+		c->flows_new);
 	st_jw_num(out, (double)c->records / secs);
 	fputs(",\"cardinality\":{", out);
 	for (unsigned i = 0; i < v->key_fields; i++) {
