@@ -23,7 +23,11 @@ and against tshark.
    partition that analyze counts equal tshark's (last offset delta + 1 per
    batch of every Produce request).
 
-Environment (set by meson): SHADOWTAP_GEN, SHADOWCTL.  Needs tshark.
+5. shadowctl analyze's exit codes and messages for bad input, and a real
+   pcapng capture (nDPI's MQTT) against tshark.
+
+Environment (set by meson): SHADOWTAP_GEN, SHADOWCTL, SHADOWTAP_SHARED_DATA.
+Needs tshark.
 """
 import json
 import math
@@ -178,8 +182,50 @@ def tshark_kafka(pcap):
     return per
 
 
+def check_cli(tmp, shared):
+    """Exit codes and messages of shadowctl analyze, and a real pcapng."""
+    def ctl(*args):
+        r = subprocess.run([CTL, "analyze", *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        return r.returncode, r.stderr.decode()
+
+    rc, err = ctl(os.path.join(tmp, "missing.pcap"))
+    check(rc == 1 and "No such file" in err, f"missing file: {rc} {err!r}")
+    rc, err = ctl("x.pcap", "--proto", "99999=kafka")
+    check(rc == 2 and "99999" in err, f"bad --proto: {rc} {err!r}")
+    rc, err = ctl("x.pcap", "--key", "user/id")
+    check(rc == 2 and "--key" in err, f"bad --key: {rc} {err!r}")
+    rc, err = ctl("x.pcap", "--epoch-ms", "0")
+    check(rc == 2 and "--epoch-ms" in err, f"bad --epoch-ms: {rc} {err!r}")
+    bad = os.path.join(tmp, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("# a comment\ndefaults = { hll_precision = 99; };\n")
+    rc, err = ctl("x.pcap", "--config", bad)
+    check(rc == 2 and f"{bad}:2:" in err, f"bad config: {rc} {err!r}")
+    # a pcapng capture of a real MQTT client (nDPI's): the PUBLISH packets
+    # toward the broker that tshark sees are the records analyze counts
+    pcapng = os.path.join(shared, "pcaps", "mqtt", "ndpi-mqtt.pcap")
+    theirs = subprocess.run(
+        ["tshark", "-n", "-r", pcapng, "-Y", "mqtt.msgtype == 3 && tcp.dstport == 1883",
+         "-T", "fields", "-e", "mqtt.topic"], check=True, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL).stdout.decode().split()
+    r = run([CTL, "analyze", pcapng, "--json"], stdout=subprocess.PIPE)
+    ours = {}
+    for line in r.stdout.decode().splitlines():
+        o = json.loads(line)
+        if "stream" in o and o["records"]:
+            ours[o["stream"]] = ours.get(o["stream"], 0) + o["records"]
+    want = {}
+    for t in theirs:
+        for topic in t.split(","):
+            want["mqtt:" + topic] = want.get("mqtt:" + topic, 0) + 1
+    check(ours == want and want, f"pcapng MQTT: ours {ours} tshark {want}")
+    print(f"CLI errors and codes as documented; pcapng: {want}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
+        check_cli(tmp, os.environ["SHADOWTAP_SHARED_DATA"])
         big = os.path.join(tmp, "big.pcap")
         run([GEN, "-q", "-o", big, "--seed", "7", "--duration", f"{DURATION_S}s",
              "--stream", "kafka:orders,rate=10000,keys=100000,zipf=1.1,partitions=8,batch=20,"
