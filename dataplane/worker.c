@@ -58,7 +58,8 @@ struct stream {
 
 struct topic_slot {
 	uint64_t hash;                 /* 0: empty */
-	uint32_t stream;               /* index + 1 */
+	uint32_t stream;               /* index + 1; 0: refused, for `refusal` */
+	uint32_t refusal;              /* enum st_worker_drop when refused */
 };
 
 struct st_worker {
@@ -100,6 +101,7 @@ struct st_worker {
 	uint64_t latency_ns_sum;
 	uint64_t values_truncated, values_not_json;
 	uint64_t flow_streams_overflow;   /* flows of > SESSION_STREAMS streams */
+	uint64_t topic_cache_flushes;
 };
 
 static const char *const worker_drop_names[ST_WORKER_DROP__COUNT] = {
@@ -108,6 +110,7 @@ static const char *const worker_drop_names[ST_WORKER_DROP__COUNT] = {
 	[ST_WORKER_DROP_STREAM_TABLE_FULL] = "stream_table_full",
 	[ST_WORKER_DROP_STREAM_REFUSED] = "stream_refused",
 	[ST_WORKER_DROP_NO_STREAM_NAME] = "no_stream_name",
+	[ST_WORKER_DROP_NO_MEMORY] = "no_memory",
 };
 
 void st_worker_config_default(struct st_worker_config *cfg)
@@ -127,8 +130,10 @@ bool st_worker_linktype_supported(int linktype)
 
 /* ---- streams ---------------------------------------------------------- */
 
+/* A new stream, or NULL with *why set (the caller counts it). */
 static struct stream *stream_create(struct st_worker *w, enum st_proto proto,
-				    const struct st_worker_stream_def *def)
+				    const struct st_worker_stream_def *def,
+				    enum st_worker_drop *why)
 {
 	const char *pointers[ST_SSET_KEY_FIELDS_MAX + ST_SSET_NUMERIC_FIELDS_MAX];
 	struct st_sset_config sc = w->cfg.sketch;
@@ -136,15 +141,14 @@ static struct stream *stream_create(struct st_worker *w, enum st_proto proto,
 	unsigned offset = proto == ST_PROTO_KAFKA ? 1 : 0;
 	unsigned n = 0;
 
+	*why = ST_WORKER_DROP_STREAM_REFUSED;
 	if (def->key_fields + offset > ST_SSET_KEY_FIELDS_MAX ||
-	    def->numeric_fields > ST_SSET_NUMERIC_FIELDS_MAX) {
-		w->drops[ST_WORKER_DROP_STREAM_REFUSED]++;
+	    def->numeric_fields > ST_SSET_NUMERIC_FIELDS_MAX)
 		return NULL;
-	}
-	if (w->n_streams == w->cfg.max_streams) {
-		w->drops[ST_WORKER_DROP_STREAM_TABLE_FULL]++;
+	*why = ST_WORKER_DROP_STREAM_TABLE_FULL;
+	if (w->n_streams == w->cfg.max_streams)
 		return NULL;
-	}
+	*why = ST_WORKER_DROP_NO_MEMORY;
 	s = &w->streams[w->n_streams];
 	memset(s, 0, sizeof(*s));
 	s->def = *def;
@@ -202,30 +206,41 @@ static struct stream *stream_lookup(struct st_worker *w, enum st_proto proto,
 				    const uint8_t *topic, size_t len, uint64_t h)
 {
 	struct st_worker_stream_def def;
+	enum st_worker_drop refusal;
 	struct stream *s;
 	unsigned i;
 
-	for (i = (unsigned)h & w->topic_mask; w->topics[i].hash; i = (i + 1) & w->topic_mask)
-		if (w->topics[i].hash == h)
-			return w->topics[i].stream ? &w->streams[w->topics[i].stream - 1] : NULL;
-	/* a new topic: classify it once */
-	if (w->n_topics >= w->topic_mask / 2) {
-		w->drops[ST_WORKER_DROP_STREAM_TABLE_FULL]++;
+	for (i = (unsigned)h & w->topic_mask; w->topics[i].hash; i = (i + 1) & w->topic_mask) {
+		if (w->topics[i].hash != h)
+			continue;
+		if (w->topics[i].stream)
+			return &w->streams[w->topics[i].stream - 1];
+		w->drops[w->topics[i].refusal]++;
 		return NULL;
 	}
+	/* A new topic: classify it once.  The topic table is a cache (many
+	 * topics may map to one stream, e.g. MQTT topics per device under one
+	 * rule): when half full it is emptied and refilled, never refused. */
+	if (w->n_topics >= w->topic_mask / 2) {
+		memset(w->topics, 0, (w->topic_mask + 1) * sizeof(*w->topics));
+		w->n_topics = 0;
+		w->topic_cache_flushes++;
+		i = (unsigned)h & w->topic_mask;
+	}
 	memset(&def, 0, sizeof(def));
-	if (w->cfg.classifier.stream(w->cfg.classifier.ctx, proto, topic, len, &def) < 0) {
-		w->drops[ST_WORKER_DROP_STREAM_REFUSED]++;
-		s = NULL;
-	} else {
+	refusal = ST_WORKER_DROP_STREAM_REFUSED;
+	s = NULL;
+	if (w->cfg.classifier.stream(w->cfg.classifier.ctx, proto, topic, len, &def) == 0) {
 		s = stream_by_name(w, def.name);
 		if (!s)
-			s = stream_create(w, proto, &def);
-		if (!s)
-			return NULL;  /* not remembered: a later stream may fit */
+			s = stream_create(w, proto, &def, &refusal);
 	}
+	if (!s)
+		w->drops[refusal]++;
+	/* a refusal is remembered too, so that its records cost a lookup */
 	w->topics[i].hash = h;
 	w->topics[i].stream = s ? (uint32_t)(s - w->streams) + 1 : 0;
+	w->topics[i].refusal = refusal;
 	w->n_topics++;
 	return s;
 }
@@ -737,10 +752,12 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out)
 		",\"records\":%" PRIu64 ",\"opaque_records\":%" PRIu64
 		",\"egress_records\":%" PRIu64 ",\"values_truncated\":%" PRIu64
 		",\"values_not_json\":%" PRIu64 ",\"latency_samples\":%" PRIu64
-		",\"flow_streams_overflow\":%" PRIu64 ",\"streams\":%u,\"topics\":%u}",
+		",\"flow_streams_overflow\":%" PRIu64 ",\"topic_cache_flushes\":%" PRIu64
+		",\"streams\":%u,\"topics\":%u}",
 		w->tcp_segments, w->udp_datagrams, w->records, w->opaque_records,
 		w->egress_records, w->values_truncated, w->values_not_json,
-		w->latency_samples, w->flow_streams_overflow, w->n_streams, w->n_topics);
+		w->latency_samples, w->flow_streams_overflow, w->topic_cache_flushes,
+		w->n_streams, w->n_topics);
 	{
 		const struct st_flow_stats *f = st_flow_table_stats(w->flows);
 		const struct st_reasm_stats *r = st_reasm_pool_stats(w->reasm);

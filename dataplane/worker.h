@@ -15,7 +15,8 @@
  * gives (the config's stream rules live in the control plane's library; the
  * data plane only asks).  Several topics may map to one stream; the stream
  * table is bounded (max_streams; records of streams beyond it are counted
- * and dropped).
+ * and dropped: streams are not yet retired when idle, so the first
+ * max_streams streams keep their places).
  *
  * Epochs: the caller decides when an epoch ends (by the capture's
  * timestamps offline, by the clock live) and calls st_worker_epoch_close(),
@@ -92,6 +93,8 @@ enum st_worker_drop {
 	ST_WORKER_DROP_STREAM_TABLE_FULL,  /* records of streams past max */
 	ST_WORKER_DROP_STREAM_REFUSED,     /* the classifier said no */
 	ST_WORKER_DROP_NO_STREAM_NAME,     /* a record without a topic */
+	ST_WORKER_DROP_NO_MEMORY,          /* a new stream's sketches could not
+					    * be allocated */
 	ST_WORKER_DROP__COUNT
 };
 
