@@ -3,7 +3,8 @@
  * of one core (dataplane/worker.h: decode, flows, reassembly, codec, JSON
  * fields and schema, sketches, epoch closes) run over them on this thread.
  * A fresh worker per repetition (TCP would otherwise see every segment
- * again as a retransmission); creating it is not timed.
+ * again as a retransmission); creating it is not timed.  Times are the
+ * thread's CPU time, medians of the repetitions.
  *
  * Beside each file's figures, in the same run and on the same frames: the
  * decoder alone (st_decode over every frame), so that the ratio says what
@@ -34,11 +35,13 @@ struct capture {
 	int linktype;
 };
 
+/* This thread's CPU time: on a shared machine, the time the path itself
+ * took, not the time other processes held the core. */
 static double now_s(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
