@@ -133,17 +133,41 @@ struct st_gen_config {
  */
 int st_gen_spec_parse(const char *text, bool ipv6,
 		      struct st_gen_stream_spec *spec, char *err, size_t err_size);
-/* "12", "12.5s", "1500ms", "2m", "1h" -> ns; 0 or -EINVAL. */
+/*
+ * "12", "12.5s", "1500ms", "2m", "1h" -> ns in [0, 1e18]; 0 or -EINVAL
+ * (*ns untouched).  The number is strtod's: "1e3ms" and "0x10s" work too.
+ */
 int st_gen_parse_duration(const char *text, int64_t *ns);
+/* Classic pcap stamps carry 32-bit unsigned seconds: 2106-02-07T06:28:15Z. */
+#define ST_GEN_START_MAX_S 4294967295LL
+/*
+ * --start: "YYYY-MM-DDTHH:MM:SS[.FRACTION]Z" (UTC; a date that exists,
+ * seconds 00-59) or "@SECONDS[.FRACTION]" (Unix time), decimal digits only,
+ * -> ns since the epoch, cut to whole microseconds (pcap's resolution), at
+ * most ST_GEN_START_MAX_S seconds.  0 or -EINVAL (*ns untouched).
+ */
+int st_gen_parse_start(const char *text, int64_t *ns);
 const char *st_gen_proto_name(enum st_gen_proto proto);
 const char *st_gen_type_name(enum st_gen_type type);
 
 /* rate.c */
 
 struct st_gen_rate;
-/* NULL + errno (message in err) when the trace file cannot be used. */
+/*
+ * The rate of spec (which must outlive it); a trace shape reads
+ * spec->trace_path.  NULL + errno (message in err) when the trace file
+ * cannot be used: ENOENT and the like from fopen, EINVAL for a malformed
+ * trace, ENOMEM.
+ */
 struct st_gen_rate *st_gen_rate_create(const struct st_gen_stream_spec *spec,
 				       char *err, size_t err_size);
+/*
+ * The same, with a trace shape's CSV read from `trace` (left open; the
+ * caller closes it) instead of spec->trace_path, which only names it in
+ * messages.  For the fuzz target and the tests (fmemopen).
+ */
+struct st_gen_rate *st_gen_rate_create_from(const struct st_gen_stream_spec *spec, FILE *trace,
+					    char *err, size_t err_size);
 void st_gen_rate_destroy(struct st_gen_rate *rate);
 /* Records/s at t_s seconds after the start; t_s never decreases between calls. */
 double st_gen_rate_at(struct st_gen_rate *rate, double t_s);

@@ -35,8 +35,10 @@ static void usage(FILE *out)
 "Trace:\n"
 "  -s, --seed N         PRNG seed (default 1); same seed and options, same bytes\n"
 "  -d, --duration D     trace time to generate (default 10s)\n"
-"      --start T        first timestamp, YYYY-MM-DDTHH:MM:SS[.frac]Z or @UNIXSECONDS\n"
-"                       (default 2026-01-01T00:00:00Z)\n"
+"      --start T        first timestamp, YYYY-MM-DDTHH:MM:SS[.frac]Z or\n"
+"                       @UNIXSECONDS[.frac], cut to whole microseconds (default\n"
+"                       2026-01-01T00:00:00Z); the trace must end by\n"
+"                       2106-02-07T06:28:16Z (classic pcap's 32-bit seconds)\n"
 "      --tick D         ground-truth tick (default 10ms; >= 1ms, divides --epoch)\n"
 "      --epoch D        ground-truth epoch (default 1s)\n"
 "      --ipv6           IPv6 instead of IPv4 (servers fd00::10/20/30/40)\n"
@@ -48,6 +50,8 @@ static void usage(FILE *out)
 "  nats:SUBJECT       TCP to 10.0.0.30:4222   truth name nats:SUBJECT\n"
 "  jsonl:udp:PORT     UDP to 10.0.0.40:PORT   truth name jsonl:10.0.0.40:PORT\n"
 "  jsonl:tcp:PORT     TCP to 10.0.0.40:PORT   (IPv6: jsonl:[fd00::28]:PORT)\n"
+"  A Kafka topic is [A-Za-z0-9._-]; an MQTT topic or a NATS subject is UTF-8\n"
+"  text without control characters or wildcards (NATS: no empty tokens).\n"
 "  then ,KEY=VALUE options:\n"
 "   rate=R             records/s (default 1000): the constant rate, the diurnal\n"
 "                      mean, the bursts' on rate\n"
@@ -116,42 +120,6 @@ static int die(const char *fmt, const char *a, const char *b)
 	fprintf(stderr, fmt, a, b);
 	fputs(" (try --help)\n", stderr);
 	return 2;
-}
-
-/* YYYY-MM-DDTHH:MM:SS[.frac]Z or @SECONDS -> ns. */
-static int parse_start(const char *text, int64_t *ns)
-{
-	struct tm tm;
-	char *end;
-	double frac = 0;
-	int used = 0;
-
-	if (text[0] == '@') {
-		double s;
-
-		errno = 0;
-		s = strtod(text + 1, &end);
-		if (end == text + 1 || *end || errno || s < 0 || s > 9e9)
-			return -EINVAL;
-		*ns = (int64_t)(s * ST_GEN_NS_PER_S);
-		return 0;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
-		return -EINVAL;
-	text += used;
-	if (*text == '.') {
-		frac = strtod(text, &end);
-		text = end;
-	}
-	if (strcmp(text, "Z") != 0 || tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12)
-		return -EINVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*ns = (int64_t)timegm(&tm) * ST_GEN_NS_PER_S + (int64_t)(frac * ST_GEN_NS_PER_S);
-	*ns -= *ns % ST_GEN_NS_PER_US;
-	return 0;
 }
 
 static int check_names(const struct st_gen_config *cfg)
@@ -233,7 +201,7 @@ int main(int argc, char **argv)
 				return die("--duration %s: expected a duration >= 1ms (30s, 2m)%s", optarg, "");
 			break;
 		case OPT_START:
-			if (parse_start(optarg, &cfg.start_ns))
+			if (st_gen_parse_start(optarg, &cfg.start_ns))
 				return die("--start %s: expected YYYY-MM-DDTHH:MM:SSZ or @UNIXSECONDS%s", optarg, "");
 			break;
 		case OPT_TICK:
@@ -272,6 +240,9 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.n_streams)
 		return die("no --stream given%s%s", "", "");
+	if (cfg.duration_ns > (ST_GEN_START_MAX_S + 1) * ST_GEN_NS_PER_S - cfg.start_ns)
+		return die("--start plus --duration ends after 2106-02-07T06:28:16Z, past classic pcap's "
+			   "32-bit seconds%s%s", "", "");
 	if (!out && !iface)
 		return die("nothing to write: give --out FILE and/or --send IFACE%s%s", "", "");
 	if (cfg.epoch_ns % cfg.tick_ns || cfg.epoch_ns / cfg.tick_ns > 100000)

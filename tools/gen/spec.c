@@ -8,12 +8,24 @@
  * Every key is checked against the protocols it applies to, every value
  * against its range, and an error names the key and the value.  The option
  * list with defaults is in main.c's --help, which is the user's reference.
+ *
+ * Names go on the wire and into the truth's JSON, so each is text its
+ * protocol allows: a Kafka topic uses Kafka's legal characters
+ * [A-Za-z0-9._-] and is neither "." nor ".." (Apache Kafka,
+ * org.apache.kafka.common.internals.Topic); an MQTT topic name is UTF-8
+ * without U+0000, control characters or wildcards (MQTT 3.1.1 sections
+ * 1.5.3 and 4.7); a NATS subject is printable UTF-8, dot-separated non-empty
+ * tokens without whitespace or wildcards (NATS subject-based messaging).
+ *
+ * The --start time (st_gen_parse_start) is parsed here too, so the fuzz
+ * target reaches it.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tools/gen/gen.h"
 
@@ -72,6 +84,95 @@ int st_gen_parse_duration(const char *text, int64_t *ns)
 	if (v * unit > 1e18)
 		return -EINVAL;
 	*ns = (int64_t)llround(v * unit);
+	return 0;
+}
+
+/* Exactly `width` decimal digits at *p, which moves past them. */
+static bool take_digits(const char **p, unsigned width, int *out)
+{
+	int v = 0;
+
+	for (unsigned i = 0; i < width; i++) {
+		char c = (*p)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*p += width;
+	*out = v;
+	return true;
+}
+
+/* An optional ".DIGITS" at *p -> whole microseconds; later digits are dropped. */
+static bool take_fraction_us(const char **p, int64_t *us)
+{
+	const char *s = *p;
+	int64_t scale = 100000;
+
+	*us = 0;
+	if (*s != '.')
+		return true;
+	s++;
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		*us += (*s - '0') * scale;
+		scale /= 10;
+	}
+	*p = s;
+	return true;
+}
+
+/* "@SECONDS[.FRACTION]" after the '@'. */
+static int parse_unix_start(const char *p, int64_t *ns)
+{
+	int64_t s = 0, us;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		s = s * 10 + (*p - '0');
+		if (s > ST_GEN_START_MAX_S)
+			return -EINVAL;
+	}
+	if (!take_fraction_us(&p, &us) || *p)
+		return -EINVAL;
+	*ns = s * ST_GEN_NS_PER_S + us * ST_GEN_NS_PER_US;
+	return 0;
+}
+
+int st_gen_parse_start(const char *text, int64_t *ns)
+{
+	int year, mon, mday, hour, min, sec;
+	const char *p = text;
+	struct tm tm, back;
+	int64_t s, us;
+
+	if (*p == '@')
+		return parse_unix_start(p + 1, ns);
+	if (!take_digits(&p, 4, &year) || *p++ != '-' || !take_digits(&p, 2, &mon) ||
+	    *p++ != '-' || !take_digits(&p, 2, &mday) || *p++ != 'T' ||
+	    !take_digits(&p, 2, &hour) || *p++ != ':' || !take_digits(&p, 2, &min) ||
+	    *p++ != ':' || !take_digits(&p, 2, &sec) || !take_fraction_us(&p, &us) ||
+	    strcmp(p, "Z") != 0)
+		return -EINVAL;
+	if (year < 1970 || mon < 1 || mon > 12 || mday < 1 || mday > 31 ||
+	    hour > 23 || min > 59 || sec > 59)
+		return -EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = mday;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	s = (int64_t)timegm(&tm);
+	/* timegm normalises February 30 into March: such a date does not exist */
+	if (s < 0 || s > ST_GEN_START_MAX_S || !gmtime_r(&(time_t){ (time_t)s }, &back) ||
+	    back.tm_mday != mday || back.tm_mon != mon - 1)
+		return -EINVAL;
+	*ns = s * ST_GEN_NS_PER_S + us * ST_GEN_NS_PER_US;
 	return 0;
 }
 
@@ -232,6 +333,72 @@ static void set_protocol_defaults(struct st_gen_stream_spec *spec)
 	}
 }
 
+/*
+ * Length of the UTF-8 character at s (n > 0 bytes left) when it is well
+ * formed (RFC 3629 section 4: shortest form, no surrogates, at most
+ * U+10FFFF) and not a control character (C0, DEL, C1); 0 otherwise.
+ */
+static size_t printable_char(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0], more, cp;
+
+	if (c < 0x20 || c == 0x7f)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		more = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		more = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		more = 3, cp = c & 0x07;
+	else
+		return 0;
+	if (n - 1 < more)
+		return 0;
+	for (unsigned i = 1; i <= more; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return more + 1;
+}
+
+static bool printable_utf8(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+
+	for (size_t i = 0, n; i < len; i += n) {
+		n = printable_char(s + i, len - i);
+		if (n == 0)
+			return false;
+	}
+	return true;
+}
+
+static bool kafka_topic_ok(const char *topic)
+{
+	if (!strcmp(topic, ".") || !strcmp(topic, ".."))
+		return false;
+	for (const char *c = topic; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+			return false;
+	return true;
+}
+
+/* No whitespace, no wildcards, no empty token ("a..b", ".a", "a."). */
+static bool nats_subject_ok(const char *subject)
+{
+	size_t len = strlen(subject);
+
+	return !strpbrk(subject, " *>") && subject[0] != '.' && subject[len - 1] != '.' &&
+	       !strstr(subject, "..");
+}
+
 static int parse_target(const char *text, size_t len, struct st_gen_stream_spec *spec,
 			char *err, size_t err_size)
 {
@@ -259,10 +426,17 @@ static int parse_target(const char *text, size_t len, struct st_gen_stream_spec 
 	memcpy(target, text, len);
 	target[len] = '\0';
 	if (spec->proto != ST_GEN_JSONL) {
+		if (!printable_utf8(target, len))
+			return fail(err, err_size, "--stream %s: the name must be UTF-8 text without control characters",
+				    proto_names[spec->proto]);
+		if (spec->proto == ST_GEN_KAFKA && !kafka_topic_ok(target))
+			return fail(err, err_size, "--stream kafka:%s: a topic is made of [A-Za-z0-9._-] and is not '.' or '..'",
+				    target);
 		if (spec->proto == ST_GEN_MQTT && strpbrk(target, "+#"))
 			return fail(err, err_size, "--stream mqtt:%s: a topic name has no wildcards", target);
-		if (spec->proto == ST_GEN_NATS && strpbrk(target, " \t\r\n*>"))
-			return fail(err, err_size, "--stream nats:%s: a subject has no spaces or wildcards", target);
+		if (spec->proto == ST_GEN_NATS && !nats_subject_ok(target))
+			return fail(err, err_size, "--stream nats:%s: a subject is dot-separated tokens without spaces or wildcards",
+				    target);
 		memcpy(spec->name, target, len + 1);
 		set_protocol_defaults(spec);
 		return 0;

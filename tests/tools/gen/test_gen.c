@@ -944,6 +944,11 @@ static void test_cli_errors_name_the_option(void)
 	expect_error("--tick 3ms --stream kafka:x", "--epoch must be a multiple of --tick");
 	expect_error("--stream kafka:x --stream kafka:x", "given twice");
 	expect_error("", "no --stream");
+	/* --start: NaN, an int64 overflow, and stamps past pcap's 32-bit seconds */
+	expect_error("--start @nan --stream kafka:x", "--start @nan");
+	expect_error("--start 9999-12-31T23:59:59Z --stream kafka:x", "--start 9999");
+	expect_error("--start @4294967295 -d 2s --stream kafka:x", "2106-02-07T06:28:16Z");
+	expect_error("--stream 'kafka:a b'", "[A-Za-z0-9._-]");
 	CU_ASSERT_EQUAL(run("%s --help | grep -q 'schema=CHANGE@T'", gen()), 0);
 }
 
