@@ -25,6 +25,8 @@ and against tshark.
 
 5. shadowctl analyze's exit codes and messages for bad input, and a real
    pcapng capture (nDPI's MQTT) against tshark.
+6. The bundled sample (samples/) is tools/gen/make-sample's output, and the
+   main job counts every record of its truth.
 
 Environment (set by meson): SHADOWTAP_GEN, SHADOWCTL, SHADOWTAP_SHARED_DATA.
 Needs tshark.
@@ -223,9 +225,30 @@ def check_cli(tmp, shared):
     print(f"CLI errors and codes as documented; pcapng: {want}")
 
 
+def check_sample(tmp):
+    """The bundled sample is what tools/gen/make-sample writes, and the main
+    job counts every record of its truth."""
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    build = os.path.dirname(os.path.dirname(os.path.dirname(GEN)))
+    out = os.path.join(tmp, "sample.pcap")
+    run(["bash", os.path.join(src, "tools", "gen", "make-sample"), out],
+        env=dict(os.environ, BUILD=build), stderr=subprocess.DEVNULL)
+    for suffix in ("", ".truth.json"):
+        with open(out + suffix, "rb") as a, open(os.path.join(src, "samples", "sample.pcap" + suffix), "rb") as b:
+            check(a.read() == b.read(), f"samples/sample.pcap{suffix} is not make-sample's output")
+    truth = json.load(open(out + ".truth.json"))
+    r = run([CTL, "analyze", os.path.join(src, "samples", "sample.pcap"), "--config",
+             os.path.join(src, "samples", "sample.conf"), "--json"], stdout=subprocess.PIPE)
+    records = sum(json.loads(l).get("records", 0) for l in r.stdout.decode().splitlines())
+    want = sum(s["records"] for s in truth["streams"])
+    check(records == want, f"main job: {records} records, truth {want}")
+    print(f"bundled sample: make-sample's output; the main job counts its {want} records")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_cli(tmp, os.environ["SHADOWTAP_SHARED_DATA"])
+        check_sample(tmp)
         big = os.path.join(tmp, "big.pcap")
         run([GEN, "-q", "-o", big, "--seed", "7", "--duration", f"{DURATION_S}s",
              "--stream", "kafka:orders,rate=10000,keys=100000,zipf=1.1,partitions=8,batch=20,"
