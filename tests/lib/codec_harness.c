@@ -65,6 +65,11 @@ static void *ch_grow(void *arr, size_t *cap, size_t n, size_t size)
 	return arr;
 }
 
+bool st_ch_bytes_are(const uint8_t *copy, const void *want, size_t len)
+{
+	return copy && (len == 0 || memcmp(copy, want, len) == 0);
+}
+
 bool st_ch_in_feed(const struct st_ch *h, const void *p, size_t len)
 {
 	const uint8_t *b = p;

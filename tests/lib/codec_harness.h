@@ -132,6 +132,10 @@ size_t st_ch_latency_count(const struct st_ch *h);
 /* The i-th latency sample (a copy), or NULL past the end. */
 const struct st_latency *st_ch_latency(const struct st_ch *h, size_t i);
 
+/* Do the first `len` bytes of a record's copy (its key, value or headers;
+ * NULL: no copy, no match) equal `want`? */
+bool st_ch_bytes_are(const uint8_t *copy, const void *want, size_t len);
+
 /* For st_ch_rules: does [p, p + len) lie in the bytes of the feed in
  * progress, or in the flow's codec state?  (NULL p: false.) */
 bool st_ch_in_feed(const struct st_ch *h, const void *p, size_t len);

@@ -156,13 +156,13 @@ static void check_standard_prefix(const struct st_ch *f, size_t from, int versio
 			CU_ASSERT_EQUAL(!!(e->flags & ST_REC_F_HAS_KEY), r->key != NULL);
 			if (r->key) {
 				CU_ASSERT_EQUAL(e->key_len, (uint32_t)r->key_len);
-				CU_ASSERT(memcmp(e->key, r->key, (size_t)r->key_len) == 0);
+				CU_ASSERT(st_ch_bytes_are(e->key, r->key, (size_t)r->key_len));
 			}
 			CU_ASSERT_EQUAL(e->value == NULL, r->value == NULL);
 			if (r->value) {
 				CU_ASSERT_EQUAL(e->value_len, (uint32_t)r->value_len);
 				CU_ASSERT_EQUAL(e->value_bytes, (uint32_t)r->value_len);
-				CU_ASSERT(memcmp(e->value, r->value, (size_t)r->value_len) == 0);
+				CU_ASSERT(st_ch_bytes_are(e->value, r->value, (size_t)r->value_len));
 			}
 			CU_ASSERT_FALSE(e->flags & ST_REC_F_VALUE_TRUNCATED);
 			if (version >= 2) {
@@ -179,7 +179,7 @@ static void check_standard_prefix(const struct st_ch *f, size_t from, int versio
 
 					CU_ASSERT_FATAL(e->headers != NULL);
 					CU_ASSERT_EQUAL(e->headers[0], (uint8_t)(kl << 1));
-					CU_ASSERT(memcmp(e->headers + 1, r->header_key[0], kl) == 0);
+					CU_ASSERT(st_ch_bytes_are(e->headers + 1, r->header_key[0], kl));
 				}
 			} else {
 				CU_ASSERT_EQUAL(e->header_count, 0);
@@ -269,7 +269,7 @@ static void test_compressed_and_control_batches(void)
 	CU_ASSERT_EQUAL(st_ch_record(f, 1)->count, 9);
 	CU_ASSERT_EQUAL(st_ch_record(f, 2)->kind, ST_REC_RECORD);
 	CU_ASSERT_EQUAL(st_ch_record(f, 2)->key_len, 2);
-	CU_ASSERT(memcmp(st_ch_record(f, 2)->key, "k4", 2) == 0);
+	CU_ASSERT(st_ch_bytes_are(st_ch_record(f, 2)->key, "k4", 2));
 	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_GZIP], 1);
 	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batch_records[ST_KAFKA_COMP_GZIP], 5);
 	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_ZSTD], 1);
@@ -331,19 +331,22 @@ static void test_huge_record_truncated(void)
 		 * timestampDelta, offsetDelta, key length, key, value length
 		 * (3 bytes): the value starts 16 bytes in. */
 		uint32_t head = 3 + 1 + 1 + 1 + 1 + 6 + 3;
+		const struct st_ch_record *first, *second;
 
 		st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, chunks[c], 1);
 		CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 2);
-		CU_ASSERT(st_ch_record(f, 0)->flags & ST_REC_F_VALUE_TRUNCATED);
-		CU_ASSERT_EQUAL(st_ch_record(f, 0)->value_bytes, (uint32_t)value_bytes);
-		CU_ASSERT_EQUAL(st_ch_record(f, 0)->value_len, HOLD - head);
-		CU_ASSERT(memcmp(st_ch_record(f, 0)->value, value, st_ch_record(f, 0)->value_len) == 0);
-		CU_ASSERT_EQUAL(st_ch_record(f, 0)->key_len, 6);
-		CU_ASSERT(memcmp(st_ch_record(f, 0)->key, "bigkey", 6) == 0);
-		CU_ASSERT_EQUAL(st_ch_record(f, 0)->timestamp_ms, BASE_TS + 3);
-		CU_ASSERT_FALSE(st_ch_record(f, 1)->flags & ST_REC_F_VALUE_TRUNCATED);
-		CU_ASSERT_EQUAL(st_ch_record(f, 1)->value_len, 4);
-		CU_ASSERT(memcmp(st_ch_record(f, 1)->value, "tail", 4) == 0);
+		first = st_ch_record(f, 0);
+		second = st_ch_record(f, 1);
+		CU_ASSERT(first->flags & ST_REC_F_VALUE_TRUNCATED);
+		CU_ASSERT_EQUAL(first->value_bytes, (uint32_t)value_bytes);
+		CU_ASSERT_EQUAL(first->value_len, HOLD - head);
+		CU_ASSERT(st_ch_bytes_are(first->value, value, first->value_len));
+		CU_ASSERT_EQUAL(first->key_len, 6);
+		CU_ASSERT(st_ch_bytes_are(first->key, "bigkey", 6));
+		CU_ASSERT_EQUAL(first->timestamp_ms, BASE_TS + 3);
+		CU_ASSERT_FALSE(second->flags & ST_REC_F_VALUE_TRUNCATED);
+		CU_ASSERT_EQUAL(second->value_len, 4);
+		CU_ASSERT(st_ch_bytes_are(second->value, "tail", 4));
 		CU_ASSERT_EQUAL(st_ch_stats(f)->truncated_values, 1);
 		CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
 		CU_ASSERT_EQUAL(st_ch_carry_bytes(f, ST_DIR_TO_SERVER), 0);
@@ -373,7 +376,7 @@ static void test_huge_key_skipped(void)
 	put_produce_raw(&b, 7, 5, "hk", 2, rec.p, rec.n);
 	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 3000, 1);
 	CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 1);
-	CU_ASSERT(memcmp(st_ch_record(f, 0)->key, "after", 5) == 0);
+	CU_ASSERT(st_ch_bytes_are(st_ch_record(f, 0)->key, "after", 5));
 	CU_ASSERT_EQUAL(st_ch_error_count(f, "record_too_large"), 1);
 	st_ch_destroy(f);
 	free(key);
@@ -1121,7 +1124,7 @@ static void test_produce_v2_message_content(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	CU_ASSERT_FALSE(!!(e->flags & ST_REC_F_HAS_KEY));
 	CU_ASSERT_EQUAL(e->value_len, 27);
-	CU_ASSERT(memcmp(e->value, "Message without compression", 27) == 0);
+	CU_ASSERT(st_ch_bytes_are(e->value, "Message without compression", 27));
 	CU_ASSERT(e->flags & ST_REC_F_HAS_TIMESTAMP);
 	CU_ASSERT_EQUAL(e->timestamp_ms, 0x158741cd909ll);
 	st_ch_run_destroy(run);
