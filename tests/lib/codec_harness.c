@@ -173,6 +173,13 @@ static void ch_on_latency(void *ctx, const struct st_latency *l)
 	h->lats[h->n_lats++] = *l;
 }
 
+const char *st_ch_no_latency(const struct st_ch *h, const struct st_latency *l)
+{
+	(void)h;
+	(void)l;
+	return "a latency sample from a codec that measures none";
+}
+
 struct st_ch *st_ch_create(const struct st_codec *codec, const struct st_ch_rules *rules)
 {
 	struct st_ch *h = calloc(1, sizeof(*h));

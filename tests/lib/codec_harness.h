@@ -86,6 +86,9 @@ struct st_ch_rules {
 	const char *(*latency)(const struct st_ch *h, const struct st_latency *l);
 };
 
+/* A latency rule for codecs that measure no latency: every sample breaks it. */
+const char *st_ch_no_latency(const struct st_ch *h, const struct st_latency *l);
+
 /* A fresh flow of `codec` (state from init()), with `rules` (may be NULL;
  * kept by pointer, must outlive the harness).  Fails the test when out of
  * memory or when codec->state_bytes > ST_CODEC_STATE_MAX. */

@@ -29,14 +29,7 @@ static const char *jsonl_record_rule(const struct st_ch *h, const struct st_reco
 	return r->count != 1 ? "count != 1" : NULL;
 }
 
-static const char *jsonl_latency_rule(const struct st_ch *h, const struct st_latency *l)
-{
-	(void)h;
-	(void)l;
-	return "JSONL has no latency samples";
-}
-
-static const struct st_ch_rules jsonl_rules = { jsonl_record_rule, jsonl_latency_rule };
+static const struct st_ch_rules jsonl_rules = { jsonl_record_rule, st_ch_no_latency };
 
 static struct st_ch *h_new(void)
 {

@@ -40,14 +40,7 @@ static const char *nats_record_rule(const struct st_ch *h, const struct st_recor
 	return NULL;
 }
 
-static const char *nats_latency_rule(const struct st_ch *h, const struct st_latency *l)
-{
-	(void)h;
-	(void)l;
-	return "a latency sample: the NATS codec measures none";
-}
-
-static const struct st_ch_rules nats_rules = { nats_record_rule, nats_latency_rule };
+static const struct st_ch_rules nats_rules = { nats_record_rule, st_ch_no_latency };
 
 static struct st_ch *h_new(void)
 {
