@@ -6,10 +6,11 @@
  *   - requests and responses built byte by byte in kafka_wire.h from the
  *     protocol guide, whose expected records are the table they are built
  *     from.
- * Every feed goes through feed_chunk(), which implements the carry contract
- * of codec.h (re-offers the unconsumed bytes followed by the next chunk) and
- * asserts its bounds; the sink asserts that every pointer lies in the bytes
- * offered (stream: in the flow's codec state).
+ * Every feed goes through st_ch_feed() (tests/lib/codec_harness.h), which
+ * implements the carry contract of codec.h (re-offers the unconsumed bytes
+ * followed by the next chunk) and asserts its bounds; kafka_record_rule
+ * asserts that every pointer lies in the bytes offered (stream: in the
+ * flow's codec state).
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture.h"
+#include "codec_harness.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/compiler.h"
 #include "st_test.h"
@@ -27,207 +28,25 @@
 
 static const struct st_codec *K = &st_codec_kafka;
 
-/* ---- events kept by the sink ---- */
-
-struct ev {
-	uint8_t kind, flags;
-	int32_t partition;
-	uint32_t count;
-	int has_stream;
-	char stream[256];
-	int has_key;
-	uint8_t *key;
-	uint32_t key_len;
-	uint8_t *value;
-	uint32_t value_len, value_bytes;
-	uint8_t *headers;
-	uint32_t headers_len, header_count;
-	int64_t timestamp_ms;
-	uint64_t ts_ns;
-};
-
-struct lat {
-	int16_t api_key, api_version;
-	int32_t correlation_id;
-	uint64_t request_ns, response_ns;
-};
-
-struct flow {
-	_Alignas(8) uint8_t state[ST_CODEC_STATE_MAX];
-	struct st_codec_stats stats;
-	uint8_t *carry[2];
-	size_t carry_n[2];
-	const uint8_t *buf;     /* bytes offered in the current feed */
-	size_t buf_len;
-	struct ev *ev;
-	size_t n_ev, cap_ev;
-	struct lat lat[64];
-	size_t n_lat;
-	unsigned bad_pointers;
-};
-
-static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+/* Kafka's promises beyond codec.h's: a topic name lives in the flow's codec
+ * state (it outlives the request header it came in); keys, values and
+ * header blocks lie in the bytes fed. */
+static const char *kafka_record_rule(const struct st_ch *h, const struct st_record *r)
 {
-	uint8_t *q = malloc(n ? n : 1);
-
-	if (!q)
-		abort();
-	if (n)
-		memcpy(q, p, n);
-	return q;
+	if (r->stream && !st_ch_in_state(h, r->stream, r->stream_len))
+		return "topic outside the flow's codec state";
+	if ((r->key && !st_ch_in_feed(h, r->key, r->key_len)) ||
+	    (r->value && !st_ch_in_feed(h, r->value, r->value_len)) ||
+	    (r->headers && !st_ch_in_feed(h, r->headers, r->headers_len)))
+		return "key, value or headers outside the bytes fed";
+	return NULL;
 }
 
-static bool in_buf(const struct flow *f, const uint8_t *p, size_t n)
+static const struct st_ch_rules kafka_rules = { kafka_record_rule, NULL };
+
+static struct st_ch *flow_new(void)
 {
-	return p >= f->buf && p <= f->buf + f->buf_len &&
-	       n <= (size_t)(f->buf + f->buf_len - p);
-}
-
-static void sink_record(void *ctx, const struct st_record *r)
-{
-	struct flow *f = ctx;
-	struct ev *e;
-
-	if (f->n_ev == f->cap_ev) {
-		f->cap_ev = f->cap_ev ? 2 * f->cap_ev : 64;
-		f->ev = realloc(f->ev, f->cap_ev * sizeof(*f->ev));
-		if (!f->ev)
-			abort();
-	}
-	e = &f->ev[f->n_ev++];
-	memset(e, 0, sizeof(*e));
-	e->kind = r->kind;
-	e->flags = r->flags;
-	e->partition = r->partition;
-	e->count = r->count;
-	e->timestamp_ms = r->timestamp_ms;
-	e->ts_ns = r->ts_ns;
-	if (r->stream) {
-		if ((const uint8_t *)r->stream < f->state ||
-		    (const uint8_t *)r->stream + r->stream_len > f->state + K->state_bytes ||
-		    r->stream_len >= sizeof(e->stream))
-			f->bad_pointers++;
-		else
-			memcpy(e->stream, r->stream, r->stream_len);
-		e->has_stream = 1;
-	}
-	if (r->key && !in_buf(f, r->key, r->key_len))
-		f->bad_pointers++;
-	if (r->value && !in_buf(f, r->value, r->value_len))
-		f->bad_pointers++;
-	if (r->headers && !in_buf(f, r->headers, r->headers_len))
-		f->bad_pointers++;
-	if (f->bad_pointers)
-		return;
-	e->has_key = (r->flags & ST_REC_F_HAS_KEY) != 0;
-	e->key_len = r->key_len;
-	e->key = dup_bytes(r->key, r->key ? r->key_len : 0);
-	e->value = r->value ? dup_bytes(r->value, r->value_len) : NULL;
-	e->value_len = r->value_len;
-	e->value_bytes = r->value_bytes;
-	e->headers = r->headers ? dup_bytes(r->headers, r->headers_len) : NULL;
-	e->headers_len = r->headers_len;
-	e->header_count = r->header_count;
-}
-
-static void sink_latency(void *ctx, const struct st_latency *l)
-{
-	struct flow *f = ctx;
-
-	CU_ASSERT_EQUAL(l->proto, ST_PROTO_KAFKA);
-	if (f->n_lat < sizeof(f->lat) / sizeof(f->lat[0]))
-		f->lat[f->n_lat++] = (struct lat){ l->api_key, l->api_version,
-						   l->correlation_id, l->request_ns,
-						   l->response_ns };
-}
-
-static struct flow *flow_new(void)
-{
-	struct flow *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		abort();
-	K->init(f->state);
-	return f;
-}
-
-static void flow_free(struct flow *f)
-{
-	if (!f)
-		return;
-	for (size_t i = 0; i < f->n_ev; i++) {
-		free(f->ev[i].key);
-		free(f->ev[i].value);
-		free(f->ev[i].headers);
-	}
-	free(f->ev);
-	free(f->carry[0]);
-	free(f->carry[1]);
-	free(f);
-}
-
-/* The caller's side of the carry contract, with its bounds asserted. */
-static void feed_chunk(struct flow *f, enum st_dir dir, const uint8_t *p, size_t n,
-		       uint64_t ts_ns)
-{
-	struct st_codec_sink sink = { sink_record, sink_latency, f };
-	size_t len = f->carry_n[dir] + n, used;
-	uint8_t *buf = calloc(1, len ? len : 1);
-
-	if (!buf)
-		abort();
-	if (f->carry_n[dir])
-		memcpy(buf, f->carry[dir], f->carry_n[dir]);
-	if (n)
-		memcpy(buf + f->carry_n[dir], p, n);
-	f->buf = buf;
-	f->buf_len = len;
-	used = K->feed(f->state, dir, buf, len, ts_ns, &sink, &f->stats);
-	CU_ASSERT_FATAL(used <= len);
-	if (len > HOLD)
-		CU_ASSERT(used > 0);
-	CU_ASSERT(len - used <= HOLD);
-	free(f->carry[dir]);
-	f->carry[dir] = dup_bytes(buf + used, len - used);
-	f->carry_n[dir] = len - used;
-	free(buf);
-	f->buf = NULL;
-}
-
-static void feed_split(struct flow *f, enum st_dir dir, const uint8_t *p, size_t n,
-		       size_t chunk, uint64_t ts_ns)
-{
-	for (size_t at = 0; at < n; at += chunk)
-		feed_chunk(f, dir, p + at, n - at < chunk ? n - at : chunk, ts_ns);
-}
-
-static void flow_gap(struct flow *f, enum st_dir dir)
-{
-	f->carry_n[dir] = 0;
-	K->gap(f->state, dir, &f->stats);
-}
-
-static int error_index(const char *name)
-{
-	for (unsigned i = 0; i < K->n_errors; i++)
-		if (strcmp(K->error_names[i], name) == 0)
-			return (int)i;
-	CU_FAIL_FATAL("unknown error name");
-	return -1;
-}
-
-static uint64_t errors_of(const struct flow *f, const char *name)
-{
-	return f->stats.errors[error_index(name)];
-}
-
-static uint64_t errors_total(const struct flow *f)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < K->n_errors; i++)
-		n += f->stats.errors[i];
-	return n;
+	return st_ch_create(K, &kafka_rules);
 }
 
 /* ---- the standard produce content: two topics, three partitions ---- */
@@ -318,32 +137,32 @@ static void put_produce(struct kw_buf *b, int version, int32_t correlation_id,
 }
 
 /* The first `n` events of parts[] must be exactly f->ev[from..from+n). */
-static void check_standard_prefix(const struct flow *f, size_t from, int version, size_t n)
+static void check_standard_prefix(const struct st_ch *f, size_t from, int version, size_t n)
 {
 	size_t k = from;
 
-	CU_ASSERT_FATAL(f->n_ev >= from + n);
+	CU_ASSERT_FATAL(st_ch_record_count(f) >= from + n);
 	for (size_t i = 0; i < ST_ARRAY_SIZE(parts); i++) {
 		const struct part_spec *p = &parts[i];
 
 		for (int j = 0; j < p->n && k < from + n; j++, k++) {
 			const struct kw_record *r = &recs[p->first + j];
-			const struct ev *e = &f->ev[k];
+			const struct st_ch_record *e = st_ch_record(f, k);
 
 			CU_ASSERT_EQUAL(e->kind, ST_REC_RECORD);
 			CU_ASSERT_EQUAL(e->count, 1);
 			CU_ASSERT_STRING_EQUAL(e->stream, p->topic);
 			CU_ASSERT_EQUAL(e->partition, p->index);
-			CU_ASSERT_EQUAL(e->has_key, r->key != NULL);
+			CU_ASSERT_EQUAL(!!(e->flags & ST_REC_F_HAS_KEY), r->key != NULL);
 			if (r->key) {
 				CU_ASSERT_EQUAL(e->key_len, (uint32_t)r->key_len);
-				CU_ASSERT(memcmp(e->key, r->key, (size_t)r->key_len) == 0);
+				CU_ASSERT(st_ch_bytes_are(e->key, r->key, (size_t)r->key_len));
 			}
 			CU_ASSERT_EQUAL(e->value == NULL, r->value == NULL);
 			if (r->value) {
 				CU_ASSERT_EQUAL(e->value_len, (uint32_t)r->value_len);
 				CU_ASSERT_EQUAL(e->value_bytes, (uint32_t)r->value_len);
-				CU_ASSERT(memcmp(e->value, r->value, (size_t)r->value_len) == 0);
+				CU_ASSERT(st_ch_bytes_are(e->value, r->value, (size_t)r->value_len));
 			}
 			CU_ASSERT_FALSE(e->flags & ST_REC_F_VALUE_TRUNCATED);
 			if (version >= 2) {
@@ -360,7 +179,7 @@ static void check_standard_prefix(const struct flow *f, size_t from, int version
 
 					CU_ASSERT_FATAL(e->headers != NULL);
 					CU_ASSERT_EQUAL(e->headers[0], (uint8_t)(kl << 1));
-					CU_ASSERT(memcmp(e->headers + 1, r->header_key[0], kl) == 0);
+					CU_ASSERT(st_ch_bytes_are(e->headers + 1, r->header_key[0], kl));
 				}
 			} else {
 				CU_ASSERT_EQUAL(e->header_count, 0);
@@ -369,7 +188,7 @@ static void check_standard_prefix(const struct flow *f, size_t from, int version
 	}
 }
 
-static void check_standard_records(const struct flow *f, size_t from, int version)
+static void check_standard_records(const struct st_ch *f, size_t from, int version)
 {
 	check_standard_prefix(f, from, version, ST_ARRAY_SIZE(recs));
 }
@@ -380,25 +199,25 @@ static void test_produce_every_version(void)
 {
 	for (int version = 0; version <= 12; version++) {
 		struct kw_buf b = { 0 };
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
 		unsigned batches = version >= 3 ? 4 : 6;
 
 		put_produce(&b, version, 100 + version, 1, version % 2 ? 2 : 1);
-		feed_chunk(f, ST_DIR_TO_SERVER, b.p, b.n, 1000);
-		CU_ASSERT_EQUAL(f->carry_n[ST_DIR_TO_SERVER], 0);
-		CU_ASSERT_EQUAL(f->n_ev, ST_ARRAY_SIZE(recs));
+		st_ch_feed(f, ST_DIR_TO_SERVER, b.p, b.n, 1000);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(f, ST_DIR_TO_SERVER), 0);
+		CU_ASSERT_EQUAL(st_ch_record_count(f), ST_ARRAY_SIZE(recs));
 		check_standard_records(f, 0, version);
-		CU_ASSERT_EQUAL(f->stats.records, ST_ARRAY_SIZE(recs));
-		CU_ASSERT_EQUAL(f->stats.units[ST_DIR_TO_SERVER], 1);
-		CU_ASSERT_EQUAL(f->stats.kafka_batches[ST_KAFKA_COMP_NONE], batches);
-		CU_ASSERT_EQUAL(f->stats.kafka_batch_records[ST_KAFKA_COMP_NONE],
+		CU_ASSERT_EQUAL(st_ch_stats(f)->records, ST_ARRAY_SIZE(recs));
+		CU_ASSERT_EQUAL(st_ch_stats(f)->units[ST_DIR_TO_SERVER], 1);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_NONE], batches);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batch_records[ST_KAFKA_COMP_NONE],
 				ST_ARRAY_SIZE(recs));
-		CU_ASSERT_EQUAL(errors_total(f), 0);
-		CU_ASSERT_EQUAL(f->stats.resyncs, 0);
-		CU_ASSERT_EQUAL(f->bad_pointers, 0);
-		if (errors_total(f) || f->n_ev != ST_ARRAY_SIZE(recs))
-			fprintf(stderr, "produce v%d: %zu events\n", version, f->n_ev);
-		flow_free(f);
+		CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 0);
+		CU_ASSERT_EQUAL(st_ch_bad_events(f), 0);
+		if (st_ch_errors_total(f) || st_ch_record_count(f) != ST_ARRAY_SIZE(recs))
+			fprintf(stderr, "produce v%d: %zu events\n", version, st_ch_record_count(f));
+		st_ch_destroy(f);
 		kw_free(&b);
 	}
 }
@@ -429,7 +248,7 @@ static void put_produce_raw(struct kw_buf *b, int version, int32_t correlation_i
 static void test_compressed_and_control_batches(void)
 {
 	struct kw_buf rec = { 0 }, b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 	uint8_t junk[300];
 
 	for (size_t i = 0; i < sizeof(junk); i++)
@@ -439,28 +258,28 @@ static void test_compressed_and_control_batches(void)
 	kw_batch_raw(&rec, 0x20, 1, BASE_TS, junk, 20);                /* control */
 	kw_batch(&rec, &recs[4], 1, BASE_TS);
 	put_produce_raw(&b, 9, 1, "zip", 3, rec.p, rec.n);
-	feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, 97, 1);
+	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 97, 1);
 
-	CU_ASSERT_EQUAL_FATAL(f->n_ev, 3);
-	CU_ASSERT_EQUAL(f->ev[0].kind, ST_REC_OPAQUE);
-	CU_ASSERT_EQUAL(f->ev[0].count, 5);
-	CU_ASSERT_STRING_EQUAL(f->ev[0].stream, "zip");
-	CU_ASSERT_EQUAL(f->ev[0].partition, 2);
-	CU_ASSERT_EQUAL(f->ev[1].kind, ST_REC_OPAQUE);
-	CU_ASSERT_EQUAL(f->ev[1].count, 9);
-	CU_ASSERT_EQUAL(f->ev[2].kind, ST_REC_RECORD);
-	CU_ASSERT_EQUAL(f->ev[2].key_len, 2);
-	CU_ASSERT(memcmp(f->ev[2].key, "k4", 2) == 0);
-	CU_ASSERT_EQUAL(f->stats.kafka_batches[ST_KAFKA_COMP_GZIP], 1);
-	CU_ASSERT_EQUAL(f->stats.kafka_batch_records[ST_KAFKA_COMP_GZIP], 5);
-	CU_ASSERT_EQUAL(f->stats.kafka_batches[ST_KAFKA_COMP_ZSTD], 1);
-	CU_ASSERT_EQUAL(f->stats.kafka_batch_records[ST_KAFKA_COMP_ZSTD], 9);
-	CU_ASSERT_EQUAL(f->stats.kafka_batches[ST_KAFKA_COMP_NONE], 1);
-	CU_ASSERT_EQUAL(f->stats.opaque_records, 14);
-	CU_ASSERT_EQUAL(f->stats.records, 1);
-	CU_ASSERT_EQUAL(errors_of(f, "control_batch"), 1);
-	CU_ASSERT_EQUAL(errors_total(f), 1);
-	flow_free(f);
+	CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 3);
+	CU_ASSERT_EQUAL(st_ch_record(f, 0)->kind, ST_REC_OPAQUE);
+	CU_ASSERT_EQUAL(st_ch_record(f, 0)->count, 5);
+	CU_ASSERT_STRING_EQUAL(st_ch_record(f, 0)->stream, "zip");
+	CU_ASSERT_EQUAL(st_ch_record(f, 0)->partition, 2);
+	CU_ASSERT_EQUAL(st_ch_record(f, 1)->kind, ST_REC_OPAQUE);
+	CU_ASSERT_EQUAL(st_ch_record(f, 1)->count, 9);
+	CU_ASSERT_EQUAL(st_ch_record(f, 2)->kind, ST_REC_RECORD);
+	CU_ASSERT_EQUAL(st_ch_record(f, 2)->key_len, 2);
+	CU_ASSERT(st_ch_bytes_are(st_ch_record(f, 2)->key, "k4", 2));
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_GZIP], 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batch_records[ST_KAFKA_COMP_GZIP], 5);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_ZSTD], 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batch_records[ST_KAFKA_COMP_ZSTD], 9);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_NONE], 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->opaque_records, 14);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->records, 1);
+	CU_ASSERT_EQUAL(st_ch_error_count(f, "control_batch"), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(f), 1);
+	st_ch_destroy(f);
 	kw_free(&rec);
 	kw_free(&b);
 }
@@ -469,21 +288,21 @@ static void test_compressed_and_control_batches(void)
 static void test_compressed_message(void)
 {
 	struct kw_buf rec = { 0 }, b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 	struct kw_record wrapper = { NULL, 0, "\x1f\x8b compressed set", 18, 0, { 0 }, { 0 }, 0 };
 
 	kw_message(&rec, 1, 1, BASE_TS, &wrapper);
 	kw_message(&rec, 1, 0, BASE_TS, &recs[4]);
 	put_produce_raw(&b, 2, 1, "old", 3, rec.p, rec.n);
-	feed_chunk(f, ST_DIR_TO_SERVER, b.p, b.n, 1);
-	CU_ASSERT_EQUAL_FATAL(f->n_ev, 2);
-	CU_ASSERT_EQUAL(f->ev[0].kind, ST_REC_OPAQUE);
-	CU_ASSERT_EQUAL(f->ev[0].count, 1);
-	CU_ASSERT_EQUAL(f->ev[1].kind, ST_REC_RECORD);
-	CU_ASSERT_EQUAL(f->ev[1].timestamp_ms, BASE_TS);
-	CU_ASSERT_EQUAL(f->stats.kafka_batches[ST_KAFKA_COMP_GZIP], 1);
-	CU_ASSERT_EQUAL(errors_total(f), 0);
-	flow_free(f);
+	st_ch_feed(f, ST_DIR_TO_SERVER, b.p, b.n, 1);
+	CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 2);
+	CU_ASSERT_EQUAL(st_ch_record(f, 0)->kind, ST_REC_OPAQUE);
+	CU_ASSERT_EQUAL(st_ch_record(f, 0)->count, 1);
+	CU_ASSERT_EQUAL(st_ch_record(f, 1)->kind, ST_REC_RECORD);
+	CU_ASSERT_EQUAL(st_ch_record(f, 1)->timestamp_ms, BASE_TS);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->kafka_batches[ST_KAFKA_COMP_GZIP], 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+	st_ch_destroy(f);
 	kw_free(&rec);
 	kw_free(&b);
 }
@@ -507,28 +326,31 @@ static void test_huge_record_truncated(void)
 	kw_batch(&rec, big, 2, BASE_TS);
 	put_produce_raw(&b, 11, 5, "huge", 4, rec.p, rec.n);
 	for (size_t c = 0; c < ST_ARRAY_SIZE(chunks); c++) {
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
 		/* record: length varint (3 bytes for ~100 KB), attributes,
 		 * timestampDelta, offsetDelta, key length, key, value length
 		 * (3 bytes): the value starts 16 bytes in. */
 		uint32_t head = 3 + 1 + 1 + 1 + 1 + 6 + 3;
+		const struct st_ch_record *first, *second;
 
-		feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, chunks[c], 1);
-		CU_ASSERT_EQUAL_FATAL(f->n_ev, 2);
-		CU_ASSERT(f->ev[0].flags & ST_REC_F_VALUE_TRUNCATED);
-		CU_ASSERT_EQUAL(f->ev[0].value_bytes, (uint32_t)value_bytes);
-		CU_ASSERT_EQUAL(f->ev[0].value_len, HOLD - head);
-		CU_ASSERT(memcmp(f->ev[0].value, value, f->ev[0].value_len) == 0);
-		CU_ASSERT_EQUAL(f->ev[0].key_len, 6);
-		CU_ASSERT(memcmp(f->ev[0].key, "bigkey", 6) == 0);
-		CU_ASSERT_EQUAL(f->ev[0].timestamp_ms, BASE_TS + 3);
-		CU_ASSERT_FALSE(f->ev[1].flags & ST_REC_F_VALUE_TRUNCATED);
-		CU_ASSERT_EQUAL(f->ev[1].value_len, 4);
-		CU_ASSERT(memcmp(f->ev[1].value, "tail", 4) == 0);
-		CU_ASSERT_EQUAL(f->stats.truncated_values, 1);
-		CU_ASSERT_EQUAL(errors_total(f), 0);
-		CU_ASSERT_EQUAL(f->carry_n[ST_DIR_TO_SERVER], 0);
-		flow_free(f);
+		st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, chunks[c], 1);
+		CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 2);
+		first = st_ch_record(f, 0);
+		second = st_ch_record(f, 1);
+		CU_ASSERT(first->flags & ST_REC_F_VALUE_TRUNCATED);
+		CU_ASSERT_EQUAL(first->value_bytes, (uint32_t)value_bytes);
+		CU_ASSERT_EQUAL(first->value_len, HOLD - head);
+		CU_ASSERT(st_ch_bytes_are(first->value, value, first->value_len));
+		CU_ASSERT_EQUAL(first->key_len, 6);
+		CU_ASSERT(st_ch_bytes_are(first->key, "bigkey", 6));
+		CU_ASSERT_EQUAL(first->timestamp_ms, BASE_TS + 3);
+		CU_ASSERT_FALSE(second->flags & ST_REC_F_VALUE_TRUNCATED);
+		CU_ASSERT_EQUAL(second->value_len, 4);
+		CU_ASSERT(st_ch_bytes_are(second->value, "tail", 4));
+		CU_ASSERT_EQUAL(st_ch_stats(f)->truncated_values, 1);
+		CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(f, ST_DIR_TO_SERVER), 0);
+		st_ch_destroy(f);
 	}
 	free(value);
 	kw_free(&rec);
@@ -545,18 +367,18 @@ static void test_huge_key_skipped(void)
 		{ "after", 5, "ok", 2, 0, { 0 }, { 0 }, 1 },
 	};
 	struct kw_buf rec = { 0 }, b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
 	if (!key)
 		abort();
 	memset(key, 'k', (size_t)key_bytes);
 	kw_batch(&rec, big, 2, BASE_TS);
 	put_produce_raw(&b, 7, 5, "hk", 2, rec.p, rec.n);
-	feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, 3000, 1);
-	CU_ASSERT_EQUAL_FATAL(f->n_ev, 1);
-	CU_ASSERT(memcmp(f->ev[0].key, "after", 5) == 0);
-	CU_ASSERT_EQUAL(errors_of(f, "record_too_large"), 1);
-	flow_free(f);
+	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 3000, 1);
+	CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 1);
+	CU_ASSERT(st_ch_bytes_are(st_ch_record(f, 0)->key, "after", 5));
+	CU_ASSERT_EQUAL(st_ch_error_count(f, "record_too_large"), 1);
+	st_ch_destroy(f);
 	free(key);
 	kw_free(&rec);
 	kw_free(&b);
@@ -575,19 +397,19 @@ static void put_opaque_request(struct kw_buf *b, int16_t key, int16_t version,
 static void test_other_api_keys_skipped(void)
 {
 	struct kw_buf b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
 	put_opaque_request(&b, 3, 12, 1, 5000);          /* Metadata */
 	put_opaque_request(&b, 18, 3, 2, 40000);         /* ApiVersions, > HOLD */
 	put_produce(&b, 8, 3, 1, 0);
-	feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, 1024, 1);
-	CU_ASSERT_EQUAL(f->n_ev, ST_ARRAY_SIZE(recs));
+	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 1024, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(f), ST_ARRAY_SIZE(recs));
 	check_standard_records(f, 0, 8);
-	CU_ASSERT_EQUAL(f->stats.units[ST_DIR_TO_SERVER], 3);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->units[ST_DIR_TO_SERVER], 3);
 	/* the bodies after key, version, correlation id */
-	CU_ASSERT_EQUAL(f->stats.skipped_bytes, (5000 + 7) + (40000 + 7));
-	CU_ASSERT_EQUAL(errors_total(f), 0);
-	flow_free(f);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->skipped_bytes, (5000 + 7) + (40000 + 7));
+	CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+	st_ch_destroy(f);
 	kw_free(&b);
 }
 
@@ -595,17 +417,17 @@ static void test_other_api_keys_skipped(void)
 static void test_unknown_api_key_resyncs(void)
 {
 	struct kw_buf b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
 	put_opaque_request(&b, 3, 1, 1, 10);
 	put_opaque_request(&b, 999, 0, 2, 300);
 	put_produce(&b, 5, 3, 1, 0);
-	feed_chunk(f, ST_DIR_TO_SERVER, b.p, b.n, 1);
-	CU_ASSERT_EQUAL(f->n_ev, ST_ARRAY_SIZE(recs));
+	st_ch_feed(f, ST_DIR_TO_SERVER, b.p, b.n, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(f), ST_ARRAY_SIZE(recs));
 	check_standard_records(f, 0, 5);
-	CU_ASSERT_EQUAL(errors_of(f, "bad_header"), 1);
-	CU_ASSERT_EQUAL(f->stats.resyncs, 1);
-	flow_free(f);
+	CU_ASSERT_EQUAL(st_ch_error_count(f, "bad_header"), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 1);
+	st_ch_destroy(f);
 	kw_free(&b);
 }
 
@@ -671,38 +493,43 @@ static void test_fetch_egress(void)
 	for (size_t i = 0; i < ST_ARRAY_SIZE(versions); i++) {
 		int v = versions[i];
 		struct kw_buf req = { 0 }, resp = { 0 };
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
+		const struct st_latency *l;
 
 		put_opaque_request(&req, 1, (int16_t)v, 40 + v, 30);
 		put_fetch_response(&resp, v, 40 + v);
-		feed_chunk(f, ST_DIR_TO_SERVER, req.p, req.n, 1000);
-		feed_split(f, ST_DIR_TO_CLIENT, resp.p, resp.n, 50, 2500);
-		CU_ASSERT_EQUAL(f->n_lat, 1);
-		CU_ASSERT_EQUAL(f->lat[0].api_key, 1);
-		CU_ASSERT_EQUAL(f->lat[0].api_version, v);
-		CU_ASSERT_EQUAL(f->lat[0].correlation_id, 40 + v);
-		CU_ASSERT_EQUAL_FATAL(f->n_ev, 2);
+		st_ch_feed(f, ST_DIR_TO_SERVER, req.p, req.n, 1000);
+		st_ch_feed_chunks(f, ST_DIR_TO_CLIENT, resp.p, resp.n, 50, 2500);
+		CU_ASSERT_EQUAL(st_ch_latency_count(f), 1);
+		if ((l = st_ch_latency(f, 0)) != NULL) {
+			CU_ASSERT_EQUAL(l->api_key, 1);
+			CU_ASSERT_EQUAL(l->api_version, v);
+			CU_ASSERT_EQUAL(l->correlation_id, 40 + v);
+		}
+		CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 2);
 		for (int k = 0; k < 2; k++) {
-			CU_ASSERT_EQUAL(f->ev[k].kind, ST_REC_EGRESS);
-			CU_ASSERT_EQUAL(f->ev[k].partition, 4);
+			const struct st_ch_record *e = st_ch_record(f, (size_t)k);
+
+			CU_ASSERT_EQUAL(e->kind, ST_REC_EGRESS);
+			CU_ASSERT_EQUAL(e->partition, 4);
 			if (v >= 13) {
-				CU_ASSERT_FALSE(f->ev[k].has_stream);
+				CU_ASSERT_FALSE(e->has_stream);
 			} else {
-				CU_ASSERT_STRING_EQUAL(f->ev[k].stream, "alpha");
+				CU_ASSERT_STRING_EQUAL(e->stream, "alpha");
 			}
 		}
-		CU_ASSERT_EQUAL(f->ev[0].count, 3);
-		CU_ASSERT_EQUAL(f->ev[1].count, 4);
-		CU_ASSERT_EQUAL(f->stats.egress_records, 7);
-		CU_ASSERT_EQUAL(f->stats.records, 0);
-		CU_ASSERT_EQUAL(errors_of(f, "control_batch"), 1);
-		CU_ASSERT_EQUAL(errors_of(f, "fetch_topic_id"), v >= 13 ? 2 : 0);
-		CU_ASSERT_EQUAL(errors_total(f), 1 + (v >= 13 ? 2 : 0));
-		CU_ASSERT_EQUAL(f->stats.units[ST_DIR_TO_CLIENT], 1);
-		CU_ASSERT_EQUAL(f->carry_n[ST_DIR_TO_CLIENT], 0);
-		if (f->n_ev != 2 || errors_total(f) != 1 + (v >= 13 ? 2u : 0u))
-			fprintf(stderr, "fetch v%d: %zu events\n", v, f->n_ev);
-		flow_free(f);
+		CU_ASSERT_EQUAL(st_ch_record(f, 0)->count, 3);
+		CU_ASSERT_EQUAL(st_ch_record(f, 1)->count, 4);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->egress_records, 7);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->records, 0);
+		CU_ASSERT_EQUAL(st_ch_error_count(f, "control_batch"), 1);
+		CU_ASSERT_EQUAL(st_ch_error_count(f, "fetch_topic_id"), v >= 13 ? 2 : 0);
+		CU_ASSERT_EQUAL(st_ch_errors_total(f), 1 + (v >= 13 ? 2 : 0));
+		CU_ASSERT_EQUAL(st_ch_stats(f)->units[ST_DIR_TO_CLIENT], 1);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(f, ST_DIR_TO_CLIENT), 0);
+		if (st_ch_record_count(f) != 2 || st_ch_errors_total(f) != 1 + (v >= 13 ? 2u : 0u))
+			fprintf(stderr, "fetch v%d: %zu events\n", v, st_ch_record_count(f));
+		st_ch_destroy(f);
 		kw_free(&req);
 		kw_free(&resp);
 	}
@@ -711,13 +538,13 @@ static void test_fetch_egress(void)
 static void test_latency_matching(void)
 {
 	struct kw_buf b = { 0 }, r = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 	size_t at;
 
 	put_produce(&b, 9, 77, 1, 0);
 	put_produce(&b, 9, 78, 0, 0);           /* acks 0: no response comes */
 	put_opaque_request(&b, 18, 3, 79, 20);
-	feed_chunk(f, ST_DIR_TO_SERVER, b.p, b.n, 1000);
+	st_ch_feed(f, ST_DIR_TO_SERVER, b.p, b.n, 1000);
 	at = kw_response_begin(&r, 79, false, 0);       /* ApiVersions: header v0 */
 	kw_be16(&r, 0);
 	kw_frame_end(&r, at);
@@ -727,20 +554,20 @@ static void test_latency_matching(void)
 	at = kw_response_begin(&r, 12345, true, 0);     /* nobody asked */
 	kw_be32(&r, 0);
 	kw_frame_end(&r, at);
-	feed_split(f, ST_DIR_TO_CLIENT, r.p, r.n, 3, 5000);
+	st_ch_feed_chunks(f, ST_DIR_TO_CLIENT, r.p, r.n, 3, 5000);
 
-	CU_ASSERT_EQUAL_FATAL(f->n_lat, 2);
-	CU_ASSERT_EQUAL(f->lat[0].correlation_id, 79);
-	CU_ASSERT_EQUAL(f->lat[0].api_key, 18);
-	CU_ASSERT_EQUAL(f->lat[0].api_version, 3);
-	CU_ASSERT_EQUAL(f->lat[1].correlation_id, 77);
-	CU_ASSERT_EQUAL(f->lat[1].api_key, 0);
-	CU_ASSERT_EQUAL(f->lat[1].api_version, 9);
-	CU_ASSERT_EQUAL(f->lat[1].request_ns, 1000);
-	CU_ASSERT_EQUAL(f->lat[1].response_ns, 5000);
-	CU_ASSERT_EQUAL(f->stats.latency_unmatched, 1);
-	CU_ASSERT_EQUAL(f->stats.units[ST_DIR_TO_CLIENT], 3);
-	flow_free(f);
+	CU_ASSERT_EQUAL_FATAL(st_ch_latency_count(f), 2);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 0)->correlation_id, 79);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 0)->api_key, 18);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 0)->api_version, 3);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 1)->correlation_id, 77);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 1)->api_key, 0);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 1)->api_version, 9);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 1)->request_ns, 1000);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 1)->response_ns, 5000);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->latency_unmatched, 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->units[ST_DIR_TO_CLIENT], 3);
+	st_ch_destroy(f);
 	kw_free(&b);
 	kw_free(&r);
 }
@@ -749,25 +576,25 @@ static void test_latency_matching(void)
 static void test_pending_table_overflow(void)
 {
 	struct kw_buf b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
 	for (int i = 0; i < 9; i++) {
 		b.n = 0;
 		put_opaque_request(&b, 3, 1, i, 4);
-		feed_chunk(f, ST_DIR_TO_SERVER, b.p, b.n, 100 + (uint64_t)i);
+		st_ch_feed(f, ST_DIR_TO_SERVER, b.p, b.n, 100 + (uint64_t)i);
 	}
-	CU_ASSERT_EQUAL(f->stats.latency_unmatched, 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->latency_unmatched, 1);
 	b.n = 0;
 	size_t at = kw_response_begin(&b, 0, false, 0);  /* the pushed-out one */
 	kw_frame_end(&b, at);
 	at = kw_response_begin(&b, 8, false, 0);
 	kw_frame_end(&b, at);
-	feed_chunk(f, ST_DIR_TO_CLIENT, b.p, b.n, 500);
-	CU_ASSERT_EQUAL(f->stats.latency_unmatched, 2);
-	CU_ASSERT_EQUAL_FATAL(f->n_lat, 1);
-	CU_ASSERT_EQUAL(f->lat[0].correlation_id, 8);
-	CU_ASSERT_EQUAL(f->lat[0].request_ns, 108);
-	flow_free(f);
+	st_ch_feed(f, ST_DIR_TO_CLIENT, b.p, b.n, 500);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->latency_unmatched, 2);
+	CU_ASSERT_EQUAL_FATAL(st_ch_latency_count(f), 1);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 0)->correlation_id, 8);
+	CU_ASSERT_EQUAL(st_ch_latency(f, 0)->request_ns, 108);
+	st_ch_destroy(f);
 	kw_free(&b);
 }
 
@@ -782,17 +609,17 @@ static void put_mixed_stream(struct kw_buf *b)
 	put_produce(b, 0, 4, 1, 0);
 }
 
-static void check_mixed(const struct flow *f)
+static void check_mixed(const struct st_ch *f)
 {
-	CU_ASSERT_EQUAL_FATAL(f->n_ev, 3 * ST_ARRAY_SIZE(recs));
+	CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), 3 * ST_ARRAY_SIZE(recs));
 	check_standard_records(f, 0, 9);
 	check_standard_records(f, ST_ARRAY_SIZE(recs), 3);
 	check_standard_records(f, 2 * ST_ARRAY_SIZE(recs), 0);
-	CU_ASSERT_EQUAL(f->stats.units[ST_DIR_TO_SERVER], 4);
-	CU_ASSERT_EQUAL(errors_total(f), 0);
-	CU_ASSERT_EQUAL(f->stats.resyncs, 0);
-	CU_ASSERT_EQUAL(f->carry_n[ST_DIR_TO_SERVER], 0);
-	CU_ASSERT_EQUAL(f->bad_pointers, 0);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->units[ST_DIR_TO_SERVER], 4);
+	CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 0);
+	CU_ASSERT_EQUAL(st_ch_carry_bytes(f, ST_DIR_TO_SERVER), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(f), 0);
 }
 
 static void test_split_at_every_offset(void)
@@ -802,22 +629,22 @@ static void test_split_at_every_offset(void)
 
 	put_mixed_stream(&b);
 	for (size_t cut = 0; cut <= b.n; cut++) {
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
 		unsigned before = CU_get_number_of_failures();
 
-		feed_chunk(f, ST_DIR_TO_SERVER, b.p, cut, 1);
-		feed_chunk(f, ST_DIR_TO_SERVER, b.p + cut, b.n - cut, 2);
+		st_ch_feed(f, ST_DIR_TO_SERVER, b.p, cut, 1);
+		st_ch_feed(f, ST_DIR_TO_SERVER, b.p + cut, b.n - cut, 2);
 		check_mixed(f);
 		if (CU_get_number_of_failures() != before && failures++ < 3)
 			fprintf(stderr, "split at %zu of %zu differs\n", cut, b.n);
-		flow_free(f);
+		st_ch_destroy(f);
 	}
 	/* and one byte at a time */
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
-	feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, 1, 1);
+	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 1, 1);
 	check_mixed(f);
-	flow_free(f);
+	st_ch_destroy(f);
 	kw_free(&b);
 }
 
@@ -830,28 +657,28 @@ static void test_gap_resyncs(void)
 	put_produce(&third, 10, 3, 1, 1);
 	/* lose the middle of the second request, at every third offset */
 	for (size_t cut = 1; cut + 1 < second.n; cut += 3) {
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
 
-		feed_chunk(f, ST_DIR_TO_SERVER, first.p, first.n, 1);
-		feed_chunk(f, ST_DIR_TO_SERVER, second.p, cut, 1);
-		flow_gap(f, ST_DIR_TO_SERVER);
-		feed_chunk(f, ST_DIR_TO_SERVER, second.p + cut + 1, second.n - cut - 1, 2);
-		feed_chunk(f, ST_DIR_TO_SERVER, third.p, third.n, 3);
-		CU_ASSERT_EQUAL(f->stats.resyncs, 1);
-		if (f->stats.resyncs != 1 || f->n_ev < 2 * ST_ARRAY_SIZE(recs))
+		st_ch_feed(f, ST_DIR_TO_SERVER, first.p, first.n, 1);
+		st_ch_feed(f, ST_DIR_TO_SERVER, second.p, cut, 1);
+		st_ch_gap(f, ST_DIR_TO_SERVER);
+		st_ch_feed(f, ST_DIR_TO_SERVER, second.p + cut + 1, second.n - cut - 1, 2);
+		st_ch_feed(f, ST_DIR_TO_SERVER, third.p, third.n, 3);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 1);
+		if (st_ch_stats(f)->resyncs != 1 || st_ch_record_count(f) < 2 * ST_ARRAY_SIZE(recs))
 			fprintf(stderr, "gap at %zu: %lu resyncs, %zu events, errors %lu\n", cut,
-				(unsigned long)f->stats.resyncs, f->n_ev,
-				(unsigned long)errors_total(f));
-		CU_ASSERT_FATAL(f->n_ev >= 2 * ST_ARRAY_SIZE(recs));
+				(unsigned long)st_ch_stats(f)->resyncs, st_ch_record_count(f),
+				(unsigned long)st_ch_errors_total(f));
+		CU_ASSERT_FATAL(st_ch_record_count(f) >= 2 * ST_ARRAY_SIZE(recs));
 		check_standard_records(f, 0, 9);
 		/* records of the second request emitted before the gap are
 		 * genuine; none may follow it but the third request's */
-		CU_ASSERT_FATAL(f->n_ev <= 3 * ST_ARRAY_SIZE(recs));
+		CU_ASSERT_FATAL(st_ch_record_count(f) <= 3 * ST_ARRAY_SIZE(recs));
 		check_standard_prefix(f, ST_ARRAY_SIZE(recs), 7,
-				      f->n_ev - 2 * ST_ARRAY_SIZE(recs));
-		check_standard_records(f, f->n_ev - ST_ARRAY_SIZE(recs), 10);
-		CU_ASSERT(f->stats.skipped_bytes > 0);
-		flow_free(f);
+				      st_ch_record_count(f) - 2 * ST_ARRAY_SIZE(recs));
+		check_standard_records(f, st_ch_record_count(f) - ST_ARRAY_SIZE(recs), 10);
+		CU_ASSERT(st_ch_stats(f)->skipped_bytes > 0);
+		st_ch_destroy(f);
 	}
 	kw_free(&first);
 	kw_free(&second);
@@ -867,18 +694,18 @@ static void test_mid_stream_start(void)
 
 	put_produce(&b, 9, 2, 1, 0);
 	for (size_t start = 1; start < second; start += 5) {
-		struct flow *f = flow_new();
+		struct st_ch *f = flow_new();
 
-		feed_split(f, ST_DIR_TO_SERVER, b.p + start, b.n - start, 700, 1);
-		CU_ASSERT_EQUAL(f->stats.resyncs, 1);
-		if (f->stats.resyncs != 1 || f->n_ev != ST_ARRAY_SIZE(recs))
+		st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p + start, b.n - start, 700, 1);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 1);
+		if (st_ch_stats(f)->resyncs != 1 || st_ch_record_count(f) != ST_ARRAY_SIZE(recs))
 			fprintf(stderr, "start at %zu: %lu resyncs, %zu events, errors %lu\n",
-				start, (unsigned long)f->stats.resyncs, f->n_ev,
-				(unsigned long)errors_total(f));
-		CU_ASSERT_EQUAL_FATAL(f->n_ev, ST_ARRAY_SIZE(recs));
+				start, (unsigned long)st_ch_stats(f)->resyncs, st_ch_record_count(f),
+				(unsigned long)st_ch_errors_total(f));
+		CU_ASSERT_EQUAL_FATAL(st_ch_record_count(f), ST_ARRAY_SIZE(recs));
 		check_standard_records(f, 0, 9);
-		CU_ASSERT_EQUAL(f->stats.skipped_bytes, second - start);
-		flow_free(f);
+		CU_ASSERT_EQUAL(st_ch_stats(f)->skipped_bytes, second - start);
+		st_ch_destroy(f);
 	}
 	kw_free(&b);
 }
@@ -889,19 +716,19 @@ static void check_recovers(const uint8_t *bad, size_t bad_len, const char *error
 			   uint64_t records_before)
 {
 	struct kw_buf b = { 0 };
-	struct flow *f = flow_new();
+	struct st_ch *f = flow_new();
 
 	put_opaque_request(&b, 3, 1, 49, 10);   /* a sound first request */
 	kw_put(&b, bad, bad_len);
 	put_produce(&b, 9, 50, 1, 0);
-	feed_split(f, ST_DIR_TO_SERVER, b.p, b.n, 64, 1);
-	CU_ASSERT_EQUAL(errors_of(f, error), 1);
-	CU_ASSERT_EQUAL(f->stats.records, records_before + ST_ARRAY_SIZE(recs));
-	CU_ASSERT_FATAL(f->n_ev >= ST_ARRAY_SIZE(recs));
-	check_standard_records(f, f->n_ev - ST_ARRAY_SIZE(recs), 9);
-	if (errors_of(f, error) != 1)
+	st_ch_feed_chunks(f, ST_DIR_TO_SERVER, b.p, b.n, 64, 1);
+	CU_ASSERT_EQUAL(st_ch_error_count(f, error), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(f)->records, records_before + ST_ARRAY_SIZE(recs));
+	CU_ASSERT_FATAL(st_ch_record_count(f) >= ST_ARRAY_SIZE(recs));
+	check_standard_records(f, st_ch_record_count(f) - ST_ARRAY_SIZE(recs), 9);
+	if (st_ch_error_count(f, error) != 1)
 		fprintf(stderr, "expected one %s\n", error);
-	flow_free(f);
+	st_ch_destroy(f);
 	kw_free(&b);
 }
 
@@ -1009,75 +836,45 @@ static const struct pcap_case pcap_cases[] = {
 
 #define FLOWS_MAX 8
 
-struct pcap_run {
-	struct flow *flow[FLOWS_MAX];
-	unsigned flows;
-};
-
-static void pcap_run_free(struct pcap_run *run)
-{
-	for (unsigned i = 0; i < run->flows; i++)
-		flow_free(run->flow[i]);
-}
-
-static void run_capture(const struct pcap_case *pc, struct pcap_run *run)
+static struct st_ch_run *run_capture(const struct pcap_case *pc)
 {
 	char rel[128];
-	struct st_cap *cap;
+	struct st_ch_run *run;
 
 	snprintf(rel, sizeof(rel), "pcaps/kafka/%s.pcap", pc->name);
-	cap = st_cap_load(st_test_data_path(rel), pc->server_port);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
-	CU_ASSERT_FATAL(cap->flows <= FLOWS_MAX);
-	run->flows = cap->flows;
-	for (unsigned i = 0; i < cap->flows; i++)
-		run->flow[i] = flow_new();
-	for (size_t i = 0; i < cap->n; i++) {
-		const struct st_cap_chunk *c = &cap->chunks[i];
+	run = st_ch_run_capture(K, &kafka_rules, st_test_data_path(rel), pc->server_port,
+				false);
+	CU_ASSERT_FATAL(st_ch_run_flows(run) <= FLOWS_MAX);
+	return run;
+}
 
-		feed_chunk(run->flow[c->flow],
-			   c->to_server ? ST_DIR_TO_SERVER : ST_DIR_TO_CLIENT,
-			   c->data, c->len, c->ts_ns);
+static const struct st_latency *find_latency(const struct st_ch_run *run,
+					     int32_t correlation_id)
+{
+	for (unsigned i = 0; i < st_ch_run_flows(run); i++) {
+		const struct st_ch *f = st_ch_run_flow(run, i);
+
+		for (size_t k = 0; k < st_ch_latency_count(f); k++)
+			if (st_ch_latency(f, k)->correlation_id == correlation_id)
+				return st_ch_latency(f, k);
 	}
-	st_cap_free(cap);
-}
-
-static uint64_t run_sum(const struct pcap_run *run, size_t offset)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < run->flows; i++)
-		n += *(const uint64_t *)((const uint8_t *)&run->flow[i]->stats + offset);
-	return n;
-}
-
-#define RUN_STAT(run, field) run_sum(run, offsetof(struct st_codec_stats, field))
-
-static const struct lat *find_latency(const struct pcap_run *run, int32_t correlation_id)
-{
-	for (unsigned i = 0; i < run->flows; i++)
-		for (size_t k = 0; k < run->flow[i]->n_lat; k++)
-			if (run->flow[i]->lat[k].correlation_id == correlation_id)
-				return &run->flow[i]->lat[k];
 	return NULL;
 }
 
 /* Every producer event of the run must name `topic` and `partition`. */
-static unsigned check_record_streams(const struct pcap_run *run, const char *topic,
+static unsigned check_record_streams(const struct st_ch_run *run, const char *topic,
 				     int partition)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < run->flows; i++) {
-		for (size_t k = 0; k < run->flow[i]->n_ev; k++) {
-			const struct ev *e = &run->flow[i]->ev[k];
+	for (size_t k = 0; k < st_ch_run_record_count(run); k++) {
+		const struct st_ch_record *e = st_ch_run_record(run, k);
 
-			if (e->kind == ST_REC_EGRESS)
-				continue;
-			CU_ASSERT_STRING_EQUAL(e->stream, topic);
-			CU_ASSERT_EQUAL(e->partition, partition);
-			n++;
-		}
+		if (e->kind == ST_REC_EGRESS)
+			continue;
+		CU_ASSERT_STRING_EQUAL(e->stream, topic);
+		CU_ASSERT_EQUAL(e->partition, partition);
+		n++;
 	}
 	return n;
 }
@@ -1098,7 +895,7 @@ static int api_key_of_name(const char *name)
 /* DeepFlow: `KafkaInfo { msg_type: Request, correlation_id: Some(47),
  * api_key: Produce, api_version: 9, ... topic_name: "zqy-test",
  * partition: 0, ... }`, one line per message it found. */
-static void check_against_result(const struct pcap_case *pc, const struct pcap_run *run)
+static void check_against_result(const struct pcap_case *pc, const struct st_ch_run *run)
 {
 	char rel[128], line[4096];
 	unsigned requests = 0, responses = 0;
@@ -1112,7 +909,7 @@ static void check_against_result(const struct pcap_case *pc, const struct pcap_r
 		int corr = -1, version = -1, partition = -1, key;
 		const char *s;
 		bool request;
-		const struct lat *l;
+		const struct st_latency *l;
 
 		if (!strstr(line, "KafkaInfo {"))
 			continue;
@@ -1149,8 +946,8 @@ static void check_against_result(const struct pcap_case *pc, const struct pcap_r
 			CU_ASSERT(check_record_streams(run, topic, partition) > 0);
 	}
 	fclose(fp);
-	CU_ASSERT_EQUAL(RUN_STAT(run, units[ST_DIR_TO_SERVER]), requests);
-	CU_ASSERT_EQUAL(RUN_STAT(run, units[ST_DIR_TO_CLIENT]), responses);
+	CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, units[ST_DIR_TO_SERVER]), requests);
+	CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, units[ST_DIR_TO_CLIENT]), responses);
 }
 
 enum tf { TF_FRAME, TF_REQUEST_KEY, TF_VERSION, TF_CORR, TF_TOPIC, TF_PARTITION,
@@ -1174,20 +971,22 @@ static bool hex_equal(const char *hex, const uint8_t *p, uint32_t n)
 }
 
 /* The run's producer events in order (one flow carries requests here). */
-static const struct ev *nth_record(const struct pcap_run *run, size_t nth)
+static const struct st_ch_record *nth_record(const struct st_ch_run *run, size_t nth)
 {
-	for (unsigned i = 0; i < run->flows; i++)
-		for (size_t k = 0; k < run->flow[i]->n_ev; k++)
-			if (run->flow[i]->ev[k].kind == ST_REC_RECORD && nth-- == 0)
-				return &run->flow[i]->ev[k];
+	for (size_t k = 0; k < st_ch_run_record_count(run); k++) {
+		const struct st_ch_record *e = st_ch_run_record(run, k);
+
+		if (e->kind == ST_REC_RECORD && nth-- == 0)
+			return e;
+	}
 	return NULL;
 }
 
-static void check_tshark_request(const struct pcap_case *pc, const struct pcap_run *run,
+static void check_tshark_request(const struct pcap_case *pc, const struct st_ch_run *run,
 				 char **f, uint64_t *tshark_records)
 {
 	int key = atoi(f[TF_REQUEST_KEY]);
-	const struct lat *l = find_latency(run, atoi(f[TF_CORR]));
+	const struct st_latency *l = find_latency(run, atoi(f[TF_CORR]));
 	size_t nth = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
@@ -1212,7 +1011,7 @@ static void check_tshark_request(const struct pcap_case *pc, const struct pcap_r
 		*tshark_records += (strcmp(t, "0") == 0 || strcmp(t, "1") == 0);
 	/* keys and values where tshark could decode them */
 	for (char *s = f[TF_KEY], *t; (t = strsep(&s, ",")) != NULL; nth++) {
-		const struct ev *e = nth_record(run, nth);
+		const struct st_ch_record *e = nth_record(run, nth);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 		if (*t && *t != '<')
@@ -1220,7 +1019,7 @@ static void check_tshark_request(const struct pcap_case *pc, const struct pcap_r
 	}
 	nth = 0;
 	for (char *s = f[TF_VALUE], *t; (t = strsep(&s, ",")) != NULL; nth++) {
-		const struct ev *e = nth_record(run, nth);
+		const struct st_ch_record *e = nth_record(run, nth);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 		if (*t && *t != '<')
@@ -1235,79 +1034,82 @@ static void check_tshark_request(const struct pcap_case *pc, const struct pcap_r
 	}
 }
 
-static void check_against_tshark(const struct pcap_case *pc, const struct pcap_run *run)
+struct tshark_tally {
+	const struct pcap_case *pc;
+	const struct st_ch_run *run;
+	unsigned requests, responses;
+	uint64_t records;
+};
+
+/* One frame of tshark's Kafka fields. */
+static void tshark_kafka_row(char **f, size_t n, void *ctx)
 {
-	char cmd[1024], rel[128], line[16384];
-	unsigned requests = 0, responses = 0;
-	uint64_t tshark_records = 0;
-	FILE *fp;
+	struct tshark_tally *t = ctx;
+
+	CU_ASSERT_EQUAL_FATAL(n, TF__COUNT);
+	if (!*f[TF_CORR])
+		return;         /* no Kafka PDU in this frame */
+	CU_ASSERT(strchr(f[TF_CORR], ',') == NULL);
+	if (*f[TF_REQUEST_KEY]) {
+		t->requests++;
+		check_tshark_request(t->pc, t->run, f, &t->records);
+	} else {
+		t->responses++;
+		CU_ASSERT_PTR_NOT_NULL(find_latency(t->run, atoi(f[TF_CORR])));
+	}
+}
+
+static void check_against_tshark(const struct pcap_case *pc, const struct st_ch_run *run)
+{
+	char args[1024], rel[128];
+	struct tshark_tally t = { pc, run, 0, 0, 0 };
 
 	snprintf(rel, sizeof(rel), "pcaps/kafka/%s.pcap", pc->name);
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r '%s' -d tcp.port==%u,kafka -T fields -E separator=/t "
+	snprintf(args, sizeof(args),
+		 "-d tcp.port==%u,kafka -T fields -E separator=/t "
 		 "-E occurrence=a -E aggregator=, -e frame.number -e kafka.request_key "
 		 "-e kafka.api_version -e kafka.correlation_id -e kafka.topic_name "
 		 "-e kafka.partition_id -e kafka.batch_size -e kafka.message_magic "
 		 "-e kafka.unsupported_api_version -e kafka.message_key "
-		 "-e kafka.message_value -e kafka.header_key 2>/dev/null",
-		 st_test_data_path(rel), pc->server_port);
-	fp = popen(cmd, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	while (fgets(line, sizeof(line), fp)) {
-		char *f[TF__COUNT] = { 0 }, *s = line;
-		unsigned n = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		for (char *t; n < TF__COUNT && (t = strsep(&s, "\t")) != NULL;)
-			f[n++] = t;
-		CU_ASSERT_EQUAL_FATAL(n, TF__COUNT);
-		if (!*f[TF_CORR])
-			continue;       /* no Kafka PDU in this frame */
-		CU_ASSERT(strchr(f[TF_CORR], ',') == NULL);
-		if (*f[TF_REQUEST_KEY]) {
-			requests++;
-			check_tshark_request(pc, run, f, &tshark_records);
-		} else {
-			responses++;
-			CU_ASSERT_PTR_NOT_NULL(find_latency(run, atoi(f[TF_CORR])));
-		}
-	}
-	CU_ASSERT_EQUAL(pclose(fp), 0);
-	CU_ASSERT(requests > 0);
-	CU_ASSERT_EQUAL(RUN_STAT(run, units[ST_DIR_TO_SERVER]), requests);
-	CU_ASSERT_EQUAL(RUN_STAT(run, units[ST_DIR_TO_CLIENT]), responses);
-	if (tshark_records != UINT64_MAX)
-		CU_ASSERT_EQUAL(RUN_STAT(run, records) + RUN_STAT(run, opaque_records),
-				tshark_records);
+		 "-e kafka.message_value -e kafka.header_key", pc->server_port);
+	st_ch_tshark_rows(st_test_data_path(rel), args, TF__COUNT, tshark_kafka_row, &t);
+	CU_ASSERT(t.requests > 0);
+	CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, units[ST_DIR_TO_SERVER]), t.requests);
+	CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, units[ST_DIR_TO_CLIENT]), t.responses);
+	if (t.records != UINT64_MAX)
+		CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, records) +
+				ST_CH_RUN_STAT(run, opaque_records), t.records);
 	/* none of these Fetch responses carries a batch tshark could show */
-	CU_ASSERT_EQUAL(RUN_STAT(run, egress_records), 0);
+	CU_ASSERT_EQUAL(ST_CH_RUN_STAT(run, egress_records), 0);
 }
 
 static void test_reference_captures(void)
 {
 	for (size_t i = 0; i < ST_ARRAY_SIZE(pcap_cases); i++) {
 		const struct pcap_case *pc = &pcap_cases[i];
-		struct pcap_run run = { 0 };
 		unsigned before = CU_get_number_of_failures();
+		struct st_ch_run *run = run_capture(pc);
+		const struct st_ch *first = st_ch_run_flow(run, 0);
 
-		run_capture(pc, &run);
 		if (pc->has_result)
-			check_against_result(pc, &run);
-		check_against_tshark(pc, &run);
-		for (unsigned k = 0; k < run.flows; k++) {
-			CU_ASSERT_EQUAL(errors_total(run.flow[k]), 0);
-			CU_ASSERT_EQUAL(run.flow[k]->stats.resyncs, 0);
-			CU_ASSERT_EQUAL(run.flow[k]->bad_pointers, 0);
+			check_against_result(pc, run);
+		check_against_tshark(pc, run);
+		for (unsigned k = 0; k < st_ch_run_flows(run); k++) {
+			const struct st_ch *f = st_ch_run_flow(run, k);
+
+			CU_ASSERT_EQUAL(st_ch_errors_total(f), 0);
+			CU_ASSERT_EQUAL(st_ch_stats(f)->resyncs, 0);
+			CU_ASSERT_EQUAL(st_ch_bad_events(f), 0);
 		}
 		fprintf(stderr, "  %s: %lu requests, %lu responses, %lu records, "
 			"%lu latency samples\n", pc->name,
-			(unsigned long)RUN_STAT(&run, units[ST_DIR_TO_SERVER]),
-			(unsigned long)RUN_STAT(&run, units[ST_DIR_TO_CLIENT]),
-			(unsigned long)RUN_STAT(&run, records),
-			(unsigned long)(run.flows ? run.flow[0]->n_lat : 0));
+			(unsigned long)ST_CH_RUN_STAT(run, units[ST_DIR_TO_SERVER]),
+			(unsigned long)ST_CH_RUN_STAT(run, units[ST_DIR_TO_CLIENT]),
+			(unsigned long)ST_CH_RUN_STAT(run, records),
+			(unsigned long)(first ? st_ch_latency_count(first) : 0));
 		if (CU_get_number_of_failures() != before)
 			fprintf(stderr, "  %s: FAILED\n", pc->name);
-		pcap_run_free(&run);
+		st_ch_run_destroy(run);
 	}
 }
 
@@ -1316,18 +1118,16 @@ static void test_reference_captures(void)
 static void test_produce_v2_message_content(void)
 {
 	const struct pcap_case pc = { "00-produce-v2", 9092, true };
-	struct pcap_run run = { 0 };
-	const struct ev *e;
+	struct st_ch_run *run = run_capture(&pc);
+	const struct st_ch_record *e = nth_record(run, 0);
 
-	run_capture(&pc, &run);
-	e = nth_record(&run, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	CU_ASSERT_FALSE(e->has_key);
+	CU_ASSERT_FALSE(!!(e->flags & ST_REC_F_HAS_KEY));
 	CU_ASSERT_EQUAL(e->value_len, 27);
-	CU_ASSERT(memcmp(e->value, "Message without compression", 27) == 0);
+	CU_ASSERT(st_ch_bytes_are(e->value, "Message without compression", 27));
 	CU_ASSERT(e->flags & ST_REC_F_HAS_TIMESTAMP);
 	CU_ASSERT_EQUAL(e->timestamp_ms, 0x158741cd909ll);
-	pcap_run_free(&run);
+	st_ch_run_destroy(run);
 }
 
 ST_TEST_MAIN("dataplane/codec/kafka",

@@ -3,179 +3,49 @@
  * built here byte by byte from the OASIS MQTT 3.1.1 and 5.0 texts (so the
  * test knows every topic, id and value it put in), DeepFlow's .result files
  * beside the reference captures, and tshark's MQTT dissector run at test
- * time.  The harness implements the caller's side of the carry contract
- * and checks it on every feed: unconsumed bytes <= ST_CODEC_HOLD_MAX, and
- * progress whenever more than that is offered; every event pointer must
- * lie inside the bytes fed.
+ * time.  The harness (tests/lib/codec_harness.h) implements the caller's
+ * side of the carry contract and checks it on every feed: unconsumed bytes
+ * <= ST_CODEC_HOLD_MAX, and progress whenever more than that is offered;
+ * every event pointer must lie inside the bytes fed (mqtt_record_rule).
  */
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture.h"
+#include "codec_harness.h"
 #include "dataplane/codec/codec.h"
 #include "st_test.h"
 
 #define HOLD ST_CODEC_HOLD_MAX
-#define MAX_RECS 4096
-#define STREAM_MAX 256
 
 static const struct st_codec *C = &st_codec_mqtt;
 
-/* ---- the caller's side: carry, sink, checks ---- */
-
-struct rec {
-	uint8_t kind, qos, flags;
-	uint32_t count, packet_id;
-	char stream[STREAM_MAX];
-	uint32_t stream_len;
-	uint8_t *value;
-	uint32_t value_len, value_bytes;
-};
-
-struct harness {
-	void *state;
-	struct st_codec_stats stats;
-	uint8_t *carry[2];
-	size_t carry_len[2];
-	const uint8_t *buf;   /* the bytes of the feed in progress */
-	size_t buf_len;
-	struct rec *recs;
-	size_t n_recs;
-	struct st_latency lat[64];
-	size_t n_lat;
-	unsigned bad_events;
-};
-
-static bool inside(const struct harness *h, const uint8_t *p, size_t len)
+/* MQTT's promises beyond codec.h's: one PUBLISH per event, its topic and
+ * payload in the bytes fed, no key, no header block, no partition. */
+static const char *mqtt_record_rule(const struct st_ch *h, const struct st_record *r)
 {
-	return p >= h->buf && len <= h->buf_len && p - h->buf <= (ptrdiff_t)(h->buf_len - len);
+	if (!st_ch_in_feed(h, r->stream, r->stream_len) ||
+	    !st_ch_in_feed(h, r->value, r->value_len))
+		return "topic or payload outside the bytes fed";
+	if (r->count != 1)
+		return "count != 1";
+	if (r->headers != NULL || (r->flags & ST_REC_F_HAS_KEY) || r->partition != -1)
+		return "header block, key or partition on an MQTT record";
+	return NULL;
 }
 
-static void on_record(void *ctx, const struct st_record *r)
+static const char *mqtt_latency_rule(const struct st_ch *h, const struct st_latency *l)
 {
-	struct harness *h = ctx;
-	struct rec *o;
-
-	if (!inside(h, r->stream, r->stream_len) || !inside(h, r->value, r->value_len) ||
-	    r->value_len > r->value_bytes ||
-	    !!(r->flags & ST_REC_F_VALUE_TRUNCATED) != (r->value_len < r->value_bytes) ||
-	    r->proto != ST_PROTO_MQTT || r->count != 1 || r->stream_len >= STREAM_MAX ||
-	    r->headers != NULL || (r->flags & ST_REC_F_HAS_KEY) || r->partition != -1)
-		h->bad_events++;
-	if (h->n_recs == MAX_RECS)
-		return;
-	o = &h->recs[h->n_recs++];
-	memset(o, 0, sizeof(*o));
-	o->kind = r->kind;
-	o->qos = r->qos;
-	o->flags = r->flags;
-	o->count = r->count;
-	o->packet_id = r->packet_id;
-	o->stream_len = r->stream_len < STREAM_MAX ? r->stream_len : STREAM_MAX - 1;
-	memcpy(o->stream, r->stream, o->stream_len);
-	o->value = malloc(r->value_len + 1u);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(o->value);
-	memcpy(o->value, r->value, r->value_len);
-	o->value_len = r->value_len;
-	o->value_bytes = r->value_bytes;
+	(void)h;
+	return l->api_key != -1 ? "api_key != -1 on an MQTT sample" : NULL;
 }
 
-static void on_latency(void *ctx, const struct st_latency *l)
+static const struct st_ch_rules mqtt_rules = { mqtt_record_rule, mqtt_latency_rule };
+
+static struct st_ch *h_new(void)
 {
-	struct harness *h = ctx;
-
-	if (l->proto != ST_PROTO_MQTT || l->api_key != -1)
-		h->bad_events++;
-	if (h->n_lat < 64)
-		h->lat[h->n_lat++] = *l;
-}
-
-static struct harness *h_new(void)
-{
-	struct harness *h = calloc(1, sizeof(*h));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-	CU_ASSERT_FATAL(C->state_bytes <= ST_CODEC_STATE_MAX);
-	h->state = aligned_alloc(8, (C->state_bytes + 7) & ~(size_t)7);
-	h->recs = calloc(MAX_RECS, sizeof(*h->recs));
-	CU_ASSERT_FATAL(h->state && h->recs);
-	C->init(h->state);
-	return h;
-}
-
-static void h_free(struct harness *h)
-{
-	if (!h)
-		return;
-	for (size_t i = 0; i < h->n_recs; i++)
-		free(h->recs[i].value);
-	free(h->recs);
-	free(h->carry[0]);
-	free(h->carry[1]);
-	free(h->state);
-	free(h);
-}
-
-/* Offers carry + data, checks the contract, keeps what is left. */
-static void h_feed(struct harness *h, enum st_dir dir, const uint8_t *data,
-		   size_t len, uint64_t ts_ns)
-{
-	struct st_codec_sink sink = { on_record, on_latency, h };
-	size_t n = h->carry_len[dir] + len, used;
-	uint8_t *buf = malloc(n ? n : 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-	if (h->carry_len[dir])
-		memcpy(buf, h->carry[dir], h->carry_len[dir]);
-	if (len)
-		memcpy(buf + h->carry_len[dir], data, len);
-	h->buf = buf;
-	h->buf_len = n;
-	used = C->feed(h->state, dir, buf, n, ts_ns, &sink, &h->stats);
-	CU_ASSERT_FATAL(used <= n);
-	CU_ASSERT_FATAL(n - used <= HOLD);
-	if (n > HOLD)
-		CU_ASSERT_FATAL(used > 0);
-	free(h->carry[dir]);
-	h->carry[dir] = malloc(n - used + 1);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h->carry[dir]);
-	memcpy(h->carry[dir], buf + used, n - used);
-	h->carry_len[dir] = n - used;
-	free(buf);
-}
-
-static void h_feed_chunks(struct harness *h, enum st_dir dir, const uint8_t *data,
-			  size_t len, size_t chunk)
-{
-	for (size_t off = 0; off < len; off += chunk)
-		h_feed(h, dir, data + off, len - off < chunk ? len - off : chunk, off);
-}
-
-static void h_gap(struct harness *h, enum st_dir dir)
-{
-	h->carry_len[dir] = 0;
-	C->gap(h->state, dir, &h->stats);
-}
-
-static uint64_t err_count(const struct harness *h, const char *name)
-{
-	for (unsigned i = 0; i < C->n_errors; i++)
-		if (strcmp(C->error_names[i], name) == 0)
-			return h->stats.errors[i];
-	CU_FAIL("no such error name");
-	return 0;
-}
-
-static uint64_t errors_total(const struct harness *h)
-{
-	uint64_t t = 0;
-
-	for (unsigned i = 0; i < ST_CODEC_ERRORS_MAX; i++)
-		t += h->stats.errors[i];
-	return t;
+	return st_ch_create(C, &mqtt_rules);
 }
 
 /* ---- packet builders, from the specification ---- */
@@ -285,10 +155,11 @@ static void ack_pkt(struct buf *b, uint8_t type, uint16_t id)
 	put16(b, id);
 }
 
-static bool rec_is(const struct rec *r, uint8_t kind, const char *topic,
+/* NULL (no such record) is no match. */
+static bool rec_is(const struct st_ch_record *r, uint8_t kind, const char *topic,
 		   unsigned qos, uint32_t id, const void *value, size_t value_len)
 {
-	return r->kind == kind && r->stream_len == strlen(topic) &&
+	return r && r->value && r->kind == kind && r->stream_len == strlen(topic) &&
 	       memcmp(r->stream, topic, r->stream_len) == 0 && r->qos == qos &&
 	       r->packet_id == id && r->value_len == value_len &&
 	       r->value_bytes == value_len && memcmp(r->value, value, value_len) == 0;
@@ -298,7 +169,7 @@ static bool rec_is(const struct rec *r, uint8_t kind, const char *topic,
 
 static void test_v311_qos_levels(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf b = { 0 };
 	struct pub p0 = { "a/b", 0, 0, NULL, 0, false, "{\"x\":1}", 7 };
 	struct pub p1 = { "sensors/t", 1, 7, NULL, 0, false, "{\"x\":2}", 7 };
@@ -308,20 +179,20 @@ static void test_v311_qos_levels(void)
 	publish_pkt(&b, &p0);
 	publish_pkt(&b, &p1);
 	publish_pkt(&b, &p2);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 3);
-	CU_ASSERT_EQUAL(h->carry_len[0], 0);
-	if (h->n_recs == 3) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "a/b", 0, 0, "{\"x\":1}", 7));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "sensors/t", 1, 7, "{\"x\":2}", 7));
-		CU_ASSERT(rec_is(&h->recs[2], ST_REC_RECORD, "sensors/h", 2, 8, "", 0));
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 3);
+	CU_ASSERT_EQUAL(st_ch_carry_bytes(h, ST_DIR_TO_SERVER), 0);
+	if (st_ch_record_count(h) == 3) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "a/b", 0, 0, "{\"x\":1}", 7));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "sensors/t", 1, 7, "{\"x\":2}", 7));
+		CU_ASSERT(rec_is(st_ch_record(h, 2), ST_REC_RECORD, "sensors/h", 2, 8, "", 0));
 	}
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 4);
-	CU_ASSERT_EQUAL(h->stats.records, 3);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 4);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->records, 3);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(b.p);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 static void test_v5_properties(void)
@@ -335,7 +206,7 @@ static void test_v5_properties(void)
 		0x0b, 0x81, 0x01,                    /* subscription id 129 */
 	};
 	static const uint8_t alias_only[] = { 0x23, 0x00, 0x03 };
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf b = { 0 };
 	struct pub p1 = { "dev/1", 1, 300, props, sizeof(props), true, "{\"t\":20}", 8 };
 	struct pub p2 = { "", 0, 0, alias_only, sizeof(alias_only), true, "{\"t\":21}", 8 };
@@ -345,18 +216,18 @@ static void test_v5_properties(void)
 	publish_pkt(&b, &p1);
 	publish_pkt(&b, &p2);
 	publish_pkt(&b, &p3);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "dev/1", 1, 300, "{\"t\":20}", 8));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "dev/2", 0, 0, "\x00hi", 3));
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "dev/1", 1, 300, "{\"t\":20}", 8));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "dev/2", 0, 0, "\x00hi", 3));
 	}
-	CU_ASSERT_EQUAL(err_count(h, "topic_alias_unresolved"), 1);
-	CU_ASSERT_EQUAL(errors_total(h), 1);
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 4);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "topic_alias_unresolved"), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 4);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(b.p);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 /* Remaining Length boundaries (3.1.1 §2.2.3 table 2.4) and the hold limit. */
@@ -370,7 +241,7 @@ static void test_remaining_length_boundaries(void)
 	for (size_t i = 0; i < 2097152; i++)
 		payload[i] = (uint8_t)('a' + i % 26);
 	for (size_t k = 0; k < sizeof(rls) / sizeof(rls[0]); k++) {
-		struct harness *h = h_new();
+		struct st_ch *h = h_new();
 		struct buf b = { 0 };
 		size_t tl = 5, value = rls[k] - 2 - tl, total, hdr, expect_len;
 		struct pub p = { "big/1", 0, 0, NULL, 0, false, payload, value };
@@ -381,26 +252,26 @@ static void test_remaining_length_boundaries(void)
 		hdr = total - rls[k];
 		CU_ASSERT_EQUAL(hdr - 1, varint_bytes[k]);
 		publish_pkt(&b, &after);
-		h_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 1460);
+		st_ch_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 1460, 1);
 		/* documented: the value's bytes within the first HOLD bytes */
 		expect_len = total <= HOLD ? value : HOLD - hdr - 2 - tl;
-		CU_ASSERT_EQUAL(h->n_recs, 2);
-		if (h->n_recs == 2) {
-			struct rec *r = &h->recs[0];
+		CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+		if (st_ch_record_count(h) == 2) {
+			const struct st_ch_record *r = st_ch_record(h, 0);
 
 			CU_ASSERT_EQUAL(r->value_bytes, value);
 			CU_ASSERT_EQUAL(r->value_len, expect_len);
-			CU_ASSERT_EQUAL(memcmp(r->value, payload, expect_len), 0);
+			CU_ASSERT(st_ch_bytes_are(r->value, payload, expect_len));
 			CU_ASSERT_EQUAL(!!(r->flags & ST_REC_F_VALUE_TRUNCATED),
 					expect_len < value);
 			CU_ASSERT_EQUAL(r->stream_len, 5);
-			CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "next", 1, 9, "x", 1));
+			CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "next", 1, 9, "x", 1));
 		}
-		CU_ASSERT_EQUAL(h->stats.truncated_values, expect_len < value ? 1u : 0u);
-		CU_ASSERT_EQUAL(errors_total(h), 0);
-		CU_ASSERT_EQUAL(h->bad_events, 0);
+		CU_ASSERT_EQUAL(st_ch_stats(h)->truncated_values, expect_len < value ? 1u : 0u);
+		CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+		CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 		free(b.p);
-		h_free(h);
+		st_ch_destroy(h);
 	}
 	free(payload);
 }
@@ -410,32 +281,32 @@ static void test_remaining_length_max(void)
 {
 	static const uint8_t head[] = { 0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 't' };
 	uint8_t *zeros = calloc(1, 1 << 16);
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	size_t left = 268435455u - 3u;
 	struct buf b = { 0 };
 	struct pub after = { "after", 0, 0, NULL, 0, false, "ok", 2 };
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(zeros);
-	h_feed(h, ST_DIR_TO_SERVER, head, sizeof(head), 1);
+	st_ch_feed(h, ST_DIR_TO_SERVER, head, sizeof(head), 1);
 	while (left) {
 		size_t n = left < (1u << 16) ? left : (1u << 16);
 
-		h_feed(h, ST_DIR_TO_SERVER, zeros, n, 2);
+		st_ch_feed(h, ST_DIR_TO_SERVER, zeros, n, 2);
 		left -= n;
 	}
 	publish_pkt(&b, &after);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 3);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT_EQUAL(h->recs[0].value_bytes, 268435455u - 3u);
-		CU_ASSERT_EQUAL(h->recs[0].value_len, HOLD - sizeof(head));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "after", 0, 0, "ok", 2));
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 3);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT_EQUAL(st_ch_record(h, 0)->value_bytes, 268435455u - 3u);
+		CU_ASSERT_EQUAL(st_ch_record(h, 0)->value_len, HOLD - sizeof(head));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "after", 0, 0, "ok", 2));
 	}
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(b.p);
 	free(zeros);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 /* A session toward the broker, and what it must yield. */
@@ -463,43 +334,43 @@ static void session_stream(struct buf *b)
 	put(b, pingreq, sizeof(pingreq));
 }
 
-static void check_session(const struct harness *h)
+static void check_session(const struct st_ch *h)
 {
-	CU_ASSERT_EQUAL(h->n_recs, 4);
-	for (size_t i = 0; i < 4 && i < h->n_recs; i++)
-		CU_ASSERT(rec_is(&h->recs[i], ST_REC_RECORD, session_pubs[i].topic,
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 4);
+	for (size_t i = 0; i < 4 && i < st_ch_record_count(h); i++)
+		CU_ASSERT(rec_is(st_ch_record(h, i), ST_REC_RECORD, session_pubs[i].topic,
 				 session_pubs[i].qos, session_pubs[i].id,
 				 session_pubs[i].payload, session_pubs[i].payload_len));
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 8);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->stats.resyncs, 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 8);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 }
 
 static void test_split_at_every_offset(void)
 {
 	struct buf b = { 0 };
-	struct harness *h;
+	struct st_ch *h;
 
 	session_stream(&b);
 	for (size_t cut = 0; cut <= b.len; cut++) {
 		h = h_new();
-		h_feed(h, ST_DIR_TO_SERVER, b.p, cut, 1);
-		h_feed(h, ST_DIR_TO_SERVER, b.p + cut, b.len - cut, 2);
+		st_ch_feed(h, ST_DIR_TO_SERVER, b.p, cut, 1);
+		st_ch_feed(h, ST_DIR_TO_SERVER, b.p + cut, b.len - cut, 2);
 		check_session(h);
-		CU_ASSERT_EQUAL(h->carry_len[0], 0);
-		h_free(h);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(h, ST_DIR_TO_SERVER), 0);
+		st_ch_destroy(h);
 	}
 	h = h_new();
-	h_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
+	st_ch_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 1, 1);
 	check_session(h);
-	h_free(h);
+	st_ch_destroy(h);
 	free(b.p);
 }
 
 static void test_egress_and_latency(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf up = { 0 }, down = { 0 }, down2 = { 0 };
 	struct pub q1 = { "t/1", 1, 5, NULL, 0, false, "a", 1 };
 	struct pub q2 = { "t/2", 2, 6, NULL, 0, false, "b", 1 };
@@ -508,7 +379,7 @@ static void test_egress_and_latency(void)
 	connect_pkt(&up, 4);
 	publish_pkt(&up, &q1);
 	publish_pkt(&up, &q2);
-	h_feed(h, ST_DIR_TO_SERVER, up.p, up.len, 1000);
+	st_ch_feed(h, ST_DIR_TO_SERVER, up.p, up.len, 1000);
 	put8(&down, 0x20);
 	put8(&down, 0x02);
 	put16(&down, 0);           /* CONNACK */
@@ -516,62 +387,64 @@ static void test_egress_and_latency(void)
 	ack_pkt(&down, 5, 6);      /* PUBREC 6 */
 	ack_pkt(&down, 4, 99);     /* PUBACK nobody waits for */
 	publish_pkt(&down, &from_broker);
-	h_feed(h, ST_DIR_TO_CLIENT, down.p, down.len, 2500);
+	st_ch_feed(h, ST_DIR_TO_CLIENT, down.p, down.len, 2500);
 	ack_pkt(&down2, 4, 40);    /* the client acknowledges the broker's */
-	h_feed(h, ST_DIR_TO_SERVER, down2.p, down2.len, 2600);
+	st_ch_feed(h, ST_DIR_TO_SERVER, down2.p, down2.len, 2600);
 
-	CU_ASSERT_EQUAL(h->n_recs, 3);
-	if (h->n_recs == 3) {
-		CU_ASSERT(rec_is(&h->recs[2], ST_REC_EGRESS, "t/sub", 1, 40, "c", 1));
-		CU_ASSERT_EQUAL(h->recs[2].count, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 3);
+	if (st_ch_record_count(h) == 3) {
+		CU_ASSERT(rec_is(st_ch_record(h, 2), ST_REC_EGRESS, "t/sub", 1, 40, "c", 1));
+		CU_ASSERT_EQUAL(st_ch_record(h, 2)->count, 1);
 	}
-	CU_ASSERT_EQUAL(h->stats.records, 2);
-	CU_ASSERT_EQUAL(h->stats.egress_records, 1);
-	CU_ASSERT_EQUAL(h->n_lat, 3);
-	if (h->n_lat == 3) {
-		CU_ASSERT_EQUAL(h->lat[0].correlation_id, 5);
-		CU_ASSERT_EQUAL(h->lat[0].request_ns, 1000);
-		CU_ASSERT_EQUAL(h->lat[0].response_ns, 2500);
-		CU_ASSERT_EQUAL(h->lat[0].api_version, 4);
-		CU_ASSERT_EQUAL(h->lat[1].correlation_id, 6);
-		CU_ASSERT_EQUAL(h->lat[2].correlation_id, 40);
-		CU_ASSERT_EQUAL(h->lat[2].request_ns, 2500);
-		CU_ASSERT_EQUAL(h->lat[2].response_ns, 2600);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->records, 2);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->egress_records, 1);
+	CU_ASSERT_EQUAL(st_ch_latency_count(h), 3);
+	if (st_ch_latency_count(h) == 3) {
+		CU_ASSERT_EQUAL(st_ch_latency(h, 0)->correlation_id, 5);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 0)->request_ns, 1000);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 0)->response_ns, 2500);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 0)->api_version, 4);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 1)->correlation_id, 6);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 2)->correlation_id, 40);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 2)->request_ns, 2500);
+		CU_ASSERT_EQUAL(st_ch_latency(h, 2)->response_ns, 2600);
 	}
-	CU_ASSERT_EQUAL(h->stats.latency_unmatched, 1);
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_CLIENT], 5);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->latency_unmatched, 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_CLIENT], 5);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(up.p);
 	free(down.p);
 	free(down2.p);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 /* More outstanding PUBLISHes than the pending table: the oldest pushed out. */
 static void test_pending_table_overflow(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf up = { 0 }, down = { 0 };
+	size_t n_lat;
 
 	for (uint16_t id = 1; id <= 40; id++) {
 		struct pub p = { "q", 1, id, NULL, 0, false, "v", 1 };
 
 		publish_pkt(&up, &p);
 	}
-	h_feed(h, ST_DIR_TO_SERVER, up.p, up.len, 10);
+	st_ch_feed(h, ST_DIR_TO_SERVER, up.p, up.len, 10);
 	for (uint16_t id = 1; id <= 40; id++)
 		ack_pkt(&down, 4, id);
-	h_feed(h, ST_DIR_TO_CLIENT, down.p, down.len, 20);
-	CU_ASSERT_EQUAL(h->n_recs, 40);
+	st_ch_feed(h, ST_DIR_TO_CLIENT, down.p, down.len, 20);
+	n_lat = st_ch_latency_count(h);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 40);
 	/* 40 pending, room for fewer: each push-out and its later ack count */
-	CU_ASSERT(h->n_lat >= 8 && h->n_lat < 40);
-	CU_ASSERT_EQUAL(h->stats.latency_unmatched, 2 * (40 - h->n_lat));
-	for (size_t i = 0; i < h->n_lat; i++)
-		CU_ASSERT_EQUAL(h->lat[i].correlation_id, 40 - (int)h->n_lat + 1 + (int)i);
+	CU_ASSERT(n_lat >= 8 && n_lat < 40);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->latency_unmatched, 2 * (40 - n_lat));
+	for (size_t i = 0; i < n_lat; i++)
+		CU_ASSERT_EQUAL(st_ch_latency(h, i)->correlation_id, 40 - (int)n_lat + 1 + (int)i);
 	free(up.p);
 	free(down.p);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 static void json_pubs(struct buf *b, unsigned first, unsigned n, size_t *starts)
@@ -599,30 +472,30 @@ static void test_gap_then_resync(void)
 	json_pubs(&b, 1, 40, starts);
 	/* lose bytes from the middle of packet 10 to the middle of packet 12 */
 	for (size_t lost_from = starts[9] + 3; lost_from < starts[10]; lost_from += 5) {
-		struct harness *h = h_new();
+		struct st_ch *h = h_new();
 		size_t resume = starts[11] + 7;
 		size_t found_after = 0;
 
-		h_feed_chunks(h, ST_DIR_TO_SERVER, b.p, lost_from, 100);
-		h_gap(h, ST_DIR_TO_SERVER);
-		h_feed_chunks(h, ST_DIR_TO_SERVER, b.p + resume, b.len - resume, 100);
-		CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-		CU_ASSERT(h->stats.skipped_bytes >= starts[12] - resume);
-		CU_ASSERT(h->n_recs >= 9 + 28);
+		st_ch_feed_chunks(h, ST_DIR_TO_SERVER, b.p, lost_from, 100, 1);
+		st_ch_gap(h, ST_DIR_TO_SERVER);
+		st_ch_feed_chunks(h, ST_DIR_TO_SERVER, b.p + resume, b.len - resume, 100, 1);
+		CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+		CU_ASSERT(st_ch_stats(h)->skipped_bytes >= starts[12] - resume);
+		CU_ASSERT(st_ch_record_count(h) >= 9 + 28);
 		/* the first nine before the gap, then every packet from 13 on */
-		for (size_t i = 0; i < h->n_recs; i++) {
+		for (size_t i = 0; i < st_ch_record_count(h); i++) {
 			char topic[32];
-			unsigned id = h->recs[i].packet_id;
+			unsigned id = st_ch_record(h, i)->packet_id;
 
 			snprintf(topic, sizeof(topic), "plant/line%u/speed", id);
 			CU_ASSERT(id >= 1 && id <= 40 && (id < 10 || id >= 13));
-			CU_ASSERT(strcmp(h->recs[i].stream, topic) == 0);
+			CU_ASSERT(strcmp(st_ch_record(h, i)->stream, topic) == 0);
 			if (id >= 13)
 				found_after++;
 		}
 		CU_ASSERT_EQUAL(found_after, 28);
-		CU_ASSERT_EQUAL(h->bad_events, 0);
-		h_free(h);
+		CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+		st_ch_destroy(h);
 	}
 	free(b.p);
 }
@@ -631,23 +504,23 @@ static void test_gap_then_resync(void)
 static void malformed_then_valid(const uint8_t *bad, size_t bad_len,
 				 const char *error_name)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf b = { 0 };
 
 	connect_pkt(&b, 4);  /* a known level: 3.1.1 acknowledgements are 2 bytes */
 	json_pubs(&b, 1, 2, NULL);
 	put(&b, bad, bad_len);
 	json_pubs(&b, 3, 3, NULL);
-	h_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 7);
-	CU_ASSERT_EQUAL(err_count(h, error_name), 1);
-	CU_ASSERT_EQUAL(errors_total(h), 1);
-	CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 5);
-	for (size_t i = 0; i < h->n_recs; i++)
-		CU_ASSERT_EQUAL(h->recs[i].packet_id, i + 1);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	st_ch_feed_chunks(h, ST_DIR_TO_SERVER, b.p, b.len, 7, 1);
+	CU_ASSERT_EQUAL(st_ch_error_count(h, error_name), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 5);
+	for (size_t i = 0; i < st_ch_record_count(h); i++)
+		CU_ASSERT_EQUAL(st_ch_record(h, i)->packet_id, i + 1);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(b.p);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 static void test_malformed_remaining_length(void)
@@ -687,45 +560,45 @@ static void test_level_without_connect(void)
 	struct pub v5_empty = { "c", 0, 0, NULL, 0, true, "{\"k\":3}", 7 };
 	/* a 3.1.1 payload that also reads as a property block: 01 01 = PFI */
 	struct pub v3_tricky = { "d", 0, 0, NULL, 0, false, "\x02\x01\x01zz", 5 };
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	struct buf b = { 0 }, ack = { 0 };
 
 	/* no evidence yet: each PUBLISH by its own plausibility */
 	publish_pkt(&b, &v3);
 	publish_pkt(&b, &v5);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "a", 0, 0, "{\"k\":1}", 7));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "b", 1, 3, "{\"k\":2}", 7));
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "a", 0, 0, "{\"k\":1}", 7));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "b", 1, 3, "{\"k\":2}", 7));
 	}
-	h_free(h);
+	st_ch_destroy(h);
 
 	/* a 5.0 CONNACK (Remaining Length 3) settles it: empty properties */
 	h = h_new();
 	put(&ack, "\x20\x03\x00\x00\x00", 5);
-	h_feed(h, ST_DIR_TO_CLIENT, ack.p, ack.len, 1);
+	st_ch_feed(h, ST_DIR_TO_CLIENT, ack.p, ack.len, 1);
 	b.len = 0;
 	publish_pkt(&b, &v5_empty);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 2);
-	CU_ASSERT_EQUAL(h->n_recs, 1);
-	if (h->n_recs == 1)
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "c", 0, 0, "{\"k\":3}", 7));
-	h_free(h);
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 2);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 1);
+	if (st_ch_record_count(h) == 1)
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "c", 0, 0, "{\"k\":3}", 7));
+	st_ch_destroy(h);
 
 	/* a 3.1.1 CONNACK (Remaining Length 2): no properties, whatever it looks like */
 	h = h_new();
 	ack.len = 0;
 	put(&ack, "\x20\x02\x00\x00", 4);
-	h_feed(h, ST_DIR_TO_CLIENT, ack.p, ack.len, 1);
+	st_ch_feed(h, ST_DIR_TO_CLIENT, ack.p, ack.len, 1);
 	b.len = 0;
 	publish_pkt(&b, &v3_tricky);
-	h_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 2);
-	CU_ASSERT_EQUAL(h->n_recs, 1);
-	if (h->n_recs == 1)
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "d", 0, 0, "\x02\x01\x01zz", 5));
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	h_free(h);
+	st_ch_feed(h, ST_DIR_TO_SERVER, b.p, b.len, 2);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 1);
+	if (st_ch_record_count(h) == 1)
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "d", 0, 0, "\x02\x01\x01zz", 5));
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	st_ch_destroy(h);
 	free(b.p);
 	free(ack.p);
 }
@@ -733,51 +606,20 @@ static void test_level_without_connect(void)
 /* ---- reference captures ---- */
 
 struct expect {
-	char topic[STREAM_MAX];
+	char topic[ST_CH_STREAM_MAX];
 	int qos;
 	int id;      /* -1: the oracle does not say */
 	int kind;    /* -1: the oracle does not say */
 };
 
-/* Runs the codec over every flow of a capture; PUBLISH events in order. */
-static size_t run_capture(const char *path, uint16_t port, struct rec *out,
-			  size_t max, uint64_t *errors, size_t *chunks)
+/* Runs the codec over every TCP flow of a capture. */
+static struct st_ch_run *run_capture(const char *path, uint16_t port)
 {
-	struct st_cap *cap = st_cap_load(path, port);
-	struct harness *hs[64] = { 0 };
-	size_t n = 0;
+	struct st_ch_run *run = st_ch_run_capture(C, &mqtt_rules, path, port, true);
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
-	CU_ASSERT_FATAL(cap->flows <= 64);
-	*errors = 0;
-	*chunks = cap->n;
-	for (size_t i = 0; i < cap->n; i++) {
-		const struct st_cap_chunk *c = &cap->chunks[i];
-		struct harness *h;
-		size_t before;
-
-		if (c->l4_proto != 6)
-			continue;
-		if (!hs[c->flow])
-			hs[c->flow] = h_new();
-		h = hs[c->flow];
-		before = h->n_recs;
-		h_feed(h, c->to_server ? ST_DIR_TO_SERVER : ST_DIR_TO_CLIENT,
-		       c->data, c->len, c->ts_ns);
-		for (size_t k = before; k < h->n_recs && n < max; k++) {
-			out[n] = h->recs[k];
-			out[n].value = NULL;
-			n++;
-		}
-		CU_ASSERT_EQUAL(h->bad_events, 0);
-	}
-	for (unsigned f = 0; f < 64; f++) {
-		if (hs[f])
-			*errors += errors_total(hs[f]);
-		h_free(hs[f]);
-	}
-	st_cap_free(cap);
-	return n;
+	CU_ASSERT_FATAL(st_ch_run_flows(run) <= 64);
+	CU_ASSERT_EQUAL(st_ch_run_bad_events(run), 0);
+	return run;
 }
 
 /* DeepFlow's MqttInfo lines: `pkt_type: Publish { dup: .., qos: Q, ..}` and
@@ -814,134 +656,107 @@ static size_t deepflow_publishes(const char *path, struct expect *e, size_t max)
 	return n;
 }
 
-/* Splits s at `sep` into at most max fields (in place). */
-static size_t split(char *s, char sep, char **out, size_t max)
+struct expect_list {
+	struct expect *e;
+	size_t n, max;
+};
+
+/* One frame of tshark's MQTT fields: its PUBLISH messages. */
+static void tshark_publish_row(char **col, size_t nc, void *ctx)
 {
-	size_t n = 0;
+	struct expect_list *l = ctx;
+	char *types[64], *topics[64], *ids[64], *qos[64];
+	size_t nt, ntop, nid, nq, next_id = 0, pubs = 0;
 
-	if (*s == '\0')
-		return 0;
-	while (n < max) {
-		char *c = strchr(s, sep);
+	CU_ASSERT_FATAL(nc == 5);
+	nt = st_ch_split(col[1], '|', types, 64);
+	ntop = st_ch_split(col[2], '|', topics, 64);
+	nid = st_ch_split(col[3], '|', ids, 64);
+	nq = st_ch_split(col[4], '|', qos, 64);
+	for (size_t i = 0; i < nt; i++)
+		pubs += strcmp(types[i], "3") == 0;
+	if (pubs == 0)
+		return;
+	/* mixed frames would make the columns ambiguous: none here */
+	CU_ASSERT_FATAL(pubs == nt && ntop == nt && nq == nt);
+	for (size_t i = 0; i < nt && l->n < l->max; i++, l->n++) {
+		struct expect *e = &l->e[l->n];
 
-		out[n++] = s;
-		if (!c)
-			break;
-		*c = '\0';
-		s = c + 1;
+		memset(e, 0, sizeof(*e));
+		snprintf(e->topic, sizeof(e->topic), "%s", topics[i]);
+		e->qos = atoi(qos[i]);
+		e->id = 0;
+		if (e->qos > 0) {
+			CU_ASSERT_FATAL(next_id < nid);
+			e->id = atoi(ids[next_id++]);
+		}
+		e->kind = atoi(col[0]) == 1883 ? ST_REC_RECORD : ST_REC_EGRESS;
 	}
-	return n;
 }
 
 /* tshark's MQTT dissector: the PUBLISH messages of every frame. */
 static size_t tshark_publishes(const char *path, struct expect *e, size_t max)
 {
-	char cmd[2048], line[16384];
-	size_t n = 0;
-	FILE *p;
+	struct expect_list l = { e, 0, max };
 
-	snprintf(cmd, sizeof(cmd),
-		 "tshark -r '%s' -Y mqtt -T fields -E aggregator='|' "
-		 "-e tcp.dstport -e mqtt.msgtype -e mqtt.topic -e mqtt.msgid "
-		 "-e mqtt.qos 2>/dev/null", path);
-	p = popen(cmd, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	while (fgets(line, sizeof(line), p)) {
-		char *col[5] = { NULL }, *types[64], *topics[64], *ids[64], *qos[64];
-		size_t nc, nt, ntop, nid, nq, next_id = 0, pubs = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		nc = split(line, '\t', col, 5);
-		CU_ASSERT_FATAL(nc == 5);
-		nt = split(col[1], '|', types, 64);
-		ntop = split(col[2], '|', topics, 64);
-		nid = split(col[3], '|', ids, 64);
-		nq = split(col[4], '|', qos, 64);
-		for (size_t i = 0; i < nt; i++)
-			pubs += strcmp(types[i], "3") == 0;
-		if (pubs == 0)
-			continue;
-		/* mixed frames would make the columns ambiguous: none here */
-		CU_ASSERT_FATAL(pubs == nt && ntop == nt && nq == nt);
-		for (size_t i = 0; i < nt && n < max; i++, n++) {
-			memset(&e[n], 0, sizeof(e[n]));
-			snprintf(e[n].topic, sizeof(e[n].topic), "%s", topics[i]);
-			e[n].qos = atoi(qos[i]);
-			e[n].id = 0;
-			if (e[n].qos > 0) {
-				CU_ASSERT_FATAL(next_id < nid);
-				e[n].id = atoi(ids[next_id++]);
-			}
-			e[n].kind = atoi(col[0]) == 1883 ? ST_REC_RECORD : ST_REC_EGRESS;
-		}
-	}
-	CU_ASSERT_EQUAL(pclose(p), 0);
-	return n;
+	st_ch_tshark_rows(path, "-Y mqtt -T fields -E aggregator='|' "
+			  "-e tcp.dstport -e mqtt.msgtype -e mqtt.topic -e mqtt.msgid "
+			  "-e mqtt.qos", 5, tshark_publish_row, &l);
+	return l.n;
 }
 
-static void compare(const char *what, const struct rec *got, size_t n_got,
+static void compare(const char *what, const struct st_ch_run *run,
 		    const struct expect *e, size_t n_e)
 {
+	size_t n_got = st_ch_run_record_count(run);
+
 	CU_ASSERT_EQUAL(n_got, n_e);
 	if (n_got != n_e)
 		fprintf(stderr, "%s: %zu PUBLISH found, oracle has %zu\n", what, n_got, n_e);
 	for (size_t i = 0; i < n_got && i < n_e; i++) {
-		CU_ASSERT_STRING_EQUAL(got[i].stream, e[i].topic);
-		CU_ASSERT_EQUAL(got[i].qos, e[i].qos);
+		const struct st_ch_record *got = st_ch_run_record(run, i);
+
+		CU_ASSERT_STRING_EQUAL(got->stream, e[i].topic);
+		CU_ASSERT_EQUAL(got->qos, e[i].qos);
 		if (e[i].id >= 0)
-			CU_ASSERT_EQUAL(got[i].packet_id, (uint32_t)e[i].id);
+			CU_ASSERT_EQUAL(got->packet_id, (uint32_t)e[i].id);
 		if (e[i].kind >= 0)
-			CU_ASSERT_EQUAL(got[i].kind, e[i].kind);
+			CU_ASSERT_EQUAL(got->kind, e[i].kind);
 	}
+}
+
+static void check_capture(const char *pcap, const char *result, void *ctx)
+{
+	static struct expect exp[256];
+	struct st_ch_run *run = run_capture(pcap, 1883);
+	size_t n_e;
+
+	(void)ctx;
+	CU_ASSERT_EQUAL(st_ch_run_errors_total(run), 0);
+	n_e = tshark_publishes(pcap, exp, 256);
+	compare(pcap, run, exp, n_e);
+	if (!result)
+		goto out_run;
+	n_e = deepflow_publishes(result, exp, 256);
+	if (st_ch_run_cap(run)->n == 0) {
+		/* DeepFlow read a capture without port 1883 as MQTT
+		 * (mqtt_error: one DNS segment on port 53, no PUBLISH
+		 * in its .result): feed us those bytes as well */
+		st_ch_run_destroy(run);
+		run = run_capture(pcap, 0);
+		CU_ASSERT(st_ch_run_cap(run)->n > 0);
+	}
+	compare(pcap, run, exp, n_e);
+out_run:
+	st_ch_run_destroy(run);
 }
 
 static void test_captures_against_deepflow_and_tshark(void)
 {
-	const char *dir_path = st_test_data_path("pcaps/mqtt");
-	char dir_copy[1024], path[1600], result[300];
-	static struct rec got[256];
-	static struct expect exp[256];
-	unsigned pcaps = 0, with_result = 0;
-	struct dirent *de;
-	DIR *dir;
+	unsigned with_result, pcaps;
 
-	snprintf(dir_copy, sizeof(dir_copy), "%s", dir_path);
-	dir = opendir(dir_copy);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-	while ((de = readdir(dir))) {
-		size_t len = strlen(de->d_name), n_got, n_e, chunks;
-		uint64_t errors;
-		FILE *rf;
-
-		if (len < 5 || strcmp(de->d_name + len - 5, ".pcap") != 0)
-			continue;
-		pcaps++;
-		snprintf(path, sizeof(path), "%s/%s", dir_copy, de->d_name);
-		n_got = run_capture(path, 1883, got, 256, &errors, &chunks);
-		CU_ASSERT_EQUAL(errors, 0);
-		n_e = tshark_publishes(path, exp, 256);
-		compare(path, got, n_got, exp, n_e);
-
-		snprintf(result, sizeof(result), "%.*s.result", (int)(len - 5), de->d_name);
-		snprintf(path, sizeof(path), "%s/%s", dir_copy, result);
-		rf = fopen(path, "r");
-		if (!rf)
-			continue;
-		fclose(rf);
-		with_result++;
-		n_e = deepflow_publishes(path, exp, 256);
-		snprintf(path, sizeof(path), "%s/%s", dir_copy, de->d_name);
-		n_got = run_capture(path, 1883, got, 256, &errors, &chunks);
-		if (chunks == 0) {
-			/* DeepFlow read a capture without port 1883 as MQTT
-			 * (mqtt_error: one DNS segment on port 53, no PUBLISH
-			 * in its .result): feed us those bytes as well */
-			n_got = run_capture(path, 0, got, 256, &errors, &chunks);
-			CU_ASSERT(chunks > 0);
-		}
-		compare(path, got, n_got, exp, n_e);
-	}
-	closedir(dir);
+	pcaps = st_ch_for_each_capture(st_test_data_path("pcaps/mqtt"), check_capture,
+				       NULL, &with_result);
 	CU_ASSERT_EQUAL(pcaps, 6);
 	CU_ASSERT_EQUAL(with_result, 4);
 }

@@ -5,284 +5,140 @@
  * DeepFlow's .result files beside the reference captures; and, for every
  * capture, a line count of the raw payload bytes done here (tshark has no
  * NATS dissector) together with the real server's own -ERR replies.  The
- * harness implements the caller's side of the carry contract and checks it
- * on every feed; every event pointer must lie inside the bytes fed.
+ * harness (tests/lib/codec_harness.h) implements the caller's side of the
+ * carry contract and checks it on every feed; every event pointer must lie
+ * inside the bytes fed (nats_record_rule).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "capture.h"
+#include "codec_harness.h"
 #include "dataplane/codec/codec.h"
 #include "st_test.h"
 
 #define HOLD ST_CODEC_HOLD_MAX
-#define MAX_RECS 4096
-#define STREAM_MAX 256
 
 static const struct st_codec *C = &st_codec_nats;
 
-/* ---- the caller's side: carry, sink, checks ---- */
-
-struct rec {
-	uint8_t kind, qos, flags;
-	uint32_t count, packet_id;
-	char stream[STREAM_MAX];
-	uint32_t stream_len;
-	uint8_t *value;
-	uint32_t value_len, value_bytes;
-	uint8_t *headers;
-	uint32_t headers_len, header_count;
-};
-
-struct harness {
-	void *state;
-	struct st_codec_stats stats;
-	uint8_t *carry[2];
-	size_t carry_len[2];
-	const uint8_t *buf;   /* the bytes of the feed in progress */
-	size_t buf_len;
-	struct rec *recs;
-	size_t n_recs;
-	struct st_latency lat[64];
-	size_t n_lat;
-	unsigned bad_events;
-};
-
-static bool inside(const struct harness *h, const uint8_t *p, size_t len)
+/* NATS's promises beyond codec.h's: one message per event, its subject,
+ * payload and header block in the bytes fed; no key, partition, QoS or
+ * packet id. */
+static const char *nats_record_rule(const struct st_ch *h, const struct st_record *r)
 {
-	return p >= h->buf && len <= h->buf_len && p - h->buf <= (ptrdiff_t)(h->buf_len - len);
+	if (!st_ch_in_feed(h, r->stream, r->stream_len) ||
+	    !st_ch_in_feed(h, r->value, r->value_len) ||
+	    (r->headers && !st_ch_in_feed(h, r->headers, r->headers_len)))
+		return "subject, payload or headers outside the bytes fed";
+	if (r->count != 1)
+		return "count != 1";
+	if ((r->flags & ST_REC_F_HAS_KEY) || r->partition != -1 || r->qos || r->packet_id)
+		return "key, partition, QoS or packet id on a NATS record";
+	return NULL;
 }
 
-static void on_record(void *ctx, const struct st_record *r)
+static const struct st_ch_rules nats_rules = { nats_record_rule, st_ch_no_latency };
+
+static struct st_ch *h_new(void)
 {
-	struct harness *h = ctx;
-	struct rec *o;
-
-	if (!inside(h, r->stream, r->stream_len) || !inside(h, r->value, r->value_len) ||
-	    r->value_len > r->value_bytes ||
-	    !!(r->flags & ST_REC_F_VALUE_TRUNCATED) != (r->value_len < r->value_bytes) ||
-	    (r->headers && !inside(h, r->headers, r->headers_len)) ||
-	    (!r->headers && (r->headers_len || r->header_count)) ||
-	    r->proto != ST_PROTO_NATS || r->count != 1 || r->stream_len >= STREAM_MAX ||
-	    (r->flags & ST_REC_F_HAS_KEY) || r->partition != -1 || r->qos || r->packet_id)
-		h->bad_events++;
-	if (h->n_recs == MAX_RECS)
-		return;
-	o = &h->recs[h->n_recs++];
-	memset(o, 0, sizeof(*o));
-	o->kind = r->kind;
-	o->qos = r->qos;
-	o->flags = r->flags;
-	o->count = r->count;
-	o->packet_id = r->packet_id;
-	o->stream_len = r->stream_len < STREAM_MAX ? r->stream_len : STREAM_MAX - 1;
-	memcpy(o->stream, r->stream, o->stream_len);
-	o->value = malloc(r->value_len + 1u);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(o->value);
-	memcpy(o->value, r->value, r->value_len);
-	o->value_len = r->value_len;
-	o->value_bytes = r->value_bytes;
-	o->headers = malloc(r->headers_len + 1u);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(o->headers);
-	if (r->headers_len)
-		memcpy(o->headers, r->headers, r->headers_len);
-	o->headers_len = r->headers_len;
-	o->header_count = r->header_count;
-}
-
-static void on_latency(void *ctx, const struct st_latency *l)
-{
-	struct harness *h = ctx;
-
-	(void)l;
-	h->bad_events++;  /* the NATS codec measures no latency */
-	if (h->n_lat < 64)
-		h->lat[h->n_lat++] = *l;
-}
-
-static struct harness *h_new(void)
-{
-	struct harness *h = calloc(1, sizeof(*h));
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-	CU_ASSERT_FATAL(C->state_bytes <= ST_CODEC_STATE_MAX);
-	h->state = aligned_alloc(8, (C->state_bytes + 7) & ~(size_t)7);
-	h->recs = calloc(MAX_RECS, sizeof(*h->recs));
-	CU_ASSERT_FATAL(h->state && h->recs);
-	C->init(h->state);
-	return h;
-}
-
-static void h_free(struct harness *h)
-{
-	if (!h)
-		return;
-	for (size_t i = 0; i < h->n_recs; i++) {
-		free(h->recs[i].value);
-		free(h->recs[i].headers);
-	}
-	free(h->recs);
-	free(h->carry[0]);
-	free(h->carry[1]);
-	free(h->state);
-	free(h);
-}
-
-/* Offers carry + data, checks the contract, keeps what is left. */
-static void h_feed(struct harness *h, enum st_dir dir, const uint8_t *data,
-		   size_t len, uint64_t ts_ns)
-{
-	struct st_codec_sink sink = { on_record, on_latency, h };
-	size_t n = h->carry_len[dir] + len, used;
-	uint8_t *buf = malloc(n ? n : 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-	if (h->carry_len[dir])
-		memcpy(buf, h->carry[dir], h->carry_len[dir]);
-	if (len)
-		memcpy(buf + h->carry_len[dir], data, len);
-	h->buf = buf;
-	h->buf_len = n;
-	used = C->feed(h->state, dir, buf, n, ts_ns, &sink, &h->stats);
-	CU_ASSERT_FATAL(used <= n);
-	CU_ASSERT_FATAL(n - used <= HOLD);
-	if (n > HOLD)
-		CU_ASSERT_FATAL(used > 0);
-	free(h->carry[dir]);
-	h->carry[dir] = malloc(n - used + 1);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(h->carry[dir]);
-	memcpy(h->carry[dir], buf + used, n - used);
-	h->carry_len[dir] = n - used;
-	free(buf);
-}
-
-static void h_feed_chunks(struct harness *h, enum st_dir dir, const uint8_t *data,
-			  size_t len, size_t chunk)
-{
-	for (size_t off = 0; off < len; off += chunk)
-		h_feed(h, dir, data + off, len - off < chunk ? len - off : chunk, off);
-}
-
-static void h_gap(struct harness *h, enum st_dir dir)
-{
-	h->carry_len[dir] = 0;
-	C->gap(h->state, dir, &h->stats);
-}
-
-static uint64_t err_count(const struct harness *h, const char *name)
-{
-	for (unsigned i = 0; i < C->n_errors; i++)
-		if (strcmp(C->error_names[i], name) == 0)
-			return h->stats.errors[i];
-	CU_FAIL("no such error name");
-	return 0;
-}
-
-static uint64_t errors_total(const struct harness *h)
-{
-	uint64_t t = 0;
-
-	for (unsigned i = 0; i < ST_CODEC_ERRORS_MAX; i++)
-		t += h->stats.errors[i];
-	return t;
+	return st_ch_create(C, &nats_rules);
 }
 
 /* ---- hand-built streams ---- */
 
-static void feed_str(struct harness *h, enum st_dir dir, const char *s)
+static void feed_str(struct st_ch *h, enum st_dir dir, const char *s)
 {
-	h_feed(h, dir, (const uint8_t *)s, strlen(s), 1);
+	st_ch_feed(h, dir, (const uint8_t *)s, strlen(s), 1);
 }
 
-static bool rec_is(const struct rec *r, uint8_t kind, const char *subject,
+/* NULL (no such record) is no match. */
+static bool rec_is(const struct st_ch_record *r, uint8_t kind, const char *subject,
 		   const char *value)
 {
 	size_t vl = strlen(value);
 
-	return r->kind == kind && r->count == 1 && r->stream_len == strlen(subject) &&
+	return r && r->value && r->kind == kind && r->count == 1 && r->stream_len == strlen(subject) &&
 	       memcmp(r->stream, subject, r->stream_len) == 0 &&
 	       r->value_len == vl && r->value_bytes == vl &&
 	       memcmp(r->value, value, vl) == 0;
 }
 
-static bool headers_are(const struct rec *r, const char *block, uint32_t count)
+static bool headers_are(const struct st_ch_record *r, const char *block, uint32_t count)
 {
-	return r->headers_len == strlen(block) &&
+	return r && r->headers && r->headers_len == strlen(block) &&
 	       memcmp(r->headers, block, r->headers_len) == 0 &&
 	       r->header_count == count;
 }
 
 static void test_pub_with_and_without_reply(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 
 	feed_str(h, ST_DIR_TO_SERVER,
 		 "PUB orders 7\r\n{\"a\":1}\r\n"
 		 "PUB orders.eu _INBOX.x.y 0\r\n\r\n"
 		 "PUB q INBOX 5\r\nhe\r\no\r\n");
-	CU_ASSERT_EQUAL(h->n_recs, 3);
-	if (h->n_recs == 3) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "orders", "{\"a\":1}"));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "orders.eu", ""));
-		CU_ASSERT(rec_is(&h->recs[2], ST_REC_RECORD, "q", "he\r\no"));
-		CU_ASSERT_EQUAL(h->recs[0].headers_len, 0);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 3);
+	if (st_ch_record_count(h) == 3) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "orders", "{\"a\":1}"));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "orders.eu", ""));
+		CU_ASSERT(rec_is(st_ch_record(h, 2), ST_REC_RECORD, "q", "he\r\no"));
+		CU_ASSERT_EQUAL(st_ch_record(h, 0)->headers_len, 0);
 	}
-	CU_ASSERT_EQUAL(h->stats.records, 3);
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 3);
-	CU_ASSERT_EQUAL(h->carry_len[0], 0);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->records, 3);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 3);
+	CU_ASSERT_EQUAL(st_ch_carry_bytes(h, ST_DIR_TO_SERVER), 0);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+	st_ch_destroy(h);
 }
 
 #define HDR2 "NATS/1.0\r\nid: 1\r\ntraceparent: 00-ab-cd-01\r\n\r\n"
 
 static void test_hpub_headers(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	char line[256];
 
 	snprintf(line, sizeof(line), "HPUB evt reply.1 %zu %zu\r\n%s{\"v\":2}\r\n"
 		 "HPUB evt.empty 12 12\r\nNATS/1.0\r\n\r\n\r\n",
 		 strlen(HDR2), strlen(HDR2) + 7, HDR2);
 	feed_str(h, ST_DIR_TO_SERVER, line);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "evt", "{\"v\":2}"));
-		CU_ASSERT(headers_are(&h->recs[0], HDR2, 2));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "evt.empty", ""));
-		CU_ASSERT(headers_are(&h->recs[1], "NATS/1.0\r\n\r\n", 0));
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "evt", "{\"v\":2}"));
+		CU_ASSERT(headers_are(st_ch_record(h, 0), HDR2, 2));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "evt.empty", ""));
+		CU_ASSERT(headers_are(st_ch_record(h, 1), "NATS/1.0\r\n\r\n", 0));
 	}
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+	st_ch_destroy(h);
 }
 
 static void test_msg_hmsg_egress(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	char s[256];
 
 	snprintf(s, sizeof(s), "MSG a.b 9 3\r\nabc\r\nMSG a.b 9 _INBOX.z 1\r\nx\r\n"
 		 "HMSG c 12 %zu %zu\r\n%sz\r\n", strlen(HDR2), strlen(HDR2) + 1, HDR2);
 	feed_str(h, ST_DIR_TO_CLIENT, s);
-	CU_ASSERT_EQUAL(h->n_recs, 3);
-	if (h->n_recs == 3) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_EGRESS, "a.b", "abc"));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_EGRESS, "a.b", "x"));
-		CU_ASSERT(rec_is(&h->recs[2], ST_REC_EGRESS, "c", "z"));
-		CU_ASSERT(headers_are(&h->recs[2], HDR2, 2));
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 3);
+	if (st_ch_record_count(h) == 3) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_EGRESS, "a.b", "abc"));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_EGRESS, "a.b", "x"));
+		CU_ASSERT(rec_is(st_ch_record(h, 2), ST_REC_EGRESS, "c", "z"));
+		CU_ASSERT(headers_are(st_ch_record(h, 2), HDR2, 2));
 	}
-	CU_ASSERT_EQUAL(h->stats.egress_records, 3);
-	CU_ASSERT_EQUAL(h->stats.records, 0);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->egress_records, 3);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->records, 0);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+	st_ch_destroy(h);
 }
 
 /* A session: control operations around messages, both directions. */
@@ -306,57 +162,57 @@ static const char *const session_down =
 	"msg foo.low 1 3\r\nlow\r\n"
 	"PING\r\n";
 
-static void check_session(const struct harness *h, size_t first)
+static void check_session(const struct st_ch *h, size_t first)
 {
-	CU_ASSERT_EQUAL(h->n_recs - first, 4);
-	if (h->n_recs - first != 4)
+	CU_ASSERT_EQUAL(st_ch_record_count(h) - first, 4);
+	if (st_ch_record_count(h) - first != 4)
 		return;
-	CU_ASSERT(rec_is(&h->recs[first], ST_REC_RECORD, "foo.bar", "hello"));
-	CU_ASSERT(rec_is(&h->recs[first + 1], ST_REC_RECORD, "foo.low", "low"));
-	CU_ASSERT(rec_is(&h->recs[first + 2], ST_REC_RECORD, "foo.h", "hi"));
-	CU_ASSERT(headers_are(&h->recs[first + 2], "NATS/1.0\r\n\r\n", 0));
-	CU_ASSERT(rec_is(&h->recs[first + 3], ST_REC_RECORD, "foo.tab", "t1"));
+	CU_ASSERT(rec_is(st_ch_record(h, first), ST_REC_RECORD, "foo.bar", "hello"));
+	CU_ASSERT(rec_is(st_ch_record(h, first + 1), ST_REC_RECORD, "foo.low", "low"));
+	CU_ASSERT(rec_is(st_ch_record(h, first + 2), ST_REC_RECORD, "foo.h", "hi"));
+	CU_ASSERT(headers_are(st_ch_record(h, first + 2), "NATS/1.0\r\n\r\n", 0));
+	CU_ASSERT(rec_is(st_ch_record(h, first + 3), ST_REC_RECORD, "foo.tab", "t1"));
 }
 
 static void test_control_interleaved_and_case(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 
 	feed_str(h, ST_DIR_TO_CLIENT, session_down);
 	feed_str(h, ST_DIR_TO_SERVER, session_up);
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 10);
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_CLIENT], 7);
-	CU_ASSERT_EQUAL(h->stats.egress_records, 2);
-	CU_ASSERT(rec_is(&h->recs[0], ST_REC_EGRESS, "foo.bar", "hello"));
-	CU_ASSERT(rec_is(&h->recs[1], ST_REC_EGRESS, "foo.low", "low"));
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 10);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_CLIENT], 7);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->egress_records, 2);
+	CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_EGRESS, "foo.bar", "hello"));
+	CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_EGRESS, "foo.low", "low"));
 	check_session(h, 2);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+	st_ch_destroy(h);
 }
 
 static void test_split_at_every_offset(void)
 {
 	const uint8_t *s = (const uint8_t *)session_up;
 	size_t len = strlen(session_up);
-	struct harness *h;
+	struct st_ch *h;
 
 	for (size_t cut = 0; cut <= len; cut++) {
 		h = h_new();
-		h_feed(h, ST_DIR_TO_SERVER, s, cut, 1);
-		h_feed(h, ST_DIR_TO_SERVER, s + cut, len - cut, 2);
+		st_ch_feed(h, ST_DIR_TO_SERVER, s, cut, 1);
+		st_ch_feed(h, ST_DIR_TO_SERVER, s + cut, len - cut, 2);
 		check_session(h, 0);
-		CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 10);
-		CU_ASSERT_EQUAL(errors_total(h), 0);
-		CU_ASSERT_EQUAL(h->carry_len[0], 0);
-		CU_ASSERT_EQUAL(h->bad_events, 0);
-		h_free(h);
+		CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 10);
+		CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(h, ST_DIR_TO_SERVER), 0);
+		CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+		st_ch_destroy(h);
 	}
 	h = h_new();
-	h_feed_chunks(h, ST_DIR_TO_SERVER, s, len, 1);
+	st_ch_feed_chunks(h, ST_DIR_TO_SERVER, s, len, 1, 1);
 	check_session(h, 0);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	st_ch_destroy(h);
 }
 
 static size_t numbered_pubs(char *out, size_t cap, unsigned first, unsigned n,
@@ -385,31 +241,31 @@ static void test_gap_then_resync(void)
 	/* lose bytes from inside message 5 to inside message 8, at every offset */
 	for (size_t lost_from = starts[4] + 1; lost_from < starts[5]; lost_from++) {
 		for (size_t resume = starts[7] + 1; resume < starts[8]; resume += 3) {
-			struct harness *h = h_new();
+			struct st_ch *h = h_new();
 
-			h_feed_chunks(h, ST_DIR_TO_SERVER, (uint8_t *)s, lost_from, 50);
-			h_gap(h, ST_DIR_TO_SERVER);
-			h_feed_chunks(h, ST_DIR_TO_SERVER, (uint8_t *)s + resume,
-				      len - resume, 50);
-			CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-			CU_ASSERT_EQUAL(h->n_recs, 4 + 22);
-			for (size_t i = 0; i < h->n_recs; i++) {
+			st_ch_feed_chunks(h, ST_DIR_TO_SERVER, s, lost_from, 50, 1);
+			st_ch_gap(h, ST_DIR_TO_SERVER);
+			st_ch_feed_chunks(h, ST_DIR_TO_SERVER, s + resume, len - resume,
+					  50, 1);
+			CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+			CU_ASSERT_EQUAL(st_ch_record_count(h), 4 + 22);
+			for (size_t i = 0; i < st_ch_record_count(h); i++) {
 				char subj[16];
 				unsigned n = i < 4 ? (unsigned)i + 1 : (unsigned)i + 5;
 
 				snprintf(subj, sizeof(subj), "s.%u", n);
-				CU_ASSERT_STRING_EQUAL(h->recs[i].stream, subj);
+				CU_ASSERT_STRING_EQUAL(st_ch_record(h, i)->stream, subj);
 			}
-			CU_ASSERT(h->stats.skipped_bytes >= starts[8] - resume);
-			CU_ASSERT_EQUAL(h->bad_events, 0);
-			h_free(h);
+			CU_ASSERT(st_ch_stats(h)->skipped_bytes >= starts[8] - resume);
+			CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+			st_ch_destroy(h);
 		}
 	}
 }
 
 static void test_control_line_too_long(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	size_t n = 5000;
 	char *s = malloc(3 * n + 200);
 	size_t len;
@@ -424,40 +280,40 @@ static void test_control_line_too_long(void)
 	memset(s + len, 'b', n);
 	len += n;
 	len += (size_t)sprintf(s + len, "\"}\r\nPUB ok 2\r\nhi\r\n");
-	h_feed_chunks(h, ST_DIR_TO_SERVER, (uint8_t *)s, len, 1000);
-	CU_ASSERT_EQUAL(err_count(h, "control_line_too_long"), 1);
-	CU_ASSERT_EQUAL(errors_total(h), 1);
-	CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 1);
-	if (h->n_recs == 1)
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "ok", "hi"));
-	CU_ASSERT_EQUAL(h->stats.units[ST_DIR_TO_SERVER], 2);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	st_ch_feed_chunks(h, ST_DIR_TO_SERVER, s, len, 1000, 1);
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "control_line_too_long"), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 1);
+	if (st_ch_record_count(h) == 1)
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "ok", "hi"));
+	CU_ASSERT_EQUAL(st_ch_stats(h)->units[ST_DIR_TO_SERVER], 2);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(s);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 /* The size says 3, the payload is 4 bytes: no CRLF where it must be. */
 static void test_payload_size_mismatch(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 
 	feed_str(h, ST_DIR_TO_SERVER,
 		 "PUB a 2\r\nok\r\nPUB foo 3\r\nabcd\r\nPUB bar 2\r\nhi\r\n");
-	CU_ASSERT_EQUAL(err_count(h, "payload_missing_crlf"), 1);
-	CU_ASSERT_EQUAL(errors_total(h), 1);
-	CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "a", "ok"));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "bar", "hi"));
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "payload_missing_crlf"), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "a", "ok"));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "bar", "hi"));
 	}
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 static void test_malformed_lines(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 
 	feed_str(h, ST_DIR_TO_SERVER,
 		 "DEADBEEF\r\n"
@@ -469,11 +325,11 @@ static void test_malformed_lines(void)
 		 "PUB good 1\r\n1\r\n");
 	/* after an error the following lines are tried quietly until one
 	 * parses: a run of bad lines is one error and one resync */
-	CU_ASSERT_EQUAL(err_count(h, "unknown_operation"), 1);
-	CU_ASSERT_EQUAL(errors_total(h), 1);
-	CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-	CU_ASSERT_EQUAL(h->n_recs, 1);
-	h_free(h);
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "unknown_operation"), 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 1);
+	st_ch_destroy(h);
 
 	/* each alone, after a good message, with the error it must count */
 	static const struct { const char *line, *error; } bad[] = {
@@ -494,34 +350,34 @@ static void test_malformed_lines(void)
 		feed_str(h, ST_DIR_TO_SERVER, "PUB first 1\r\n1\r\n");
 		feed_str(h, ST_DIR_TO_SERVER, bad[i].line);
 		feed_str(h, ST_DIR_TO_SERVER, "PUB good 1\r\n1\r\n");
-		CU_ASSERT_EQUAL(err_count(h, bad[i].error), 1);
-		CU_ASSERT_EQUAL(errors_total(h), 1);
-		CU_ASSERT_EQUAL(h->stats.resyncs, 1);
-		CU_ASSERT_EQUAL(h->n_recs, 2);
-		h_free(h);
+		CU_ASSERT_EQUAL(st_ch_error_count(h, bad[i].error), 1);
+		CU_ASSERT_EQUAL(st_ch_errors_total(h), 1);
+		CU_ASSERT_EQUAL(st_ch_stats(h)->resyncs, 1);
+		CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+		st_ch_destroy(h);
 	}
 }
 
 static void test_bad_header_block_and_direction(void)
 {
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 
 	feed_str(h, ST_DIR_TO_SERVER, "HPUB s 4 6\r\nXY\r\nab\r\nMSG m 1 1\r\nz\r\n");
-	CU_ASSERT_EQUAL(err_count(h, "bad_header_block"), 1);
-	CU_ASSERT_EQUAL(err_count(h, "message_wrong_direction"), 1);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		CU_ASSERT(rec_is(&h->recs[0], ST_REC_RECORD, "s", "ab"));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_EGRESS, "m", "z"));
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "bad_header_block"), 1);
+	CU_ASSERT_EQUAL(st_ch_error_count(h, "message_wrong_direction"), 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		CU_ASSERT(rec_is(st_ch_record(h, 0), ST_REC_RECORD, "s", "ab"));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_EGRESS, "m", "z"));
 	}
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 static void test_large_payload_truncated(void)
 {
 	size_t n = 100000, len;
 	char *s = malloc(n + 100);
-	struct harness *h = h_new();
+	struct st_ch *h = h_new();
 	const char *head = "HPUB big 12 100012\r\nNATS/1.0\r\n\r\n";
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -529,32 +385,32 @@ static void test_large_payload_truncated(void)
 	for (size_t i = 0; i < n; i++)
 		s[len++] = (char)('a' + i % 26);
 	len += (size_t)sprintf(s + len, "\r\nPUB next 1\r\nx\r\n");
-	h_feed_chunks(h, ST_DIR_TO_SERVER, (uint8_t *)s, len, 1460);
-	CU_ASSERT_EQUAL(h->n_recs, 2);
-	if (h->n_recs == 2) {
-		struct rec *r = &h->recs[0];
+	st_ch_feed_chunks(h, ST_DIR_TO_SERVER, s, len, 1460, 1);
+	CU_ASSERT_EQUAL(st_ch_record_count(h), 2);
+	if (st_ch_record_count(h) == 2) {
+		const struct st_ch_record *r = st_ch_record(h, 0);
 		/* documented: the payload's bytes within the first HOLD bytes */
 		size_t expect = HOLD - strlen(head);
 
 		CU_ASSERT_EQUAL(r->value_bytes, n);
 		CU_ASSERT_EQUAL(r->value_len, expect);
 		CU_ASSERT(r->flags & ST_REC_F_VALUE_TRUNCATED);
-		CU_ASSERT_EQUAL(memcmp(r->value, s + strlen(head), expect), 0);
+		CU_ASSERT(st_ch_bytes_are(r->value, s + strlen(head), expect));
 		CU_ASSERT(headers_are(r, "NATS/1.0\r\n\r\n", 0));
-		CU_ASSERT(rec_is(&h->recs[1], ST_REC_RECORD, "next", "x"));
+		CU_ASSERT(rec_is(st_ch_record(h, 1), ST_REC_RECORD, "next", "x"));
 	}
-	CU_ASSERT_EQUAL(h->stats.truncated_values, 1);
-	CU_ASSERT_EQUAL(errors_total(h), 0);
-	CU_ASSERT_EQUAL(h->bad_events, 0);
+	CU_ASSERT_EQUAL(st_ch_stats(h)->truncated_values, 1);
+	CU_ASSERT_EQUAL(st_ch_errors_total(h), 0);
+	CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
 	free(s);
-	h_free(h);
+	st_ch_destroy(h);
 }
 
 /* ---- reference captures ---- */
 
 struct expect {
 	uint8_t kind;
-	char subject[STREAM_MAX];
+	char subject[ST_CH_STREAM_MAX];
 	uint32_t payload_size;
 	int header_size;     /* -1 without headers */
 	int header_count;
@@ -638,37 +494,22 @@ static size_t count_crlf(const struct stream_bytes *s)
 	return n;
 }
 
-static void check_capture(const char *path, const char *result_path)
+static void check_capture(const char *path, const char *result_path, void *ctx)
 {
-	struct st_cap *cap = st_cap_load(path, 4222);
-	struct harness *hs[16] = { 0 };
+	struct st_ch_run *run = st_ch_run_capture(C, &nats_rules, path, 4222, false);
+	const struct st_cap *cap = st_ch_run_cap(run);
 	struct stream_bytes raw[16][2];
-	static struct rec got[256];
 	static struct expect exp[256];
-	size_t n_got = 0;
+	size_t n_got = st_ch_run_record_count(run);
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(cap);
+	(void)ctx;
 	CU_ASSERT_FATAL(cap->flows <= 16);
 	CU_ASSERT(cap->n > 0);
 	memset(raw, 0, sizeof(raw));
 	for (size_t i = 0; i < cap->n; i++) {
 		const struct st_cap_chunk *c = &cap->chunks[i];
-		enum st_dir dir = c->to_server ? ST_DIR_TO_SERVER : ST_DIR_TO_CLIENT;
-		struct stream_bytes *r = &raw[c->flow][dir];
-		struct harness *h;
-		size_t before;
+		struct stream_bytes *r = &raw[c->flow][c->to_server ? 0 : 1];
 
-		if (!hs[c->flow])
-			hs[c->flow] = h_new();
-		h = hs[c->flow];
-		before = h->n_recs;
-		h_feed(h, dir, c->data, c->len, c->ts_ns);
-		for (size_t k = before; k < h->n_recs && n_got < 256; k++) {
-			got[n_got] = h->recs[k];
-			got[n_got].value = NULL;
-			got[n_got].headers = NULL;
-			n_got++;
-		}
 		r->p = realloc(r->p, r->len + c->len);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(r->p);
 		memcpy(r->p + r->len, c->data, c->len);
@@ -677,81 +518,60 @@ static void check_capture(const char *path, const char *result_path)
 
 	/* the independent line scan, flow by flow */
 	for (unsigned f = 0; f < cap->flows; f++) {
-		struct harness *h = hs[f];
+		const struct st_ch *h = st_ch_run_flow(run, f);
+		const struct st_codec_stats *stats = st_ch_stats(h);
 		const struct stream_bytes *up = &raw[f][0], *down = &raw[f][1];
 		size_t pubs = count_lines(up, "PUB ") + count_lines(up, "HPUB ");
 		size_t msgs = count_lines(down, "MSG ") + count_lines(down, "HMSG ");
 		size_t unknown = count_lines(down, "-ERR 'Unknown Protocol Operation'");
 		size_t with_headers = count_lines(up, "HPUB ") + count_lines(down, "HMSG ");
 
-		CU_ASSERT_EQUAL(h->stats.records, pubs);
-		CU_ASSERT_EQUAL(h->stats.egress_records, msgs);
+		CU_ASSERT_EQUAL(stats->records, pubs);
+		CU_ASSERT_EQUAL(stats->egress_records, msgs);
 		/* the server's own verdict on what the client sent */
-		CU_ASSERT_EQUAL(err_count(h, "unknown_operation"), unknown);
-		CU_ASSERT_EQUAL(errors_total(h), unknown);
+		CU_ASSERT_EQUAL(st_ch_error_count(h, "unknown_operation"), unknown);
+		CU_ASSERT_EQUAL(st_ch_errors_total(h), unknown);
 		/* without header blocks, every CRLF ends a unit's control line
 		 * or a payload (one per message; these payloads hold no CRLF),
 		 * or a line the server refused */
 		if (with_headers == 0)
-			CU_ASSERT_EQUAL(h->stats.units[0] + h->stats.units[1] +
-					pubs + msgs + unknown,
+			CU_ASSERT_EQUAL(stats->units[0] + stats->units[1] + pubs + msgs + unknown,
 					count_crlf(up) + count_crlf(down));
-		CU_ASSERT_EQUAL(h->bad_events, 0);
-		CU_ASSERT_EQUAL(h->carry_len[0] + h->carry_len[1], 0);
+		CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(h, ST_DIR_TO_SERVER) +
+				st_ch_carry_bytes(h, ST_DIR_TO_CLIENT), 0);
 		free(up->p);
 		free(down->p);
-		h_free(h);
 	}
-	st_cap_free(cap);
 
 	if (result_path) {
 		size_t n_e = deepflow_messages(result_path, exp, 256);
 
 		CU_ASSERT_EQUAL(n_got, n_e);
 		for (size_t i = 0; i < n_got && i < n_e; i++) {
-			CU_ASSERT_EQUAL(got[i].kind, exp[i].kind);
-			CU_ASSERT_STRING_EQUAL(got[i].stream, exp[i].subject);
-			CU_ASSERT_EQUAL(got[i].value_bytes, exp[i].payload_size);
-			CU_ASSERT_EQUAL(got[i].value_len, exp[i].payload_size);
+			const struct st_ch_record *got = st_ch_run_record(run, i);
+
+			CU_ASSERT_EQUAL(got->kind, exp[i].kind);
+			CU_ASSERT_STRING_EQUAL(got->stream, exp[i].subject);
+			CU_ASSERT_EQUAL(got->value_bytes, exp[i].payload_size);
+			CU_ASSERT_EQUAL(got->value_len, exp[i].payload_size);
 			if (exp[i].header_size >= 0) {
-				CU_ASSERT_EQUAL(got[i].headers_len, (uint32_t)exp[i].header_size);
-				CU_ASSERT_EQUAL(got[i].header_count, (uint32_t)exp[i].header_count);
+				CU_ASSERT_EQUAL(got->headers_len, (uint32_t)exp[i].header_size);
+				CU_ASSERT_EQUAL(got->header_count, (uint32_t)exp[i].header_count);
 			} else {
-				CU_ASSERT_EQUAL(got[i].headers_len, 0);
+				CU_ASSERT_EQUAL(got->headers_len, 0);
 			}
 		}
 	}
+	st_ch_run_destroy(run);
 }
 
 static void test_captures(void)
 {
-	const char *dir_path = st_test_data_path("pcaps/nats");
-	char dir_copy[1024], path[1600], result[1600];
-	unsigned pcaps = 0, with_result = 0;
-	struct dirent *de;
-	DIR *dir;
+	unsigned with_result, pcaps;
 
-	snprintf(dir_copy, sizeof(dir_copy), "%s", dir_path);
-	dir = opendir(dir_copy);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-	while ((de = readdir(dir))) {
-		size_t len = strlen(de->d_name);
-		FILE *rf;
-
-		if (len < 5 || strcmp(de->d_name + len - 5, ".pcap") != 0)
-			continue;
-		pcaps++;
-		snprintf(path, sizeof(path), "%s/%s", dir_copy, de->d_name);
-		snprintf(result, sizeof(result), "%s/%.*s.result", dir_copy,
-			 (int)(len - 5), de->d_name);
-		rf = fopen(result, "r");
-		if (rf) {
-			fclose(rf);
-			with_result++;
-		}
-		check_capture(path, rf ? result : NULL);
-	}
-	closedir(dir);
+	pcaps = st_ch_for_each_capture(st_test_data_path("pcaps/nats"), check_capture, NULL,
+				       &with_result);
 	CU_ASSERT_EQUAL(pcaps, 7);
 	CU_ASSERT_EQUAL(with_result, 6);
 }

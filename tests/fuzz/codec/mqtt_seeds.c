@@ -13,48 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUT_MAX 65536
-
-struct out {
-	uint8_t p[OUT_MAX];
-	size_t len;
-};
-
-static void put(struct out *o, const void *src, size_t n)
-{
-	if (o->len + n > OUT_MAX) {
-		fprintf(stderr, "seed too large\n");
-		exit(1);
-	}
-	memcpy(o->p + o->len, src, n);
-	o->len += n;
-}
-
-static void put8(struct out *o, uint8_t v)
-{
-	put(o, &v, 1);
-}
-
-/* One chunk of literal bytes on `dir` (op 0x02 | dir: 2-byte length). */
-static void chunk(struct out *o, unsigned dir, const struct out *bytes)
-{
-	put8(o, (uint8_t)(0x02 | dir));
-	put8(o, (uint8_t)bytes->len);
-	put8(o, (uint8_t)(bytes->len >> 8));
-	put(o, bytes->p, bytes->len);
-}
-
-/* The same bytes, one at a time (op 0x06 | dir), at most 256 per op. */
-static void bytewise(struct out *o, unsigned dir, const struct out *bytes)
-{
-	for (size_t off = 0; off < bytes->len; off += 256) {
-		size_t n = bytes->len - off < 256 ? bytes->len - off : 256;
-
-		put8(o, (uint8_t)(0x06 | dir));
-		put8(o, (uint8_t)(n - 1));
-		put(o, bytes->p + off, n);
-	}
-}
+#include "fuzz_mqtt_nats_seeds.h"
 
 static void str16(struct out *o, const char *s)
 {
@@ -154,19 +113,6 @@ static void session(struct out *up, struct out *down, uint8_t level)
 	put8(down, 0x00);
 }
 
-static void write_seed(const char *dir, const char *name, const struct out *o)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(o->p, 1, o->len, f) != o->len || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static struct out up, down, seed;
@@ -182,14 +128,14 @@ int main(int argc, char **argv)
 		session(&up, &down, level);
 
 		seed.len = 0;
-		chunk(&seed, 0, &up);
-		chunk(&seed, 1, &down);
+		chunk(&seed, 0, up.p, up.len);
+		chunk(&seed, 1, down.p, down.len);
 		snprintf(name, sizeof(name), "session-v%u", level);
 		write_seed(argv[1], name, &seed);
 
 		seed.len = 0;
-		bytewise(&seed, 0, &up);
-		bytewise(&seed, 1, &down);
+		bytewise(&seed, 0, up.p, up.len);
+		bytewise(&seed, 1, down.p, down.len);
 		snprintf(name, sizeof(name), "session-v%u-bytewise", level);
 		write_seed(argv[1], name, &seed);
 
@@ -199,7 +145,7 @@ int main(int argc, char **argv)
 		put8(&seed, 30);
 		put(&seed, up.p, 31);
 		put8(&seed, 0x80);
-		chunk(&seed, 0, &up);
+		chunk(&seed, 0, up.p, up.len);
 		snprintf(name, sizeof(name), "session-v%u-gap", level);
 		write_seed(argv[1], name, &seed);
 
@@ -209,8 +155,8 @@ int main(int argc, char **argv)
 			struct out tail = { .len = 0 };
 
 			put(&tail, up.p + 2 + up.p[1], up.len - 2 - up.p[1]);
-			chunk(&seed, 0, &tail);
-			chunk(&seed, 1, &down);
+			chunk(&seed, 0, tail.p, tail.len);
+			chunk(&seed, 1, down.p, down.len);
 		}
 		snprintf(name, sizeof(name), "session-v%u-no-connect", level);
 		write_seed(argv[1], name, &seed);
@@ -225,13 +171,13 @@ int main(int argc, char **argv)
 	str16(&up, "big/1");
 	put8(&up, 0);
 	put8(&up, 1);
-	chunk(&seed, 0, &up);
+	chunk(&seed, 0, up.p, up.len);
 	put8(&seed, 0x04);       /* filler on direction 0 */
 	put8(&seed, '{');
 	put8(&seed, 195);        /* (195 + 1) * 512 = 100,352 bytes */
 	up.len = 0;
 	publish(&up, false, 0, 0, "after", NULL, 0, "ok");
-	chunk(&seed, 0, &up);
+	chunk(&seed, 0, up.p, up.len);
 	write_seed(argv[1], "large-publish", &seed);
 	return 0;
 }

@@ -11,50 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUT_MAX 65536
-
-struct out {
-	uint8_t p[OUT_MAX];
-	size_t len;
-};
-
-static void put(struct out *o, const void *src, size_t n)
-{
-	if (o->len + n > OUT_MAX) {
-		fprintf(stderr, "seed too large\n");
-		exit(1);
-	}
-	memcpy(o->p + o->len, src, n);
-	o->len += n;
-}
-
-static void put8(struct out *o, uint8_t v)
-{
-	put(o, &v, 1);
-}
-
-static void chunk(struct out *o, unsigned dir, const char *s)
-{
-	size_t n = strlen(s);
-
-	put8(o, (uint8_t)(0x02 | dir));
-	put8(o, (uint8_t)n);
-	put8(o, (uint8_t)(n >> 8));
-	put(o, s, n);
-}
-
-static void bytewise(struct out *o, unsigned dir, const char *s)
-{
-	size_t len = strlen(s);
-
-	for (size_t off = 0; off < len; off += 256) {
-		size_t n = len - off < 256 ? len - off : 256;
-
-		put8(o, (uint8_t)(0x06 | dir));
-		put8(o, (uint8_t)(n - 1));
-		put(o, s + off, n);
-	}
-}
+#include "fuzz_mqtt_nats_seeds.h"
 
 static const char *const up =
 	"CONNECT {\"verbose\":false,\"pedantic\":false,\"lang\":\"c\",\"headers\":true}\r\n"
@@ -75,19 +32,6 @@ static const char *const down =
 	"-ERR 'Unknown Protocol Operation'\r\n"
 	"PING\r\n";
 
-static void write_seed(const char *dir, const char *name, const struct out *o)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(o->p, 1, o->len, f) != o->len || fclose(f) != 0) {
-		perror(path);
-		exit(1);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static struct out seed;
@@ -97,13 +41,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	seed.len = 0;
-	chunk(&seed, 0, up);
-	chunk(&seed, 1, down);
+	chunk_str(&seed, 0, up);
+	chunk_str(&seed, 1, down);
 	write_seed(argv[1], "session", &seed);
 
 	seed.len = 0;
-	bytewise(&seed, 0, up);
-	bytewise(&seed, 1, down);
+	bytewise(&seed, 0, up, strlen(up));
+	bytewise(&seed, 1, down, strlen(down));
 	write_seed(argv[1], "session-bytewise", &seed);
 
 	/* part of the upstream, a gap, then all of it */
@@ -112,25 +56,25 @@ int main(int argc, char **argv)
 	put8(&seed, 99);
 	put(&seed, up, 100);
 	put8(&seed, 0x80);
-	chunk(&seed, 0, up);
+	chunk_str(&seed, 0, up);
 	write_seed(argv[1], "session-gap", &seed);
 
 	/* an HPUB with 100,352 payload bytes (filler), then a PUB */
 	seed.len = 0;
-	chunk(&seed, 0, "HPUB big 12 100364\r\nNATS/1.0\r\n\r\n");
+	chunk_str(&seed, 0, "HPUB big 12 100364\r\nNATS/1.0\r\n\r\n");
 	put8(&seed, 0x04);
 	put8(&seed, 'x');
 	put8(&seed, 195);        /* (195 + 1) * 512 = 100,352 bytes */
-	chunk(&seed, 0, "\r\nPUB after 2\r\nok\r\n");
+	chunk_str(&seed, 0, "\r\nPUB after 2\r\nok\r\n");
 	write_seed(argv[1], "large-hpub", &seed);
 
 	/* an INFO longer than max_control_line, then a message */
 	seed.len = 0;
-	chunk(&seed, 1, "INFO {\"connect_urls\":\"");
+	chunk_str(&seed, 1, "INFO {\"connect_urls\":\"");
 	put8(&seed, 0x05);
 	put8(&seed, 'u');
 	put8(&seed, 9);          /* 5,120 bytes */
-	chunk(&seed, 1, "\"}\r\nMSG s 1 2\r\nok\r\n");
+	chunk_str(&seed, 1, "\"}\r\nMSG s 1 2\r\nok\r\n");
 	write_seed(argv[1], "long-info", &seed);
 	return 0;
 }
