@@ -233,6 +233,76 @@ static const double exact_pow10[23] = {
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* Eight ASCII digits (the first in the lowest byte) as their value:
+ * neighbours combined in lanes of 2, 4, then 8 digits. */
+static inline uint64_t eight_digits(uint64_t x)
+{
+	x -= 0x3030303030303030ull;
+	x = (x * 10 + (x >> 8)) & 0x00ff00ff00ff00ffull;
+	x = (x * 100 + (x >> 16)) & 0x0000ffff0000ffffull;
+	return (x * 10000 + (x >> 32)) & 0xffffffffull;
+}
+
+/* Appends the run of digits at p to *w (w * 10 + d each, modulo 2^64),
+ * counting them in *n; returns the first non-digit (or end).  Bytes are
+ * read in words of eight, inside [start, end) only: a run shorter than
+ * eight is read from p when eight bytes remain, else from end - 8. */
+static inline __attribute__((always_inline)) const uint8_t *
+digits_into(const uint8_t *start, const uint8_t *p, const uint8_t *end,
+	    uint64_t *w, int *n)
+{
+	static const uint64_t pow10[8] = { 1, 10, 100, 1000, 10000, 100000,
+		1000000, 10000000 };
+	uint64_t v = *w;
+	int count = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (;;) {
+		uint64_t x, bad;
+		unsigned k;
+
+		if (end - p >= 8) {
+			memcpy(&x, p, 8);
+		} else if (p < end && end - start >= 8) {
+			/* the last eight bytes, p's byte moved to the bottom;
+			 * the bytes shifted in (zero) are no digits */
+			memcpy(&x, end - 8, 8);
+			x >>= 8 * (unsigned)(p - (end - 8));
+		} else {
+			break;
+		}
+		bad = ((x & 0xf0f0f0f0f0f0f0f0ull) ^ 0x3030303030303030ull) |
+		      (((x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull) ^
+		       0x3030303030303030ull);
+		if (!bad) {
+			v = v * 100000000 + eight_digits(x);
+			count += 8;
+			p += 8;
+			continue;
+		}
+		k = (unsigned)__builtin_ctzll(bad) >> 3;   /* digits, 0..7 */
+		if (k) {
+			/* the k digits to the top, '0's below them */
+			x = x << (8 * (8 - k)) |
+			    0x3030303030303030ull >> (8 * k);
+			v = v * pow10[k] + eight_digits(x);
+			count += (int)k;
+			p += k;
+		}
+		*w = v;
+		*n += count;
+		return p;
+	}
+#else
+	(void)start;
+#endif
+	for (; p < end && (uint8_t)(*p - '0') < 10; p++, count++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	*w = v;
+	*n += count;
+	return p;
+}
+
 /*
  * W. D. Clinger, "How to read floating point numbers accurately" (PLDI
  * 1990): when the decimal significand w < 2^53 and |e| <= 22, w * 10^e (or
@@ -252,11 +322,13 @@ double st_json_number_value(const struct st_json_plan *plan,
 	/* w: all the digits, while there are at most 19 of them (a leading
 	 * zero counts: it only makes the fast path a little rarer); e: the
 	 * power of ten of w's last digit */
-	for (; p < end && (uint8_t)(*p - '0') < 10; p++, sig++)
-		w = w * 10 + (uint64_t)(*p - '0');
-	if (p < end && *p == '.')
-		for (p++; p < end && (uint8_t)(*p - '0') < 10; p++, sig++, e--)
-			w = w * 10 + (uint64_t)(*p - '0');
+	p = digits_into(text, p, end, &w, &sig);
+	if (p < end && *p == '.') {
+		int int_digits = sig;
+
+		p = digits_into(text, p + 1, end, &w, &sig);
+		e -= sig - int_digits;
+	}
 	inexact = sig > 19;
 	if (p < end) {                  /* 'e' or 'E' */
 		p++;

@@ -44,7 +44,7 @@ JSON_FN bool json_is_ws(uint8_t c)
 JSON_FN const uint8_t *json_skip_ws(const uint8_t *p, const uint8_t *end,
 				    struct json_cls *cls)
 {
-	if (likely(p < end) && likely(!json_is_ws(*p)))
+	if (likely(p < end) && likely(*p > ' '))
 		return p;
 	if (p < end && p + 1 < end && json_is_ws(p[1]))
 		return json_ws_run(p, end, cls);
@@ -408,14 +408,19 @@ member:
 		if (!q)
 			return -reason;
 		key_len = (size_t)(q - key);
-		p = json_skip_ws(q + 1, end, &cls);
-		if (p == end)
-			return -ST_JSON_E_UNTERMINATED;
-		if (*p != ':')
-			return -ST_JSON_E_UNEXPECTED;
-		p = json_skip_ws(p + 1, end, &cls);
-		if (p == end)
-			return -ST_JSON_E_UNTERMINATED;
+		if (likely(end - q > 2) && likely(q[1] == ':') &&
+		    likely(q[2] > ' ')) {
+			p = q + 2;      /* "name":value, the common spelling */
+		} else {
+			p = json_skip_ws(q + 1, end, &cls);
+			if (p == end)
+				return -ST_JSON_E_UNTERMINATED;
+			if (*p != ':')
+				return -ST_JSON_E_UNEXPECTED;
+			p = json_skip_ws(p + 1, end, &cls);
+			if (p == end)
+				return -ST_JSON_E_UNTERMINATED;
+		}
 		cur_alive = cur_capture = 0;
 		cur_walk = false;
 		if (depth <= JSON_LEVELS && (lv[depth].alive || lv[depth].walk)) {
@@ -476,6 +481,15 @@ element:
 	goto value;
 
 after_value:
+	if (likely(end - p > 1) && likely(*p == ',') && likely(p[1] > ' ') &&
+	    likely(depth != 0)) {
+		p++;                    /* value,next: no whitespace to skip */
+		if (!(is_array[depth / 64] & (1ull << (depth % 64))))
+			goto member;
+		if (*p == ']')
+			return -ST_JSON_E_TRAILING_COMMA;
+		goto element;
+	}
 	p = json_skip_ws(p, end, &cls);
 	if (depth == 0) {
 		if (p != end)
