@@ -472,9 +472,20 @@ static size_t reasm_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts
 	struct st_worker *w = ctx;
 	struct session *ss = w->session;
 	const struct st_codec *codec = st_codec_get((enum st_proto)ss->proto);
+	struct st_codec_stats *stats = &w->codec[ss->proto];
+	uint64_t resyncs = stats->resyncs;
+	size_t used;
 
-	return codec->feed(ss->codec_state, w->dir, data, len, ts_ns, &w->sink,
-			   &w->codec[ss->proto]);
+	used = codec->feed(ss->codec_state, w->dir, data, len, ts_ns, &w->sink, stats);
+	/* a malformed unit made the codec resync: the flow's stream hears of it */
+	if (unlikely(stats->resyncs != resyncs) && ss->stream) {
+		struct stream *s = &w->streams[ss->stream - 1];
+
+		st_sset_counters(s->set)->parse_errors[ST_WORKER_PERR_CODEC] +=
+			stats->resyncs - resyncs;
+		s->active = true;
+	}
+	return used;
 }
 
 static void reasm_gap(void *ctx)

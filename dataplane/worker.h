@@ -102,7 +102,8 @@ enum st_worker_drop {
 enum st_worker_parse_error {
 	ST_WORKER_PERR_JSON_INVALID = 0,   /* a value that starts like JSON
 					    * but is not */
-	ST_WORKER_PERR_CODEC,              /* codec errors on the stream's flows */
+	ST_WORKER_PERR_CODEC,              /* codec resyncs on a malformed unit of
+					    * a flow the stream was seen on */
 	ST_WORKER_PERR__COUNT
 };
 
