@@ -48,6 +48,7 @@
 #include "dataplane/json/json.h"
 #include "dataplane/sketch/hash.h"
 #include "dataplane/sketch/schema.h"
+#include "tools/bench/bench_util.h"
 #include "tools/bench/json_bench_peer.h"
 
 #define PAD_BYTES 64
@@ -291,30 +292,6 @@ struct contender {
 	uint64_t fingerprint;
 };
 
-static double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned n)
-{
-	double tmp[REPS_MAX];
-
-	memcpy(tmp, v, n * sizeof(*v));
-	qsort(tmp, n, sizeof(*tmp), cmp_double);
-	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
-}
-
 static int one_pass(struct contender *c, int mode, struct ours *o,
 		    struct json_peer *peer, const struct json_bench_records *r,
 		    struct st_schema *schema, double *sec)
@@ -323,7 +300,7 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 	double t0;
 
 	st_schema_reset(schema);
-	t0 = now_sec();
+	t0 = st_bench_cpu_seconds();
 	if (c->kind != OURS) {
 		int (*pass)(struct json_peer *, const struct json_bench_records *,
 			    struct st_schema *, struct json_bench_sums *) =
@@ -334,7 +311,7 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 	} else {
 		ours_pass(o, c->level, r, mode == MODE_SCHEMA ? schema : NULL, &sums);
 	}
-	*sec = now_sec() - t0;
+	*sec = st_bench_cpu_seconds() - t0;
 	c->sums[mode] = sums;
 	if (mode == MODE_SCHEMA)
 		c->fingerprint = st_schema_fingerprint(schema);
@@ -414,31 +391,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static void print_header(int argc, char **argv, const struct opts *o,
 			 const struct json_bench_records *r)
 {
-	const char *simd = getenv("SHADOWTAP_SIMD");
-	char line[256], cpu[128] = "unknown";
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "model name : %127[^\n]", cpu) == 1)
-			break;
-	if (f)
-		fclose(f);
 	printf("shadowtap-json-bench: %zu records, %.1f MB (%.0f bytes/record "
 	       "on average), %u reps%s\n", r->n, (double)r->bytes / 1e6,
 	       (double)r->bytes / (double)r->n, o->reps,
 	       o->quick ? " (quick smoke run)" : "");
-	printf("reproduce: %s%s%s%s", simd ? "SHADOWTAP_SIMD=" : "",
-	       simd ? simd : "", simd ? " " : "", argv[0]);
-	for (int i = 1; i < argc; i++)
-		printf(" %s", argv[i]);
-	printf("\ncpu: %s; SIMD level %s; pinned to CPU 0\n", cpu,
-	       st_simd_level_name(st_cpu_simd_level()));
-#ifdef __OPTIMIZE__
-	printf("compiler: %s, optimised build\n", __VERSION__);
-#else
-	printf("compiler: %s, NOT an optimised build: figures are not representative\n",
-	       __VERSION__);
-#endif
+	st_bench_print_env(argc, argv, NULL, true);
 #ifdef BENCH_HAVE_SIMDJSON
 	printf("peer: simdjson %s On-Demand, kernel \"%s\" (built with "
 	       "-march=native, as simdjson recommends for On-Demand); %s\n",
@@ -521,7 +478,7 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 	       r->n, c[0].fingerprint);
 	for (int m = 0; m < MODE__COUNT; m++) {
 		for (unsigned i = 0; i < nc; i++) {
-			double s = median(c[i].sec[m], o->reps);
+			double s = st_bench_median(c[i].sec[m], o->reps);
 
 			printf("figure: %s, %s: %.1f ns/record, %.2f M records/s, "
 			       "%.2f GB/s\n", mode_names[m], c[i].name,
@@ -529,7 +486,7 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 			       (double)r->bytes / s / 1e9);
 		}
 		for (unsigned p = 0; peer && p < nc; p++) {
-			double peer_s = median(c[p].sec[m], o->reps);
+			double peer_s = st_bench_median(c[p].sec[m], o->reps);
 
 			if (c[p].kind == OURS)
 				continue;
@@ -537,7 +494,7 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 				if (c[i].kind == OURS)
 					printf("figure: %s, ratio %s / %s: %.2fx\n",
 					       mode_names[m], c[i].name, c[p].name,
-					       peer_s / median(c[i].sec[m], o->reps));
+					       peer_s / st_bench_median(c[i].sec[m], o->reps));
 		}
 	}
 	rc = 0;
@@ -566,7 +523,6 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct corpus c = { 0 };
-	cpu_set_t set;
 	int rc = parse_opts(argc, argv, &o);
 
 	if (rc != 0)
@@ -579,10 +535,9 @@ int main(int argc, char **argv)
 	if (o.write_path && write_records(o.write_path, &c.r) != 0)
 		return 1;
 	print_header(argc, argv, &o, &c.r);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		return fail("cannot pin to CPU 0: %s", strerror(errno)) ? 1 : 1;
+	rc = st_bench_pin_cpu0();
+	if (rc < 0)
+		return fail("cannot pin to CPU 0: %s", strerror(-rc)) ? 1 : 1;
 	rc = run(&o, &c.r);
 	free(c.buf);
 	free(c.off);

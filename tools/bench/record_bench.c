@@ -25,6 +25,7 @@
 #include "tools/shadowctl/classify.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/worker.h"
+#include "tools/bench/bench_util.h"
 
 struct capture {
 	uint8_t *bytes;
@@ -34,16 +35,6 @@ struct capture {
 	uint64_t *ts;
 	int linktype;
 };
-
-/* This thread's CPU time: on a shared machine, the time the path itself
- * took, not the time other processes held the core. */
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static int load(const char *path, struct capture *c)
 {
@@ -107,7 +98,7 @@ static double run_worker(const struct capture *c, const struct st_worker_config 
 		perror("worker");
 		exit(1);
 	}
-	t0 = now_s();
+	t0 = st_bench_cpu_seconds();
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->ts[i] >= start + epoch_ns) {
 			start = c->ts[i] - c->ts[i] % epoch_ns;
@@ -117,7 +108,7 @@ static double run_worker(const struct capture *c, const struct st_worker_config 
 	}
 	st_worker_flush(w);
 	st_worker_epoch_close(w, start + epoch_ns, no_stream, NULL);
-	t1 = now_s();
+	t1 = st_bench_cpu_seconds();
 	st_worker_totals(w, t);
 	st_worker_destroy(w);
 	return t1 - t0;
@@ -126,20 +117,13 @@ static double run_worker(const struct capture *c, const struct st_worker_config 
 static double run_decode(const struct capture *c, uint64_t *ok)
 {
 	struct st_pkt p;
-	double t0 = now_s();
+	double t0 = st_bench_cpu_seconds();
 
 	*ok = 0;
 	for (size_t i = 0; i < c->n; i++)
 		*ok += st_decode(c->bytes + c->off[i], c->len[i], c->linktype, c->ts[i],
 				 &p) == ST_DECODE_OK;
-	return now_s() - t0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	return st_bench_cpu_seconds() - t0;
 }
 
 int main(int argc, char **argv)
@@ -182,6 +166,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowtap-record-bench: no capture given\n");
 		return 2;
 	}
+	st_bench_print_env(argc, argv, NULL, false);
 	if (st_classify_worker_config(cfg, &wc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -202,9 +187,8 @@ int main(int argc, char **argv)
 			dec_s[r] = run_decode(&c, &ok);
 			path_s[r] = run_worker(&c, &wc, &t);
 		}
-		qsort(path_s, (size_t)reps, sizeof(double), cmp_double);
-		qsort(dec_s, (size_t)reps, sizeof(double), cmp_double);
-		double med = path_s[reps / 2], dmed = dec_s[reps / 2];
+		double med = st_bench_median(path_s, (unsigned)reps);
+		double dmed = st_bench_median(dec_s, (unsigned)reps);
 		uint64_t records = t.records + t.opaque_records;
 
 		printf("figure: %s: %zu frames, %.1f MB, %" PRIu64 " records (%" PRIu64

@@ -56,6 +56,7 @@
 #include "dataplane/sketch/quantile.h"
 #include "dataplane/sketch/schema.h"
 #include "dataplane/sketch/ticks.h"
+#include "tools/bench/bench_util.h"
 #include "tools/lib/keygen.h"
 
 /* libdpdk found by meson: its include directory is on the path. */
@@ -142,19 +143,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of v[0..n); reorders v. */
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---------------------------------------------------------------- input */
 
@@ -670,7 +658,7 @@ static double time_hashing(const struct input *in, unsigned reps)
 		ns[r] = (double)(now_ns() - t0) / (double)in->s->n;
 		bench_sink += acc;
 	}
-	return median(ns + 1, reps);
+	return st_bench_median(ns + 1, reps);
 }
 
 /* Median ns per update of one sketch over the whole stream, after one
@@ -692,7 +680,7 @@ static int time_updates(const struct sketch_case *c, const struct input *in,
 		c->feed(sk, in, 0, in->s->n);
 		ns[r] = (double)(now_ns() - t0) / (double)in->s->n;
 	}
-	*ns_per_update = median(ns + 1, reps);
+	*ns_per_update = st_bench_median(ns + 1, reps);
 	*memory_bytes = c->memory_bytes(sk);
 	rc = c->check(sk, in);
 	c->destroy(sk);
@@ -788,7 +776,7 @@ static int time_merges(const struct sketch_case *c, const struct input *in,
 			goto out_destroy;
 		}
 	}
-	*ns_per_merge = median(ns, o->reps);
+	*ns_per_merge = st_bench_median(ns, o->reps);
 	rc = 0;
 out_destroy:
 	c->destroy(dst);
@@ -857,7 +845,7 @@ static int hll_merge_child(const struct opts *o)
 			goto out_universe;
 		}
 		printf("hll_merge p=%u level=%s ns=%.2f\n", precisions[j],
-		       st_simd_level_name(st_cpu_simd_level()), median(ns, o->reps));
+		       st_simd_level_name(st_cpu_simd_level()), st_bench_median(ns, o->reps));
 	}
 	rc = 0;
 out_universe:
@@ -1248,13 +1236,6 @@ static const char *contender_name(unsigned c, char *buf, size_t len)
 	return buf;
 }
 
-static double median_of(const double *v, unsigned n)
-{
-	double tmp[MAX_REPS];
-
-	memcpy(tmp, v, n * sizeof(*v));
-	return median(tmp, n);
-}
 
 /* Medians of one contender over the rounds. */
 struct hh_summary {
@@ -1265,9 +1246,9 @@ struct hh_summary {
 static void hh_summarise(const struct hh_result *res, unsigned rounds,
 			 struct hh_summary *sum)
 {
-	sum->ns = median_of(res->ns, rounds);
+	sum->ns = st_bench_median(res->ns, rounds);
 	for (unsigned j = 0; j < N_RECALL; j++)
-		sum->recall[j] = median_of(res->recall[j], rounds);
+		sum->recall[j] = st_bench_median(res->recall[j], rounds);
 }
 
 static bool recall_at_least(const struct hh_summary *a, const struct hh_summary *b)
@@ -1547,31 +1528,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static void print_header(int argc, char **argv, const char *self, const struct opts *o)
 {
-	const char *simd = getenv("SHADOWTAP_SIMD");
-	char line[256], cpu[128] = "unknown";
-	FILE *f = fopen("/proc/cpuinfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "model name : %127[^\n]", cpu) == 1)
-			break;
-	if (f)
-		fclose(f);
 	printf("shadowtap-sketch-bench: %" PRIu64 " updates per stream over %" PRIu32
 	       " keys; %u reps, %u rounds, %u merges per loop%s\n", o->updates,
 	       o->universe, o->reps, o->rounds, o->merges, o->quick ? " (quick smoke run)" : "");
-	printf("reproduce: %s%s%s", simd ? "SHADOWTAP_SIMD=" : "", simd ? simd : "",
-	       simd ? " " : "");
-	printf("%s", self);
-	for (int i = 1; i < argc; i++)
-		printf(" %s", argv[i]);
-	printf("\ncpu: %s; SIMD level %s; pinned to CPU 0\n", cpu,
-	       st_simd_level_name(st_cpu_simd_level()));
-#ifdef __OPTIMIZE__
-	printf("compiler: %s, optimised build\n", __VERSION__);
-#else
-	printf("compiler: %s, NOT an optimised build: figures are not representative\n",
-	       __VERSION__);
-#endif
+	st_bench_print_env(argc, argv, self, true);
 #ifdef BENCH_HAVE_DPDK
 	printf("peer: %s rte_member, sketch mode\n", peer_version());
 #endif
@@ -1579,13 +1539,9 @@ static void print_header(int argc, char **argv, const char *self, const struct o
 
 static int pin_to_cpu0(void)
 {
-	cpu_set_t set;
+	int rc = st_bench_pin_cpu0();
 
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		return fail("cannot pin to CPU 0: %s", strerror(errno));
-	return 0;
+	return rc < 0 ? fail("cannot pin to CPU 0: %s", strerror(-rc)) : 0;
 }
 
 int main(int argc, char **argv)
