@@ -49,7 +49,6 @@ struct baseline {
 struct analyze {
 	bool json;
 	uint64_t epoch_ns;
-	const struct st_config *config;
 	uint8_t *record;            /* profile buffer, ST_PROFILE_MAX_BYTES */
 	struct baseline *baselines;
 	uint64_t profiles;
@@ -226,7 +225,7 @@ static const char *field_name(const struct st_profile_view *v, bool key, unsigne
 	return n ? n : "?";
 }
 
-static void emit_json(struct analyze *a, const struct st_profile_view *v,
+static void emit_json(const struct st_profile_view *v,
 		      const struct st_sset *set, enum st_proto proto,
 		      const struct st_schema_entry *entries, unsigned n_entries,
 		      const struct baseline *base)
@@ -318,7 +317,6 @@ static void emit_json(struct analyze *a, const struct st_profile_view *v,
 		st_jw_num(out, s->kafka_imbalance);
 	}
 	fputs("}\n", out);
-	(void)a;
 }
 
 static void format_time(char *buf, size_t len, uint64_t ns)
@@ -334,7 +332,7 @@ static void format_time(char *buf, size_t len, uint64_t ns)
 		 (unsigned)(ns % 1000000000u / 1000000u));
 }
 
-static void emit_text(struct analyze *a, const struct st_profile_view *v,
+static void emit_text(const struct st_profile_view *v,
 		      const struct st_sset *set, enum st_proto proto,
 		      const struct st_schema_entry *entries, unsigned n_entries,
 		      const struct baseline *base)
@@ -390,7 +388,6 @@ static void emit_text(struct analyze *a, const struct st_profile_view *v,
 		}
 		fputc('\n', out);
 	}
-	(void)a;
 }
 
 /* Builds the stream's profile record, parses it back, prints it. */
@@ -441,9 +438,9 @@ static void on_stream(void *ctx, const struct st_worker_stream *ws)
 	if (!base && n)
 		baseline_add(a, v.meta.name, entries, n);
 	if (a->json)
-		emit_json(a, &v, set, ws->proto, entries, n, base);
+		emit_json(&v, set, ws->proto, entries, n, base);
 	else
-		emit_text(a, &v, set, ws->proto, entries, n, base);
+		emit_text(&v, set, ws->proto, entries, n, base);
 	free(entries);
 out_set:
 	st_sset_destroy(set);
@@ -621,7 +618,6 @@ int shadowctl_analyze(int argc, char **argv)
 			goto out_config;
 		}
 	}
-	a.config = cfg;
 
 	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
 						     errbuf);
