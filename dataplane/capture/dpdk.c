@@ -447,9 +447,14 @@ static int port_configure_with(struct dpdk_port *p,
 		if (rc == 0)
 			p->tx_queues = txq;
 	}
-	if (rc == 0 && rxq > 1 && !p->n_files && !rss_key_kept(p, key, key_len))
-		return -EPROTO;
-	return rc;
+	if (rc != 0 || rxq == 1 || p->n_files || rss_key_kept(p, key, key_len))
+		return rc;
+	/* Some PMDs (net_null) ignore the key at configure: set it again. */
+	if (rte_eth_dev_rss_hash_update(p->port_id,
+					&conf.rx_adv_conf.rss_conf) == 0 &&
+	    rss_key_kept(p, key, key_len))
+		return 0;
+	return -EPROTO;
 }
 
 static int port_configure(struct dpdk_port *p,
