@@ -31,9 +31,26 @@
 
 /* ---- children ------------------------------------------------------- */
 
-static void run_in_child(void (*body)(void))
+/* In a child: runs body, prints its failed assertions, exits 0 or 1. */
+static void child_run(void (*body)(void))
 {
 	unsigned before = CU_get_number_of_failures();
+	const CU_FailureRecord *r;
+	unsigned failed;
+
+	body();
+	r = CU_get_failure_list();
+	failed = CU_get_number_of_failures() - before;
+	for (unsigned i = 0; r; r = r->pNext, i++)
+		if (i >= before)
+			fprintf(stderr, "  child: %s:%u: %s\n", r->strFileName,
+				r->uiLineNumber, r->strCondition);
+	/* exit(), not _exit(): LeakSanitizer checks the child too. */
+	exit(failed ? 1 : 0);
+}
+
+static void run_in_child(void (*body)(void))
+{
 	int status = 0;
 	pid_t pid;
 
@@ -41,22 +58,8 @@ static void run_in_child(void (*body)(void))
 	fflush(stderr);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		const CU_FailureRecord *r;
-		unsigned failed;
-
-		body();
-		r = CU_get_failure_list();
-		failed = CU_get_number_of_failures() - before;
-		for (unsigned i = 0; r; r = r->pNext, i++)
-			if (i >= before)
-				fprintf(stderr, "  child: %s:%u: %s\n",
-					r->strFileName, r->uiLineNumber,
-					r->strCondition);
-		fflush(stdout);
-		fflush(stderr);
-		_exit(failed ? 1 : 0);
-	}
+	if (pid == 0)
+		child_run(body);
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 	CU_ASSERT(WIFEXITED(status));
 	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
@@ -765,6 +768,68 @@ static void test_start_join_on_worker_lcores(void)
 	run_in_child(body_start_join);
 }
 
+/*
+ * Two processes hold an EAL at the same time (the backend's default
+ * --no-shconf with --no-huge): each opens and drains a file, says so, and
+ * closes only once the parent has heard from both.
+ */
+static int opened_fd = -1, go_fd = -1;
+
+static void body_concurrent(void)
+{
+	static struct frames want;
+	const char *paths[1] = {
+		st_test_data_path("pcaps/kafka/00-produce-v9.pcap"),
+	};
+	struct st_capture *c;
+	char byte = 0;
+
+	CU_ASSERT_EQUAL(oracle_load(paths[0], &want), 0);
+	c = open_files(paths, 1, NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (c)
+		CU_ASSERT_EQUAL(drain(c, 0, NULL), (long)want.n);
+	byte = c ? 'o' : 'x';
+	CU_ASSERT_EQUAL(write(opened_fd, &byte, 1), 1);
+	CU_ASSERT_EQUAL(read(go_fd, &byte, 1), 1);
+	st_capture_close(c);
+	frames_free(&want);
+}
+
+static void test_two_processes_at_once(void)
+{
+	int opened[2], go[2];
+	pid_t pids[2];
+	char byte;
+
+	CU_ASSERT_FATAL(pipe(opened) == 0 && pipe(go) == 0);
+	opened_fd = opened[1];
+	go_fd = go[0];
+	fflush(stdout);
+	fflush(stderr);
+	for (int k = 0; k < 2; k++) {
+		pids[k] = fork();
+		CU_ASSERT_FATAL(pids[k] >= 0);
+		if (pids[k] == 0)
+			child_run(body_concurrent);
+	}
+	for (int k = 0; k < 2; k++) {
+		CU_ASSERT_EQUAL(read(opened[0], &byte, 1), 1);
+		CU_ASSERT_EQUAL(byte, 'o');
+	}
+	CU_ASSERT_EQUAL(write(go[1], "gg", 2), 2);
+	for (int k = 0; k < 2; k++) {
+		int status = -1;
+
+		CU_ASSERT_EQUAL(waitpid(pids[k], &status, 0), pids[k]);
+		CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	close(opened[0]);
+	close(opened[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 ST_TEST_MAIN("dataplane/capture/dpdk",
 	ST_TEST(test_reference_pcaps_match_libpcap),
 	ST_TEST(test_written_pcap_known_frames),
@@ -775,4 +840,5 @@ ST_TEST_MAIN("dataplane/capture/dpdk",
 	ST_TEST(test_null_two_queues_symmetric_rss),
 	ST_TEST(test_af_packet_falls_back_to_one_queue),
 	ST_TEST(test_start_join_on_worker_lcores),
+	ST_TEST(test_two_processes_at_once),
 )
