@@ -14,7 +14,8 @@
  * TIMESTAMP, but stamps every frame it reads through the Rx timestamp
  * dynamic field: microseconds since the Unix epoch, from the pcap header
  * (files are opened at microsecond precision, so a nanosecond file loses
- * its last three digits).  Other PMDs: when they offer the offload it is
+ * its last three digits); with infinite_rx it replays copies that carry
+ * no timestamp.  Other PMDs: when they offer the offload it is
  * enabled, and their raw device clock is mapped to Unix time by a linear
  * fit taken at open (rte_eth_read_clock() against CLOCK_REALTIME, 50 ms
  * apart); without a readable clock a port has no timestamps.
@@ -30,6 +31,15 @@
  * returned + rx_nombuf + ierrors reach their count; a queue returns
  * ST_CAPTURE_END from then on.  The sum is per port (the PMD's counters are
  * per port): a port with several rx_pcap files ends when all are read.
+ * One limit: the PMD also counts a read error (a truncated last record) in
+ * ierrors on every poll after it, so on a port with several files, one
+ * truncated file can end the port before the others are read; with one
+ * file per port the count is exact.
+ *
+ * Pools.  net_pcap holds no mbufs between bursts (it copies each frame from
+ * the file into a fresh one), so its default pool is small; with
+ * infinite_rx it keeps the whole file in mbufs, so the default pool holds
+ * the file's frames plus what is in flight.
  *
  * Multi-segment mbufs are not handed out: each is freed and counted as
  * ST_CAPTURE_DROP_INVALID of its queue.  For net_pcap files the pool's data
@@ -533,28 +543,44 @@ out_none:
 	p->ts_source = TS_NONE;
 }
 
+/* Mbufs per queue when the config does not say (see the file head). */
+static unsigned pool_default(const struct dpdk_port *p,
+			     const struct dpdk_config_n *cfg)
+{
+	uint64_t most = 0;
+
+	if (!p->n_files)
+		return ST_DPDK_MBUFS_PER_QUEUE;
+	if (p->finite)
+		return ST_DPDK_PCAP_MBUFS_PER_QUEUE;
+	for (unsigned i = 0; i < p->n_files; i++)
+		most = ST_MAX(most, p->files[i].frames);
+	return (unsigned)ST_MIN(most + 2 * cfg->burst + 2 * cfg->cache,
+				(uint64_t)UINT32_MAX / 2);
+}
+
 static int port_queues_setup(struct dpdk_port *p,
 			     const struct dpdk_config_n *cfg,
 			     char *err, size_t errlen)
 {
 	int socket = rte_eth_dev_socket_id(p->port_id);
-	uint16_t nb_rx = (uint16_t)cfg->rx_desc, nb_tx = 512;
-	unsigned cache = cfg->cache;
+	unsigned mbufs = cfg->mbufs ? cfg->mbufs : pool_default(p, cfg);
+	uint16_t nb_rx = (uint16_t)ST_MIN(cfg->rx_desc, ST_MAX(mbufs / 2, 1u));
+	uint16_t nb_tx = 512;
+	unsigned cache = ST_MIN(cfg->cache, RTE_MEMPOOL_CACHE_MAX_SIZE);
 	char name[RTE_MEMPOOL_NAMESIZE];
 	int rc;
 
 	if (socket < 0)
 		socket = (int)rte_socket_id();
-	if (cache > RTE_MEMPOOL_CACHE_MAX_SIZE)
-		cache = RTE_MEMPOOL_CACHE_MAX_SIZE;
-	if (cache > cfg->mbufs * 2 / 3)
-		cache = cfg->mbufs * 2 / 3;
+	if (cache > mbufs * 2 / 3)      /* what rte_mempool_create() accepts */
+		cache = mbufs * 2 / 3;
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rx, &nb_tx);
 	if (rc < 0)
 		goto out_err;
 	for (unsigned q = 0; q < p->rx_queues; q++) {
 		snprintf(name, sizeof(name), "st_rx_%u_%u", p->port_id, q);
-		p->pools[q] = rte_pktmbuf_pool_create(name, cfg->mbufs, cache,
+		p->pools[q] = rte_pktmbuf_pool_create(name, mbufs, cache,
 				0, (uint16_t)(p->data_room_bytes +
 					      RTE_PKTMBUF_HEADROOM), socket);
 		if (!p->pools[q]) {
@@ -562,7 +588,7 @@ static int port_queues_setup(struct dpdk_port *p,
 
 			snprintf(what, sizeof(what), "port %u (%s): no memory "
 				 "for %u mbufs of %u bytes (%s)", p->port_id,
-				 p->name, cfg->mbufs, p->data_room_bytes,
+				 p->name, mbufs, p->data_room_bytes,
 				 rte_strerror(rte_errno));
 			set_err(err, errlen, what);
 			return -ENOMEM;
@@ -613,7 +639,8 @@ static int port_open(struct dpdk_port *p, const struct dpdk_config_n *cfg,
 		rc = pcap_port_inspect(p, info.device, err, errlen);
 		if (rc < 0)
 			return rc;
-		p->ts_source = TS_PCAP_US;
+		/* infinite_rx replays copies without the timestamp field */
+		p->ts_source = p->n_files && !p->finite ? TS_NONE : TS_PCAP_US;
 	} else if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) {
 		offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
 		p->ts_source = TS_DEVICE;
@@ -964,8 +991,7 @@ static int config_fill(struct dpdk_config_n *n, const struct st_dpdk_config *cfg
 	if (!cfg)
 		cfg = &zero;
 	n->want = cfg->rx_queues_per_port ? cfg->rx_queues_per_port : 1;
-	n->mbufs = cfg->mbufs_per_queue ? cfg->mbufs_per_queue :
-		ST_DPDK_MBUFS_PER_QUEUE;
+	n->mbufs = cfg->mbufs_per_queue;       /* 0: pool_default() */
 	n->cache = cfg->mempool_cache ? cfg->mempool_cache :
 		ST_DPDK_MEMPOOL_CACHE;
 	n->rx_desc = cfg->rx_descriptors ? cfg->rx_descriptors :

@@ -22,6 +22,9 @@
 #include "dataplane/capture/capture.h"
 
 #define ST_DPDK_MBUFS_PER_QUEUE 4096   /* default mbufs in each queue's pool */
+#define ST_DPDK_PCAP_MBUFS_PER_QUEUE 512 /* the same for net_pcap files
+					  * (infinite_rx: their frames + 2
+					  * bursts + 2 caches) */
 #define ST_DPDK_MEMPOOL_CACHE 256      /* default per-lcore cache of a pool */
 #define ST_DPDK_RX_DESCRIPTORS 1024    /* default rx ring size of a NIC */
 #define ST_DPDK_BURST_MAX 256          /* largest burst one rx_burst() asks */
@@ -34,7 +37,8 @@
 struct st_dpdk_config {
 	unsigned rx_queues_per_port;   /* wanted (the engine's worker count);
 					* a port gets min(this, its maximum) */
-	unsigned mbufs_per_queue;      /* size of each queue's mbuf pool */
+	unsigned mbufs_per_queue;      /* size of each queue's mbuf pool (a NIC
+					* ring is at most half of it) */
 	unsigned mempool_cache;        /* per-lcore cache of each pool (clamped
 					* to what DPDK accepts for the pool) */
 	unsigned rx_descriptors;       /* NIC rx ring size per queue */

@@ -550,6 +550,112 @@ static void test_small_mempool_counts_the_missing(void)
 	run_in_child(body_small_mempool);
 }
 
+/*
+ * Frames larger than the mbuf data room arrive as chained mbufs: each is
+ * skipped and counted invalid, the rest arrive whole, and the file still
+ * ends exactly.
+ */
+static void body_multi_segment(void)
+{
+	static struct frames got;
+	const struct st_dpdk_config cfg = { .mbuf_data_room_bytes = 1024 };
+	struct st_capture_queue_stats s;
+	const char *paths[1];
+	char path[128];
+	struct st_capture *c;
+	unsigned small = 0, large = 0, k = 0;
+
+	for (unsigned i = 0; i < WRITTEN_FRAMES; i++) {
+		if (written_caplen(i) <= 1024)
+			small++;
+		else
+			large++;
+	}
+	temp_path(path, sizeof(path), "multiseg");
+	CU_ASSERT_EQUAL(pcap_write(path, WRITTEN_FRAMES), 0);
+	paths[0] = path;
+	c = open_files(paths, 1, &cfg, NULL);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (!c)
+		goto out_unlink;
+	CU_ASSERT(large > 0 && small > 0);
+	CU_ASSERT_EQUAL(drain(c, 0, &got), (long)small);
+	for (unsigned i = 0; i < WRITTEN_FRAMES && k < got.n; i++) {
+		if (written_caplen(i) > 1024)
+			continue;
+		CU_ASSERT_EQUAL(got.f[k].caplen, written_caplen(i));
+		CU_ASSERT_EQUAL(got.f[k].data[0], (uint8_t)i);
+		k++;
+	}
+	CU_ASSERT_EQUAL(c->ops->queue_stats(c, 0, &s), 0);
+	CU_ASSERT_EQUAL(s.drops[ST_CAPTURE_DROP_INVALID], large);
+	CU_ASSERT_EQUAL(s.drops[ST_CAPTURE_DROP_NO_BUFFER], 0);
+	st_capture_close(c);
+out_unlink:
+	frames_free(&got);
+	unlink(path);
+}
+
+static void test_multi_segment_frames_are_counted_invalid(void)
+{
+	run_in_child(body_multi_segment);
+}
+
+/*
+ * infinite_rx (the benchmark input): the file's frames again and again,
+ * not finite, and without timestamps (the PMD replays copies).
+ */
+static void body_infinite(void)
+{
+	struct st_frame f[ST_CAPTURE_BURST];
+	static char vdev[256];
+	static uint8_t buf[9000];
+	const char *extra[] = { "--vdev", vdev, NULL };
+	char path[128], err[512];
+	struct st_capture *c;
+	struct eal_args a;
+	unsigned seen = 0;
+
+	temp_path(path, sizeof(path), "infinite");
+	CU_ASSERT_EQUAL(pcap_write(path, WRITTEN_FRAMES), 0);
+	snprintf(vdev, sizeof(vdev), "net_pcap0,rx_pcap=%s,infinite_rx=1",
+		 path);
+	eal_args(&a, NULL, extra);
+	c = st_capture_dpdk_open(a.argc, a.argv, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (!c) {
+		fprintf(stderr, "  open: %s\n", err);
+		goto out_unlink;
+	}
+	CU_ASSERT(!c->finite);
+	CU_ASSERT(!c->timestamps);
+	while (seen < 3 * WRITTEN_FRAMES) {
+		int n = c->ops->rx_burst(c, 0, f, ST_CAPTURE_BURST);
+
+		CU_ASSERT(n > 0);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++, seen++) {
+			unsigned want = seen % WRITTEN_FRAMES;
+			uint32_t len = written_caplen(want);
+
+			written_bytes(want, buf, len);
+			CU_ASSERT_EQUAL(f[i].caplen, len);
+			if (f[i].caplen == len)
+				CU_ASSERT(memcmp(f[i].data, buf, len) == 0);
+		}
+		c->ops->rx_release(c, 0);
+	}
+	st_capture_close(c);
+out_unlink:
+	unlink(path);
+}
+
+static void test_infinite_rx_replays_the_file(void)
+{
+	run_in_child(body_infinite);
+}
+
 /* Error paths, each in its own EAL. */
 static void expect_open_fails(const char *const *extra, int want_errno,
 			      const char *want_in_err)
@@ -836,6 +942,8 @@ ST_TEST_MAIN("dataplane/capture/dpdk",
 	ST_TEST(test_two_vdevs_two_queues),
 	ST_TEST(test_empty_file_ends_at_once),
 	ST_TEST(test_small_mempool_counts_the_missing),
+	ST_TEST(test_multi_segment_frames_are_counted_invalid),
+	ST_TEST(test_infinite_rx_replays_the_file),
 	ST_TEST(test_bad_arguments_fail_with_a_message),
 	ST_TEST(test_null_two_queues_symmetric_rss),
 	ST_TEST(test_af_packet_falls_back_to_one_queue),
