@@ -65,7 +65,8 @@ struct st_dpdk_config {
  * parallel tests) never share runtime files.
  *
  * Per port: rx queues = min(cfg->rx_queues_per_port, the device's
- * maximum); no tx queue when the PMD allows it (else one); with several
+ * maximum), except net_pcap with rx_pcap files: one queue per file, so
+ * that every file is read (flow_affinity then needs one file); no tx queue when the PMD allows it (else one); with several
  * queues, RSS over IP/TCP/UDP (masked by the device) with a symmetric
  * Toeplitz key, or one queue when the PMD refuses (stats_json says why);
  * rx timestamps when the device has them (net_pcap: always, in us);

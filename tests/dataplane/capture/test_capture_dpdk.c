@@ -382,6 +382,9 @@ static void body_written_file(void)
 	char path[128];
 	struct st_capture *c;
 	uint64_t bytes = 0;
+	char *json = NULL;
+	size_t json_len = 0;
+	FILE *out;
 
 	temp_path(path, sizeof(path), "written");
 	CU_ASSERT_EQUAL(pcap_write_prec(path, WRITTEN_FRAMES, written_nano), 0);
@@ -410,6 +413,15 @@ static void body_written_file(void)
 	CU_ASSERT_EQUAL(s.frames, WRITTEN_FRAMES);
 	CU_ASSERT_EQUAL(s.bytes, bytes);
 	CU_ASSERT_EQUAL(s.drops[ST_CAPTURE_DROP_INVALID], 0);
+	out = open_memstream(&json, &json_len);
+	CU_ASSERT_EQUAL(c->ops->stats_json(c, out), 0);
+	fclose(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"driver\":\"net_pcap\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"timestamps\":\"pcap_us\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"frames\":120,\"read\":true"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"ipackets\":120,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"mbuf_data_room_bytes\":9000"));
+	free(json);
 	st_capture_close(c);
 out_unlink:
 	frames_free(&got);
