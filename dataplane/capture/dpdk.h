@@ -2,7 +2,7 @@
  * DPDK ethdev capture backend: every port the EAL probed (a PCI NIC, or the
  * vdevs net_pcap, net_af_xdp, net_af_packet) becomes rx queues behind the
  * capture interface (capture.h).  Built only when libdpdk is found
- * (meson feature `dpdk`); link with st_capture_dpdk_dep.
+ * (meson feature `dpdk`); link with capture_dpdk_dep.
  *
  * Capture queue numbering: ports in the order they are used (cfg->ports, or
  * every probed port by port id), each port's rx queues in order; capture
