@@ -26,12 +26,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/if_xdp.h>
 
 #include <bpf/bpf.h>
@@ -420,6 +423,31 @@ static int probe_af_xdp(const struct st_xdp_config *cfg)
 	return err;
 }
 
+/* Fewer rx queues than asked for is EINVAL with a message; a driver that
+ * cannot tell (no ETHTOOL_GCHANNELS) leaves it to the socket bind. */
+static int check_queue_count(const struct st_xdp_config *cfg)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { .ifr_data = (void *)&ch };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint32_t rx_queues;
+	int rc;
+
+	if (fd < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", cfg->ifname);
+	rc = ioctl(fd, SIOCETHTOOL, &ifr);
+	close(fd);
+	if (rc < 0)
+		return 0;
+	rx_queues = ch.rx_count + ch.combined_count;
+	if (rx_queues == 0 || cfg->queues <= rx_queues)
+		return 0;
+	set_error(cfg, "af_xdp: %s has %u rx queues, %u asked for", cfg->ifname,
+		  rx_queues, cfg->queues);
+	return -EINVAL;
+}
+
 static int find_map_fd(struct xdp_capture *x, const char *name,
 		       const struct st_xdp_config *cfg)
 {
@@ -622,6 +650,9 @@ struct st_capture *st_capture_xdp_open(const struct st_xdp_config *cfg)
 		goto out_errno;
 	}
 	err = probe_af_xdp(cfg);
+	if (err)
+		goto out_errno;
+	err = check_queue_count(cfg);
 	if (err)
 		goto out_errno;
 	/* Kernels before 5.11 charge BPF maps and UMEMs to RLIMIT_MEMLOCK;

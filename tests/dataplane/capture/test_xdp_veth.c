@@ -20,8 +20,9 @@
  *    frames and bytes captured == tshark's steered frames and bytes, no
  *    frame outside the steered ports, no drop, and the program's counters
  *    say redirected == steered, pass_unmatched == the rest.
- * 2. Overload (--topspeed, 64-frame rings, a poller that sleeps 2 ms per
- *    burst): drops happen, and two exact balances hold:
+ * 2. Overload (--topspeed, 64 frames, an rx ring of 64 then 32 slots, a
+ *    poller that sleeps 2 ms per burst): drops happen (no_buffer with 64
+ *    rx slots, missed with 32), and two exact balances hold:
  *      sent == stxA tx_dropped + every frame the program saw (all counters)
  *      redirected == captured + missed + no_buffer + invalid
  *    (capture.h drop reasons from XDP_STATISTICS, see xdp.h).
@@ -339,18 +340,19 @@ static void test_open_errors(void)
 	cfg.queues = 2;           /* a veth has one rx queue */
 	errno = 0;
 	CU_ASSERT_PTR_NULL(st_capture_xdp_open(&cfg));
-	CU_ASSERT_NOT_EQUAL(errno, 0);
-	fprintf(stderr, "\n  2 queues on a 1-queue veth: %s (%s)\n", strerror(errno), err);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "has 1 rx queues"));
 }
 
 /* ---- 1. moderate rate: exact ---------------------------------------- */
 
-static void test_moderate_rate_captures_exactly_the_steered_frames(void)
+static void moderate_rate(enum st_xdp_attach_mode mode, const char *want_mode)
 {
 	char err[256] = "";
 	struct st_xdp_config cfg = {
 		.ifname = CAPTURE_IF, .queues = 1,
 		.ports = steered, .n_ports = 2,
+		.attach_mode = mode,
 		.busy_poll = true,
 		.err = err, .err_size = sizeof(err),
 	};
@@ -381,10 +383,14 @@ static void test_moderate_rate_captures_exactly_the_steered_frames(void)
 	CU_ASSERT_EQUAL(c->linktype, 1);
 	CU_ASSERT(c->flow_affinity && !c->timestamps && !c->finite);
 	stats = stats_json(c);
-	fprintf(stderr, "\n  chosen: attach %s, %s; notes: %s\n",
+	fprintf(stderr, "\n  chosen: attach %s, %s, busy poll %s; notes: %s\n",
 		json_string_value(json_object_get(stats, "attach_mode")),
 		json_string_value(json_object_get(stats, "copy_mode")),
+		json_is_true(json_object_get(json_array_get(json_object_get(stats, "queues"), 0),
+					     "busy_poll")) ? "on" : "off",
 		json_string_value(json_object_get(stats, "notes")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(stats, "attach_mode")),
+			       want_mode);
 	json_decref(stats);
 
 	poller_start(&pl, c, 0);
@@ -415,23 +421,36 @@ static void test_moderate_rate_captures_exactly_the_steered_frames(void)
 	st_capture_close(c);
 }
 
+/* Automatic choice: a veth runs XDP in its driver (native). */
+static void test_moderate_rate_native_captures_exactly_the_steered_frames(void)
+{
+	moderate_rate(ST_XDP_ATTACH_AUTO, "native");
+}
+
+static void test_moderate_rate_skb_captures_exactly_the_steered_frames(void)
+{
+	moderate_rate(ST_XDP_ATTACH_SKB, "skb");
+}
+
 /* ---- 2. overload: drops, and the balances --------------------------- */
 
-static void test_overload_drops_are_accounted(void)
+/* One overload run with the given rings; returns the capture's drops. */
+static struct st_capture_queue_stats overload(uint32_t rx_ring, uint32_t frames)
 {
 	char err[256] = "";
 	struct st_xdp_config cfg = {
 		.ifname = CAPTURE_IF, .queues = 1,
 		.ports = steered, .n_ports = 2,
-		.rx_ring_size = 64, .fill_ring_size = 64, .frame_count = 64,
+		.rx_ring_size = rx_ring, .fill_ring_size = frames, .frame_count = frames,
 		.err = err, .err_size = sizeof(err),
 	};
-	struct st_capture_queue_stats qs;
+	struct st_capture_queue_stats qs = { 0 };
 	struct rtnl_link_stats before, after;
 	uint64_t sent, failed, seen, redirected, tx_dropped, drops = 0;
 	struct st_capture *c;
 	struct poller pl;
 	json_t *stats;
+	char *text;
 
 	c = st_capture_xdp_open(&cfg);
 	if (!c)
@@ -450,20 +469,18 @@ static void test_overload_drops_are_accounted(void)
 	tx_dropped = after.tx_dropped - before.tx_dropped;
 	for (int d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
 		drops += qs.drops[d];
-	fprintf(stderr, "\n  sent %llu (failed %llu), %s tx_dropped %llu, program saw %llu, "
-		"redirected %llu, captured %llu, missed %llu, no_buffer %llu, invalid %llu\n",
+	fprintf(stderr, "\n  rx ring %u, %u frames: sent %llu (failed %llu), %s tx_dropped %llu, "
+		"program saw %llu, redirected %llu, captured %llu, missed %llu, "
+		"no_buffer %llu, invalid %llu\n", rx_ring, frames,
 		(unsigned long long)sent, (unsigned long long)failed, SEND_IF,
 		(unsigned long long)tx_dropped, (unsigned long long)seen,
 		(unsigned long long)redirected, (unsigned long long)qs.frames,
 		(unsigned long long)qs.drops[ST_CAPTURE_DROP_MISSED],
 		(unsigned long long)qs.drops[ST_CAPTURE_DROP_NO_BUFFER],
 		(unsigned long long)qs.drops[ST_CAPTURE_DROP_INVALID]);
-	{
-		char *text = json_dumps(stats, JSON_COMPACT);
-
-		fprintf(stderr, "  %s\n", text);
-		free(text);
-	}
+	text = json_dumps(stats, JSON_COMPACT);
+	fprintf(stderr, "  %s\n", text);
+	free(text);
 
 	CU_ASSERT(drops > 0);
 	CU_ASSERT_EQUAL(atomic_load(&pl.outside_ports), 0);
@@ -472,10 +489,29 @@ static void test_overload_drops_are_accounted(void)
 	CU_ASSERT_EQUAL(redirected, qs.frames + drops);
 	json_decref(stats);
 	st_capture_close(c);
+	return qs;
+}
+
+/* As many frames as rx slots: the fill ring runs dry first (no_buffer). */
+static void test_overload_fill_ring_empty_is_accounted(void)
+{
+	struct st_capture_queue_stats qs = overload(64, 64);
+
+	CU_ASSERT(qs.drops[ST_CAPTURE_DROP_NO_BUFFER] > 0);
+}
+
+/* Twice as many frames as rx slots: the rx ring fills first (missed). */
+static void test_overload_rx_ring_full_is_accounted(void)
+{
+	struct st_capture_queue_stats qs = overload(32, 64);
+
+	CU_ASSERT(qs.drops[ST_CAPTURE_DROP_MISSED] > 0);
 }
 
 ST_TEST_MAIN("dataplane/capture/xdp_veth",
 	ST_TEST(test_namespace_veth_and_captures),
 	ST_TEST(test_open_errors),
-	ST_TEST(test_moderate_rate_captures_exactly_the_steered_frames),
-	ST_TEST(test_overload_drops_are_accounted))
+	ST_TEST(test_moderate_rate_native_captures_exactly_the_steered_frames),
+	ST_TEST(test_moderate_rate_skb_captures_exactly_the_steered_frames),
+	ST_TEST(test_overload_fill_ring_empty_is_accounted),
+	ST_TEST(test_overload_rx_ring_full_is_accounted))
