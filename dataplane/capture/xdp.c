@@ -564,6 +564,26 @@ static int socket_create(struct xdp_capture *x, struct xdp_queue *xq, unsigned q
 	return 0;
 }
 
+/*
+ * The kernel releases a closed socket's hold on its queue later, from a
+ * workqueue (net/xdp/xsk_buff_pool.c, xp_release_deferred), and a bind
+ * meanwhile fails with EBUSY: so a capture reopened at once retries for up
+ * to XDP_BIND_RETRIES * 10 ms.  A queue held by a live socket still fails.
+ */
+#define XDP_BIND_RETRIES 100
+
+static int socket_create_retry(struct xdp_capture *x, struct xdp_queue *xq,
+			       unsigned q, const struct xdp_sizes *z, bool zerocopy)
+{
+	int err = socket_create(x, xq, q, z, zerocopy);
+
+	for (int i = 0; err == -EBUSY && i < XDP_BIND_RETRIES; i++) {
+		usleep(10 * 1000);
+		err = socket_create(x, xq, q, z, zerocopy);
+	}
+	return err;
+}
+
 static void busy_poll_set(struct xdp_capture *x, struct xdp_queue *xq, unsigned q,
 			  const struct st_xdp_config *cfg)
 {
@@ -604,11 +624,11 @@ static int queue_open(struct xdp_capture *x, unsigned q, const struct xdp_sizes 
 		return -ENOMEM;
 	}
 	/* The first queue settles the copy mode; the others follow it. */
-	err = socket_create(x, xq, q, z, x->zerocopy);
+	err = socket_create_retry(x, xq, q, z, x->zerocopy);
 	if (err && q == 0 && x->zerocopy && cfg->copy_mode == ST_XDP_COPY_AUTO) {
 		add_note(x, "zero-copy refused (%s): copy mode", strerror(-err));
 		x->zerocopy = false;
-		err = socket_create(x, xq, q, z, false);
+		err = socket_create_retry(x, xq, q, z, false);
 	}
 	if (err) {
 		set_error(cfg, "af_xdp: %s queue %u: AF_XDP socket (%s mode): %s",

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -344,6 +345,33 @@ static void test_open_errors(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "has 1 rx queues"));
 }
 
+/* Without privileges (user nobody, in a child): EPERM and a message. */
+static void test_open_without_privilege_is_eperm(void)
+{
+	pid_t child = fork();
+	int status;
+
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0) {
+		char err[256] = "";
+		struct st_xdp_config cfg = {
+			.ifname = CAPTURE_IF, .queues = 1,
+			.ports = steered, .n_ports = 2,
+			.err = err, .err_size = sizeof(err),
+		};
+		bool ok;
+
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		errno = 0;
+		ok = !st_capture_xdp_open(&cfg) && errno == EPERM &&
+		     strstr(err, "not allowed") != NULL;
+		_exit(ok ? 0 : 1);
+	}
+	CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* ---- 1. moderate rate: exact ---------------------------------------- */
 
 static void moderate_rate(enum st_xdp_attach_mode mode, const char *want_mode)
@@ -511,6 +539,7 @@ static void test_overload_rx_ring_full_is_accounted(void)
 ST_TEST_MAIN("dataplane/capture/xdp_veth",
 	ST_TEST(test_namespace_veth_and_captures),
 	ST_TEST(test_open_errors),
+	ST_TEST(test_open_without_privilege_is_eperm),
 	ST_TEST(test_moderate_rate_native_captures_exactly_the_steered_frames),
 	ST_TEST(test_moderate_rate_skb_captures_exactly_the_steered_frames),
 	ST_TEST(test_overload_fill_ring_empty_is_accounted),
