@@ -103,6 +103,8 @@ struct st_xdp_config {
  *   EAFNOSUPPORT the kernel has no AF_XDP sockets
  *   EOPNOTSUPP   the mode asked for (native, zero-copy) is not supported
  *   EEXIST       another XDP program is attached and cannot coexist
+ *   EBUSY        a queue is bound by another AF_XDP socket (a socket
+ *                closed just before is waited for, up to 1 s)
  *   EINVAL       a bad config (queues, ports, sizes)
  *   ENOMEM, or another errno from the kernel or libxdp.
  * Thread safety: main thread only; the queues follow capture.h.
