@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "dataplane/compiler.h"
@@ -47,11 +48,14 @@ struct stream {
 	struct st_worker_stream_def def;
 	enum st_proto proto;
 	unsigned key_offset;           /* 1 when key field 0 is @key (Kafka) */
-	struct st_sset *set;
+	struct st_sset *set;            /* the epoch being counted */
+	struct st_sset *spare;          /* double buffering: the published
+					 * epoch (the merger reads it), or NULL */
 	struct st_json_plan *plan;     /* JSON key fields, then numeric ones */
 	uint64_t name_hash;
 	uint64_t last_frame;           /* frame serial that last counted */
 	bool active;                   /* anything in this epoch */
+	bool spare_active;             /* ... and in the published one */
 	const char *key_names[ST_PROFILE_KEY_FIELDS_MAX];
 	const char *numeric_names[ST_PROFILE_NUMERIC_FIELDS_MAX];
 };
@@ -65,6 +69,13 @@ struct topic_slot {
 struct st_worker {
 	struct st_worker_config cfg;
 	uint64_t epoch_start_ns;
+
+	/* Double buffering (cfg.double_buffered): the worker thread writes
+	 * `published` and then stores published_seq (release); the merger
+	 * stores released_seq (release) when done with it. */
+	struct st_worker_epoch published;
+	_Atomic uint64_t published_seq;
+	_Atomic uint64_t released_seq;
 	struct st_flow_table *flows;
 	struct st_reasm_pool *reasm;
 
@@ -164,6 +175,14 @@ static struct stream *stream_create(struct st_worker *w, enum st_proto proto,
 	if (!s->set)
 		return NULL;
 	st_sset_reset(s->set, w->epoch_start_ns);
+	if (w->cfg.double_buffered) {
+		s->spare = st_sset_create(&sc);
+		if (!s->spare) {
+			st_sset_destroy(s->set);
+			return NULL;
+		}
+		st_sset_reset(s->spare, w->epoch_start_ns);
+	}
 	if (s->key_offset)
 		s->key_names[0] = ST_PROFILE_FIELD_RECORD_KEY;
 	for (unsigned i = 0; i < def->key_fields; i++) {
@@ -177,6 +196,7 @@ static struct stream *stream_create(struct st_worker *w, enum st_proto proto,
 	s->plan = st_json_plan_create(pointers, n);
 	if (!s->plan) {
 		st_sset_destroy(s->set);
+		st_sset_destroy(s->spare);
 		return NULL;
 	}
 	s->name_hash = st_hash64(s->def.name, strlen(s->def.name));
@@ -646,6 +666,77 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 	return handed;
 }
 
+int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns)
+{
+	/* Acquire: the merger's reads of the published buffers happen before
+	 * we reset and reuse them. */
+	uint64_t released = atomic_load_explicit(&w->released_seq,
+						 memory_order_acquire);
+	uint64_t seq = w->published.seq;
+
+	if (!w->cfg.double_buffered)
+		return -EINVAL;
+	if (released != seq)
+		return -EBUSY;
+	for (unsigned i = 0; i < w->n_streams; i++) {
+		struct stream *s = &w->streams[i];
+		struct st_sset *t = s->spare;
+
+		s->spare = s->set;
+		s->spare_active = s->active;
+		st_sset_reset(t, end_ns);
+		s->set = t;
+		s->active = false;
+	}
+	w->published = (struct st_worker_epoch){
+		.seq = seq + 1,
+		.start_ns = w->epoch_start_ns,
+		.end_ns = end_ns,
+		.n_streams = w->n_streams,
+	};
+	/* Release: the swapped buffers, the streams' definitions and
+	 * `published` are visible to a merger that acquires the new seq. */
+	atomic_store_explicit(&w->published_seq, seq + 1, memory_order_release);
+	w->epoch_start_ns = end_ns;
+	st_flow_expire(w->flows, end_ns, st_flow_capacity(w->flows) / 64 + 64);
+	return 0;
+}
+
+bool st_worker_published(const struct st_worker *w, struct st_worker_epoch *e)
+{
+	/* Acquire: pairs with the release store in st_worker_epoch_publish. */
+	uint64_t seq = atomic_load_explicit(&((struct st_worker *)w)->published_seq,
+					    memory_order_acquire);
+
+	if (seq == 0 || seq == atomic_load_explicit(
+			&((struct st_worker *)w)->released_seq, memory_order_relaxed))
+		return false;
+	*e = w->published;
+	return true;
+}
+
+bool st_worker_published_stream(const struct st_worker *w, unsigned i,
+				struct st_worker_stream *ws)
+{
+	const struct stream *s = &w->streams[i];
+
+	if (i >= w->published.n_streams || !s->spare_active)
+		return false;
+	*ws = (struct st_worker_stream){
+		.def = &s->def, .proto = s->proto, .set = s->spare,
+	};
+	memcpy(ws->key_field_names, s->key_names, sizeof(s->key_names));
+	memcpy(ws->numeric_field_names, s->numeric_names, sizeof(s->numeric_names));
+	return true;
+}
+
+void st_worker_release(struct st_worker *w, uint64_t seq)
+{
+	/* Release: our reads of the published buffers happen before the
+	 * worker reuses them (it acquires released_seq). */
+	atomic_store_explicit(&w->released_seq, seq, memory_order_release);
+}
+
 void st_worker_flush(struct st_worker *w)
 {
 	st_flow_expire(w->flows, UINT64_MAX, st_flow_capacity(w->flows));
@@ -724,6 +815,7 @@ void st_worker_destroy(struct st_worker *w)
 	st_reasm_pool_destroy(w->reasm);
 	for (unsigned i = 0; i < w->n_streams; i++) {
 		st_sset_destroy(w->streams[i].set);
+		st_sset_destroy(w->streams[i].spare);
 		st_json_plan_destroy(w->streams[i].plan);
 	}
 	free(w->streams);
@@ -837,7 +929,9 @@ void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t)
 	for (unsigned i = 1; i < ST_JSON_E__COUNT; i++)
 		t->parse_errors += w->json_errors[i];
 	for (unsigned i = 0; i < ST_DECODE__COUNT; i++)
-		t->drops += w->decode.drops[i];
+		t->decode_drops += w->decode.drops[i];
+	t->drops = t->decode_drops;
+	t->flows_active = st_flow_table_stats(w->flows)->active;
 	for (unsigned i = 0; i < ST_WORKER_DROP__COUNT; i++)
 		t->drops += w->drops[i];
 	t->streams = w->n_streams;

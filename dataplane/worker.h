@@ -19,12 +19,21 @@
  * max_streams streams keep their places).
  *
  * Epochs: the caller decides when an epoch ends (by the capture's
- * timestamps offline, by the clock live) and calls st_worker_epoch_close(),
- * which hands every stream that saw traffic to a callback and resets it.
+ * timestamps offline, by the clock live).  On one thread it calls
+ * st_worker_epoch_close(), which hands every stream that saw traffic to a
+ * callback and resets it.  With a merger on another thread (the data
+ * plane), the worker is created double_buffered: every stream keeps two
+ * sketch sets, and st_worker_epoch_publish() swaps them and publishes the
+ * finished epoch with one release store; the merger reads it
+ * (st_worker_published, st_worker_published_stream) and hands it back
+ * (st_worker_release).  The worker never waits for the merger: while the
+ * previous epoch is still being read, publish says -EBUSY and the epoch
+ * being counted simply goes on (it ends later, longer).
  *
- * Thread safety: a worker is owned by one thread.  create/destroy and the
- * first record of a new stream allocate; the per-frame path otherwise does
- * not.
+ * Thread safety: a worker is owned by one thread; only the four
+ * st_worker_published, _published_stream and _release functions may be called from (one) other
+ * thread.  create/destroy and the first record of a new stream allocate;
+ * the per-frame path otherwise does not.
  */
 #ifndef ST_WORKER_H
 #define ST_WORKER_H
@@ -69,6 +78,8 @@ struct st_worker_config {
 	unsigned max_flows;               /* flow table entries */
 	uint64_t flow_idle_ns;
 	uint64_t reasm_budget_bytes;      /* carry + out-of-order, whole core */
+	bool double_buffered;             /* two sketch sets per stream, for
+					   * st_worker_epoch_publish() */
 };
 
 /* Sets the defaults: 1024 streams, 65536 flows, 60 s idle, 64 MiB of
@@ -139,6 +150,31 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 					  const struct st_worker_stream *s),
 			       void *ctx);
 
+/* A published epoch: streams [0, n_streams) may be read. */
+struct st_worker_epoch {
+	uint64_t seq;                     /* 1, 2, ... */
+	uint64_t start_ns, end_ns;
+	unsigned n_streams;
+};
+
+/*
+ * Worker thread: ends the epoch at end_ns and publishes it (a double-
+ * buffered worker only).  Also ages out idle flows up to end_ns.  0;
+ * -EBUSY when the merger has not released the previous epoch (nothing
+ * changed: call again later, the epoch is still open); -EINVAL when the
+ * worker is not double buffered.
+ */
+int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns);
+/* Merger thread: the published epoch not yet released, in *e; false when
+ * there is none. */
+bool st_worker_published(const struct st_worker *w, struct st_worker_epoch *e);
+/* Merger thread: stream i (< e.n_streams) of the published epoch in *s;
+ * false when it saw nothing in that epoch.  *s is valid until release. */
+bool st_worker_published_stream(const struct st_worker *w, unsigned i,
+				struct st_worker_stream *s);
+/* Merger thread: done with epoch seq; the worker may reuse its buffers. */
+void st_worker_release(struct st_worker *w, uint64_t seq);
+
 /* The end of the input: every flow is released as if idle, so that what
  * waits behind a hole is delivered (the holes counted as gaps).  Call
  * before the last st_worker_epoch_close(). */
@@ -152,7 +188,10 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out);
 struct st_worker_totals {
 	uint64_t frames, frames_decoded, records, opaque_records, egress_records;
 	uint64_t record_bytes;            /* value bytes of records */
-	uint64_t reassembly_gaps, parse_errors, drops;
+	uint64_t reassembly_gaps, parse_errors;
+	uint64_t drops;                   /* decode and worker drops */
+	uint64_t decode_drops;            /* ... of them by the decoder */
+	uint64_t flows_active;
 	unsigned streams;
 };
 void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t);

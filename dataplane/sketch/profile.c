@@ -291,7 +291,7 @@ static bool meta_ok(const struct st_sset *s, const struct st_profile_meta *m,
 	    !text_ok((const uint8_t *)m->name, name_len))
 		return false;
 	if (m->cores_merged == 0 || m->cores_merged > m->cores_expected ||
-	    (m->flags & ~ST_PROFILE_F_KNOWN) ||
+	    (m->flags & ~ST_PROFILE_F_KNOWN) || m->protocol > ST_PROFILE_PROTO_MAX ||
 	    !(m->flags & ST_PROFILE_F_PARTIAL) !=
 		    !(m->cores_merged < m->cores_expected))
 		return false;
@@ -371,6 +371,7 @@ static void put_header(const struct st_sset *s, const struct st_profile_meta *m,
 	st_put_le16(HDR_AT(b, cores_merged_le), m->cores_merged);
 	st_put_le16(HDR_AT(b, cores_expected_le), m->cores_expected);
 	*HDR_AT(b, hash_id) = ST_HASH_ID;
+	*HDR_AT(b, protocol) = m->protocol;
 	*HDR_AT(b, key_fields) = (uint8_t)cfg->key_fields;
 	*HDR_AT(b, numeric_fields) = (uint8_t)cfg->numeric_fields;
 	st_put_le64(HDR_AT(b, hash_seed_le), ST_HASH_SEED);
@@ -562,8 +563,11 @@ static int parse_header(const uint8_t *b, size_t len, struct st_profile_view *v,
 	flags = st_get_le32(HDR_AT(b, flags_le));
 	if (flags & ~ST_PROFILE_F_KNOWN)
 		REJECT(EINVAL, "unknown flag set");
-	if (*HDR_AT(b, reserved0) || !all_zero(HDR_AT(b, reserved1), 6))
+	if (!all_zero(HDR_AT(b, reserved1), 6))
 		REJECT(EINVAL, "header reserved bytes not zero");
+	if (*HDR_AT(b, protocol) > ST_PROFILE_PROTO_MAX)
+		REJECT(EINVAL, "unknown protocol");
+	v->meta.protocol = *HDR_AT(b, protocol);
 	if (*HDR_AT(b, hash_id) != ST_HASH_ID ||
 	    st_get_le64(HDR_AT(b, hash_seed_le)) != ST_HASH_SEED)
 		REJECT(EINVAL, "profile built with another hash or seed");

@@ -34,7 +34,7 @@
  *   108    1 hash_id            ST_HASH_ID (shadowtap/hash_id.h)
  *   109    1 key_fields         1..ST_PROFILE_KEY_FIELDS_MAX
  *   110    1 numeric_fields     0..ST_PROFILE_NUMERIC_FIELDS_MAX
- *   111    1 reserved0          0
+ *   111    1 protocol           ST_PROFILE_PROTO_*: what carried the stream
  *   112    8 hash_seed_le       ST_HASH_SEED
  *   120    2 section_count_le   sections that follow the summary
  *   122    6 reserved1          0
@@ -126,6 +126,14 @@
 #define ST_PROFILE_ABI_VERSION 1u
 #define ST_PROFILE_MAX_BYTES (1u << 20)
 
+/* Protocol codes (header byte 111); other values are rejected. */
+#define ST_PROFILE_PROTO_UNKNOWN 0
+#define ST_PROFILE_PROTO_KAFKA 1
+#define ST_PROFILE_PROTO_MQTT 2
+#define ST_PROFILE_PROTO_NATS 3
+#define ST_PROFILE_PROTO_JSONL 4
+#define ST_PROFILE_PROTO_MAX ST_PROFILE_PROTO_JSONL
+
 #define ST_PROFILE_F_PARTIAL (1u << 0)  /* a core missed the merge */
 #define ST_PROFILE_F_KNOWN ST_PROFILE_F_PARTIAL
 
@@ -156,7 +164,7 @@ struct st_profile_hdr {
 	uint8_t hash_id;
 	uint8_t key_fields;
 	uint8_t numeric_fields;
-	uint8_t reserved0;
+	uint8_t protocol;
 	uint64_t hash_seed_le;
 	uint16_t section_count_le;
 	uint8_t reserved1[6];
@@ -177,7 +185,7 @@ _Static_assert(offsetof(struct st_profile_hdr, cores_expected_le) == 106, "expec
 _Static_assert(offsetof(struct st_profile_hdr, hash_id) == 108, "hash id at 108");
 _Static_assert(offsetof(struct st_profile_hdr, key_fields) == 109, "key fields at 109");
 _Static_assert(offsetof(struct st_profile_hdr, numeric_fields) == 110, "numeric at 110");
-_Static_assert(offsetof(struct st_profile_hdr, reserved0) == 111, "reserved0 at 111");
+_Static_assert(offsetof(struct st_profile_hdr, protocol) == 111, "protocol at 111");
 _Static_assert(offsetof(struct st_profile_hdr, hash_seed_le) == 112, "seed at 112");
 _Static_assert(offsetof(struct st_profile_hdr, section_count_le) == 120, "sections at 120");
 _Static_assert(offsetof(struct st_profile_hdr, reserved1) == 122, "reserved1 at 122");
@@ -315,6 +323,7 @@ struct st_profile_meta {
 	uint16_t cores_merged;      /* 1..cores_expected */
 	uint16_t cores_expected;
 	uint32_t flags;             /* ST_PROFILE_F_PARTIAL iff merged < expected */
+	uint8_t protocol;           /* ST_PROFILE_PROTO_* */
 	/* Optional FIELD_NAMES section: all NULL for none, else one name per
 	 * key field and per numeric field of the set (JSON pointers). */
 	const char *key_field_names[ST_PROFILE_KEY_FIELDS_MAX];

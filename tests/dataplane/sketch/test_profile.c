@@ -876,7 +876,7 @@ static void test_header_fields_each_refused(void)
 	put8(&f, 109, 3, -EINVAL, "field names: fewer names than fields");
 	put8(&f, 110, 5, -EINVAL, "numeric field count out of range");
 	put8(&f, 110, 0, -EINVAL, "section index beyond the fields of the record");
-	put8(&f, 111, 1, -EINVAL, "header reserved bytes not zero");
+	put8(&f, 111, ST_PROFILE_PROTO_MAX + 1, -EINVAL, "unknown protocol");
 	put64(&f, 112, ST_HASH_SEED + 1, -EINVAL, "profile built with another hash or seed");
 	for (size_t off = 122; off < 128; off++)
 		put8(&f, off, 0x80, -EINVAL, "header reserved bytes not zero");

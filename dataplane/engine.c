@@ -1,0 +1,1002 @@
+/*
+ * The data-plane engine (engine.h): worker cores, software dispatch,
+ * epochs, and the merger.
+ *
+ * Threads and what they share:
+ *   core i    owns its st_worker, its inbox's consumer side, its epoch
+ *             clock; core 0 (when dispatching) owns every inbox's producer
+ *             side.
+ *   merger    reads published epochs (st_worker_published*), merges, writes
+ *             the output, releases.
+ * Shared words: `now_ns` (largest packet time seen, relaxed max: a hint for
+ * idle cores), `origin_ns` (the first epoch's start, set once by CAS),
+ * `input_done` (release: every frame was handed out before), each core's
+ * `worker` pointer (release on create) and `done` flag (release after its
+ * last publish), and the stats words (relaxed).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataplane/compiler.h"
+#include "dataplane/decode/decode.h"
+#include "dataplane/engine.h"
+#include "dataplane/flow/flow.h"
+#include "dataplane/sketch/hash.h"
+#include "shadowtap/profile.h"
+
+#define INBOX_PAD UINT32_MAX          /* caplen of a wrap marker */
+#define MERGER_POLL_NS 200000ull      /* merger's sleep when idle */
+#define STATS_EVERY_BURSTS 256
+
+/* One frame in an inbox: this header, then caplen bytes, padded to 8. */
+struct inbox_entry {
+	uint32_t caplen;
+	uint32_t wire_len;
+	uint64_t ts_ns;
+};
+
+/* Single producer (core 0), single consumer (the core that owns it). */
+struct inbox {
+	uint8_t *buf;
+	uint64_t size;                       /* power of two */
+	_Atomic uint64_t head ST_CACHE_ALIGNED;  /* producer's byte offset */
+	_Atomic uint64_t tail ST_CACHE_ALIGNED;  /* consumer's byte offset */
+	uint64_t tail_cache ST_CACHE_ALIGNED;    /* producer's view of tail */
+	uint64_t head_cache ST_CACHE_ALIGNED;    /* consumer's view of head */
+};
+
+struct core {
+	struct st_engine *e;
+	unsigned id;
+	struct st_worker *_Atomic worker;
+	struct inbox inbox;
+	uint64_t epoch_end_ns;               /* core thread only */
+	bool queues_ended;                   /* core thread only */
+	_Atomic bool done;
+	struct st_engine_core_stats stats;   /* words written relaxed */
+	/* merger only */
+	uint64_t merged_end_ns;
+	struct st_worker_epoch pub;
+	bool has_pub;
+};
+
+/* The merger's per-stream accumulator for one merge group. */
+struct slot {
+	uint64_t name_hash;                  /* 0: empty */
+	struct st_sset *merged;              /* kept across groups */
+	struct st_worker_stream first;       /* the first core's stream */
+	unsigned cores;                      /* contributions this group */
+	uint64_t group;                      /* group serial of `cores` */
+	bool merge_failed;
+};
+
+struct st_engine {
+	struct st_engine_config cfg;
+	struct st_capture *cap;
+	bool dispatch;
+	bool finite;
+	uint64_t epoch_ns;
+
+	_Atomic uint64_t now_ns;
+	_Atomic uint64_t origin_ns;
+	_Atomic bool input_done;
+	_Atomic int stop;
+	_Atomic int error;                   /* first fatal capture error */
+
+	struct slot *slots;
+	unsigned slot_mask;
+	uint64_t group;
+	struct st_engine_stats stats;
+
+	struct core *core;
+};
+
+#define STAT_ADD(field, v) \
+	__atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+#define STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+void st_engine_config_default(struct st_engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	st_worker_config_default(&cfg->worker);
+	cfg->workers = 1;
+	cfg->clock = ST_ENGINE_CLOCK_PACKET;
+	cfg->grace_ns = 200000000ull;
+	cfg->inbox_bytes = 4u << 20;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void nap(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ns };
+
+	nanosleep(&ts, NULL);
+}
+
+static bool stopping(const struct st_engine *e)
+{
+	return atomic_load_explicit(&((struct st_engine *)e)->stop,
+				    memory_order_relaxed) != 0;
+}
+
+/* ---- inboxes ------------------------------------------------------------ */
+
+static uint64_t entry_bytes(uint32_t caplen)
+{
+	return sizeof(struct inbox_entry) + (((uint64_t)caplen + 7) & ~7ull);
+}
+
+/* Producer: copies f in; false when there is no room now. */
+static bool inbox_push(struct inbox *b, const struct st_frame *f)
+{
+	uint64_t head = atomic_load_explicit(&b->head, memory_order_relaxed);
+	uint64_t need = entry_bytes(f->caplen);
+	uint64_t off = head & (b->size - 1);
+	uint64_t pad = b->size - off < need ? b->size - off : 0;
+	struct inbox_entry *h;
+
+	if (head + pad + need - b->tail_cache > b->size) {
+		/* Acquire: the consumer's reads of the bytes we are about to
+		 * overwrite happened before it advanced tail. */
+		b->tail_cache = atomic_load_explicit(&b->tail, memory_order_acquire);
+		if (head + pad + need - b->tail_cache > b->size)
+			return false;
+	}
+	if (pad) {
+		((struct inbox_entry *)(b->buf + off))->caplen = INBOX_PAD;
+		head += pad;
+		off = 0;
+	}
+	h = (struct inbox_entry *)(b->buf + off);
+	h->caplen = f->caplen;
+	h->wire_len = f->wire_len;
+	h->ts_ns = f->ts_ns;
+	memcpy(h + 1, f->data, f->caplen);
+	/* Release: the entry's bytes are visible before the new head. */
+	atomic_store_explicit(&b->head, head + need, memory_order_release);
+	return true;
+}
+
+/* Consumer: the next frame (valid until inbox_pop), or false when empty. */
+static bool inbox_peek(struct inbox *b, struct st_frame *f, uint64_t *bytes)
+{
+	uint64_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+
+	for (;;) {
+		const struct inbox_entry *h;
+		uint64_t off = tail & (b->size - 1);
+
+		if (tail == b->head_cache) {
+			/* Acquire: pairs with the producer's release of head. */
+			b->head_cache = atomic_load_explicit(&b->head,
+							     memory_order_acquire);
+			if (tail == b->head_cache)
+				return false;
+		}
+		h = (const struct inbox_entry *)(b->buf + off);
+		if (h->caplen == INBOX_PAD) {
+			tail += b->size - off;
+			/* Release: we are done with the pad's bytes. */
+			atomic_store_explicit(&b->tail, tail, memory_order_release);
+			continue;
+		}
+		f->data = (const uint8_t *)(h + 1);
+		f->caplen = h->caplen;
+		f->wire_len = h->wire_len;
+		f->ts_ns = h->ts_ns;
+		*bytes = entry_bytes(h->caplen);
+		return true;
+	}
+}
+
+static void inbox_pop(struct inbox *b, uint64_t bytes)
+{
+	uint64_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+
+	/* Release: our reads of the frame happen before the producer may
+	 * overwrite it. */
+	atomic_store_explicit(&b->tail, tail + bytes, memory_order_release);
+}
+
+static bool inbox_empty(struct inbox *b)
+{
+	return atomic_load_explicit(&b->tail, memory_order_relaxed) ==
+	       atomic_load_explicit(&b->head, memory_order_acquire);
+}
+
+/* ---- a core's epochs ---------------------------------------------------- */
+
+static uint64_t align_down(uint64_t t, uint64_t step)
+{
+	return t - t % step;
+}
+
+/* The first epoch's start: fixed by the first caller. */
+static uint64_t origin(struct st_engine *e, uint64_t t)
+{
+	uint64_t want = align_down(t, e->epoch_ns);
+	uint64_t have = 0;
+
+	if (want == 0)
+		want = e->epoch_ns;    /* 0 means "not yet" */
+	/* Acq_rel: whoever wins, every core starts from the same origin. */
+	if (atomic_compare_exchange_strong_explicit(&e->origin_ns, &have, want,
+						    memory_order_acq_rel,
+						    memory_order_acquire))
+		return want;
+	return have;
+}
+
+static bool core_start(struct core *c, uint64_t origin_ns)
+{
+	struct st_worker *w = st_worker_create(&c->e->cfg.worker, origin_ns);
+
+	if (!w) {
+		atomic_store(&c->e->error, errno ? -errno : -ENOMEM);
+		atomic_store(&c->e->stop, 1);
+		return false;
+	}
+	c->epoch_end_ns = origin_ns + c->e->epoch_ns;
+	/* Release: the worker's state is complete before the merger sees it. */
+	atomic_store_explicit(&c->worker, w, memory_order_release);
+	return true;
+}
+
+static void count_lost(void *ctx, const struct st_worker_stream *s)
+{
+	struct core *c = ctx;
+
+	STAT_ADD(c->stats.records_lost, st_sset_counters_ro(s->set)->records);
+}
+
+static void stats_refresh(struct core *c)
+{
+	struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_relaxed);
+	struct st_capture *cap = c->e->cap;
+	uint64_t drops[ST_CAPTURE_DROP__COUNT] = { 0 };
+	struct st_worker_totals t;
+
+	if (w) {
+		st_worker_totals(w, &t);
+		STAT_SET(c->stats.records, t.records);
+		STAT_SET(c->stats.record_bytes, t.record_bytes);
+		STAT_SET(c->stats.egress_records, t.egress_records);
+		STAT_SET(c->stats.decode_drops, t.decode_drops);
+		STAT_SET(c->stats.worker_drops, t.drops - t.decode_drops);
+		STAT_SET(c->stats.reassembly_gaps, t.reassembly_gaps);
+		STAT_SET(c->stats.parse_errors, t.parse_errors);
+		STAT_SET(c->stats.flows_active, t.flows_active);
+		STAT_SET(c->stats.streams, t.streams);
+	}
+	if (c->e->dispatch && c->id != 0)
+		return;
+	for (unsigned q = c->id; q < cap->queues; q += c->e->cfg.workers) {
+		struct st_capture_queue_stats qs;
+
+		if (cap->ops->queue_stats(cap, q, &qs) == 0)
+			for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
+				drops[d] += qs.drops[d];
+	}
+	for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
+		STAT_SET(c->stats.capture_drops[d], drops[d]);
+}
+
+/* Ends the core's epoch at c->epoch_end_ns. */
+static void epoch_end(struct core *c)
+{
+	struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_relaxed);
+	uint64_t end = c->epoch_end_ns;
+
+	for (;;) {
+		if (st_worker_epoch_publish(w, end) == 0) {
+			STAT_ADD(c->stats.epochs_published, 1);
+			break;
+		}
+		if (!c->e->finite) {
+			/* The merger still holds our previous epoch: this one
+			 * is lost, loudly, rather than wait or grow. */
+			st_worker_epoch_close(w, end, count_lost, c);
+			STAT_ADD(c->stats.epochs_lost, 1);
+			break;
+		}
+		sched_yield();
+	}
+	c->epoch_end_ns = end + c->e->epoch_ns;
+	stats_refresh(c);
+}
+
+/* Closes every epoch that ended before t. */
+static void epochs_until(struct core *c, uint64_t t)
+{
+	while (t >= c->epoch_end_ns)
+		epoch_end(c);
+}
+
+static void frame_in(struct core *c, const struct st_frame *f, uint64_t clock_ns)
+{
+	struct st_engine *e = c->e;
+	struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_relaxed);
+	uint64_t ts = f->ts_ns;
+
+	if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET) {
+		if (unlikely(!w)) {
+			if (!core_start(c, origin(e, ts)))
+				return;
+			w = atomic_load_explicit(&c->worker, memory_order_relaxed);
+		}
+		if (ts >= c->epoch_end_ns)
+			epochs_until(c, ts);
+	} else {
+		ts = clock_ns;
+	}
+	st_worker_frame(w, f->data, f->caplen, e->cap->linktype, ts);
+	STAT_ADD(c->stats.frames, 1);
+	STAT_ADD(c->stats.bytes, f->caplen);
+}
+
+/* Idle or between bursts: epochs that ended by the clock. */
+static void tick(struct core *c, uint64_t clock_ns)
+{
+	struct st_engine *e = c->e;
+
+	if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET) {
+		uint64_t o, now;
+
+		if (!atomic_load_explicit(&c->worker, memory_order_relaxed)) {
+			/* Acquire: pairs with the CAS that set the origin. */
+			o = atomic_load_explicit(&e->origin_ns, memory_order_acquire);
+			if (!o || !core_start(c, o))
+				return;
+		}
+		/* With dispatch, frames of an ended epoch may still wait in
+		 * the inbox: close it only when the inbox is empty. */
+		if (e->dispatch && c->id != 0 && !inbox_empty(&c->inbox))
+			return;
+		now = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
+		epochs_until(c, now);
+	} else {
+		epochs_until(c, clock_ns);
+	}
+}
+
+static void now_max(struct st_engine *e, uint64_t t)
+{
+	uint64_t cur = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
+
+	while (t > cur && !atomic_compare_exchange_weak_explicit(
+			&e->now_ns, &cur, t, memory_order_relaxed,
+			memory_order_relaxed))
+		;
+}
+
+/* ---- a core's loop ------------------------------------------------------ */
+
+static unsigned dispatch_target(const struct st_engine *e, const struct st_frame *f)
+{
+	struct st_pkt p;
+
+	if (st_decode(f->data, f->caplen, e->cap->linktype, f->ts_ns, &p) != ST_DECODE_OK)
+		return 0;
+	return (unsigned)(st_flow_hash(&p) % e->cfg.workers);
+}
+
+static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns)
+{
+	struct st_engine *e = c->e;
+	unsigned t = dispatch_target(e, f);
+	struct core *to = &e->core[t];
+
+	if (t == 0) {
+		frame_in(c, f, clock_ns);
+		return;
+	}
+	while (!inbox_push(&to->inbox, f)) {
+		if (!e->finite || stopping(e)) {
+			STAT_ADD(c->stats.inbox_full_drops, 1);
+			return;
+		}
+		STAT_ADD(c->stats.inbox_waits, 1);
+		/* Our own epochs must still close while we wait, or a core
+		 * waiting for the merger, which waits for us, never moves. */
+		tick(c, clock_ns);
+		sched_yield();
+	}
+	STAT_ADD(c->stats.dispatched, 1);
+}
+
+/* Polls the core's queues once; the frames handled. */
+static unsigned poll_queues(struct core *c, struct st_frame *f)
+{
+	struct st_engine *e = c->e;
+	struct st_capture *cap = e->cap;
+	unsigned handled = 0, ended = 0, mine = 0;
+	uint64_t clock_ns = e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+
+	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
+		int n = cap->ops->rx_burst(cap, q, f, ST_CAPTURE_BURST);
+
+		mine++;
+		if (n == ST_CAPTURE_END) {
+			ended++;
+			continue;
+		}
+		if (n < 0) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&e->error, &none, n);
+			atomic_store(&e->stop, 1);
+			return handled;
+		}
+		for (int i = 0; i < n; i++) {
+			if (i + 1 < n)
+				__builtin_prefetch(f[i + 1].data);
+			/* Dispatch first, then say the time: a core that
+			 * sees the new time with an empty inbox has every
+			 * older frame. */
+			if (e->dispatch)
+				dispatch(c, &f[i], clock_ns);
+			else
+				frame_in(c, &f[i], clock_ns);
+			if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET)
+				now_max(e, f[i].ts_ns);
+		}
+		STAT_ADD(c->stats.polled, (unsigned)n);
+		handled += (unsigned)n;
+		cap->ops->rx_release(cap, q);
+	}
+	if (mine && ended == mine)
+		c->queues_ended = true;
+	return handled;
+}
+
+/* A dispatch target: frames from the inbox. */
+static unsigned poll_inbox(struct core *c)
+{
+	uint64_t clock_ns = c->e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+	unsigned n = 0;
+	struct st_frame f;
+	uint64_t bytes;
+
+	while (n < ST_CAPTURE_BURST && inbox_peek(&c->inbox, &f, &bytes)) {
+		frame_in(c, &f, clock_ns);
+		inbox_pop(&c->inbox, bytes);
+		n++;
+	}
+	return n;
+}
+
+static int core_main(void *arg, unsigned id)
+{
+	struct st_engine *e = arg;
+	struct core *c = &e->core[id];
+	struct st_frame f[ST_CAPTURE_BURST];
+	bool polls = !e->dispatch || id == 0;
+	unsigned bursts = 0;
+	struct st_worker *w;
+
+	if (e->cfg.clock == ST_ENGINE_CLOCK_WALL &&
+	    !core_start(c, align_down(wall_ns(), e->epoch_ns)))
+		goto out_done;
+	for (;;) {
+		unsigned n;
+
+		if (polls) {
+			n = poll_queues(c, f);
+			if (c->queues_ended || stopping(e)) {
+				if (e->dispatch)
+					/* Release: every frame was pushed. */
+					atomic_store_explicit(&e->input_done, true,
+							      memory_order_release);
+				break;
+			}
+		} else {
+			n = poll_inbox(c);
+			/* Acquire: pairs with input_done's release; then an
+			 * empty inbox is the end. */
+			if (n == 0 && atomic_load_explicit(&e->input_done,
+							  memory_order_acquire) &&
+			    inbox_empty(&c->inbox))
+				break;
+		}
+		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0);
+		if (++bursts % STATS_EVERY_BURSTS == 0)
+			stats_refresh(c);
+		if (n == 0 && e->cfg.clock == ST_ENGINE_CLOCK_WALL && !polls)
+			sched_yield();
+	}
+	/* The end: flows flushed into the open epoch, which is closed at its
+	 * regular end (live: at the stop; the epoch is cut short, its
+	 * profiles still carry the epoch's nominal length). */
+	if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET && !atomic_load(&c->worker)) {
+		uint64_t o = atomic_load_explicit(&e->origin_ns, memory_order_acquire);
+
+		if (o)
+			core_start(c, o);
+	}
+	w = atomic_load_explicit(&c->worker, memory_order_relaxed);
+	if (w) {
+		uint64_t now = atomic_load(&e->now_ns);
+
+		if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET)
+			epochs_until(c, now);
+		st_worker_flush(w);
+		epoch_end(c);
+	}
+out_done:
+	stats_refresh(c);
+	/* Release: our last publication precedes `done`. */
+	atomic_store_explicit(&c->done, true, memory_order_release);
+	return 0;
+}
+
+/* ---- the merger --------------------------------------------------------- */
+
+static struct slot *slot_of(struct st_engine *e, uint64_t h)
+{
+	for (unsigned i = (unsigned)h & e->slot_mask, n = 0; n <= e->slot_mask;
+	     i = (i + 1) & e->slot_mask, n++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->name_hash == h)
+			return s;
+		if (s->name_hash == 0) {
+			s->name_hash = h;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static void emit(struct st_engine *e, const struct st_sset *set,
+		 const struct st_worker_stream *ws, uint64_t start_ns,
+		 unsigned cores)
+{
+	struct st_profile_meta meta = {
+		.name = ws->def->name,
+		.epoch_start_ns = start_ns,
+		.epoch_ns = e->epoch_ns,
+		.cores_merged = (uint16_t)cores,
+		.cores_expected = (uint16_t)e->cfg.workers,
+		.flags = cores < e->cfg.workers ? ST_PROFILE_F_PARTIAL : 0,
+	};
+	ssize_t size, len;
+	void *out;
+
+	memcpy(meta.key_field_names, ws->key_field_names, sizeof(meta.key_field_names));
+	memcpy(meta.numeric_field_names, ws->numeric_field_names,
+	       sizeof(meta.numeric_field_names));
+	size = st_profile_size(set, &meta);
+	if (size < 0) {
+		STAT_ADD(e->stats.build_errors, 1);
+		return;
+	}
+	out = e->cfg.output.reserve(e->cfg.output.ctx, (size_t)size);
+	if (!out) {
+		STAT_ADD(e->stats.output_drops, 1);
+		return;
+	}
+	len = st_profile_build(set, &meta, out, (size_t)size);
+	if (len < 0) {
+		e->cfg.output.commit(e->cfg.output.ctx, 0);
+		STAT_ADD(e->stats.build_errors, 1);
+		return;
+	}
+	e->cfg.output.commit(e->cfg.output.ctx, (size_t)len);
+	STAT_ADD(e->stats.profiles, 1);
+	if (meta.flags & ST_PROFILE_F_PARTIAL)
+		STAT_ADD(e->stats.partial_profiles, 1);
+}
+
+/* Merges the published epochs of the cores in `members` (same start and
+ * end) and writes one profile per stream. */
+static void merge_group(struct st_engine *e, const unsigned *members, unsigned n)
+{
+	uint64_t start = e->core[members[0]].pub.start_ns;
+	uint64_t group = ++e->group;
+
+	for (unsigned m = 0; m < n; m++) {
+		struct core *c = &e->core[members[m]];
+		struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_acquire);
+
+		for (unsigned i = 0; i < c->pub.n_streams; i++) {
+			struct st_worker_stream ws;
+			struct slot *s;
+
+			if (!st_worker_published_stream(w, i, &ws))
+				continue;
+			s = slot_of(e, st_hash64(ws.def->name, strlen(ws.def->name)));
+			if (!s) {
+				/* No room to merge: the core's part on its own. */
+				STAT_ADD(e->stats.stream_slots_full, 1);
+				emit(e, ws.set, &ws, start, 1);
+				continue;
+			}
+			if (s->group != group) {
+				s->group = group;
+				s->cores = 0;
+				s->merge_failed = false;
+				s->first = ws;
+			}
+			if (s->cores == 1) {
+				/* A second core: merge from here on. */
+				if (!s->merged)
+					s->merged = st_sset_create(st_sset_config(s->first.set));
+				if (!s->merged || (st_sset_reset(s->merged, start),
+						   st_sset_merge(s->merged, s->first.set) != 0))
+					s->merge_failed = true;
+			}
+			if (s->cores >= 1 && !s->merge_failed &&
+			    st_sset_merge(s->merged, ws.set) != 0)
+				s->merge_failed = true;
+			if (s->merge_failed) {
+				STAT_ADD(e->stats.merge_errors, 1);
+				emit(e, ws.set, &ws, start, 1);
+				continue;
+			}
+			s->cores++;
+		}
+	}
+	for (unsigned i = 0; i <= e->slot_mask; i++) {
+		struct slot *s = &e->slots[i];
+
+		if (s->name_hash == 0 || s->group != group || s->cores == 0)
+			continue;
+		/* cores_merged: the cores whose epoch this is, whether or
+		 * not each saw the stream. */
+		emit(e, s->cores == 1 ? s->first.set : s->merged, &s->first,
+		     start, n);
+	}
+	for (unsigned m = 0; m < n; m++) {
+		struct core *c = &e->core[members[m]];
+
+		c->merged_end_ns = c->pub.end_ns;
+		c->has_pub = false;
+		st_worker_release(atomic_load(&c->worker), c->pub.seq);
+	}
+	STAT_ADD(e->stats.epochs_merged, 1);
+}
+
+/*
+ * One merger step: the oldest published epoch is merged with the cores that
+ * published the same epoch, once every core that still could has done so
+ * (or the grace has passed).  Returns false when there was nothing to do.
+ */
+static bool merge_step(struct st_engine *e, uint64_t *waiting_since,
+		       uint64_t *waiting_for)
+{
+	unsigned members[ST_ENGINE_WORKERS_MAX], n = 0;
+	uint64_t start = UINT64_MAX, end = 0;
+	bool can_wait = false;
+
+	for (unsigned i = 0; i < e->cfg.workers; i++) {
+		struct core *c = &e->core[i];
+		struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_acquire);
+
+		if (!c->has_pub && w && st_worker_published(w, &c->pub))
+			c->has_pub = true;
+		if (c->has_pub && c->pub.start_ns < start)
+			start = c->pub.start_ns;
+	}
+	if (start == UINT64_MAX)
+		return false;
+	for (unsigned i = 0; i < e->cfg.workers; i++) {
+		struct core *c = &e->core[i];
+
+		if (c->has_pub && c->pub.start_ns == start) {
+			if (n == 0)
+				end = c->pub.end_ns;
+			if (c->pub.end_ns == end)
+				members[n++] = i;
+		} else if (!c->has_pub &&
+			   !atomic_load_explicit(&c->done, memory_order_acquire) &&
+			   c->merged_end_ns <= start) {
+			can_wait = true;   /* it may still publish this epoch */
+		}
+	}
+	if (n == 0)
+		return false;   /* not reached: the oldest start is someone's */
+	if (n < e->cfg.workers && can_wait && !stopping(e)) {
+		uint64_t now = mono_ns();
+
+		if (*waiting_for != start) {
+			*waiting_for = start;
+			*waiting_since = now;
+		}
+		if (e->finite || now - *waiting_since < e->cfg.grace_ns)
+			return false;
+	}
+	merge_group(e, members, n);
+	return true;
+}
+
+static void *merger_main(void *arg)
+{
+	struct st_engine *e = arg;
+	uint64_t since = 0, waiting_for = 0;
+
+	for (;;) {
+		bool all_done = true;
+
+		if (merge_step(e, &since, &waiting_for))
+			continue;
+		for (unsigned i = 0; i < e->cfg.workers; i++)
+			if (!atomic_load_explicit(&e->core[i].done, memory_order_acquire))
+				all_done = false;
+		if (all_done) {
+			/* Every core's last publication precedes its done
+			 * flag: drain what is left. */
+			while (merge_step(e, &since, &waiting_for))
+				;
+			break;
+		}
+		nap(MERGER_POLL_NS);
+	}
+	return NULL;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+struct st_engine *st_engine_create(const struct st_engine_config *cfg,
+				   struct st_capture *cap, char *err, size_t errlen)
+{
+	struct st_engine *e;
+	unsigned slots = 64;
+
+	if (cfg->workers == 0 || cfg->workers > ST_ENGINE_WORKERS_MAX) {
+		snprintf(err, errlen, "workers must be 1..%u", ST_ENGINE_WORKERS_MAX);
+		goto out_inval;
+	}
+	if (!cfg->output.reserve || !cfg->output.commit) {
+		snprintf(err, errlen, "no output for the profiles");
+		goto out_inval;
+	}
+	if (!st_worker_linktype_supported(cap->linktype)) {
+		snprintf(err, errlen, "link type %d is not supported", cap->linktype);
+		goto out_inval;
+	}
+	if (cfg->clock == ST_ENGINE_CLOCK_PACKET && !cap->timestamps) {
+		snprintf(err, errlen, "the %s input carries no timestamps: "
+			 "use the wall clock", cap->backend);
+		goto out_inval;
+	}
+	if (cap->queues > 1 && cap->queues < cfg->workers) {
+		snprintf(err, errlen, "%u queues for %u workers: give each worker a "
+			 "queue, or use one queue", cap->queues, cfg->workers);
+		goto out_inval;
+	}
+	if (cap->queues > 1 && !cap->flow_affinity) {
+		snprintf(err, errlen, "the %s input's %u queues do not keep a flow's "
+			 "two directions together (no symmetric RSS)",
+			 cap->backend, cap->queues);
+		goto out_inval;
+	}
+	if (cfg->inbox_bytes < 65536 || (cfg->inbox_bytes & (cfg->inbox_bytes - 1))) {
+		snprintf(err, errlen, "inbox size must be a power of two >= 64 KiB");
+		goto out_inval;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		goto out_nomem;
+	e->cfg = *cfg;
+	e->cfg.worker.double_buffered = true;
+	e->cap = cap;
+	e->dispatch = cap->queues == 1 && cfg->workers > 1;
+	e->finite = cap->finite;
+	e->epoch_ns = cfg->worker.sketch.epoch_ns;
+	while (slots < 2 * cfg->worker.max_streams * cfg->workers)
+		slots *= 2;
+	e->slots = calloc(slots, sizeof(*e->slots));
+	e->slot_mask = slots - 1;
+	e->core = calloc(cfg->workers, sizeof(*e->core));
+	if (!e->slots || !e->core)
+		goto out_free;
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		struct core *c = &e->core[i];
+
+		c->e = e;
+		c->id = i;
+		if (e->dispatch && i > 0) {
+			c->inbox.size = cfg->inbox_bytes;
+			c->inbox.buf = aligned_alloc(ST_CACHE_LINE, cfg->inbox_bytes);
+			if (!c->inbox.buf)
+				goto out_free;
+		}
+	}
+	return e;
+out_free:
+	st_engine_destroy(e);
+out_nomem:
+	snprintf(err, errlen, "out of memory");
+	errno = ENOMEM;
+	return NULL;
+out_inval:
+	errno = EINVAL;
+	return NULL;
+}
+
+static void *core_thread(void *arg)
+{
+	struct core *c = arg;
+
+	core_main(c->e, c->id);
+	return NULL;
+}
+
+int st_engine_run(struct st_engine *e, char *err, size_t errlen)
+{
+	pthread_t threads[ST_ENGINE_WORKERS_MAX], merger;
+	const struct st_capture_ops *ops = e->cap->ops;
+	unsigned started = 0;
+	int rc;
+
+	e->stats.running = true;
+	rc = pthread_create(&merger, NULL, merger_main, e);
+	if (rc) {
+		snprintf(err, errlen, "merger thread: %s", strerror(rc));
+		return -rc;
+	}
+	if (ops->start) {
+		rc = -ops->start(e->cap, e->cfg.workers, core_main, e);
+		if (rc) {
+			snprintf(err, errlen, "%s: cannot start %u worker cores: %s",
+				 e->cap->backend, e->cfg.workers, strerror(rc));
+			goto out_stop;
+		}
+		ops->join(e->cap);
+	} else {
+		for (; started < e->cfg.workers; started++) {
+			rc = pthread_create(&threads[started], NULL, core_thread,
+					    &e->core[started]);
+			if (rc) {
+				snprintf(err, errlen, "worker thread: %s", strerror(rc));
+				goto out_stop;
+			}
+		}
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+	}
+	pthread_join(merger, NULL);
+	e->stats.running = false;
+	rc = atomic_load(&e->error);
+	if (rc)
+		snprintf(err, errlen, "%s input: %s", e->cap->backend, strerror(-rc));
+	return rc;
+out_stop:
+	/* Cores that did start see the stop; cores that never started are
+	 * done as they are, so that the merger can finish. */
+	atomic_store(&e->stop, 1);
+	for (unsigned i = started; i < e->cfg.workers; i++)
+		atomic_store(&e->core[i].done, true);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_join(merger, NULL);
+	e->stats.running = false;
+	return -rc;
+}
+
+void st_engine_stop(struct st_engine *e)
+{
+	atomic_store_explicit(&e->stop, 1, memory_order_relaxed);
+}
+
+void st_engine_destroy(struct st_engine *e)
+{
+	if (!e)
+		return;
+	if (e->core)
+		for (unsigned i = 0; i < e->cfg.workers; i++) {
+			st_worker_destroy(atomic_load(&e->core[i].worker));
+			free(e->core[i].inbox.buf);
+		}
+	if (e->slots)
+		for (unsigned i = 0; i <= e->slot_mask; i++)
+			st_sset_destroy(e->slots[i].merged);
+	free(e->slots);
+	free(e->core);
+	free(e);
+}
+
+unsigned st_engine_workers(const struct st_engine *e)
+{
+	return e->cfg.workers;
+}
+
+void st_engine_core_stats(const struct st_engine *e, unsigned core,
+			  struct st_engine_core_stats *s)
+{
+	const struct st_engine_core_stats *c = &e->core[core].stats;
+
+	memset(s, 0, sizeof(*s));
+	s->frames = STAT_GET(c->frames);
+	s->bytes = STAT_GET(c->bytes);
+	s->polled = STAT_GET(c->polled);
+	s->dispatched = STAT_GET(c->dispatched);
+	s->inbox_full_drops = STAT_GET(c->inbox_full_drops);
+	s->inbox_waits = STAT_GET(c->inbox_waits);
+	s->records = STAT_GET(c->records);
+	s->record_bytes = STAT_GET(c->record_bytes);
+	s->egress_records = STAT_GET(c->egress_records);
+	s->decode_drops = STAT_GET(c->decode_drops);
+	s->worker_drops = STAT_GET(c->worker_drops);
+	s->reassembly_gaps = STAT_GET(c->reassembly_gaps);
+	s->parse_errors = STAT_GET(c->parse_errors);
+	s->flows_active = STAT_GET(c->flows_active);
+	s->epochs_published = STAT_GET(c->epochs_published);
+	s->epochs_lost = STAT_GET(c->epochs_lost);
+	s->records_lost = STAT_GET(c->records_lost);
+	for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
+		s->capture_drops[d] = STAT_GET(c->capture_drops[d]);
+	s->streams = STAT_GET(c->streams);
+}
+
+void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s)
+{
+	s->epochs_merged = STAT_GET(e->stats.epochs_merged);
+	s->profiles = STAT_GET(e->stats.profiles);
+	s->partial_profiles = STAT_GET(e->stats.partial_profiles);
+	s->output_drops = STAT_GET(e->stats.output_drops);
+	s->build_errors = STAT_GET(e->stats.build_errors);
+	s->merge_errors = STAT_GET(e->stats.merge_errors);
+	s->stream_slots_full = STAT_GET(e->stats.stream_slots_full);
+	s->epoch_start_ns = atomic_load_explicit(&((struct st_engine *)e)->origin_ns,
+						 memory_order_relaxed);
+	s->running = e->stats.running;
+}
+
+int st_engine_stats_json(const struct st_engine *e, FILE *out)
+{
+	struct st_engine_stats s;
+
+	st_engine_stats(e, &s);
+	fprintf(out, "{\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
+		",\"partial_profiles\":%" PRIu64 ",\"output_drops\":%" PRIu64
+		",\"build_errors\":%" PRIu64 ",\"merge_errors\":%" PRIu64
+		",\"stream_slots_full\":%" PRIu64 "},\"capture\":",
+		s.epochs_merged, s.profiles, s.partial_profiles, s.output_drops,
+		s.build_errors, s.merge_errors, s.stream_slots_full);
+	if (e->cap->ops->stats_json(e->cap, out) < 0)
+		fputs("null", out);
+	fputs(",\"cores\":[", out);
+	for (unsigned i = 0; i < e->cfg.workers; i++) {
+		const struct core *c = &e->core[i];
+		struct st_worker *w = atomic_load(&((struct core *)c)->worker);
+		struct st_engine_core_stats cs;
+
+		st_engine_core_stats(e, i, &cs);
+		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"polled\":%" PRIu64
+			",\"dispatched\":%" PRIu64 ",\"inbox_full_drops\":%" PRIu64
+			",\"inbox_waits\":%" PRIu64 ",\"epochs_published\":%" PRIu64
+			",\"epochs_lost\":%" PRIu64 ",\"records_lost\":%" PRIu64
+			",\"worker\":",
+			i ? "," : "", i, cs.frames, cs.polled, cs.dispatched,
+			cs.inbox_full_drops, cs.inbox_waits, cs.epochs_published,
+			cs.epochs_lost, cs.records_lost);
+		if (!w || st_worker_stats_json(w, out) < 0)
+			fputs("null", out);
+		fputc('}', out);
+	}
+	fputs("]}", out);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,142 @@
+/*
+ * The data-plane engine: N worker cores running the record path
+ * (dataplane/worker.h) on frames from one capture (dataplane/capture/
+ * capture.h), and a merger that turns each epoch's per-core sketch sets
+ * into merged Shadow Profile records (include/shadowtap/profile.h) for an
+ * output (the shared-memory ring, or anything with reserve/commit).
+ *
+ * Flow affinity.  Both directions of a flow must reach one core.  A capture
+ * with one queue and several workers: core 0 polls the queue and hands
+ * each frame to core st_flow_hash() % workers (a symmetric hash of the
+ * canonical 5-tuple; frames that do not decode stay on core 0) through a
+ * single-producer, single-consumer inbox per core; the frame is copied.  A
+ * capture with flow_affinity and several queues: core i polls queues
+ * i, i + workers, ... directly.
+ *
+ * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
+ * (pcap files, net_pcap): the first frame fixes the first epoch, and the
+ * largest timestamp seen by any poller is every core's "now".
+ * ST_ENGINE_CLOCK_WALL: CLOCK_REALTIME.  Either way epochs are aligned to
+ * multiples of the epoch length since the Unix epoch, so that the cores'
+ * (and several hosts') epochs line up.
+ *
+ * Epochs.  At an epoch's end each core publishes its sketch sets with one
+ * release store (st_worker_epoch_publish) and counts on in its other
+ * buffer.  The merger merges, per stream, the cores that published the same
+ * epoch and writes one profile per stream; it waits for a late core at most
+ * `grace_ns` of wall time, then writes the profile without it, marked
+ * PARTIAL (cores_merged < cores_expected), and the late core's part later as
+ * a partial profile of its own.  A core never waits for the merger on a live
+ * input: if the merger still holds the core's previous epoch when the next
+ * one ends, the ended epoch is dropped and counted (epochs_lost,
+ * records_lost) and its profiles are PARTIAL.  On a finite input (a file)
+ * the cores wait for the merger instead and the grace is unbounded, so the
+ * output is complete and does not depend on timing.
+ *
+ * Thread safety: create/run/destroy from one thread; st_engine_stop() from
+ * any thread or a signal handler; st_engine_core_stats() and
+ * st_engine_stats() from any thread while running.
+ */
+#ifndef ST_ENGINE_H
+#define ST_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dataplane/capture/capture.h"
+#include "dataplane/worker.h"
+
+#define ST_ENGINE_WORKERS_MAX 64
+
+enum st_engine_clock {
+	ST_ENGINE_CLOCK_PACKET = 0,  /* the frames' timestamps */
+	ST_ENGINE_CLOCK_WALL,        /* CLOCK_REALTIME */
+};
+
+/* Where profile records go.  reserve() returns room for up to max bytes or
+ * NULL (the output dropped the record and counts it itself); commit()
+ * publishes `used` bytes of it.  Called from the merger thread only. */
+struct st_engine_output {
+	void *(*reserve)(void *ctx, size_t max);
+	void (*commit)(void *ctx, size_t used);
+	void *ctx;
+};
+
+struct st_engine_config {
+	struct st_worker_config worker;   /* double_buffered is forced on */
+	unsigned workers;                 /* 1..ST_ENGINE_WORKERS_MAX */
+	enum st_engine_clock clock;
+	uint64_t grace_ns;                /* live inputs: wait for a late core */
+	uint32_t inbox_bytes;             /* per core, with software dispatch */
+	struct st_engine_output output;
+};
+
+/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, the
+ * worker's defaults; classifier and output zeroed (the caller sets them). */
+void st_engine_config_default(struct st_engine_config *cfg);
+
+/* One core's counters, each read atomically (not a snapshot of all). */
+struct st_engine_core_stats {
+	uint64_t frames, bytes;           /* frames this core worked on */
+	uint64_t polled;                  /* frames taken from the capture */
+	uint64_t dispatched;              /* ... handed to another core */
+	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
+	uint64_t inbox_waits;             /* finite input: waited for room */
+	uint64_t records, record_bytes, egress_records;
+	uint64_t decode_drops, worker_drops;
+	uint64_t reassembly_gaps, parse_errors;
+	uint64_t flows_active;
+	uint64_t epochs_published, epochs_lost, records_lost;
+	uint64_t capture_drops[ST_CAPTURE_DROP__COUNT]; /* of its queues */
+	unsigned streams;
+};
+
+/* Merger and output counters. */
+struct st_engine_stats {
+	uint64_t epochs_merged;           /* merge groups written */
+	uint64_t profiles;                /* profile records committed */
+	uint64_t partial_profiles;        /* ... of them PARTIAL */
+	uint64_t output_drops;            /* reserve() said no */
+	uint64_t build_errors;            /* a profile could not be built */
+	uint64_t merge_errors;            /* a core's set could not be merged */
+	uint64_t stream_slots_full;       /* streams beyond the merger's table */
+	uint64_t epoch_start_ns;          /* the first epoch, 0 before it */
+	bool running;
+};
+
+struct st_engine;
+
+/*
+ * Checks the config against the capture (queues vs workers, link type);
+ * NULL with errno and a message in err (EINVAL: a bad combination, ENOMEM).
+ * The engine borrows cap (the caller closes it after st_engine_destroy).
+ */
+struct st_engine *st_engine_create(const struct st_engine_config *cfg,
+				   struct st_capture *cap, char *err, size_t errlen);
+
+/*
+ * Runs the cores and the merger until the input ends or st_engine_stop();
+ * then closes the last epoch (flows flushed), writes its profiles and
+ * returns 0, or -errno when a thread could not start or the capture failed
+ * (message in err).  Call once.
+ */
+int st_engine_run(struct st_engine *e, char *err, size_t errlen);
+
+/* Asks st_engine_run() to finish; async-signal-safe. */
+void st_engine_stop(struct st_engine *e);
+
+/* Frees the engine; NULL is a no-op. */
+void st_engine_destroy(struct st_engine *e);
+
+unsigned st_engine_workers(const struct st_engine *e);
+void st_engine_core_stats(const struct st_engine *e, unsigned core,
+			  struct st_engine_core_stats *s);
+void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s);
+
+/* After run: every core's full worker counters (st_worker_stats_json) and
+ * the capture's, as one JSON object, no newline.  0 or -errno. */
+int st_engine_stats_json(const struct st_engine *e, FILE *out);
+
+#endif
