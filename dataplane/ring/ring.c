@@ -545,6 +545,11 @@ out_record:
 	return 0;
 }
 
+uint64_t st_ring_peek_pos(const struct st_ring *r)
+{
+	return r->peek_active ? r->cons_pos : UINT64_MAX;
+}
+
 void st_ring_release(struct st_ring *r)
 {
 	if (!r->peek_active)

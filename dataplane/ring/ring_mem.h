@@ -8,6 +8,7 @@
 #define ST_RING_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shadowtap/ring.h"
 
@@ -19,5 +20,9 @@
  * EAGAIN (magic still 0) or ENOMEM.
  */
 struct st_ring *st_ring_attach_memory(void *mem, size_t len);
+
+/* The absolute position (ring.h) of the slot of the record st_ring_peek()
+ * returned and that is not yet released; UINT64_MAX when there is none. */
+uint64_t st_ring_peek_pos(const struct st_ring *r);
 
 #endif
