@@ -342,6 +342,8 @@ void st_ring_close(struct st_ring *r)
 {
 	if (!r)
 		return;
+	if (r->producer && r->hdr)  /* a clean exit: no producer from now on */
+		__atomic_store_n(&r->hdr->producer_pid, 0, __ATOMIC_RELAXED);
 	if (r->map)
 		munmap(r->map, r->map_bytes);
 	if (r->fd >= 0)
@@ -647,8 +649,12 @@ static int producer_create(struct st_ring *r, const char *name, const struct st_
 	r->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0660);
 	if (r->fd < 0)
 		return -errno;
-	if (lock_byte(r->fd, 0) < 0 || fchmod(r->fd, 0660) < 0 ||
-	    ftruncate(r->fd, (off_t)bytes) < 0)
+	rc = lock_byte(r->fd, 0);
+	if (rc) {
+		shm_unlink(name);
+		return rc;
+	}
+	if (fchmod(r->fd, 0660) < 0 || ftruncate(r->fd, (off_t)bytes) < 0)
 		goto out_unlink;
 	r->map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (r->map == MAP_FAILED) {

@@ -55,7 +55,7 @@
  *    64   8 prod_pos          bytes ever committed, incl. padding (atomic)
  *    72   8 last_record_pos   where the slot being committed starts
  *    80   4 retired           1 once a producer has replaced this object
- *    84   4 producer_pid      pid of the last producer to open it
+ *    84   4 producer_pid      pid of the producer; 0 after its clean close
  *    88   8 generation        +1 at every producer open (takeover or init)
  *    96   8 heartbeat_ns      CLOCK_MONOTONIC of st_ring_heartbeat()
  *   104  24 reserved          0
@@ -76,9 +76,9 @@
  *
  * prod_pos and cons_pos grow monotonically (64-bit byte offsets; they do
  * not wrap in the life of a host); the slot of position p starts at data
- * offset p & (capacity - 1).  cons_pos <= prod_pos <= cons_pos + capacity.
- * A consumer takes only the low bits of prod_pos it can use: prod_pos is
- * always a multiple of ST_RING_ALIGN, and a reader masks it to one.
+ * offset p & (capacity - 1).  cons_pos <= prod_pos <= cons_pos + capacity,
+ * both multiples of ST_RING_ALIGN (a consumer clears the low 3 bits of
+ * whatever it reads, and resyncs to prod_pos when the inequality fails).
  *
  * Slot (ST_RING_SLOT_HDR_BYTES = 24 header bytes, then the payload, then
  * zero to 7 bytes up to the next multiple of ST_RING_ALIGN = 8):
@@ -103,10 +103,13 @@
  * not verify, re-initialises: the producer unlinks the name, creates a new
  * object under it, counts in lost_on_reinit the records the old one still
  * held (exactly when its header verifies, else as committed - released
- * when those look sane, else 0), and only then marks the old object
- * retired.  A consumer attached to the old object sees `retired`, re-opens
- * the name and returns -ESTALE once.  Shrinking a mapped object would
- * SIGBUS its readers, so no object is ever resized once created.
+ * when those look sane, else 0), and marks the old object retired before
+ * it counts, so that at most one record, the one a live consumer had
+ * peeked at that moment, is both delivered and counted lost.  A consumer
+ * attached to the old object sees `retired`, re-opens the name (the
+ * successor is complete by then) and returns -ESTALE once.  Shrinking a
+ * mapped object would SIGBUS its readers, so no object is ever resized.
+ * A producer's st_ring_close() sets producer_pid to 0 (a clean exit).
  *
  * One producer and one consumer per object, enforced with open-file-
  * description locks (F_OFD_SETLK) on byte 0 (producer) and byte 1
@@ -275,7 +278,9 @@ struct st_ring *st_ring_producer_open(const char *instance, const struct st_ring
 struct st_ring *st_ring_consumer_open(const char *instance);
 
 /* Unmaps and frees; never unlinks.  NULL is a no-op.  A record peeked and
- * not released stays unreleased.  The handle's owner only. */
+ * not released stays unreleased; a producer's close sets producer_pid to 0
+ * so that st_ring_producer_alive() is false at once.  The handle's owner
+ * only. */
 void st_ring_close(struct st_ring *r);
 
 /* Removes the instance's name from /dev/shm; mappings stay valid until

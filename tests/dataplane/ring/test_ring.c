@@ -805,9 +805,14 @@ static void test_producer_alive(void)
 	CU_ASSERT_FATAL(raw_map(inst, &raw));
 	memcpy(raw.m + OFF_PRODUCER_PID, &(int32_t){ child }, 4);
 	CU_ASSERT_FALSE(st_ring_producer_alive(c, now + 5500000000ull, 1000000000ull));
+	memcpy(raw.m + OFF_PRODUCER_PID, &(int32_t){ getpid() }, 4);
+	CU_ASSERT(st_ring_producer_alive(c, now + 5500000000ull, 1000000000ull));
+	/* a clean close says so at once */
+	st_ring_close(p);
+	CU_ASSERT_EQUAL(raw_u32(&raw, OFF_PRODUCER_PID), 0);
+	CU_ASSERT_FALSE(st_ring_producer_alive(c, now + 5500000000ull, 1000000000ull));
 	munmap(raw.m, raw.bytes);
 	st_ring_close(c);
-	st_ring_close(p);
 	st_ring_unlink(inst);
 }
 
