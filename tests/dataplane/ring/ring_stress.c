@@ -3,9 +3,10 @@
  * processes, with crashes: the issue's acceptance test.
  *
  * The driver forks a producer and a consumer (separate processes, the real
- * shm object between them), SIGKILLs the consumer twice (at 10% and 40% of
- * the records delivered) and the producer twice (at 40% and 80% of the
- * sequence numbers tried), restarts each, and at the end
+ * shm object between them), SIGKILLs the consumer twice (at 10% of the
+ * records delivered, wherever it is, and at 40%, while it holds a record it
+ * has marked received but not released) and the producer twice (at 40% and
+ * 80% of the sequence numbers tried), restarts each, and at the end
  * checks every sequence number in [0, N):
  *   - no corrupt record is ever accepted: each payload carries its sequence
  *     number, a length that is a function of it, and a checksum the stress
@@ -14,11 +15,12 @@
  *   - received + dropped_full == N exactly, with dropped_full read from the
  *     ring's own shm counters, and the dropped set equal to the unreceived
  *     set: no sequence number is both received and marked dropped;
- *   - re-deliveries only after a consumer kill, at most one per kill: the
- *     consumer marks a record received after peek and before release, and
- *     handles one record at a time, so a kill leaves at most one record
- *     marked but not released (the consumer index in shm still points at
- *     it), which the next consumer gets first;
+ *   - re-deliveries only after a consumer kill, at most one per kill, and
+ *     at least the held record's: the consumer marks a record received
+ *     after peek and before release, and handles one record at a time, so
+ *     a kill leaves at most one record marked but not released (the
+ *     consumer index in shm still points at it), which the next consumer
+ *     gets first;
  *   - dropped_full > 0: the consumer pauses now and then, so the producer
  *     meets a full ring and the exact count means something.
  *
@@ -62,6 +64,8 @@ struct shared {
 	uint64_t delivered;      /* records the consumers verified */
 	uint64_t last_seq_plus1; /* last delivered seq + 1; 0: none yet */
 	uint64_t bad_payload, bad_order, ring_errors;
+	uint64_t hold_at;        /* delivery count at which a consumer holds */
+	uint32_t holding;        /* it marked that record and sleeps unreleased */
 	uint32_t producer_done;
 	uint8_t *received;       /* [records]: deliveries per seq, saturating */
 	uint8_t *mark;           /* [records]: MARK_* */
@@ -208,6 +212,12 @@ static void consume_one(struct shared *sh, const uint8_t *rec, uint32_t len, boo
 		sh->received[seq]++;
 	__atomic_store_n(&sh->last_seq_plus1, seq + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sh->delivered, sh->delivered + 1, __ATOMIC_RELAXED);
+	if (sh->delivered == sh->hold_at) {
+		/* marked, not released: wait here for the driver's SIGKILL */
+		__atomic_store_n(&sh->holding, 1, __ATOMIC_RELEASE);
+		for (;;)
+			sleep_ns(1000000);
+	}
 }
 
 static void consumer_main(const char *instance, struct shared *sh)
@@ -314,7 +324,8 @@ int main(int argc, char **argv)
 	struct shared *sh;
 	struct tally t;
 	pid_t prod, cons;
-	bool ok = true;
+	bool ok = true, producer_exited = false;
+	uint64_t exited_at = 0;
 	size_t bytes;
 	int status;
 
@@ -331,38 +342,47 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sh->records = records;
+	sh->hold_at = records * 2 / 5;
 	sh->received = (uint8_t *)(sh + 1);
 	sh->mark = sh->received + records;
 
 	prod = spawn(producer_main, instance, sh);
 	cons = spawn(consumer_main, instance, sh);
-	/* kills at 10% and 40% of deliveries (consumer), 40% and 80% of
-	 * attempts (producer); each side restarted at once.  A consumer kill
-	 * still due when the producer has finished happens then. */
+	/* kills: the consumer at 10% of the records delivered (wherever it is)
+	 * and when it holds the record it marked at 40% (peeked, not
+	 * released: a re-delivery is due); the producer at 40% and 80% of the
+	 * sequence numbers tried.  Each side is restarted at once. */
 	for (;;) {
 		uint64_t produced = __atomic_load_n(&sh->produced, __ATOMIC_RELAXED);
 		uint64_t delivered = __atomic_load_n(&sh->delivered, __ATOMIC_RELAXED);
-		bool producer_exited = false;
 
 		if (producer_kills < 2 && produced >= records * (2 + 2 * producer_kills) / 5) {
 			kill_and_reap(prod);
 			producer_kills++;
 			prod = spawn(producer_main, instance, sh);
-		} else if (producer_kills == 2 && waitpid(prod, &status, WNOHANG) == prod) {
+		} else if (producer_kills == 2 && !producer_exited &&
+			   waitpid(prod, &status, WNOHANG) == prod) {
 			producer_exited = true;
+			exited_at = now_ns();
 			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 				fprintf(stderr, "producer failed (status %d)\n", status);
 				ok = false;
 			}
 		}
-		if (consumer_kills < 2 &&
-		    (producer_exited || delivered >= records * (1 + 3 * consumer_kills) / 10)) {
+		if ((consumer_kills == 0 && delivered >= records / 10) ||
+		    (consumer_kills == 1 && __atomic_load_n(&sh->holding, __ATOMIC_ACQUIRE))) {
 			kill_and_reap(cons);
 			consumer_kills++;
 			cons = spawn(consumer_main, instance, sh);
 		}
-		if (producer_exited)
+		if (producer_exited && consumer_kills == 2)
 			break;
+		if (producer_exited && now_ns() - exited_at > 30000000000ull) {
+			fprintf(stderr, "FAILED: the consumer never reached %" PRIu64 " deliveries\n",
+				sh->hold_at);
+			kill_and_reap(cons);
+			return 1;
+		}
 		sleep_ns(1000000);
 	}
 	__atomic_store_n(&sh->producer_done, 1, __ATOMIC_RELEASE);
@@ -404,6 +424,7 @@ int main(int argc, char **argv)
 	CHECK(s.committed == t.received);
 	CHECK(s.dropped_oversize == 0 && s.lost_on_reinit == 0);
 	CHECK(t.redeliveries <= consumer_kills);
+	CHECK(t.redeliveries >= 1);             /* the held record, at least */
 	CHECK(s.dropped_full > 0);
 	CHECK(consumer_kills == 2 && producer_kills == 2);
 	CHECK(s.generation == 1 + producer_kills);
