@@ -756,11 +756,40 @@ static int producer_replace(struct st_ring *r, struct st_ring *old, const char *
 	return 0;
 }
 
+/*
+ * The name exists: take its object over (into old, which becomes the
+ * producer's handle) or replace it (into r).  0 with *out set, or -errno.
+ */
+static int producer_adopt(struct st_ring *r, struct st_ring *old, const char *name,
+			  const struct st_ring_config *cfg, struct st_ring **out)
+{
+	int rc;
+
+	old->fd = shm_open(name, O_RDWR, 0);
+	if (old->fd < 0)
+		return errno == ENOENT ? -EBUSY : -errno; /* another producer is replacing it */
+	rc = lock_byte(old->fd, 0);
+	if (rc)
+		return rc;
+	old->map = map_object(old->fd, &old->map_bytes); /* NULL: too small, replaced */
+	if (old->map) {
+		old->hdr = old->map;
+		if (producer_takeover(old, cfg)) {
+			old->producer = true;
+			*out = old;
+			return 0;
+		}
+	}
+	rc = producer_replace(r, old, name, cfg);
+	*out = r;
+	return rc;
+}
+
 struct st_ring *st_ring_producer_open(const char *instance, const struct st_ring_config *cfg)
 {
 	char name[ST_RING_SHM_NAME_MAX];
+	struct st_ring *r, *old, *out = NULL;
 	struct st_ring_config defaults;
-	struct st_ring *r, *old = NULL;
 	struct legacy fresh;
 	int rc;
 
@@ -775,45 +804,25 @@ struct st_ring *st_ring_producer_open(const char *instance, const struct st_ring
 	if (!geometry_ok(cfg->capacity_bytes, cfg->max_record_bytes))
 		goto out_errno;
 	r = ring_alloc(instance);
-	if (!r)
-		return NULL;
+	old = ring_alloc(instance);
+	rc = -ENOMEM;
+	if (!r || !old)
+		goto out_close;
 	r->producer = true;
 
 	memset(&fresh, 0, sizeof(fresh));
 	rc = producer_create(r, name, cfg, &fresh);
-	if (rc != -EEXIST)
-		goto out_done;
-
-	old = ring_alloc(instance);
-	if (!old) {
-		rc = -ENOMEM;
-		goto out_done;
-	}
-	old->fd = shm_open(name, O_RDWR, 0);
-	if (old->fd < 0) {
-		rc = errno == ENOENT ? -EBUSY : -errno; /* another producer is replacing it */
-		goto out_done;
-	}
-	rc = lock_byte(old->fd, 0);
-	if (rc)
-		goto out_done;
-	old->map = map_object(old->fd, &old->map_bytes);
-	if (old->map) {
-		old->hdr = old->map;
-		/* the takeover keeps old's mapping, fd and lock as r's own */
-		if (producer_takeover(old, cfg)) {
-			old->producer = true;
-			st_ring_close(r);
-			return old;
-		}
-	}
-	rc = producer_replace(r, old, name, cfg);
-
-out_done:
-	st_ring_close(old);
 	if (rc == 0)
-		return r;
-	st_ring_close(r);
+		out = r;
+	else if (rc == -EEXIST)
+		rc = producer_adopt(r, old, name, cfg, &out);
+
+out_close:
+	/* the one not returned: its mapping, fd and lock */
+	st_ring_close(out == old ? r : old);
+	if (rc == 0)
+		return out;
+	st_ring_close(out == old ? old : r);
 out_errno:
 	errno = -rc;
 	return NULL;
