@@ -270,10 +270,10 @@ struct st_ring *st_ring_producer_open(const char *instance, const struct st_ring
  * the consumer index stored there, so a restarted consumer gets again a
  * record its predecessor peeked but did not release.  Returns the handle, or
  * NULL with errno: ENOENT (no object), EPROTO (bad magic, version, identity
- * check, geometry, reserved bytes, indices, or a retired object), EAGAIN
- * (a producer is creating it right now: retry), EBUSY (another consumer is
- * attached), EINVAL/ENAMETOOLONG (bad instance), ENOMEM, or the errno of
- * shm_open/mmap.  Any thread.
+ * check, geometry or object size, reserved bytes not 0, a retired object),
+ * EAGAIN (size or magic still 0: a producer is creating it; retry), EBUSY
+ * (another consumer is attached), EINVAL/ENAMETOOLONG (bad instance),
+ * ENOMEM, or the errno of shm_open/mmap.  Any thread.
  */
 struct st_ring *st_ring_consumer_open(const char *instance);
 
