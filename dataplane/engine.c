@@ -30,6 +30,12 @@
 #include "dataplane/sketch/hash.h"
 #include "shadowtap/profile.h"
 
+_Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
+	       ST_PROTO_MQTT == ST_PROFILE_PROTO_MQTT &&
+	       ST_PROTO_NATS == ST_PROFILE_PROTO_NATS &&
+	       ST_PROTO_JSONL == ST_PROFILE_PROTO_JSONL,
+	       "the codecs' protocol numbers are the profile's");
+
 #define INBOX_PAD UINT32_MAX          /* caplen of a wrap marker */
 #define MERGER_POLL_NS 200000ull      /* merger's sleep when idle */
 #define STATS_EVERY_BURSTS 256
@@ -303,8 +309,9 @@ static void stats_refresh(struct core *c)
 		STAT_SET(c->stats.capture_drops[d], drops[d]);
 }
 
-/* Ends the core's epoch at c->epoch_end_ns. */
-static void epoch_end(struct core *c)
+/* Ends the core's epoch at c->epoch_end_ns.  wait: for the merger, even
+ * on a live input (the last epoch, when nothing is left to stall). */
+static void epoch_end(struct core *c, bool wait)
 {
 	struct st_worker *w = atomic_load_explicit(&c->worker, memory_order_relaxed);
 	uint64_t end = c->epoch_end_ns;
@@ -314,7 +321,7 @@ static void epoch_end(struct core *c)
 			STAT_ADD(c->stats.epochs_published, 1);
 			break;
 		}
-		if (!c->e->finite) {
+		if (!c->e->finite && !wait) {
 			/* The merger still holds our previous epoch: this one
 			 * is lost, loudly, rather than wait or grow. */
 			st_worker_epoch_close(w, end, count_lost, c);
@@ -331,7 +338,7 @@ static void epoch_end(struct core *c)
 static void epochs_until(struct core *c, uint64_t t)
 {
 	while (t >= c->epoch_end_ns)
-		epoch_end(c);
+		epoch_end(c, false);
 }
 
 static void frame_in(struct core *c, const struct st_frame *f, uint64_t clock_ns)
@@ -356,8 +363,9 @@ static void frame_in(struct core *c, const struct st_frame *f, uint64_t clock_ns
 	STAT_ADD(c->stats.bytes, f->caplen);
 }
 
-/* Idle or between bursts: epochs that ended by the clock. */
-static void tick(struct core *c, uint64_t clock_ns)
+/* Between bursts: epochs that ended by the clock.  idle: the core's
+ * input had nothing. */
+static void tick(struct core *c, uint64_t clock_ns, bool idle)
 {
 	struct st_engine *e = c->e;
 
@@ -371,8 +379,11 @@ static void tick(struct core *c, uint64_t clock_ns)
 				return;
 		}
 		/* With dispatch, frames of an ended epoch may still wait in
-		 * the inbox: close it only when the inbox is empty. */
-		if (e->dispatch && c->id != 0 && !inbox_empty(&c->inbox))
+		 * the inbox: close it only when the inbox is empty.  With
+		 * several queues, a busy core's own frames say its time: the
+		 * others' time only counts when its queues are idle. */
+		if (e->dispatch ? c->id != 0 && !inbox_empty(&c->inbox)
+				: e->cap->queues > 1 && !idle)
 			return;
 		now = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
 		epochs_until(c, now);
@@ -420,7 +431,7 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		STAT_ADD(c->stats.inbox_waits, 1);
 		/* Our own epochs must still close while we wait, or a core
 		 * waiting for the merger, which waits for us, never moves. */
-		tick(c, clock_ns);
+		tick(c, clock_ns, false);
 		sched_yield();
 	}
 	STAT_ADD(c->stats.dispatched, 1);
@@ -520,7 +531,7 @@ static int core_main(void *arg, unsigned id)
 			    inbox_empty(&c->inbox))
 				break;
 		}
-		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0);
+		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0, n == 0);
 		if (++bursts % STATS_EVERY_BURSTS == 0)
 			stats_refresh(c);
 		if (n == 0 && e->cfg.clock == ST_ENGINE_CLOCK_WALL && !polls)
@@ -539,10 +550,10 @@ static int core_main(void *arg, unsigned id)
 	if (w) {
 		uint64_t now = atomic_load(&e->now_ns);
 
-		if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET)
-			epochs_until(c, now);
+		while (e->cfg.clock == ST_ENGINE_CLOCK_PACKET && now >= c->epoch_end_ns)
+			epoch_end(c, true);
 		st_worker_flush(w);
-		epoch_end(c);
+		epoch_end(c, true);
 	}
 out_done:
 	stats_refresh(c);
@@ -580,6 +591,7 @@ static void emit(struct st_engine *e, const struct st_sset *set,
 		.cores_merged = (uint16_t)cores,
 		.cores_expected = (uint16_t)e->cfg.workers,
 		.flags = cores < e->cfg.workers ? ST_PROFILE_F_PARTIAL : 0,
+		.protocol = (uint8_t)ws->proto,
 	};
 	ssize_t size, len;
 	void *out;
@@ -965,19 +977,22 @@ void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s)
 	s->running = e->stats.running;
 }
 
-int st_engine_stats_json(const struct st_engine *e, FILE *out)
+int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 {
 	struct st_engine_stats s;
 
 	st_engine_stats(e, &s);
-	fprintf(out, "{\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
+	fprintf(out, "{\"running\":%s,\"epoch_start_ns\":%" PRIu64
+		",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
 		",\"partial_profiles\":%" PRIu64 ",\"output_drops\":%" PRIu64
 		",\"build_errors\":%" PRIu64 ",\"merge_errors\":%" PRIu64
 		",\"stream_slots_full\":%" PRIu64 "},\"capture\":",
+		s.running ? "true" : "false", s.epoch_start_ns,
 		s.epochs_merged, s.profiles, s.partial_profiles, s.output_drops,
 		s.build_errors, s.merge_errors, s.stream_slots_full);
-	if (e->cap->ops->stats_json(e->cap, out) < 0)
-		fputs("null", out);
+	if (!detail || e->cap->ops->stats_json(e->cap, out) < 0)
+		fprintf(out, "{\"backend\":\"%s\",\"queues\":%u}", e->cap->backend,
+			e->cap->queues);
 	fputs(",\"cores\":[", out);
 	for (unsigned i = 0; i < e->cfg.workers; i++) {
 		const struct core *c = &e->core[i];
@@ -985,16 +1000,30 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out)
 		struct st_engine_core_stats cs;
 
 		st_engine_core_stats(e, i, &cs);
-		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"polled\":%" PRIu64
-			",\"dispatched\":%" PRIu64 ",\"inbox_full_drops\":%" PRIu64
-			",\"inbox_waits\":%" PRIu64 ",\"epochs_published\":%" PRIu64
+		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
+			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
+			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_waits\":%" PRIu64
+			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
+			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
+			",\"worker_drops\":%" PRIu64 ",\"reassembly_gaps\":%" PRIu64
+			",\"parse_errors\":%" PRIu64 ",\"flows_active\":%" PRIu64
+			",\"streams\":%u,\"epochs_published\":%" PRIu64
 			",\"epochs_lost\":%" PRIu64 ",\"records_lost\":%" PRIu64
-			",\"worker\":",
-			i ? "," : "", i, cs.frames, cs.polled, cs.dispatched,
-			cs.inbox_full_drops, cs.inbox_waits, cs.epochs_published,
-			cs.epochs_lost, cs.records_lost);
-		if (!w || st_worker_stats_json(w, out) < 0)
-			fputs("null", out);
+			",\"capture_drops\":{",
+			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
+			cs.inbox_full_drops, cs.inbox_waits, cs.records, cs.record_bytes,
+			cs.egress_records, cs.decode_drops, cs.worker_drops,
+			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,
+			cs.epochs_published, cs.epochs_lost, cs.records_lost);
+		for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
+			fprintf(out, "%s\"%s\":%" PRIu64, d ? "," : "",
+				st_capture_drop_name(d), cs.capture_drops[d]);
+		fputc('}', out);
+		if (detail) {
+			fputs(",\"worker\":", out);
+			if (!w || st_worker_stats_json(w, out) < 0)
+				fputs("null", out);
+		}
 		fputc('}', out);
 	}
 	fputs("]}", out);

@@ -135,8 +135,10 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 			  struct st_engine_core_stats *s);
 void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s);
 
-/* After run: every core's full worker counters (st_worker_stats_json) and
- * the capture's, as one JSON object, no newline.  0 or -errno. */
-int st_engine_stats_json(const struct st_engine *e, FILE *out);
+/* The engine's counters as one JSON object, no newline: the merger's and
+ * every core's (st_engine_core_stats); with detail (after run only) also
+ * each core's full worker counters (st_worker_stats_json) and the
+ * capture's own statistics.  0 or -errno. */
+int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail);
 
 #endif

@@ -76,9 +76,11 @@ struct st_capture_ops {
 	int (*stats_json)(struct st_capture *c, FILE *out);
 	/*
 	 * Optional: runs fn(arg, i) for i in 0..n-1 on the backend's own
-	 * threads (DPDK: EAL worker lcores) and returns at once; join() waits
-	 * for all of them.  NULL: the engine starts POSIX threads itself.
-	 * 0, or -EINVAL when the backend has fewer than n threads to offer.
+	 * threads (DPDK: the EAL's lcores) and returns; join() waits for all
+	 * of them, and may itself run some on the calling thread (DPDK runs
+	 * fn(arg, 0) on the main lcore there).  NULL: the engine starts POSIX
+	 * threads itself.  0, or -EINVAL when the backend has fewer than n
+	 * threads to offer.
 	 */
 	int (*start)(struct st_capture *c, unsigned n,
 		     int (*fn)(void *arg, unsigned i), void *arg);

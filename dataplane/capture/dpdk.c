@@ -160,6 +160,7 @@ struct dpdk_capture {
 	struct dpdk_port ports[ST_DPDK_PORTS_MAX];
 	unsigned n_ports;
 	struct launch launches[RTE_MAX_LCORE];
+	bool main_pending;             /* launches[0] runs in join() */
 };
 
 /*
@@ -905,18 +906,22 @@ static int launch_one(void *arg)
 	return l->fn(l->arg, l->i);
 }
 
+/* fn(arg, 0) runs on the main lcore, in join(): the thread that would
+ * otherwise only wait there is a worker too, so n workers need n lcores. */
 static int dpdk_start(struct st_capture *c, unsigned n,
 		      int (*fn)(void *arg, unsigned i), void *arg)
 {
 	struct dpdk_capture *dc = c->impl;
-	unsigned lcore, i = 0;
+	unsigned lcore, i = 1;
 
-	if (n > rte_lcore_count() - 1)
+	if (n == 0 || n > rte_lcore_count())
 		return -EINVAL;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (rte_eal_get_lcore_state(lcore) != WAIT)
 			return -EBUSY;
 	}
+	dc->launches[0] = (struct launch){ fn, arg, 0 };
+	dc->main_pending = true;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		int rc;
 
@@ -933,7 +938,12 @@ static int dpdk_start(struct st_capture *c, unsigned n,
 
 static void dpdk_join(struct st_capture *c)
 {
-	(void)c;
+	struct dpdk_capture *dc = c->impl;
+
+	if (dc->main_pending) {
+		dc->main_pending = false;
+		launch_one(&dc->launches[0]);
+	}
 	rte_eal_mp_wait_lcore();
 }
 

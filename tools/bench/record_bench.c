@@ -22,7 +22,7 @@
 #include <time.h>
 
 #include "control/config/config.h"
-#include "tools/shadowctl/classify.h"
+#include "control/config/classify.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/worker.h"
 #include "tools/bench/bench_util.h"

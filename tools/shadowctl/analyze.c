@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "classify.h"
+#include "control/config/classify.h"
 #include "dataplane/sketch/sset.h"
 #include "dataplane/worker.h"
 #include "print.h"

@@ -214,12 +214,14 @@ static void emit_json(const struct st_profile_view *v,
 	fputs("{\"stream\":", out);
 	st_jw_str(out, v->meta.name, strlen(v->meta.name));
 	fprintf(out, ",\"protocol\":\"%s\",\"epoch_start_ns\":%" PRIu64
-		",\"epoch_ns\":%" PRIu64 ",\"records\":%" PRIu64
+		",\"epoch_ns\":%" PRIu64 ",\"cores_merged\":%u,\"cores_expected\":%u"
+		",\"partial\":%s,\"records\":%" PRIu64
 		",\"bytes\":%" PRIu64 ",\"egress_records\":%" PRIu64
 		",\"packets\":%" PRIu64 ",\"flows_active\":%" PRIu64
 		",\"flows_new\":%" PRIu64 ",\"rate\":",
 		st_proto_name((enum st_proto)proto), v->meta.epoch_start_ns, v->meta.epoch_ns,
-		c->records, c->bytes, c->egress_records, c->packets, c->flows_active,
+		v->meta.cores_merged, v->meta.cores_expected,
+		v->meta.flags & ST_PROFILE_F_PARTIAL ? "true" : "false", c->records, c->bytes, c->egress_records, c->packets, c->flows_active,
 		c->flows_new);
 	st_jw_num(out, (double)c->records / secs);
 	fputs(",\"cardinality\":{", out);
@@ -327,6 +329,9 @@ static void emit_text(const struct st_profile_view *v,
 		fprintf(out, "  egress %" PRIu64, c->egress_records);
 	if (c->reassembly_gaps)
 		fprintf(out, "  gaps %" PRIu64, c->reassembly_gaps);
+	if (v->meta.flags & ST_PROFILE_F_PARTIAL)
+		fprintf(out, "  PARTIAL (%u of %u cores)", v->meta.cores_merged,
+			v->meta.cores_expected);
 	fputc('\n', out);
 	for (unsigned i = 0; i < v->key_fields; i++) {
 		const struct st_hh *hh = st_sset_heavy_ro(set, i);

@@ -16,6 +16,10 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "analyze", shadowctl_analyze,
 	  "run the record path offline on a pcap/pcapng capture" },
+	{ "profiles", shadowctl_profiles,
+	  "print the Shadow Profiles shadowtap-dp writes to its ring" },
+	{ "status", shadowctl_status,
+	  "the running data plane's counters, per core" },
 };
 
 static void usage(FILE *out)

@@ -838,7 +838,8 @@ static void test_af_packet_falls_back_to_one_queue(void)
 	run_in_child(body_af_packet_fallback);
 }
 
-/* start/join: one EAL worker lcore per queue drains its queue. */
+/* start/join: the main lcore (in join) and a worker lcore each drain a
+ * queue; more workers than the 3 lcores are refused. */
 struct drained {
 	struct st_capture *c;
 	long frames[2];
@@ -869,7 +870,7 @@ static void body_start_join(void)
 	CU_ASSERT_PTR_NOT_NULL(d.c);
 	if (!d.c)
 		goto out_unlink;
-	CU_ASSERT_EQUAL(d.c->ops->start(d.c, 3, drain_worker, &d), -EINVAL);
+	CU_ASSERT_EQUAL(d.c->ops->start(d.c, 4, drain_worker, &d), -EINVAL);
 	CU_ASSERT_EQUAL(d.c->ops->start(d.c, 2, drain_worker, &d), 0);
 	d.c->ops->join(d.c);
 	CU_ASSERT_EQUAL(d.frames[0], (long)want0.n);

@@ -18,7 +18,7 @@
 #include "dataplane/decode/decode.h"
 #include "dataplane/worker.h"
 #include "shadowtap/profile.h"
-#include "tools/shadowctl/classify.h"
+#include "control/config/classify.h"
 
 #define EPOCH_NS 1000000000ull
 #define STEP_NS 10000000ull

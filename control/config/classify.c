@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "classify.h"
+#include "control/config/classify.h"
 
 static enum st_proto cls_port(const void *ctx, uint8_t l4_proto, uint16_t port)
 {

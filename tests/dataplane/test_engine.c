@@ -1,0 +1,468 @@
+/*
+ * The engine (dataplane/engine.h) on a capture made in the test: UDP JSON
+ * lines to three destinations over several epochs, with record counts the
+ * test chose per stream and epoch.  Every profile the merger writes is
+ * parsed back (st_profile_parse) and the counts compared with the chosen
+ * ones, for 1, 2 and 3 workers (software dispatch) and for two queues; a
+ * core that stalls past the grace makes PARTIAL profiles and loses nothing;
+ * impossible configurations are refused with a message.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dataplane/decode/decode.h"
+#include "dataplane/engine.h"
+#include "decode/frames.h"
+#include "shadowtap/profile.h"
+#include "st_test.h"
+
+#define T0 (1767225600ull * 1000000000ull)   /* 2026-01-01, an epoch start */
+#define SEC 1000000000ull
+#define EPOCHS 5
+#define STREAMS 3
+#define MAX_FRAMES 20000
+#define MAX_PROFILES 256
+
+/* ---- a capture made of frames held in memory ----------------------------- */
+
+struct mem_frame {
+	uint8_t b[256];
+	uint32_t n;
+	uint64_t ts;
+};
+
+struct fake {
+	struct st_capture cap;
+	struct mem_frame *frames[2];
+	unsigned count[2], pos[2];
+	/* queue 1 sleeps once, for stall_ms, when it reaches stall_at */
+	unsigned stall_at, stall_ms;
+	bool stalled;
+	/* paced (live): a frame is there once the wall clock has passed
+	 * start + (ts - T0) / PACE */
+	bool paced;
+	uint64_t start_ns;
+};
+
+#define PACE 5
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static int fake_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigned max)
+{
+	struct fake *k = (struct fake *)c;
+	unsigned n = 0;
+
+	if (q == 1 && k->stall_ms && !k->stalled && k->pos[1] >= k->stall_at) {
+		struct timespec ts = { k->stall_ms / 1000, (long)(k->stall_ms % 1000) * 1000000 };
+
+		k->stalled = true;
+		nanosleep(&ts, NULL);
+	}
+	if (k->pos[q] == k->count[q])
+		return ST_CAPTURE_END;
+	while (n < max && k->pos[q] < k->count[q]) {
+		const struct mem_frame *m = &k->frames[q][k->pos[q]];
+
+		if (k->paced && mono_ns() < k->start_ns + (m->ts - T0) / PACE)
+			break;
+		k->pos[q]++;
+		f[n++] = (struct st_frame){ .data = m->b, .caplen = m->n,
+					    .wire_len = m->n, .ts_ns = m->ts };
+		if (q == 1 && k->stall_ms && !k->stalled && k->pos[1] >= k->stall_at)
+			break;
+	}
+	return (int)n;
+}
+
+static void fake_release(struct st_capture *c, unsigned q)
+{
+	(void)c;
+	(void)q;
+}
+
+static int fake_queue_stats(struct st_capture *c, unsigned q,
+			    struct st_capture_queue_stats *s)
+{
+	(void)c;
+	(void)q;
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+static int fake_stats_json(struct st_capture *c, FILE *out)
+{
+	(void)c;
+	fputs("{}", out);
+	return 0;
+}
+
+static void fake_close(struct st_capture *c)
+{
+	(void)c;
+}
+
+static const struct st_capture_ops fake_ops = {
+	.rx_burst = fake_rx, .rx_release = fake_release,
+	.queue_stats = fake_queue_stats, .stats_json = fake_stats_json,
+	.close = fake_close,
+};
+
+/* Records chosen per stream and epoch. */
+static unsigned want(unsigned stream, unsigned epoch)
+{
+	return (epoch + 1) * (stream + 1) * 40 + (stream == 2 && epoch == 3 ? 0 : 7);
+}
+
+/* The capture: for each epoch, each stream's records, each a datagram from
+ * its own client port (so that flows spread over the cores), interleaved
+ * and in time order.  queues 2: flows alternate between the queues by the
+ * client port (both directions would stay together: there is only one). */
+static void fake_build(struct fake *k, unsigned queues)
+{
+	memset(k, 0, sizeof(*k));
+	for (unsigned q = 0; q < queues; q++) {
+		k->frames[q] = calloc(MAX_FRAMES, sizeof(struct mem_frame));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(k->frames[q]);
+	}
+	for (unsigned e = 0; e < EPOCHS; e++) {
+		unsigned left[STREAMS], total = 0, i = 0;
+
+		for (unsigned s = 0; s < STREAMS; s++)
+			total += left[s] = want(s, e);
+		while (total) {
+			for (unsigned s = 0; s < STREAMS; s++) {
+				struct frame f = { .n = 0 };
+				char payload[96];
+				uint16_t sport = (uint16_t)(20000 + (i * 7 + s) % 5000);
+				unsigned q = queues > 1 ? sport % 2 : 0;
+				struct mem_frame *m;
+				uint32_t len;
+
+				if (!left[s])
+					continue;
+				left[s]--;
+				total--;
+				len = (uint32_t)snprintf(payload, sizeof(payload),
+					"{\"user\":{\"id\":\"u%u\"},\"amount\":%u}\n", i % 97, i);
+				fr_eth(&f, 0x0800);
+				fr_ipv4(&f, 0x0a010101u + s, 0x0a000028u + s, IPPROTO_UDP, 5,
+					8 + len, 0);
+				fr_udp(&f, sport, 5140, (uint16_t)(8 + len));
+				fr_bytes(&f, payload, len);
+				CU_ASSERT_FATAL(k->count[q] < MAX_FRAMES);
+				m = &k->frames[q][k->count[q]++];
+				memcpy(m->b, f.b, f.n);
+				m->n = f.n;
+				/* spread over the epoch, in order */
+				m->ts = T0 + e * SEC + (uint64_t)i * 37000;
+				i++;
+			}
+		}
+	}
+	k->cap = (struct st_capture){
+		.ops = &fake_ops, .backend = "memory", .queues = queues,
+		.linktype = ST_DLT_EN10MB, .timestamps = true, .finite = true,
+		.flow_affinity = true, .impl = k,
+	};
+}
+
+static void fake_free(struct fake *k)
+{
+	free(k->frames[0]);
+	free(k->frames[1]);
+}
+
+/* ---- the output: profiles kept in memory -------------------------------- */
+
+struct out {
+	uint8_t *rec[MAX_PROFILES];
+	size_t len[MAX_PROFILES];
+	unsigned n;
+	uint8_t *pending;
+};
+
+static void *out_reserve(void *ctx, size_t max)
+{
+	struct out *o = ctx;
+
+	if (o->n == MAX_PROFILES)
+		return NULL;
+	o->pending = malloc(max);
+	return o->pending;
+}
+
+static void out_commit(void *ctx, size_t used)
+{
+	struct out *o = ctx;
+
+	o->rec[o->n] = o->pending;
+	o->len[o->n++] = used;
+	o->pending = NULL;
+}
+
+static void out_free(struct out *o)
+{
+	for (unsigned i = 0; i < o->n; i++)
+		free(o->rec[i]);
+}
+
+/* ---- the engine ------------------------------------------------------------ */
+
+static enum st_proto port_proto(const void *ctx, uint8_t l4, uint16_t port)
+{
+	(void)ctx;
+	return l4 == IPPROTO_UDP && port == 5140 ? ST_PROTO_JSONL : ST_PROTO_NONE;
+}
+
+static int stream_def(const void *ctx, enum st_proto proto, const uint8_t *topic,
+		      size_t len, struct st_worker_stream_def *def)
+{
+	(void)ctx;
+	snprintf(def->name, sizeof(def->name), "%s:%.*s", st_proto_name(proto),
+		 (int)len, (const char *)topic);
+	def->key_fields = 1;
+	strcpy(def->key[0], "/user/id");
+	return 0;
+}
+
+static void engine_config(struct st_engine_config *ec, unsigned workers, struct out *o)
+{
+	st_engine_config_default(ec);
+	ec->worker.classifier.port_proto = port_proto;
+	ec->worker.classifier.stream = stream_def;
+	ec->worker.max_flows = 8192;
+	ec->worker.reasm_budget_bytes = 1u << 20;
+	ec->workers = workers;
+	ec->inbox_bytes = 1u << 16;       /* small: the dispatcher must wait */
+	ec->output = (struct st_engine_output){
+		.reserve = out_reserve, .commit = out_commit, .ctx = o,
+	};
+}
+
+/* records[stream][epoch] summed over the profiles; the stream index from
+ * the name's last address byte. */
+struct tally {
+	uint64_t stream_records[STREAMS];
+	uint64_t records[STREAMS][EPOCHS];
+	unsigned profiles[STREAMS][EPOCHS];
+	unsigned partial, parse_errors, bad_stream;
+	unsigned merged_min, merged_max;
+};
+
+static void tally(const struct out *o, struct tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->merged_min = 1000;
+	for (unsigned i = 0; i < o->n; i++) {
+		struct st_profile_view v;
+		const char *why;
+		unsigned s, e, octet;
+
+		if (st_profile_parse(o->rec[i], o->len[i], &v, &why) < 0) {
+			t->parse_errors++;
+			continue;
+		}
+		if (sscanf(v.meta.name, "jsonl:10.0.0.%u:5140", &octet) != 1 ||
+		    octet < 40 || octet >= 40 + STREAMS) {
+			t->bad_stream++;
+			continue;
+		}
+		s = octet - 40;
+		t->stream_records[s] += v.counters.records;
+		if (v.meta.epoch_start_ns >= T0 && v.meta.epoch_start_ns < T0 + EPOCHS * SEC) {
+			e = (unsigned)((v.meta.epoch_start_ns - T0) / SEC);
+			t->records[s][e] += v.counters.records;
+			t->profiles[s][e]++;
+		}
+		t->partial += !!(v.meta.flags & ST_PROFILE_F_PARTIAL);
+		t->merged_min = v.meta.cores_merged < t->merged_min ? v.meta.cores_merged
+								    : t->merged_min;
+		t->merged_max = v.meta.cores_merged > t->merged_max ? v.meta.cores_merged
+								    : t->merged_max;
+		CU_ASSERT_EQUAL(v.meta.protocol, ST_PROFILE_PROTO_JSONL);
+	}
+}
+
+static void run_counts(unsigned workers, unsigned queues)
+{
+	struct st_engine_config ec;
+	struct st_engine_stats es;
+	struct st_engine *e;
+	struct out o = { .n = 0 };
+	struct fake k;
+	struct tally t;
+	char err[256];
+	uint64_t frames = 0;
+
+	fake_build(&k, queues);
+	engine_config(&ec, workers, &o);
+	e = st_engine_create(&ec, &k.cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(st_engine_run(e, err, sizeof(err)), 0);
+	tally(&o, &t);
+	CU_ASSERT_EQUAL(t.parse_errors, 0);
+	CU_ASSERT_EQUAL(t.bad_stream, 0);
+	CU_ASSERT_EQUAL(t.partial, 0);
+	CU_ASSERT_EQUAL(t.merged_min, workers);
+	CU_ASSERT_EQUAL(t.merged_max, workers);
+	for (unsigned s = 0; s < STREAMS; s++)
+		for (unsigned ep = 0; ep < EPOCHS; ep++) {
+			CU_ASSERT_EQUAL(t.records[s][ep], want(s, ep));
+			CU_ASSERT_EQUAL(t.profiles[s][ep], want(s, ep) ? 1u : 0u);
+			if (t.records[s][ep] != want(s, ep))
+				printf("\n  workers %u queues %u stream %u epoch %u: %llu != %u",
+				       workers, queues, s, ep,
+				       (unsigned long long)t.records[s][ep], want(s, ep));
+		}
+	st_engine_stats(e, &es);
+	CU_ASSERT_EQUAL(es.profiles, o.n);
+	CU_ASSERT_EQUAL(es.output_drops, 0);
+	CU_ASSERT_EQUAL(es.epoch_start_ns, T0);
+	for (unsigned i = 0; i < workers; i++) {
+		struct st_engine_core_stats cs;
+
+		st_engine_core_stats(e, i, &cs);
+		frames += cs.frames;
+		/* every core had flows to work on, and no frame was lost */
+		CU_ASSERT(cs.frames > 0);
+		CU_ASSERT_EQUAL(cs.inbox_full_drops, 0);
+		CU_ASSERT_EQUAL(cs.epochs_lost, 0);
+		CU_ASSERT_EQUAL(cs.epochs_published, EPOCHS);
+	}
+	CU_ASSERT_EQUAL(frames, k.count[0] + k.count[1]);
+	st_engine_destroy(e);
+	out_free(&o);
+	fake_free(&k);
+}
+
+static void test_one_worker(void)
+{
+	run_counts(1, 1);
+}
+
+static void test_two_and_three_workers_dispatch(void)
+{
+	run_counts(2, 1);
+	run_counts(3, 1);
+}
+
+static void test_two_queues(void)
+{
+	run_counts(2, 2);
+}
+
+/* A live input (frames arrive at 5x their capture pace, epochs of 200 ms
+ * by the wall clock) whose core 1 stalls for 600 ms halfway: with a 50 ms
+ * grace the merger writes the epochs without core 1 (PARTIAL), then core
+ * 1's part on its own.  Every record is in some profile: the epochs core 1
+ * loses when it wakes (it crosses several boundaries at once, the merger
+ * still holding the first) are empty ones, and counted. */
+static void test_late_core_partial(void)
+{
+	struct st_engine_config ec;
+	struct st_engine *e;
+	struct out o = { .n = 0 };
+	struct fake k;
+	struct tally t;
+	char err[256];
+
+	uint64_t records_lost = 0;
+
+	fake_build(&k, 2);
+	k.cap.finite = false;
+	k.cap.timestamps = false;
+	k.stall_at = k.count[1] / 2;
+	k.stall_ms = 600;
+	k.paced = true;
+	engine_config(&ec, 2, &o);
+	ec.clock = ST_ENGINE_CLOCK_WALL;
+	ec.worker.sketch.epoch_ns = 200000000ull;
+	ec.grace_ns = 50000000ull;
+	e = st_engine_create(&ec, &k.cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	k.start_ns = mono_ns();
+	CU_ASSERT_EQUAL(st_engine_run(e, err, sizeof(err)), 0);
+	tally(&o, &t);
+	CU_ASSERT_EQUAL(t.parse_errors, 0);
+	CU_ASSERT_EQUAL(t.bad_stream, 0);
+	CU_ASSERT(t.partial > 0);
+	CU_ASSERT_EQUAL(t.merged_min, 1);
+	CU_ASSERT_EQUAL(t.merged_max, 2);
+	for (unsigned s = 0; s < STREAMS; s++) {
+		uint64_t total = 0;
+
+		for (unsigned ep = 0; ep < EPOCHS; ep++)
+			total += want(s, ep);
+		CU_ASSERT_EQUAL(t.stream_records[s], total);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		struct st_engine_core_stats cs;
+
+		st_engine_core_stats(e, i, &cs);
+		records_lost += cs.records_lost;
+		if (cs.records_lost)
+			printf("\n  core %u: %llu records in %llu epochs lost, %llu published",
+			       i, (unsigned long long)cs.records_lost,
+			       (unsigned long long)cs.epochs_lost,
+			       (unsigned long long)cs.epochs_published);
+	}
+	CU_ASSERT_EQUAL(records_lost, 0);
+	st_engine_destroy(e);
+	out_free(&o);
+	fake_free(&k);
+}
+
+static void test_impossible_configs_refused(void)
+{
+	struct st_engine_config ec;
+	struct out o = { .n = 0 };
+	struct fake k;
+	char err[256];
+
+	fake_build(&k, 2);
+	engine_config(&ec, 3, &o);
+	err[0] = '\0';
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "2 queues for 3 workers"));
+
+	engine_config(&ec, 2, &o);
+	k.cap.flow_affinity = false;
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "symmetric RSS"));
+	k.cap.flow_affinity = true;
+
+	k.cap.timestamps = false;
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no timestamps"));
+	k.cap.timestamps = true;
+
+	ec.workers = 0;
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	ec.workers = 2;
+	ec.inbox_bytes = 100000;
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	ec.inbox_bytes = 1u << 16;
+	ec.output.reserve = NULL;
+	CU_ASSERT_PTR_NULL(st_engine_create(&ec, &k.cap, err, sizeof(err)));
+	fake_free(&k);
+}
+
+ST_TEST_MAIN("dataplane/engine",
+	ST_TEST(test_one_worker),
+	ST_TEST(test_two_and_three_workers_dispatch),
+	ST_TEST(test_two_queues),
+	ST_TEST(test_late_core_partial),
+	ST_TEST(test_impossible_configs_refused))
