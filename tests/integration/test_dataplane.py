@@ -55,8 +55,14 @@ def run_dp(pcap, backend, workers, instance, tmp):
                  "--lcores", f"(0-{workers - 1})@(0-1)", "--log-level", "*:warning",
                  "--vdev", f"net_pcap_{instance},rx_pcap={pcap}"]
     print("$", " ".join(args), flush=True)
-    dp = subprocess.run(args, stdout=subprocess.PIPE, timeout=600)
-    out, _ = consumer.communicate(timeout=120)
+    try:
+        dp = subprocess.run(args, stdout=subprocess.PIPE, timeout=600)
+        out, _ = consumer.communicate(timeout=120)
+    finally:
+        consumer.kill()
+        for name in (f"/dev/shm/shadowtap-{instance}",):
+            if os.path.exists(name):
+                os.unlink(name)
     check(dp.returncode == 0, f"{backend}/{workers}: shadowtap-dp exit {dp.returncode}")
     check(consumer.returncode == 0, f"{backend}/{workers}: consumer exit {consumer.returncode}")
     stats = json.loads(dp.stdout.decode().splitlines()[-1]) if dp.stdout else {}
