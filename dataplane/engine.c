@@ -8,8 +8,10 @@
  *             side.
  *   merger    reads published epochs (st_worker_published*), merges, writes
  *             the output, releases.
- * Shared words: `now_ns` (largest packet time seen, relaxed max: a hint for
- * idle cores), `origin_ns` (the first epoch's start, set once by CAS),
+ * Shared words: `now_ns` (largest packet time seen; stored with release by
+ * the poller after it handed out every frame before it, so that an idle
+ * core that acquires it and then finds its inbox empty knows the epoch is
+ * over), `origin_ns` (the first epoch's start, set once by CAS),
  * `input_done` (release: every frame was handed out before), each core's
  * `worker` pointer (release on create) and `done` flag (release after its
  * last publish), and the stats words (relaxed).
@@ -378,6 +380,12 @@ static void tick(struct core *c, uint64_t clock_ns, bool idle)
 			if (!o || !core_start(c, o))
 				return;
 		}
+		/* Acquire: pairs with the poller's release in now_max(), so
+		 * every frame it handed out before saying this time is in our
+		 * inbox now.  Read the time first, then the inbox: the other
+		 * order could see an empty inbox, then a time that frames
+		 * pushed in between already belong before. */
+		now = atomic_load_explicit(&e->now_ns, memory_order_acquire);
 		/* With dispatch, frames of an ended epoch may still wait in
 		 * the inbox: close it only when the inbox is empty.  With
 		 * several queues, a busy core's own frames say its time: the
@@ -385,7 +393,6 @@ static void tick(struct core *c, uint64_t clock_ns, bool idle)
 		if (e->dispatch ? c->id != 0 && !inbox_empty(&c->inbox)
 				: e->cap->queues > 1 && !idle)
 			return;
-		now = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
 		epochs_until(c, now);
 	} else {
 		epochs_until(c, clock_ns);
@@ -396,8 +403,10 @@ static void now_max(struct st_engine *e, uint64_t t)
 {
 	uint64_t cur = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
 
+	/* Release: the frames handed to other cores before are visible to
+	 * a core that acquires this time (tick). */
 	while (t > cur && !atomic_compare_exchange_weak_explicit(
-			&e->now_ns, &cur, t, memory_order_relaxed,
+			&e->now_ns, &cur, t, memory_order_release,
 			memory_order_relaxed))
 		;
 }
