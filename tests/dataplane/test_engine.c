@@ -352,10 +352,14 @@ static void test_one_worker(void)
 	run_counts(1, 1);
 }
 
+/* Repeated: the hand-over between the dispatcher and the other cores is
+ * where a race would show, and it shows only sometimes. */
 static void test_two_and_three_workers_dispatch(void)
 {
-	run_counts(2, 1);
-	run_counts(3, 1);
+	for (unsigned i = 0; i < 10; i++) {
+		run_counts(2, 1);
+		run_counts(3, 1);
+	}
 }
 
 static void test_two_queues(void)
