@@ -44,6 +44,8 @@ frames of its own: every frame on the wire is one tcpreplay sent.
      redirected == frames the core worked on + missed + no_buffer + invalid
    and nothing invented: per stream, records <= truth x loops.
 
+4. --xdp-ring usage errors: exit 2 and a message.
+
 Needs root, ip, tcpreplay, tshark, taskset: any missing is a failure,
 never a skip.  Environment (set by meson): SHADOWTAP_GEN, SHADOWTAP_DP,
 SHADOWCTL.
@@ -97,6 +99,11 @@ def require_tools():
     if "--af-xdp" not in usage or "--xdp-ring" not in usage:
         print("FAIL: shadowtap-dp was built without AF_XDP (libxdp, libbpf, clang)")
         sys.exit(1)
+    for ring, needle in (("48", "power of two"), ("16", "32..65536"), ("x", "--xdp-ring")):
+        r = subprocess.run([DP, "--af-xdp", "lo", "--xdp-ring", ring],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(r.returncode == 2 and needle in r.stderr.decode(),
+              f"--xdp-ring {ring}: exit {r.returncode}, stderr {r.stderr.decode()!r}")
 
 
 def enter_private_netns():
