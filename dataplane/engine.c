@@ -379,13 +379,16 @@ static void tick(struct core *c, uint64_t clock_ns, bool idle)
 				return;
 		}
 		/* With dispatch, frames of an ended epoch may still wait in
-		 * the inbox: close it only when the inbox is empty.  With
-		 * several queues, a busy core's own frames say its time: the
-		 * others' time only counts when its queues are idle. */
+		 * the inbox: close it only when the inbox is empty.  The time
+		 * first, then the inbox: every frame older than the time read
+		 * was pushed before it was said (acquire, pairs with
+		 * now_max's release), so an inbox seen empty after holds none.
+		 * With several queues, a busy core's own frames say its time:
+		 * the others' time only counts when its queues are idle. */
+		now = atomic_load_explicit(&e->now_ns, memory_order_acquire);
 		if (e->dispatch ? c->id != 0 && !inbox_empty(&c->inbox)
 				: e->cap->queues > 1 && !idle)
 			return;
-		now = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
 		epochs_until(c, now);
 	} else {
 		epochs_until(c, clock_ns);
@@ -397,7 +400,7 @@ static void now_max(struct st_engine *e, uint64_t t)
 	uint64_t cur = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
 
 	while (t > cur && !atomic_compare_exchange_weak_explicit(
-			&e->now_ns, &cur, t, memory_order_relaxed,
+			&e->now_ns, &cur, t, memory_order_release,
 			memory_order_relaxed))
 		;
 }
