@@ -176,7 +176,11 @@ def tx_dropped(ifname):
 def status(instance):
     r = subprocess.run([CTL, "status", "--instance", instance, "--json"],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    return json.loads(r.stdout) if r.returncode == 0 else None
+    # a page created but not yet written reads as an empty document
+    try:
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except json.JSONDecodeError:
+        return None
 
 
 def core_frames(doc):
