@@ -158,6 +158,9 @@ static void usage(FILE *out)
 "  --af-xdp IFACE       native AF_XDP sockets on IFACE (root); our XDP program\n"
 "                       steers only the configured ports' traffic to them\n"
 "  --queues N           AF_XDP: receive queues to open (default: --workers)\n"
+"  --xdp-ring N         AF_XDP: each queue's rx ring slots and UMEM frames, a\n"
+"                       power of two in 32..65536 (default 2048 slots, 4096\n"
+"                       frames); small rings drop sooner, and count it\n"
 #endif
 "\n"
 "OPTIONS:\n"
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
 		{ "dpdk", no_argument, NULL, 'D' },
 		{ "af-xdp", required_argument, NULL, 'X' },
 		{ "queues", required_argument, NULL, 'Q' },
+		{ "xdp-ring", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
@@ -242,7 +246,7 @@ int main(int argc, char **argv)
 	enum input input = IN_NONE;
 	const char *source = NULL, *config_path = NULL, *clock_name = NULL;
 	char *keys[64], *protos[256];
-	unsigned n_keys = 0, n_protos = 0, queues = 0;
+	unsigned n_keys = 0, n_protos = 0, queues = 0, xdp_ring = 0;
 	unsigned long long workers = 1, epoch_ms = 0, grace_ms = 200, ring_mib = 64, v;
 	unsigned long long mbufs = 0;
 	bool stats = false;
@@ -279,6 +283,15 @@ int main(int argc, char **argv)
 			if (parse_uint("--queues", optarg, 1, ST_CAPTURE_QUEUES_MAX, &v))
 				return 2;
 			queues = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_uint("--xdp-ring", optarg, 32, 65536, &v))
+				return 2;
+			if (v & (v - 1)) {
+				fprintf(stderr, "shadowtap-dp: --xdp-ring: a power of two\n");
+				return 2;
+			}
+			xdp_ring = (unsigned)v;
 			break;
 		case 'w':
 			if (parse_uint("--workers", optarg, 1, ST_ENGINE_WORKERS_MAX, &workers))
@@ -453,6 +466,9 @@ int main(int argc, char **argv)
 			.queues = queues ? queues : (unsigned)workers,
 			.ports = xports,
 			.n_ports = n > 0 ? (unsigned)n : 0,
+			.rx_ring_size = xdp_ring,       /* 0: the defaults */
+			.fill_ring_size = xdp_ring,
+			.frame_count = xdp_ring,
 			.busy_poll = true,
 			.err = err,
 			.err_size = sizeof(err),
@@ -471,6 +487,7 @@ int main(int argc, char **argv)
 	}
 #else
 		(void)queues;
+		(void)xdp_ring;
 		snprintf(err, sizeof(err), "built without AF_XDP");
 		break;
 #endif
