@@ -387,13 +387,9 @@ static void tick(struct core *c, uint64_t clock_ns, bool idle)
 		 * pushed in between already belong before. */
 		now = atomic_load_explicit(&e->now_ns, memory_order_acquire);
 		/* With dispatch, frames of an ended epoch may still wait in
-		 * the inbox: close it only when the inbox is empty.  The time
-		 * first, then the inbox: every frame older than the time read
-		 * was pushed before it was said (acquire, pairs with
-		 * now_max's release), so an inbox seen empty after holds none.
-		 * With several queues, a busy core's own frames say its time:
-		 * the others' time only counts when its queues are idle. */
-		now = atomic_load_explicit(&e->now_ns, memory_order_acquire);
+		 * the inbox: close it only when the inbox is empty.  With
+		 * several queues, a busy core's own frames say its time: the
+		 * others' time only counts when its queues are idle. */
 		if (e->dispatch ? c->id != 0 && !inbox_empty(&c->inbox)
 				: e->cap->queues > 1 && !idle)
 			return;

@@ -131,6 +131,10 @@ int st_status_read(const char *instance, char *buf, size_t cap, int32_t *pid,
 		uint64_t before = __atomic_load_n(&p->seq, __ATOMIC_ACQUIRE);
 		uint32_t len = __atomic_load_n(&p->text_len, __ATOMIC_RELAXED);
 
+		if (before == 0) {
+			rc = -EAGAIN;   /* created, not written yet */
+			break;
+		}
 		if (before & 1) {
 			usleep(100);
 			continue;

@@ -53,8 +53,9 @@ void st_status_writer_close(struct st_status_writer *w);
 /*
  * Reads the page of `instance` into buf (cap bytes; the text is
  * NUL-terminated).  0 with *pid and *updated_ns set; -ENOENT (no data
- * plane), -EPROTO (not a status page of this version), -EAGAIN (the writer
- * kept writing through every retry), -ENOBUFS (cap too small).
+ * plane), -EPROTO (not a status page of this version), -EAGAIN (not
+ * written yet, or the writer kept writing through every retry), -ENOBUFS
+ * (cap too small).
  */
 int st_status_read(const char *instance, char *buf, size_t cap, int32_t *pid,
 		   uint64_t *updated_ns);

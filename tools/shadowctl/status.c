@@ -144,7 +144,10 @@ int shadowctl_status(int argc, char **argv)
 	rc = st_status_read(instance, buf, ST_STATUS_TEXT_MAX + 1, &pid, &updated);
 	if (rc < 0) {
 		fprintf(stderr, "shadowctl status: instance '%s': %s\n", instance,
-			rc == -ENOENT ? "no data plane is running" : strerror(-rc));
+			rc == -ENOENT ? "no data plane is running"
+			: rc == -EAGAIN ? "the data plane is starting (no counters yet); "
+					  "try again"
+			: strerror(-rc));
 		free(buf);
 		return rc == -EINVAL || rc == -ENAMETOOLONG ? 2 : 1;
 	}
