@@ -56,3 +56,60 @@ int st_classify_worker_config(const struct st_config *cfg,
 	}
 	return 0;
 }
+
+int st_classify_from_options(const struct st_classify_options *o,
+			     struct st_config **cfg_out, struct st_worker_config *wc,
+			     char *err, size_t errlen)
+{
+	struct st_config *cfg;
+	int rc;
+
+	*cfg_out = NULL;
+	cfg = o->config_path ? st_config_load(o->config_path, err, errlen)
+			     : st_config_default();
+	if (!cfg) {
+		if (!o->config_path) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return errno ? -errno : -ENOMEM;
+		}
+		return -EINVAL;                  /* err holds file:line */
+	}
+	rc = -EINVAL;
+	for (unsigned i = 0; i < o->n_keys; i++) {
+		int e = st_config_add_key_field(cfg, o->keys[i]);
+		const char *why = NULL;
+
+		if (e == -EINVAL)
+			st_config_check_pointer(o->keys[i], &why);
+		if (e < 0) {
+			snprintf(err, errlen, "--key %s: %s", o->keys[i],
+				 e == -E2BIG ? "a stream would have more key fields than it "
+					       "may (4, the Kafka record key included)"
+					     : why ? why : "not a JSON pointer");
+			goto out_config;
+		}
+	}
+	for (unsigned i = 0; i < o->n_protos; i++) {
+		char why[256];
+
+		if (st_config_apply_port_override(cfg, o->protos[i], why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "--proto: %s", why);
+			goto out_config;
+		}
+	}
+	if (st_classify_worker_config(cfg, wc, err, errlen) < 0)
+		goto out_config;
+	if (o->epoch_ms) {
+		wc->sketch.epoch_ns = o->epoch_ms * 1000000ull;
+		if (wc->sketch.epoch_ns % wc->sketch.n_ticks) {
+			snprintf(err, errlen, "--epoch-ms %llu: the %u ticks per epoch do "
+				 "not divide it", o->epoch_ms, wc->sketch.n_ticks);
+			goto out_config;
+		}
+	}
+	*cfg_out = cfg;
+	return 0;
+out_config:
+	st_config_destroy(cfg);
+	return rc;
+}

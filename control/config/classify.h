@@ -15,4 +15,25 @@
 int st_classify_worker_config(const struct st_config *cfg,
 			      struct st_worker_config *wc, char *err, size_t err_len);
 
+/* What the command lines of shadowctl analyze and shadowtap-dp give. */
+struct st_classify_options {
+	const char *config_path;         /* NULL: the built-in defaults */
+	char *const *keys;               /* --key PATH, n_keys of them */
+	unsigned n_keys;
+	char *const *protos;             /* --proto PORT=PROTO */
+	unsigned n_protos;
+	unsigned long long epoch_ms;     /* --epoch-ms; 0: the config's */
+};
+
+/*
+ * Loads the config (or the defaults), adds the key fields, applies the
+ * port overrides and the epoch length, and fills *wc (its classifier's ctx
+ * is *cfg_out, which the caller destroys after the worker).  0; -EINVAL
+ * with a message in err for what the user gave wrong (a usage error);
+ * another -errno with a message for anything else.
+ */
+int st_classify_from_options(const struct st_classify_options *o,
+			     struct st_config **cfg_out, struct st_worker_config *wc,
+			     char *err, size_t errlen);
+
 #endif

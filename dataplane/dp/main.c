@@ -386,38 +386,17 @@ int main(int argc, char **argv)
 	}
 
 	/* The config: the port map, the streams, the sketch sizes. */
-	cfg = config_path ? st_config_load(config_path, err, sizeof(err))
-			  : st_config_default();
-	if (!cfg) {
-		fprintf(stderr, "shadowtap-dp: %s\n", config_path ? err : strerror(errno));
-		return config_path ? 2 : 1;
-	}
-	for (unsigned i = 0; i < n_keys; i++)
-		if (st_config_add_key_field(cfg, keys[i]) < 0) {
-			fprintf(stderr, "shadowtap-dp: --key %s: not a JSON pointer, or too "
-				"many key fields (4, the Kafka record key included)\n", keys[i]);
-			status = 2;
-			goto out_config;
-		}
-	for (unsigned i = 0; i < n_protos; i++)
-		if (st_config_apply_port_override(cfg, protos[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "shadowtap-dp: --proto: %s\n", err);
-			status = 2;
-			goto out_config;
-		}
 	st_engine_config_default(&ec);
-	if (st_classify_worker_config(cfg, &ec.worker, err, sizeof(err)) < 0) {
-		fprintf(stderr, "shadowtap-dp: %s\n", err);
-		status = 2;
-		goto out_config;
-	}
-	if (epoch_ms) {
-		ec.worker.sketch.epoch_ns = epoch_ms * 1000000ull;
-		if (ec.worker.sketch.epoch_ns % ec.worker.sketch.n_ticks) {
-			fprintf(stderr, "shadowtap-dp: --epoch-ms %llu: the %u ticks per "
-				"epoch do not divide it\n", epoch_ms, ec.worker.sketch.n_ticks);
-			status = 2;
-			goto out_config;
+	{
+		const struct st_classify_options co = {
+			.config_path = config_path, .keys = keys, .n_keys = n_keys,
+			.protos = protos, .n_protos = n_protos, .epoch_ms = epoch_ms,
+		};
+		int e = st_classify_from_options(&co, &cfg, &ec.worker, err, sizeof(err));
+
+		if (e < 0) {
+			fprintf(stderr, "shadowtap-dp: %s\n", err);
+			return e == -EINVAL ? 2 : 1;
 		}
 	}
 	ec.workers = (unsigned)workers;

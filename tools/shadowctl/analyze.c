@@ -211,47 +211,17 @@ int shadowctl_analyze(int argc, char **argv)
 	}
 	path = argv[optind];
 
-	cfg = config_path ? st_config_load(config_path, errbuf, sizeof(errbuf))
-			  : st_config_default();
-	if (!cfg) {
-		fprintf(stderr, "shadowctl analyze: %s\n",
-			config_path ? errbuf : strerror(errno));
-		return config_path ? 2 : 1;
-	}
-	for (unsigned i = 0; i < n_keys; i++) {
-		int err = st_config_add_key_field(cfg, keys[i]);
-		const char *why = NULL;
+	{
+		const struct st_classify_options co = {
+			.config_path = config_path, .keys = keys, .n_keys = n_keys,
+			.protos = protos, .n_protos = n_protos,
+			.epoch_ms = (unsigned long long)epoch_ms,
+		};
+		int e = st_classify_from_options(&co, &cfg, &wc, errbuf, sizeof(errbuf));
 
-		if (err == -EINVAL)
-			st_config_check_pointer(keys[i], &why);
-		if (err < 0) {
-			fprintf(stderr, "shadowctl analyze: --key %s: %s\n", keys[i],
-				err == -E2BIG ? "a stream would have more key fields than "
-						"it may (4, the Kafka record key included)"
-					      : why ? why : "not a JSON pointer");
-			rc = 2;
-			goto out_config;
-		}
-	}
-	for (unsigned i = 0; i < n_protos; i++) {
-		if (st_config_apply_port_override(cfg, protos[i], errbuf, sizeof(errbuf)) < 0) {
-			fprintf(stderr, "shadowctl analyze: --proto: %s\n", errbuf);
-			rc = 2;
-			goto out_config;
-		}
-	}
-	if (st_classify_worker_config(cfg, &wc, errbuf, sizeof(errbuf)) < 0) {
-		fprintf(stderr, "shadowctl analyze: %s\n", errbuf);
-		rc = 2;
-		goto out_config;
-	}
-	if (epoch_ms) {
-		wc.sketch.epoch_ns = (uint64_t)epoch_ms * 1000000u;
-		if (wc.sketch.epoch_ns % wc.sketch.n_ticks) {
-			fprintf(stderr, "shadowctl analyze: --epoch-ms %lld: the %u ticks "
-				"per epoch do not divide it\n", epoch_ms, wc.sketch.n_ticks);
-			rc = 2;
-			goto out_config;
+		if (e < 0) {
+			fprintf(stderr, "shadowctl analyze: %s\n", errbuf);
+			return e == -EINVAL ? 2 : 1;
 		}
 	}
 
