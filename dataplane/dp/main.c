@@ -147,12 +147,14 @@ static void usage(FILE *out)
 #ifdef ST_HAVE_DPDK
 "  --dpdk               DPDK ethdev ports named by the EAL arguments after `--`\n"
 "                       (a PCI NIC, or --vdev net_pcap0,rx_pcap=FILE, net_af_xdp,\n"
-"                       net_af_packet); the workers run on EAL worker lcores\n"
-"                       (-l needs workers + 1 cores: the main lcore waits)\n"
+"                       net_af_packet); worker 0 runs on the main lcore, the\n"
+"                       others on worker lcores: -l/--lcores must give at least\n"
+"                       as many lcores as --workers\n"
 #endif
 #ifdef ST_HAVE_DPDK
-"  --mbufs N            DPDK: mbufs in each queue's pool (default 4096; 512 for\n"
-"                       net_pcap files)\n"
+"  --mbufs N            DPDK: mbufs in each queue's pool (default 4096 for a NIC,\n"
+"                       512 for a net_pcap file, the file's frames and then some\n"
+"                       for infinite_rx, which holds the whole file)\n"
 #endif
 #ifdef ST_HAVE_AF_XDP
 "  --af-xdp IFACE       native AF_XDP sockets on IFACE (root); our XDP program\n"
