@@ -266,15 +266,19 @@ static double tsc_hz(void)
 }
 
 /* What one accounting mark costs: a TSC read charged to a running stage
- * (the same work as worker.c's stage_mark), over 10^6 marks; the minimum
- * of 5 tries, as the cheapest is the least disturbed. */
-static double mark_cycles(void)
+ * (the same work as worker.c's stage_mark), over 10^6 marks in a row, in
+ * cycles of this thread's CPU time (CPU seconds x TSC Hz: a preemption
+ * does not count); the minimum of 5 tries, as the cheapest is the least
+ * disturbed.  Marks in a row wait on each other: inside the record path
+ * out-of-order execution hides part of this, so it is an upper bound. */
+static double mark_cycles(double hz)
 {
-	static volatile uint64_t charged[9];
+	static volatile uint64_t charged[8];
 	double best = 1e9;
 
 	for (int t = 0; t < 5; t++) {
-		uint64_t start = __rdtsc(), last = start;
+		double t0 = st_bench_cpu_seconds();
+		uint64_t last = __rdtsc();
 
 		for (unsigned i = 0; i < 1000000; i++) {
 			uint64_t now = __rdtsc();
@@ -282,7 +286,7 @@ static double mark_cycles(void)
 			charged[i & 7] += now - last;
 			last = now;
 		}
-		double c = (double)(__rdtsc() - start) / 1e6;
+		double c = (st_bench_cpu_seconds() - t0) * hz / 1e6;
 
 		if (c < best)
 			best = c;
@@ -510,7 +514,7 @@ static int offline(int argc, char **argv)
 		return 1;
 	}
 	hz = tsc_hz();
-	mark = mark_cycles();
+	mark = mark_cycles(hz);
 	for (int fi = optind; fi < argc; fi++) {
 		struct capture c;
 		struct pass_result *r = calloc(passes, sizeof(*r));
