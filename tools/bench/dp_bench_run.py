@@ -69,6 +69,44 @@ def cpu_seconds(pid):
         return None
 
 
+def thread_cpu(pid):
+    """{tid: (name, CPU seconds)} of the process's threads."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+            name = text[text.index("(") + 1:text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def thread_busy(pid, t1, t2, dt):
+    """CPUs busy per role over the window: the main lcore (worker 0), the
+    other workers (rte-worker-N), DPDK's own threads, and the rest (the
+    status page thread and the merger, which the engine does not name)."""
+    roles = {}
+    for tid, (name, c2) in t2.items():
+        c1 = t1.get(tid, (name, c2))[1]
+        if tid == pid:
+            role = "worker 0 (main lcore)"
+        elif name.startswith("rte-worker-") or name.startswith("lcore-worker-"):
+            role = "worker " + name.rsplit("-", 1)[1]
+        elif name.startswith(("eal-", "rte_", "rte-", "telemetry")):
+            role = "dpdk threads"
+        else:
+            role = "status + merger"
+        roles[role] = roles.get(role, 0) + (c2 - c1) / dt
+    return roles
+
+
 def stop(proc, sig=signal.SIGINT, wait_s=20):
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -222,8 +260,10 @@ def run_dp(o, files, workers, label):
             time.sleep(0.1)
         time.sleep(o.warmup)
         t1, s1, c1 = dp_fresh(o, proc)
+        th1 = thread_cpu(proc.pid)
         time.sleep(o.seconds)
         t2, s2, c2 = dp_fresh(o, proc)
+        th2 = thread_cpu(proc.pid)
     finally:
         rc = stop(proc)
         err = proc.stderr.read()
@@ -236,13 +276,16 @@ def run_dp(o, files, workers, label):
     per_core = [b - a for a, b in zip(s1["per_core"], s2["per_core"])]
     r = {"fps": d["frames"] / dt, "rps": d["records"] / dt,
          "vbps": d["record_bytes"] * 8 / dt, "cpu": cpu, "dt": dt,
-         "per_core": [f / dt for f in per_core], "d": d}
+         "per_core": [f / dt for f in per_core], "d": d,
+         "threads": thread_busy(proc.pid, th1, th2, dt)}
     drops = d["worker_drops"] + d["decode_drops"] + d["inbox_full_drops"]
     say(f"figure: {label}: shadowtap-dp {workers} worker(s) {r['fps'] / 1e6:.3f} "
         f"Mframes/s ({', '.join(f'{f / 1e6:.3f}' for f in r['per_core'])} per core), "
         f"{r['rps'] / 1e6:.3f} Mrecords/s, {r['vbps'] / 1e9:.3f} Gbit/s of values over "
         f"{dt:.1f} s; {cpu:.2f} CPUs busy; drops {drops}, parse errors "
         f"{d['parse_errors']}, gaps {d['reassembly_gaps']}")
+    say("figure:   CPUs busy by thread: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())))
     return r
 
 
