@@ -356,7 +356,7 @@ def main():
     say("== 4. cycles by stage: the record path in memory, on CPU 1, "
         "uninstrumented and instrumented alternating ==")
     plain, inst = [], []
-    for _ in range(o.runs):
+    for _ in range(1 if o.quick else 7):
         plain.append(run_offline(o, bench, [J, K], passes))
         inst.append(run_offline(o, stages, [J, K], passes))
 
@@ -389,7 +389,8 @@ def main():
     # ---- summary
     med = statistics.median
     say("")
-    say(f"== summary (medians of {o.runs} run(s) each; live windows {o.seconds} s; "
+    say(f"== summary (medians of {o.runs} live run(s) and {len(inst)} offline run(s) "
+        f"each; live windows {o.seconds} s; "
         f"load average {os.getloadavg()[0]:.2f} at the end) ==")
     for name in ("jsonl", "kafka"):
         L = live[name]
