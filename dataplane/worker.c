@@ -10,6 +10,10 @@
  *
  * Topic identity is the 64-bit XXH3 of the topic bytes (with the protocol):
  * two topics that collide in 64 bits would share a stream.
+ *
+ * Stage cycles (benchmark builds with -DST_STAGE_CYCLES only; worker.h):
+ * STAGE_PUSH/STAGE_POP mark each move into and out of a stage; in the
+ * product build they are empty.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +34,12 @@
 #define TOPIC_NAME_MAX 64          /* "[v6]:port" and then some */
 #define JSON_SCRATCH_BYTES ST_CODEC_HOLD_MAX
 #define SESSION_STREAMS 4
+
+#ifdef ST_STAGE_CYCLES
+#include <x86intrin.h>
+#define STAGE_OUTSIDE ST_STAGE__COUNT   /* time outside the worker's calls */
+#define STAGE_DEPTH_MAX 16
+#endif
 
 struct session {
 	uint8_t proto;                 /* enum st_proto */
@@ -113,7 +123,51 @@ struct st_worker {
 	uint64_t values_truncated, values_not_json;
 	uint64_t flow_streams_overflow;   /* flows of > SESSION_STREAMS streams */
 	uint64_t topic_cache_flushes;
+
+#ifdef ST_STAGE_CYCLES
+	/* worker.h: the running stage, the stages it interrupted, the TSC at
+	 * the last mark, and the cycles charged so far */
+	uint64_t stage_cycles[ST_STAGE__COUNT + 1];
+	uint64_t stage_tsc;
+	uint64_t stage_frames, stage_marks;
+	unsigned stage, stage_depth;
+	uint8_t stage_stack[STAGE_DEPTH_MAX];
+#endif
 };
+
+#ifdef ST_STAGE_CYCLES
+/* Charges the cycles since the last mark to the running stage. */
+static inline void stage_mark(struct st_worker *w)
+{
+	uint64_t now = __rdtsc();
+
+	w->stage_cycles[w->stage] += now - w->stage_tsc;
+	w->stage_tsc = now;
+	w->stage_marks++;
+}
+
+static inline void stage_push(struct st_worker *w, enum st_worker_stage next)
+{
+	stage_mark(w);
+	if (w->stage_depth < STAGE_DEPTH_MAX)
+		w->stage_stack[w->stage_depth] = (uint8_t)w->stage;
+	w->stage_depth++;
+	w->stage = next;
+}
+
+static inline void stage_pop(struct st_worker *w)
+{
+	stage_mark(w);
+	w->stage_depth--;
+	w->stage = w->stage_depth < STAGE_DEPTH_MAX ? w->stage_stack[w->stage_depth]
+						    : STAGE_OUTSIDE;
+}
+#define STAGE_PUSH(w, next) stage_push((w), (next))
+#define STAGE_POP(w) stage_pop(w)
+#else
+#define STAGE_PUSH(w, next) ((void)0)
+#define STAGE_POP(w) ((void)0)
+#endif
 
 static const char *const worker_drop_names[ST_WORKER_DROP__COUNT] = {
 	[ST_WORKER_DROP_UNMAPPED_PORT] = "unmapped_port",
@@ -386,6 +440,7 @@ static void record_fields(struct st_worker *w, struct stream *s,
 			w->json_errors[-rc]++;
 		return;
 	}
+	STAGE_PUSH(w, ST_STAGE_SKETCH);
 	for (unsigned i = 0; i < nk; i++) {
 		const struct st_json_value *v = &w->values[i];
 
@@ -398,6 +453,7 @@ static void record_fields(struct st_worker *w, struct stream *s,
 		if (v->found && v->type == ST_JSON_NUMBER)
 			st_qs_update(st_sset_numeric_qs(s->set, i), v->number);
 	}
+	STAGE_POP(w);
 }
 
 /* flows_active: each flow once per stream per epoch; flows_new: once per
@@ -430,9 +486,8 @@ static void count_flow(struct st_worker *w, struct session *ss, struct stream *s
 	w->flow_streams_overflow++;
 }
 
-static void on_record(void *ctx, const struct st_record *r)
+static inline void record_path(struct st_worker *w, const struct st_record *r)
 {
-	struct st_worker *w = ctx;
 	struct stream *s = record_stream(w, r);
 	struct st_profile_counters *c;
 
@@ -466,14 +521,26 @@ static void on_record(void *ctx, const struct st_record *r)
 	c->bytes += r->value_bytes;
 	w->records++;
 	w->record_bytes += r->value_bytes;
+	if (r->proto == ST_PROTO_KAFKA)
+		st_sset_kafka_add(c, r->partition, 1);
+	STAGE_PUSH(w, ST_STAGE_SKETCH);
 	st_ticks_update(st_sset_ticks(s->set), r->ts_ns, 1);
 	st_qs_update(st_sset_size_qs(s->set), (double)r->value_bytes);
-	if (r->proto == ST_PROTO_KAFKA) {
-		st_sset_kafka_add(c, r->partition, 1);
-		if (r->flags & ST_REC_F_HAS_KEY)
-			key_update(s, 0, r->key, r->key_len);
-	}
+	if (r->proto == ST_PROTO_KAFKA && (r->flags & ST_REC_F_HAS_KEY))
+		key_update(s, 0, r->key, r->key_len);
+	STAGE_POP(w);
+	STAGE_PUSH(w, ST_STAGE_FIELDS);
 	record_fields(w, s, r);
+	STAGE_POP(w);
+}
+
+static void on_record(void *ctx, const struct st_record *r)
+{
+	struct st_worker *w = ctx;
+
+	STAGE_PUSH(w, ST_STAGE_RECORD);
+	record_path(w, r);
+	STAGE_POP(w);
 }
 
 static void on_latency(void *ctx, const struct st_latency *l)
@@ -496,7 +563,9 @@ static size_t reasm_feed(void *ctx, const uint8_t *data, size_t len, uint64_t ts
 	uint64_t resyncs = stats->resyncs;
 	size_t used;
 
+	STAGE_PUSH(w, ST_STAGE_CODEC);
 	used = codec->feed(ss->codec_state, w->dir, data, len, ts_ns, &w->sink, stats);
+	STAGE_POP(w);
 	/* a malformed unit made the codec resync: the flow's stream hears of it */
 	if (unlikely(stats->resyncs != resyncs) && ss->stream) {
 		struct stream *s = &w->streams[ss->stream - 1];
@@ -514,7 +583,9 @@ static void reasm_gap(void *ctx)
 	struct session *ss = w->session;
 	const struct st_codec *codec = st_codec_get((enum st_proto)ss->proto);
 
+	STAGE_PUSH(w, ST_STAGE_CODEC);
 	codec->gap(ss->codec_state, w->dir, &w->codec[ss->proto]);
+	STAGE_POP(w);
 	if (ss->stream) {
 		struct stream *s = &w->streams[ss->stream - 1];
 
@@ -546,6 +617,7 @@ static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
 
 	if (!ss->proto)
 		return;
+	STAGE_PUSH(w, ST_STAGE_REASM);
 	if (why != ST_FLOW_END_DESTROYED) {
 		w->session = ss;
 		w->pkt = NULL;
@@ -560,6 +632,7 @@ static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
 	st_reasm_release(w->reasm, &ss->dir[0]);
 	st_reasm_release(w->reasm, &ss->dir[1]);
 	ss->proto = ST_PROTO_NONE;
+	STAGE_POP(w);
 }
 
 static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
@@ -586,8 +659,10 @@ static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 	}
 	w->session = ss;
 	w->dir = side == ss->server_side ? ST_DIR_TO_CLIENT : ST_DIR_TO_SERVER;
+	STAGE_PUSH(w, ST_STAGE_REASM);
 	st_reasm_segment(w->reasm, &ss->dir[w->dir], p->tcp_seq, p->tcp_flags,
 			 p->payload, p->payload_len, p->ts_ns, consumer_of(w));
+	STAGE_POP(w);
 	w->session = NULL;
 	if ((p->tcp_flags & ST_TCP_RST) ||
 	    (st_reasm_dir_closed(&ss->dir[0]) && st_reasm_dir_closed(&ss->dir[1])))
@@ -596,8 +671,8 @@ static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 
 /* ---- frames ----------------------------------------------------------- */
 
-void st_worker_frame(struct st_worker *w, const uint8_t *frame, uint32_t caplen,
-		     int linktype, uint64_t ts_ns)
+static inline void frame_path(struct st_worker *w, const uint8_t *frame,
+			      uint32_t caplen, int linktype, uint64_t ts_ns)
 {
 	struct st_pkt p;
 	enum st_decode_result r;
@@ -626,15 +701,31 @@ void st_worker_frame(struct st_worker *w, const uint8_t *frame, uint32_t caplen,
 
 		w->udp_datagrams++;
 		w->dir = dir;
-		if (codec->datagram)
+		if (codec->datagram) {
+			STAGE_PUSH(w, ST_STAGE_CODEC);
 			codec->datagram(dir, p.payload, p.payload_len, ts_ns, &w->sink,
 					&w->codec[proto]);
-		else
+			STAGE_POP(w);
+		} else {
 			w->drops[ST_WORKER_DROP_UNMAPPED_PORT]++;
+		}
 	} else {
+		STAGE_PUSH(w, ST_STAGE_FLOW);
 		tcp_segment(w, &p, proto, dir);
+		STAGE_POP(w);
 	}
 	w->pkt = NULL;
+}
+
+void st_worker_frame(struct st_worker *w, const uint8_t *frame, uint32_t caplen,
+		     int linktype, uint64_t ts_ns)
+{
+#ifdef ST_STAGE_CYCLES
+	w->stage_frames++;
+#endif
+	STAGE_PUSH(w, ST_STAGE_DECODE);
+	frame_path(w, frame, caplen, linktype, ts_ns);
+	STAGE_POP(w);
 }
 
 /* ---- epochs ----------------------------------------------------------- */
@@ -645,6 +736,7 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 {
 	unsigned handed = 0;
 
+	STAGE_PUSH(w, ST_STAGE_EPOCH);
 	for (unsigned i = 0; i < w->n_streams; i++) {
 		struct stream *s = &w->streams[i];
 		struct st_worker_stream ws = {
@@ -663,6 +755,7 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 	}
 	w->epoch_start_ns = next_start_ns;
 	st_flow_expire(w->flows, next_start_ns, st_flow_capacity(w->flows) / 64 + 64);
+	STAGE_POP(w);
 	return handed;
 }
 
@@ -678,6 +771,7 @@ int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns)
 		return -EINVAL;
 	if (released != seq)
 		return -EBUSY;
+	STAGE_PUSH(w, ST_STAGE_EPOCH);
 	for (unsigned i = 0; i < w->n_streams; i++) {
 		struct stream *s = &w->streams[i];
 		struct st_sset *t = s->spare;
@@ -699,6 +793,7 @@ int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns)
 	atomic_store_explicit(&w->published_seq, seq + 1, memory_order_release);
 	w->epoch_start_ns = end_ns;
 	st_flow_expire(w->flows, end_ns, st_flow_capacity(w->flows) / 64 + 64);
+	STAGE_POP(w);
 	return 0;
 }
 
@@ -739,7 +834,9 @@ void st_worker_release(struct st_worker *w, uint64_t seq)
 
 void st_worker_flush(struct st_worker *w)
 {
+	STAGE_PUSH(w, ST_STAGE_EPOCH);
 	st_flow_expire(w->flows, UINT64_MAX, st_flow_capacity(w->flows));
+	STAGE_POP(w);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -760,6 +857,10 @@ struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 		return NULL;
 	w->cfg = *cfg;
 	w->epoch_start_ns = epoch_start_ns;
+#ifdef ST_STAGE_CYCLES
+	w->stage = STAGE_OUTSIDE;
+	w->stage_tsc = __rdtsc();
+#endif
 	w->sink = (struct st_codec_sink){
 		.record = on_record, .latency = on_latency, .ctx = w,
 	};
@@ -936,3 +1037,25 @@ void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t)
 		t->drops += w->drops[i];
 	t->streams = w->n_streams;
 }
+
+#ifdef ST_STAGE_CYCLES
+void st_worker_stage_cycles(const struct st_worker *w,
+			    struct st_worker_stage_cycles *out)
+{
+	memcpy(out->cycles, w->stage_cycles, sizeof(out->cycles));
+	out->frames = w->stage_frames;
+	out->marks = w->stage_marks;
+}
+
+const char *st_worker_stage_name(unsigned stage)
+{
+	static const char *const names[ST_STAGE__COUNT] = {
+		[ST_STAGE_DECODE] = "decode", [ST_STAGE_FLOW] = "flow",
+		[ST_STAGE_REASM] = "reassembly", [ST_STAGE_CODEC] = "codec",
+		[ST_STAGE_RECORD] = "record", [ST_STAGE_FIELDS] = "fields",
+		[ST_STAGE_SKETCH] = "sketches", [ST_STAGE_EPOCH] = "epoch",
+	};
+
+	return stage < ST_STAGE__COUNT ? names[stage] : "?";
+}
+#endif

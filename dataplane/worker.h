@@ -196,4 +196,42 @@ struct st_worker_totals {
 };
 void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t);
 
+#ifdef ST_STAGE_CYCLES
+/*
+ * Benchmark builds only (tools/bench builds the record path a second time
+ * with -DST_STAGE_CYCLES; the product build has none of this).  The worker
+ * reads the time stamp counter (x86 rdtsc) each time the work moves from
+ * one stage to another and charges the cycles since the previous read to
+ * the stage that was running: each stage's cycles exclude the stages it
+ * calls (reassembly excludes the codec it feeds, the codec the records it
+ * emits...), so the stages partition the time spent inside
+ * st_worker_frame(), st_worker_epoch_close/_publish() and st_worker_flush().
+ * Each read costs what the caller measures (`marks` of them were taken);
+ * that overhead is inside the figures.  Thread safety: as the worker.
+ */
+enum st_worker_stage {
+	ST_STAGE_DECODE = 0,   /* L2-L4 decode, its counters, the port map */
+	ST_STAGE_FLOW,         /* flow table lookup/insert/close, session setup */
+	ST_STAGE_REASM,        /* TCP reassembly, not the codec it feeds */
+	ST_STAGE_CODEC,        /* protocol codec, not the records it emits */
+	ST_STAGE_RECORD,       /* record -> stream lookup, per-stream counters */
+	ST_STAGE_FIELDS,       /* JSON check and scan of the value */
+	ST_STAGE_SKETCH,       /* HLL, heavy hitters, quantiles, tick updates */
+	ST_STAGE_EPOCH,        /* epoch close/publish, flush, flow expiry */
+	ST_STAGE__COUNT
+};
+
+struct st_worker_stage_cycles {
+	uint64_t cycles[ST_STAGE__COUNT]; /* TSC cycles, exclusive per stage */
+	uint64_t frames;                  /* st_worker_frame() calls */
+	uint64_t marks;                   /* TSC reads taken */
+};
+
+/* The counts so far, in *out. */
+void st_worker_stage_cycles(const struct st_worker *w,
+			    struct st_worker_stage_cycles *out);
+/* "decode", "flow", ...; "?" out of range. */
+const char *st_worker_stage_name(unsigned stage);
+#endif
+
 #endif
