@@ -39,7 +39,9 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 	       "the codecs' protocol numbers are the profile's");
 
 #define INBOX_PAD UINT32_MAX          /* caplen of a wrap marker */
-#define MERGER_POLL_NS 200000ull      /* merger's sleep when idle */
+#define MERGER_POLL_NS 1000000ull     /* merger's sleep when idle: an epoch is
+				       * ~1 s, and a shorter nap costs the
+				       * worker that shares its CPU */
 #define STATS_EVERY_BURSTS 256
 
 /* One frame in an inbox: this header, then caplen bytes, padded to 8. */
