@@ -58,6 +58,8 @@ struct inbox {
 	_Atomic uint64_t head ST_CACHE_ALIGNED;  /* producer's byte offset */
 	_Atomic uint64_t tail ST_CACHE_ALIGNED;  /* consumer's byte offset */
 	uint64_t tail_cache ST_CACHE_ALIGNED;    /* producer's view of tail */
+	uint64_t head_local;                     /* producer: written, not yet
+						  * published (inbox_publish) */
 	uint64_t head_cache ST_CACHE_ALIGNED;    /* consumer's view of head */
 };
 
@@ -158,10 +160,11 @@ static uint64_t entry_bytes(uint32_t caplen)
 	return sizeof(struct inbox_entry) + (((uint64_t)caplen + 7) & ~7ull);
 }
 
-/* Producer: copies f in; false when there is no room now. */
+/* Producer: copies f in, unpublished until inbox_publish(); false when
+ * there is no room now. */
 static bool inbox_push(struct inbox *b, const struct st_frame *f)
 {
-	uint64_t head = atomic_load_explicit(&b->head, memory_order_relaxed);
+	uint64_t head = b->head_local;
 	uint64_t need = entry_bytes(f->caplen);
 	uint64_t off = head & (b->size - 1);
 	uint64_t pad = b->size - off < need ? b->size - off : 0;
@@ -184,9 +187,16 @@ static bool inbox_push(struct inbox *b, const struct st_frame *f)
 	h->wire_len = f->wire_len;
 	h->ts_ns = f->ts_ns;
 	memcpy(h + 1, f->data, f->caplen);
-	/* Release: the entry's bytes are visible before the new head. */
-	atomic_store_explicit(&b->head, head + need, memory_order_release);
+	b->head_local = head + need;
 	return true;
+}
+
+/* Producer: makes every frame pushed so far visible to the consumer. */
+static void inbox_publish(struct inbox *b)
+{
+	/* Release: the entries' bytes are visible before the new head. */
+	if (atomic_load_explicit(&b->head, memory_order_relaxed) != b->head_local)
+		atomic_store_explicit(&b->head, b->head_local, memory_order_release);
 }
 
 /* Consumer: the next frame (valid until inbox_pop), or false when empty. */
@@ -424,6 +434,19 @@ static unsigned dispatch_target(const struct st_engine *e, const struct st_frame
 	return (unsigned)(st_flow_hash(&p) % e->cfg.workers);
 }
 
+/* Core 0 with dispatch: publishes what it pushed to every inbox, then
+ * says the time t (when not 0).  The order is the point: a core that reads
+ * a time finds every frame older than it already in its inbox. */
+static void dispatch_flush(struct core *c, uint64_t t)
+{
+	struct st_engine *e = c->e;
+
+	for (unsigned i = 1; i < e->cfg.workers; i++)
+		inbox_publish(&e->core[i].inbox);
+	if (t)
+		now_max(e, t);
+}
+
 static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns)
 {
 	struct st_engine *e = c->e;
@@ -440,24 +463,33 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 			return;
 		}
 		STAT_ADD(c->stats.inbox_waits, 1);
-		/* Our own epochs must still close while we wait, or a core
-		 * waiting for the merger, which waits for us, never moves. */
+		/* The consumer drains only what it can see; and our own
+		 * epochs must still close while we wait, or a core waiting
+		 * for the merger, which waits for us, never moves. */
+		dispatch_flush(c, 0);
 		tick(c, clock_ns, false);
 		sched_yield();
 	}
 	STAT_ADD(c->stats.dispatched, 1);
 }
 
-/* Polls the core's queues once; the frames handled. */
+/* Polls the core's queues once; the frames handled.  The packet time is
+ * said once per burst, and before any frame that starts a new epoch (then
+ * after publishing the frames before it): a frame of a later epoch may make
+ * core 0 wait for the merger, which waits for the other cores to close the
+ * epoch, which they do only once they are told the time. */
 static unsigned poll_queues(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
 	struct st_capture *cap = e->cap;
 	unsigned handled = 0, ended = 0, mine = 0;
 	uint64_t clock_ns = e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+	bool packet_clock = e->cfg.clock == ST_ENGINE_CLOCK_PACKET;
 
 	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
 		int n = cap->ops->rx_burst(cap, q, f, ST_CAPTURE_BURST);
+		uint64_t said = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
+		uint64_t burst_max = 0;
 
 		mine++;
 		if (n == ST_CAPTURE_END) {
@@ -472,18 +504,26 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			return handled;
 		}
 		for (int i = 0; i < n; i++) {
+			uint64_t ts = f[i].ts_ns;
+
 			if (i + 1 < n)
 				__builtin_prefetch(f[i + 1].data);
-			/* Dispatch first, then say the time: a core that
-			 * sees the new time with an empty inbox has every
-			 * older frame. */
+			if (packet_clock && ts > burst_max) {
+				burst_max = ts;
+				if (e->dispatch && ts / e->epoch_ns > said / e->epoch_ns) {
+					dispatch_flush(c, ts);
+					said = ts;
+				}
+			}
 			if (e->dispatch)
 				dispatch(c, &f[i], clock_ns);
 			else
 				frame_in(c, &f[i], clock_ns);
-			if (e->cfg.clock == ST_ENGINE_CLOCK_PACKET)
-				now_max(e, f[i].ts_ns);
 		}
+		if (e->dispatch)
+			dispatch_flush(c, packet_clock ? burst_max : 0);
+		else if (packet_clock && burst_max)
+			now_max(e, burst_max);
 		STAT_ADD(c->stats.polled, (unsigned)n);
 		handled += (unsigned)n;
 		cap->ops->rx_release(cap, q);

@@ -49,6 +49,9 @@ struct fake {
 	uint64_t start_ns;
 };
 
+/* Epochs 1 and 2 without any frame (the gap case), when gap is set. */
+static bool gap;
+
 #define PACE 5
 
 static uint64_t mono_ns(void)
@@ -122,6 +125,8 @@ static const struct st_capture_ops fake_ops = {
 /* Records chosen per stream and epoch. */
 static unsigned want(unsigned stream, unsigned epoch)
 {
+	if (gap && (epoch == 1 || epoch == 2))
+		return 0;
 	return (epoch + 1) * (stream + 1) * 40 + (stream == 2 && epoch == 3 ? 0 : 7);
 }
 
@@ -367,6 +372,22 @@ static void test_two_queues(void)
 	run_counts(2, 2);
 }
 
+/* Two whole epochs without a frame: the dispatcher must tell the others the
+ * time before it waits for the merger on the frame after the gap (else the
+ * three wait for each other for ever), and the empty epochs make no
+ * profile. */
+static void test_gap_of_two_epochs(void)
+{
+	gap = true;
+	for (unsigned i = 0; i < 5; i++) {
+		run_counts(1, 1);
+		run_counts(2, 1);
+		run_counts(3, 1);
+		run_counts(2, 2);
+	}
+	gap = false;
+}
+
 /* A live input (frames arrive at 5x their capture pace, epochs of 200 ms
  * by the wall clock) whose core 1 stalls for 600 ms halfway: with a 50 ms
  * grace the merger writes the epochs without core 1 (PARTIAL), then core
@@ -468,5 +489,6 @@ ST_TEST_MAIN("dataplane/engine",
 	ST_TEST(test_one_worker),
 	ST_TEST(test_two_and_three_workers_dispatch),
 	ST_TEST(test_two_queues),
+	ST_TEST(test_gap_of_two_epochs),
 	ST_TEST(test_late_core_partial),
 	ST_TEST(test_impossible_configs_refused))
