@@ -309,6 +309,15 @@ static void stats_refresh(struct core *c)
 		STAT_SET(c->stats.parse_errors, t.parse_errors);
 		STAT_SET(c->stats.flows_active, t.flows_active);
 		STAT_SET(c->stats.streams, t.streams);
+		{
+			uint64_t dd[ST_DECODE__COUNT], wd[ST_WORKER_DROP__COUNT];
+
+			st_worker_drops(w, dd, ST_DECODE__COUNT, wd);
+			for (unsigned i = 0; i < ST_DECODE__COUNT; i++)
+				STAT_SET(c->stats.decode_drop[i], dd[i]);
+			for (unsigned i = 0; i < ST_WORKER_DROP__COUNT; i++)
+				STAT_SET(c->stats.worker_drop[i], wd[i]);
+		}
 	}
 	if (c->e->dispatch && c->id != 0)
 		return;
@@ -1011,6 +1020,10 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->records_lost = STAT_GET(c->records_lost);
 	for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
 		s->capture_drops[d] = STAT_GET(c->capture_drops[d]);
+	for (unsigned d = 0; d < ST_DECODE__COUNT; d++)
+		s->decode_drop[d] = STAT_GET(c->decode_drop[d]);
+	for (unsigned d = 0; d < ST_WORKER_DROP__COUNT; d++)
+		s->worker_drop[d] = STAT_GET(c->worker_drop[d]);
 	s->streams = STAT_GET(c->streams);
 }
 
@@ -1069,6 +1082,25 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		for (unsigned d = 0; d < ST_CAPTURE_DROP__COUNT; d++)
 			fprintf(out, "%s\"%s\":%" PRIu64, d ? "," : "",
 				st_capture_drop_name(d), cs.capture_drops[d]);
+		fputc('}', out);
+		/* by reason: the decoder's (slot 0 is "ok", not a drop) and
+		 * the worker's own; only reasons seen */
+		fputs(",\"decode_drop\":{", out);
+		for (unsigned d = 1, first = 1; d < ST_DECODE__COUNT; d++)
+			if (cs.decode_drop[d]) {
+				fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",",
+					st_decode_reason_name((enum st_decode_result)d),
+					cs.decode_drop[d]);
+				first = 0;
+			}
+		fputs("},\"worker_drop\":{", out);
+		for (unsigned d = 0, first = 1; d < ST_WORKER_DROP__COUNT; d++)
+			if (cs.worker_drop[d]) {
+				fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",",
+					st_worker_drop_name((enum st_worker_drop)d),
+					cs.worker_drop[d]);
+				first = 0;
+			}
 		fputc('}', out);
 		if (detail) {
 			fputs(",\"worker\":", out);

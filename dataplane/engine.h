@@ -46,6 +46,7 @@
 #include <stdio.h>
 
 #include "dataplane/capture/capture.h"
+#include "dataplane/decode/decode.h"
 #include "dataplane/worker.h"
 
 #define ST_ENGINE_WORKERS_MAX 64
@@ -90,6 +91,8 @@ struct st_engine_core_stats {
 	uint64_t flows_active;
 	uint64_t epochs_published, epochs_lost, records_lost;
 	uint64_t capture_drops[ST_CAPTURE_DROP__COUNT]; /* of its queues */
+	uint64_t decode_drop[ST_DECODE__COUNT];   /* by enum st_decode_result */
+	uint64_t worker_drop[ST_WORKER_DROP__COUNT];
 	unsigned streams;
 };
 

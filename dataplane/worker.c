@@ -1014,6 +1014,19 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out)
 	return ferror(out) ? -EIO : 0;
 }
 
+void st_worker_drops(const struct st_worker *w, uint64_t *decode, unsigned n_decode,
+		     uint64_t worker[ST_WORKER_DROP__COUNT])
+{
+	for (unsigned i = 0; i < n_decode && i < ST_DECODE__COUNT; i++)
+		decode[i] = w->decode.drops[i];
+	memcpy(worker, w->drops, sizeof(w->drops));
+}
+
+const char *st_worker_drop_name(enum st_worker_drop d)
+{
+	return (unsigned)d < ST_WORKER_DROP__COUNT ? worker_drop_names[d] : "?";
+}
+
 void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t)
 {
 	memset(t, 0, sizeof(*t));

@@ -196,6 +196,14 @@ struct st_worker_totals {
 };
 void st_worker_totals(const struct st_worker *w, struct st_worker_totals *t);
 
+/* The drops by reason: the decoder's (enum st_decode_result, ok's slot 0)
+ * and the worker's own (enum st_worker_drop), copied into the arrays.
+ * Owner thread. */
+void st_worker_drops(const struct st_worker *w, uint64_t *decode, unsigned n_decode,
+		     uint64_t worker[ST_WORKER_DROP__COUNT]);
+/* "unmapped_port", "no_session", ...; "?" past the last. */
+const char *st_worker_drop_name(enum st_worker_drop d);
+
 #ifdef ST_STAGE_CYCLES
 /*
  * Benchmark builds only (tools/bench builds the record path a second time
