@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ static void *status_main(void *arg)
 	struct dp *d = arg;
 	const struct timespec period = { 0, (long)STATUS_PERIOD_NS };
 
-	while (!__atomic_load_n(&d->finished, __ATOMIC_ACQUIRE)) {
+	while (!atomic_load_explicit(&d->finished, memory_order_acquire)) {
 		/* The heartbeat is the producer's: the merger writes the
 		 * ring, this thread only stores the time (an atomic word). */
 		st_ring_heartbeat(d->ring, monotonic_ns());
@@ -523,7 +524,7 @@ int main(int argc, char **argv)
 		goto out_engine;
 	}
 	run = st_engine_run(d.engine, err, sizeof(err));
-	__atomic_store_n(&d.finished, true, __ATOMIC_RELEASE);
+	atomic_store_explicit(&d.finished, true, memory_order_release);
 	pthread_join(status_thread, NULL);
 	status_publish(&d);
 	st_ring_heartbeat(d.ring, monotonic_ns());
