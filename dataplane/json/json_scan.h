@@ -160,6 +160,18 @@ JSON_FN uint16_t json_capture(struct st_json_value *values, uint16_t capture,
 	return taken;
 }
 
+/* memcmp(a, b, len) == 0; short names (the usual) without a call. */
+JSON_FN bool json_same_bytes(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len > 16)
+		return memcmp(a, b, len) == 0;
+	for (size_t i = 0; i < len; i++) {
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
 /* Pointers of `alive` whose token `depth` is the member name `key`. */
 JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 			    uint16_t alive, const uint8_t *key, size_t len,
@@ -174,7 +186,7 @@ JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 
 		if (row[i].len != len ||
 		    (len && (row[i].text[0] != key[0] ||
-			     memcmp(row[i].text, key, len) != 0)))
+			     !json_same_bytes(row[i].text, key, len))))
 			continue;
 		if (plan->ntok[i] == depth)
 			*capture |= (uint16_t)(1u << i);
@@ -241,7 +253,13 @@ JSON_FN void json_pend(struct st_json_pending *pend, const char *path,
 	pend->path_hash = hash;
 	pend->path_len = (uint16_t)len;
 	pend->type = type;
-	memcpy(pend->path, path, len < ST_SCHEMA_PATH_MAX ? len : ST_SCHEMA_PATH_MAX);
+	/* always the whole ST_SCHEMA_PATH_MAX (path has ST_JSON_PATH_MAX >=
+	 * that): a fixed size copies inline, where min(len, 64) was a call.
+	 * The bytes past len (left from longer paths, or never written) are
+	 * never read: st_schema_update() keeps min(len, ST_SCHEMA_PATH_MAX). */
+	_Static_assert(ST_JSON_PATH_MAX >= ST_SCHEMA_PATH_MAX,
+		       "json_pend copies ST_SCHEMA_PATH_MAX bytes of path");
+	memcpy(pend->path, path, ST_SCHEMA_PATH_MAX);
 }
 
 JSON_TARGET
