@@ -26,6 +26,10 @@
 #error "json_scan.h is included by a build of the scanner only"
 #endif
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define JSON_FN static inline JSON_TARGET __attribute__((always_inline))
 #define JSON_LEVELS (ST_JSON_WALK_DEPTH_MAX + 1)
 
@@ -214,16 +218,35 @@ JSON_FN void json_match_index(const struct st_json_plan *plan, unsigned depth,
 }
 
 /* Appends '/' and `key` as a pointer token at path[at]; the new length, or
- * 0 when it would pass ST_JSON_PATH_MAX. */
+ * 0 when it would pass ST_JSON_PATH_MAX.  quoted16: key[-1] .. key[14] may
+ * be read (key sits in the document after its opening quote). */
 JSON_FN size_t json_path_append(char *path, size_t at, const uint8_t *key,
-				size_t len)
+				size_t len, bool quoted16)
 {
 	size_t o = at;
 
 	if (at + 1 + len > ST_JSON_PATH_MAX)
 		return 0;
-	path[o++] = '/';
-	memcpy(path + o, key, len);
+#ifdef __SSE2__
+	if (quoted16 && len <= 15 && at + 16 <= ST_JSON_PATH_MAX) {
+		/* "/key" as one 16-byte store (the quote before the key turned
+		 * into '/', then the key and whatever follows it): the path
+		 * hash's loads that fall inside it are forwarded from that one
+		 * store, where a '/' store and a memcpy made them wait for the
+		 * stores to retire.  Bytes past the path's end are never read. */
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(key - 1));
+
+		v = _mm_or_si128(_mm_andnot_si128(_mm_cvtsi32_si128(0xff), v),
+				 _mm_cvtsi32_si128('/'));
+		_mm_storeu_si128((__m128i *)(void *)(path + at), v);
+		o++;
+	} else
+#endif
+	{
+		(void)quoted16;
+		path[o++] = '/';
+		memcpy(path + o, key, len);
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (likely(key[i] != '~' && key[i] != '/'))
 			continue;
@@ -456,7 +479,8 @@ member:
 					       &cur_alive, &cur_capture);
 			if (l->walk) {
 				size_t n = fits ? json_path_append(path, l->path_len,
-								   key, key_len) : 0;
+								   key, key_len,
+								   !escaped && end - key >= 15) : 0;
 
 				if (n == 0) {
 					limits |= JSON_LIMIT_PATH;
