@@ -353,10 +353,14 @@ static int32_t cur_i32(struct cur *c) { return (int32_t)cur_be(c, 4); }
 static int64_t cur_i64(struct cur *c) { return (int64_t)cur_be(c, 8); }
 
 /* Unsigned LEB128 of at most max_bytes; longer is "bad_varint". */
-static uint64_t cur_uvarint(struct cur *c, unsigned max_bytes)
+static inline uint64_t cur_uvarint(struct cur *c, unsigned max_bytes)
 {
 	uint64_t v = 0;
 
+	/* one byte (lengths, deltas and counts below 64): what the loop's
+	 * first turn does, without the loop */
+	if (likely(!cur_stopped(c) && c->off < c->n && c->p[c->off] < 0x80))
+		return c->p[c->off++];
 	for (unsigned i = 0; i < max_bytes; i++) {
 		const uint8_t *b = cur_take(c, 1);
 
@@ -371,7 +375,7 @@ static uint64_t cur_uvarint(struct cur *c, unsigned max_bytes)
 }
 
 /* Unsigned varint that must fit 32 bits (compact lengths, counts). */
-static uint32_t cur_uvarint32(struct cur *c)
+static inline uint32_t cur_uvarint32(struct cur *c)
 {
 	uint64_t v = cur_uvarint(c, 5);
 

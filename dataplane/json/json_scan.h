@@ -26,6 +26,10 @@
 #error "json_scan.h is included by a build of the scanner only"
 #endif
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define JSON_FN static inline JSON_TARGET __attribute__((always_inline))
 #define JSON_LEVELS (ST_JSON_WALK_DEPTH_MAX + 1)
 
@@ -160,6 +164,18 @@ JSON_FN uint16_t json_capture(struct st_json_value *values, uint16_t capture,
 	return taken;
 }
 
+/* memcmp(a, b, len) == 0; short names (the usual) without a call. */
+JSON_FN bool json_same_bytes(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len > 16)
+		return memcmp(a, b, len) == 0;
+	for (size_t i = 0; i < len; i++) {
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
 /* Pointers of `alive` whose token `depth` is the member name `key`. */
 JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 			    uint16_t alive, const uint8_t *key, size_t len,
@@ -174,7 +190,7 @@ JSON_FN void json_match_key(const struct st_json_plan *plan, unsigned depth,
 
 		if (row[i].len != len ||
 		    (len && (row[i].text[0] != key[0] ||
-			     memcmp(row[i].text, key, len) != 0)))
+			     !json_same_bytes(row[i].text, key, len))))
 			continue;
 		if (plan->ntok[i] == depth)
 			*capture |= (uint16_t)(1u << i);
@@ -202,16 +218,35 @@ JSON_FN void json_match_index(const struct st_json_plan *plan, unsigned depth,
 }
 
 /* Appends '/' and `key` as a pointer token at path[at]; the new length, or
- * 0 when it would pass ST_JSON_PATH_MAX. */
+ * 0 when it would pass ST_JSON_PATH_MAX.  quoted16: key[-1] .. key[14] may
+ * be read (key sits in the document after its opening quote). */
 JSON_FN size_t json_path_append(char *path, size_t at, const uint8_t *key,
-				size_t len)
+				size_t len, bool quoted16)
 {
 	size_t o = at;
 
 	if (at + 1 + len > ST_JSON_PATH_MAX)
 		return 0;
-	path[o++] = '/';
-	memcpy(path + o, key, len);
+#ifdef __SSE2__
+	if (quoted16 && len <= 15 && at + 16 <= ST_JSON_PATH_MAX) {
+		/* "/key" as one 16-byte store (the quote before the key turned
+		 * into '/', then the key and whatever follows it): the path
+		 * hash's loads that fall inside it are forwarded from that one
+		 * store, where a '/' store and a memcpy made them wait for the
+		 * stores to retire.  Bytes past the path's end are never read. */
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(key - 1));
+
+		v = _mm_or_si128(_mm_andnot_si128(_mm_cvtsi32_si128(0xff), v),
+				 _mm_cvtsi32_si128('/'));
+		_mm_storeu_si128((__m128i *)(void *)(path + at), v);
+		o++;
+	} else
+#endif
+	{
+		(void)quoted16;
+		path[o++] = '/';
+		memcpy(path + o, key, len);
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (likely(key[i] != '~' && key[i] != '/'))
 			continue;
@@ -241,7 +276,13 @@ JSON_FN void json_pend(struct st_json_pending *pend, const char *path,
 	pend->path_hash = hash;
 	pend->path_len = (uint16_t)len;
 	pend->type = type;
-	memcpy(pend->path, path, len < ST_SCHEMA_PATH_MAX ? len : ST_SCHEMA_PATH_MAX);
+	/* always the whole ST_SCHEMA_PATH_MAX (path has ST_JSON_PATH_MAX >=
+	 * that): a fixed size copies inline, where min(len, 64) was a call.
+	 * The bytes past len (left from longer paths, or never written) are
+	 * never read: st_schema_update() keeps min(len, ST_SCHEMA_PATH_MAX). */
+	_Static_assert(ST_JSON_PATH_MAX >= ST_SCHEMA_PATH_MAX,
+		       "json_pend copies ST_SCHEMA_PATH_MAX bytes of path");
+	memcpy(pend->path, path, ST_SCHEMA_PATH_MAX);
 }
 
 JSON_TARGET
@@ -438,7 +479,8 @@ member:
 					       &cur_alive, &cur_capture);
 			if (l->walk) {
 				size_t n = fits ? json_path_append(path, l->path_len,
-								   key, key_len) : 0;
+								   key, key_len,
+								   !escaped && end - key >= 15) : 0;
 
 				if (n == 0) {
 					limits |= JSON_LIMIT_PATH;

@@ -3,7 +3,9 @@
  * fully-mergeable quantile sketch with relative-error guarantees", VLDB 2019).
  *
  * Mapping.  gamma = (1+alpha)/(1-alpha).  A value x >= DBL_MIN goes to the
- * bucket of index i = ceil(log_gamma(x)), computed with log(); the bucket
+ * bucket of index i = ceil(log_gamma(x)), computed with log() (for the
+ * integers 1..4096, read from a per-process table of that same expression:
+ * see int_keys_for); the bucket
  * holds (gamma^(i-1), gamma^i] and is read back as 2 gamma^i / (gamma+1)
  * (= (1-alpha) gamma^i), which lies within relative error alpha of every
  * value in the bucket.  A negative value -x (signed sketches only) goes to
@@ -101,6 +103,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +166,8 @@ struct st_qs {
 	struct qs_map map;
 	unsigned max_bins;
 	bool is_signed;
+	const int32_t *int_keys; /* int_keys[x] = map_key(x), x in 1..QS_INT_KEYS;
+				  * shared by every sketch of this alpha, or NULL */
 	uint64_t count;
 	uint64_t rejected;
 	uint64_t zero_count;
@@ -198,6 +203,69 @@ static void map_init(struct qs_map *m, double alpha)
 static inline int64_t map_key(const struct qs_map *m, double x)
 {
 	return (int64_t)ceil(log(x) * m->inv_ln_gamma);
+}
+
+/*
+ * Keys of the integers 1..QS_INT_KEYS (record sizes, counts), looked up
+ * instead of calling log().  Each entry is map_key() itself, evaluated once
+ * per process for each alpha in use, so a lookup returns the very key the
+ * expression gives: the fast path cannot move a value to another bucket.
+ * Tables are built under qs_int_lock by st_qs_create() (never on the
+ * update path), published to a sketch through its int_keys pointer, never
+ * changed afterwards, and live until the process exits.  An alpha whose
+ * keys do not fit in int32 (alpha near 1e-9), or a QS_INT_TABLES+1-th
+ * distinct alpha, gets no table: its sketches call log() as before.
+ */
+#define QS_INT_KEYS 4096
+#define QS_INT_TABLES 4
+
+struct qs_int_table {
+	double alpha;
+	bool built;
+	int32_t keys[QS_INT_KEYS + 1];   /* keys[0] unused */
+};
+
+static pthread_mutex_t qs_int_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qs_int_table qs_int_tables[QS_INT_TABLES];
+
+/* The table of m's alpha, built on first use; NULL when there is none. */
+static const int32_t *int_keys_for(const struct qs_map *m)
+{
+	const int32_t *keys = NULL;
+
+	if (map_key(m, (double)QS_INT_KEYS) > INT32_MAX)
+		return NULL;
+	pthread_mutex_lock(&qs_int_lock);
+	for (unsigned t = 0; t < QS_INT_TABLES; t++) {
+		struct qs_int_table *tab = &qs_int_tables[t];
+
+		if (tab->built && tab->alpha != m->alpha)
+			continue;
+		if (!tab->built) {
+			tab->keys[0] = 0;
+			for (unsigned x = 1; x <= QS_INT_KEYS; x++)
+				tab->keys[x] = (int32_t)map_key(m, (double)x);
+			tab->alpha = m->alpha;
+			tab->built = true;
+		}
+		keys = tab->keys;
+		break;
+	}
+	pthread_mutex_unlock(&qs_int_lock);
+	return keys;
+}
+
+/* map_key() of x >= DBL_MIN, from the integer table when x is one of its
+ * integers. */
+static inline int64_t sketch_key(const struct st_qs *q, double x)
+{
+	if (x <= (double)QS_INT_KEYS && q->int_keys) {
+		uint32_t i = (uint32_t)x;   /* x in (0, QS_INT_KEYS]: defined */
+
+		if ((double)i == x && i)
+			return q->int_keys[i];
+	}
+	return map_key(&q->map, x);
 }
 
 /* gamma^i, and the value bucket i reads back as. */
@@ -358,6 +426,7 @@ struct st_qs *st_qs_create(double alpha, unsigned max_bins, bool is_signed)
 		return NULL;
 	}
 	map_init(&q->map, alpha);
+	q->int_keys = int_keys_for(&q->map);
 	q->max_bins = max_bins;
 	q->is_signed = is_signed;
 	q->pos.bins = q->bins;
@@ -393,9 +462,9 @@ void st_qs_update(struct st_qs *q, double value)
 		return;
 	}
 	if (likely(value >= DBL_MIN)) {
-		store_add(&q->pos, map_key(&q->map, value), 1, q->max_bins);
+		store_add(&q->pos, sketch_key(q, value), 1, q->max_bins);
 	} else if (value <= -DBL_MIN) {
-		store_add(&q->neg, -map_key(&q->map, -value), 1, q->max_bins);
+		store_add(&q->neg, -sketch_key(q, -value), 1, q->max_bins);
 	} else {
 		q->zero_count++;
 		if (value == 0)

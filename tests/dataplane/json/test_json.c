@@ -481,6 +481,75 @@ static void test_schema_walk(void)
 	}
 }
 
+/*
+ * Member names of every length 0..20, plain or holding '~' or '/' at each
+ * position, at depth 1 and 2, in a document that ends right after the name
+ * and in one with 40 more bytes after it (the scanner builds a short path
+ * from the bytes around the name when the document has room): every schema
+ * entry must be the RFC 6901 pointer built here, with st_hash64 of it.
+ */
+static void test_walk_paths_every_name_length(void)
+{
+	enum st_simd_level lv[3];
+	unsigned nl = levels(lv), checked = 0, bad = 0;
+
+	for (unsigned l = 0; l < nl; l++) {
+		for (unsigned len = 0; len <= 20; len++) {
+			for (unsigned special = 0; special <= 2 * len; special++) {
+				char name[32], esc[64], doc[160], want[80], parent_want[8];
+				size_t e = 0;
+
+				for (unsigned i = 0; i < len; i++)
+					name[i] = (char)('a' + i);
+				if (special >= 1 && special <= len)
+					name[special - 1] = '~';
+				else if (special > len)
+					name[special - len - 1] = '/';
+				name[len] = '\0';
+				for (unsigned i = 0; i < len; i++) {
+					if (name[i] == '~' || name[i] == '/') {
+						esc[e++] = '~';
+						esc[e++] = name[i] == '~' ? '0' : '1';
+					} else {
+						esc[e++] = name[i];
+					}
+				}
+				esc[e] = '\0';
+				for (unsigned form = 0; form < 4; form++) {
+					bool nested = form & 1, padded = form & 2;
+					struct st_schema *sc = st_schema_create(16);
+					const struct st_schema_entry *got;
+					int n;
+
+					CU_ASSERT_FATAL(sc != NULL);
+					n = snprintf(doc, sizeof(doc), "%s{\"%s\":%s}%s",
+						     nested ? "{\"p\":" : "", name,
+						     padded ? "\"0123456789012345678901234567890123456789\"" : "1",
+						     nested ? "}" : "");
+					snprintf(want, sizeof(want), "%s/%s",
+						 nested ? "/p" : "", esc);
+					snprintf(parent_want, sizeof(parent_want), "/p");
+					if (st_json_scan_level(lv[l], NULL, (const uint8_t *)doc,
+							       (size_t)n, NULL, NULL, 0, sc,
+							       NULL) != 0)
+						bad++;
+					got = st_schema_find(sc, st_hash64(want, strlen(want)));
+					if (!got || strcmp(got->path, want) != 0 ||
+					    st_schema_size(sc) != 1u + nested)
+						bad++;
+					if (nested && !st_schema_find(sc, st_hash64(parent_want, 2)))
+						bad++;
+					checked++;
+					st_schema_destroy(sc);
+				}
+			}
+		}
+	}
+	printf("\n  walk paths: %u documents, %u wrong\n", checked, bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(checked, nl * 4u * 441u);
+}
+
 static void test_walk_limits(void)
 {
 	char *doc = malloc(1 << 16);
@@ -1148,6 +1217,7 @@ ST_TEST_MAIN("dataplane/json/json",
 	ST_TEST(test_deep_pointer),
 	ST_TEST(test_schema_walk),
 	ST_TEST(test_walk_limits),
+	ST_TEST(test_walk_paths_every_name_length),
 	ST_TEST(test_builds_identical_on_corpus),
 	ST_TEST(test_block_boundaries),
 	ST_TEST(test_python_oracle))

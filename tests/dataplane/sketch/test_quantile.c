@@ -925,6 +925,72 @@ static void test_merge_refuses_overflow(void)
 	st_qs_destroy(q);
 }
 
+/* ---- integer key table ------------------------------------------------- */
+
+/*
+ * The bucket key of one value, as the serialization shows it: the first key
+ * of the positive store (x > 0: ceil(log_gamma x)) or of the negative store
+ * (x < 0: keyed by -ceil(log_gamma |x|)).
+ */
+static int64_t key_of_one_value(struct st_qs *q, double x)
+{
+	uint8_t buf[256];
+	ssize_t n;
+
+	st_qs_reset(q);
+	st_qs_update(q, x);
+	n = st_qs_serialize(q, buf, sizeof(buf));
+	CU_ASSERT_FATAL(n > 0 && (size_t)n <= sizeof(buf));
+	if (x > 0)
+		return (int64_t)st_get_le64(buf + PAYLOAD + 64);
+	/* empty positive store: 16 header bytes, then the negative one */
+	return (int64_t)st_get_le64(buf + PAYLOAD + 64 + 16);
+}
+
+/*
+ * quantile.c reads the keys of the integers 1..4096 from a table.  Oracle:
+ * the mapping as quantile.c's head comment defines it, ceil(ln x / ln
+ * gamma) with ln gamma = log1p(2 alpha / (1 - alpha)), evaluated here with
+ * the same double operations for every integer of the table's range and
+ * past it, for both signs, next to non-integers (which must not take the
+ * table), and for more distinct alphas than there are tables (the rest
+ * compute with log()) including alpha 1e-9, whose keys pass int32.
+ */
+static void test_integer_keys_equal_the_mapping(void)
+{
+	static const double alphas[] = { ST_QS_ALPHA_DEFAULT, 0.001, 0.05,
+		0.5, 1e-9, 0.02, 0.0125, 0.3 };
+	uint64_t mismatches = 0, checked = 0;
+
+	for (size_t a = 0; a < sizeof(alphas) / sizeof(alphas[0]); a++) {
+		double alpha = alphas[a];
+		double inv_ln_gamma = 1 / log1p(2 * alpha / (1 - alpha));
+		struct st_qs *q = st_qs_create(alpha, ST_QS_BINS_DEFAULT, true);
+
+		CU_ASSERT_FATAL(q != NULL);
+		for (uint32_t i = 1; i <= 4200; i++) {
+			const double xs[3] = { (double)i, nextafter((double)i, 0),
+					       nextafter((double)i, 1e9) };
+
+			for (int k = 0; k < 3; k++) {
+				double x = xs[k];
+				int64_t want = (int64_t)ceil(log(x) * inv_ln_gamma);
+
+				checked += 2;
+				if (key_of_one_value(q, x) != want)
+					mismatches++;
+				if (key_of_one_value(q, -x) != -want)
+					mismatches++;
+			}
+		}
+		st_qs_destroy(q);
+	}
+	printf("\n  integer keys: %llu values checked, %llu mismatches\n",
+	       (unsigned long long)checked, (unsigned long long)mismatches);
+	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT_EQUAL(checked, 8ull * 4200 * 3 * 2);
+}
+
 ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_accuracy_against_sort),
 	ST_TEST(test_memory_at_defaults),
@@ -939,4 +1005,5 @@ ST_TEST_MAIN("dataplane/sketch/quantile",
 	ST_TEST(test_serialize_round_trip),
 	ST_TEST(test_validate_rejects_malformed),
 	ST_TEST(test_corrupted_blobs_never_trusted),
-	ST_TEST(test_merge_refuses_overflow))
+	ST_TEST(test_merge_refuses_overflow),
+	ST_TEST(test_integer_keys_equal_the_mapping))
