@@ -466,6 +466,11 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		frame_in(c, f, clock_ns);
 		return;
 	}
+	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
+		/* Would never fit: a wait on a file input would be for ever. */
+		STAT_ADD(c->stats.inbox_oversize_drops, 1);
+		return;
+	}
 	while (!inbox_push(&to->inbox, f)) {
 		if (!e->finite || stopping(e)) {
 			STAT_ADD(c->stats.inbox_full_drops, 1);
@@ -1007,6 +1012,7 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->dispatched = STAT_GET(c->dispatched);
 	s->inbox_full_drops = STAT_GET(c->inbox_full_drops);
 	s->inbox_waits = STAT_GET(c->inbox_waits);
+	s->inbox_oversize_drops = STAT_GET(c->inbox_oversize_drops);
 	s->records = STAT_GET(c->records);
 	s->record_bytes = STAT_GET(c->record_bytes);
 	s->egress_records = STAT_GET(c->egress_records);
@@ -1066,8 +1072,8 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		st_engine_core_stats(e, i, &cs);
 		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
 			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
-			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_waits\":%" PRIu64
-			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
+			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_oversize_drops\":%" PRIu64
+			",\"inbox_waits\":%" PRIu64 ",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
 			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
 			",\"worker_drops\":%" PRIu64 ",\"reassembly_gaps\":%" PRIu64
 			",\"parse_errors\":%" PRIu64 ",\"flows_active\":%" PRIu64
@@ -1075,7 +1081,8 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"epochs_lost\":%" PRIu64 ",\"records_lost\":%" PRIu64
 			",\"capture_drops\":{",
 			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
-			cs.inbox_full_drops, cs.inbox_waits, cs.records, cs.record_bytes,
+			cs.inbox_full_drops, cs.inbox_oversize_drops, cs.inbox_waits,
+			cs.records, cs.record_bytes,
 			cs.egress_records, cs.decode_drops, cs.worker_drops,
 			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,
 			cs.epochs_published, cs.epochs_lost, cs.records_lost);

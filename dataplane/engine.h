@@ -85,6 +85,7 @@ struct st_engine_core_stats {
 	uint64_t dispatched;              /* ... handed to another core */
 	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
 	uint64_t inbox_waits;             /* finite input: waited for room */
+	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
 	uint64_t records, record_bytes, egress_records;
 	uint64_t decode_drops, worker_drops;
 	uint64_t reassembly_gaps, parse_errors;

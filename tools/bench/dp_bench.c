@@ -43,6 +43,7 @@
 #include "control/config/classify.h"
 #include "control/config/config.h"
 #include "dataplane/worker.h"
+#include "tools/bench/bench_capture.h"
 #include "tools/bench/bench_util.h"
 #include "tools/gen/gen.h"
 
@@ -296,64 +297,6 @@ static double mark_cycles(double hz)
 
 /* ---- offline: the record path over a capture in memory ----------------- */
 
-struct capture {
-	uint8_t *bytes;
-	size_t n, cap, bytes_len, bytes_cap;
-	size_t *off;
-	uint32_t *len;
-	uint64_t *ts;
-	int linktype;
-};
-
-static int capture_load(const char *path, struct capture *c)
-{
-	char err[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const uint8_t *p;
-	pcap_t *pc;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
-	if (!pc) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	c->linktype = pcap_datalink(pc);
-	while ((rc = pcap_next_ex(pc, &h, &p)) == 1) {
-		if (c->n == c->cap) {
-			c->cap = c->cap ? 2 * c->cap : 4096;
-			c->off = realloc(c->off, c->cap * sizeof(*c->off));
-			c->len = realloc(c->len, c->cap * sizeof(*c->len));
-			c->ts = realloc(c->ts, c->cap * sizeof(*c->ts));
-			if (!c->off || !c->len || !c->ts)
-				return -1;
-		}
-		while (c->bytes_len + h->caplen > c->bytes_cap) {
-			c->bytes_cap = c->bytes_cap ? 2 * c->bytes_cap : 1 << 20;
-			c->bytes = realloc(c->bytes, c->bytes_cap);
-			if (!c->bytes)
-				return -1;
-		}
-		memcpy(c->bytes + c->bytes_len, p, h->caplen);
-		c->off[c->n] = c->bytes_len;
-		c->len[c->n] = h->caplen;
-		/* opened at nanosecond precision: tv_usec holds nanoseconds */
-		c->ts[c->n] = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
-		c->bytes_len += h->caplen;
-		c->n++;
-	}
-	pcap_close(pc);
-	return rc == PCAP_ERROR ? -1 : 0;
-}
-
-static void capture_free(struct capture *c)
-{
-	free(c->bytes);
-	free(c->off);
-	free(c->len);
-	free(c->ts);
-}
 
 static void no_stream(void *ctx, const struct st_worker_stream *s)
 {
@@ -372,7 +315,7 @@ struct pass_result {
 
 /* One pass of the record path over c, as shadowtap-record-bench does it:
  * frames, epoch closes by the frames' timestamps, flush, last close. */
-static int run_pass(const struct capture *c, const struct st_worker_config *wc,
+static int run_pass(const struct st_bench_capture *c, const struct st_worker_config *wc,
 		    struct pass_result *res)
 {
 	uint64_t epoch_ns = wc->sketch.epoch_ns;
@@ -412,7 +355,7 @@ static int run_pass(const struct capture *c, const struct st_worker_config *wc,
  * the stages' TSC split is scaled to it (a preemption lands in a stage in
  * proportion to the stage's time).
  */
-static void print_file(const char *path, const struct capture *c,
+static void print_file(const char *path, const struct st_bench_capture *c,
 		       const struct pass_result *r, const double *cpu, unsigned passes,
 		       double hz, double mark)
 {
@@ -516,11 +459,11 @@ static int offline(int argc, char **argv)
 	hz = tsc_hz();
 	mark = mark_cycles(hz);
 	for (int fi = optind; fi < argc; fi++) {
-		struct capture c;
+		struct st_bench_capture c;
 		struct pass_result *r = calloc(passes, sizeof(*r));
 		double *cpu = calloc(passes, sizeof(*cpu));
 
-		if (!r || !cpu || capture_load(argv[fi], &c) < 0 || c.n == 0) {
+		if (!r || !cpu || st_bench_capture_load(argv[fi], &c) < 0 || c.n == 0) {
 			fprintf(stderr, "%s: cannot load\n", argv[fi]);
 			return 1;
 		}
@@ -534,7 +477,7 @@ static int offline(int argc, char **argv)
 		print_file(argv[fi], &c, r, cpu, passes, hz, mark);
 		free(r);
 		free(cpu);
-		capture_free(&c);
+		st_bench_capture_free(&c);
 	}
 	printf("figure: TSC %.3f GHz (measured against CLOCK_MONOTONIC_RAW); one "
 	       "accounting mark %.1f TSC cycles\n", hz / 1e9, mark);

@@ -25,59 +25,9 @@
 #include "control/config/classify.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/worker.h"
+#include "tools/bench/bench_capture.h"
 #include "tools/bench/bench_util.h"
 
-struct capture {
-	uint8_t *bytes;
-	size_t n, cap, bytes_len, bytes_cap;
-	size_t *off;
-	uint32_t *len;
-	uint64_t *ts;
-	int linktype;
-};
-
-static int load(const char *path, struct capture *c)
-{
-	char err[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const uint8_t *p;
-	pcap_t *pc;
-	int nsec, rc;
-
-	memset(c, 0, sizeof(*c));
-	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
-	if (!pc) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	c->linktype = pcap_datalink(pc);
-	nsec = pcap_get_tstamp_precision(pc) == PCAP_TSTAMP_PRECISION_NANO;
-	while ((rc = pcap_next_ex(pc, &h, &p)) == 1) {
-		if (c->n == c->cap) {
-			c->cap = c->cap ? 2 * c->cap : 4096;
-			c->off = realloc(c->off, c->cap * sizeof(*c->off));
-			c->len = realloc(c->len, c->cap * sizeof(*c->len));
-			c->ts = realloc(c->ts, c->cap * sizeof(*c->ts));
-			if (!c->off || !c->len || !c->ts)
-				return -1;
-		}
-		while (c->bytes_len + h->caplen > c->bytes_cap) {
-			c->bytes_cap = c->bytes_cap ? 2 * c->bytes_cap : 1 << 20;
-			c->bytes = realloc(c->bytes, c->bytes_cap);
-			if (!c->bytes)
-				return -1;
-		}
-		memcpy(c->bytes + c->bytes_len, p, h->caplen);
-		c->off[c->n] = c->bytes_len;
-		c->len[c->n] = h->caplen;
-		c->ts[c->n] = (uint64_t)h->ts.tv_sec * 1000000000u +
-			      (uint64_t)h->ts.tv_usec * (nsec ? 1u : 1000u);
-		c->bytes_len += h->caplen;
-		c->n++;
-	}
-	pcap_close(pc);
-	return rc == PCAP_ERROR ? -1 : 0;
-}
 
 static void no_stream(void *ctx, const struct st_worker_stream *s)
 {
@@ -86,7 +36,7 @@ static void no_stream(void *ctx, const struct st_worker_stream *s)
 }
 
 /* One pass of the record path; seconds, totals in *t. */
-static double run_worker(const struct capture *c, const struct st_worker_config *wc,
+static double run_worker(const struct st_bench_capture *c, const struct st_worker_config *wc,
 			 struct st_worker_totals *t)
 {
 	uint64_t epoch_ns = wc->sketch.epoch_ns;
@@ -114,7 +64,7 @@ static double run_worker(const struct capture *c, const struct st_worker_config 
 	return t1 - t0;
 }
 
-static double run_decode(const struct capture *c, uint64_t *ok)
+static double run_decode(const struct st_bench_capture *c, uint64_t *ok)
 {
 	struct st_pkt p;
 	double t0 = st_bench_cpu_seconds();
@@ -172,13 +122,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int f = optind; f < argc; f++) {
-		struct capture c;
+		struct st_bench_capture c;
 		struct st_worker_totals t;
 		double *path_s = calloc((size_t)reps, sizeof(double));
 		double *dec_s = calloc((size_t)reps, sizeof(double));
 		uint64_t ok = 0;
 
-		if (!path_s || !dec_s || load(argv[f], &c) < 0 || c.n == 0) {
+		if (!path_s || !dec_s || st_bench_capture_load(argv[f], &c) < 0 || c.n == 0) {
 			fprintf(stderr, "%s: cannot load\n", argv[f]);
 			return 1;
 		}
@@ -204,10 +154,7 @@ int main(int argc, char **argv)
 		       (double)c.n / dmed / 1e6, ok, med / dmed);
 		free(path_s);
 		free(dec_s);
-		free(c.bytes);
-		free(c.off);
-		free(c.len);
-		free(c.ts);
+		st_bench_capture_free(&c);
 	}
 	st_config_destroy(cfg);
 	return 0;

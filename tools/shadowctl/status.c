@@ -63,7 +63,7 @@ static void print_table(const json_t *doc, uint64_t age_ns)
 		       u64(c, "egress_records"), u64(c, "flows_active"), u64(c, "streams"),
 		       u64(c, "reassembly_gaps"), u64(c, "parse_errors"),
 		       u64(c, "decode_drops") + u64(c, "worker_drops") +
-			       u64(c, "inbox_full_drops"),
+			       u64(c, "inbox_full_drops") + u64(c, "inbox_oversize_drops"),
 		       drops_sum(json_object_get(c, "capture_drops")),
 		       u64(c, "epochs_published"), u64(c, "epochs_lost"));
 	}
