@@ -467,7 +467,9 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		return;
 	}
 	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
-		/* Would never fit: a wait on a file input would be for ever. */
+		/* Past half the inbox a frame may never fit, even in an
+		 * empty inbox (a wrap pads to the end first): a wait on a
+		 * file input could last for ever. */
 		STAT_ADD(c->stats.inbox_oversize_drops, 1);
 		return;
 	}

@@ -449,9 +449,10 @@ static void test_late_core_partial(void)
 	fake_free(&k);
 }
 
-/* Frames larger than half an inbox can never be handed over: on a file
- * input a wait for room would last for ever.  They are dropped and counted
- * (inbox_oversize_drops); the small frames around them still arrive. */
+/* A frame larger than half an inbox may never fit, even in an empty one
+ * (a wrap pads to the end first): on a file input a wait for room could
+ * last for ever.  Such frames are dropped and counted (inbox_oversize_drops);
+ * the small frames around them still arrive. */
 #define BIG_FRAMES 16
 #define BIG_BYTES 40000u
 
