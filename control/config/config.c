@@ -70,6 +70,47 @@ struct st_config {
 	struct st_config_stream *streams;
 	size_t n_streams;
 	char *source;
+	struct st_config_threshold thresholds[ST_CRIT_HIGH + 1];
+	struct st_config_detectors detectors;
+	struct st_config_retention retention;
+	struct st_config_control control;
+};
+
+/* A critical stream signals at lower scores than a low one. */
+static const struct st_config_threshold thresholds_default[ST_CRIT_HIGH + 1] = {
+	[ST_CRIT_LOW] = { .medium = 0.8, .high = 0.95 },
+	[ST_CRIT_MEDIUM] = { .medium = 0.6, .high = 0.85 },
+	[ST_CRIT_HIGH] = { .medium = 0.4, .high = 0.7 },
+};
+
+static const struct st_config_detectors detectors_default = {
+	.cusum_drift = 0.5,
+	.cusum_threshold = 5.0,
+	.bocpd_hazard = 1.0 / 250.0,
+	.bocpd_max_run = 500,
+	.iforest_trees = 100,
+	.iforest_sample = 256,
+	.model_refresh_s = 3600,
+	.forecast_horizon_s = 60,
+	.season_s = 86400,
+	.warmup_epochs = 30,
+};
+
+static const struct st_config_retention retention_default = {
+	.profiles_s = 3600,
+	.profiles_bytes = 256ull << 20,
+	.fine_s = 3600,
+	.coarse_step_s = 60,
+	.coarse_s = 604800,
+	.disk_bytes = 1ull << 30,
+};
+
+static const struct st_config_control control_default = {
+	.instance = "default",
+	.state_dir = "/var/lib/shadowtap",
+	.socket_path = "/run/shadowtap/cp.sock",
+	.event_log = "",
+	.prometheus = "127.0.0.1:9464",
 };
 
 static const struct st_config_params params_default = {
@@ -206,6 +247,10 @@ struct st_config *st_config_default(void)
 	if (!cfg)
 		return NULL;
 	cfg->params = params_default;
+	memcpy(cfg->thresholds, thresholds_default, sizeof(cfg->thresholds));
+	cfg->detectors = detectors_default;
+	cfg->retention = retention_default;
+	cfg->control = control_default;
 	for (size_t i = 0; i < sizeof(ports_default) / sizeof(ports_default[0]); i++)
 		map_port(cfg, ports_default[i].port, ports_default[i].transport,
 			 ports_default[i].proto);
@@ -1079,6 +1124,27 @@ const struct st_config_fields *st_config_stream_fields(const struct st_config *c
 enum st_criticality st_config_stream_criticality(const struct st_config_stream *rule)
 {
 	return rule ? rule->criticality : ST_CRIT_MEDIUM;
+}
+
+const struct st_config_threshold *st_config_threshold(const struct st_config *cfg,
+						      enum st_criticality c)
+{
+	return (unsigned)c <= ST_CRIT_HIGH ? &cfg->thresholds[c] : NULL;
+}
+
+const struct st_config_detectors *st_config_detectors(const struct st_config *cfg)
+{
+	return &cfg->detectors;
+}
+
+const struct st_config_retention *st_config_retention(const struct st_config *cfg)
+{
+	return &cfg->retention;
+}
+
+const struct st_config_control *st_config_control(const struct st_config *cfg)
+{
+	return &cfg->control;
 }
 
 /* ---- stream names ---- */

@@ -91,6 +91,8 @@ struct st_config_stream {
 	enum st_criticality criticality;
 	char match[ST_CONFIG_MATCH_MAX + 1];  /* fnmatch(3) glob */
 	struct st_config_fields fields;
+	double capacity_rps;                  /* records/s the stream's pool can
+					       * take; 0: none (no horizon) */
 	unsigned line;                        /* where the rule starts; 0 if built */
 };
 
@@ -105,6 +107,52 @@ struct st_config_params {
 	uint32_t flow_table_entries;     /* per core, 1024..16777216, 65536 */
 	uint32_t flow_idle_timeout_ms;   /* 100..86400000, 60000 */
 	uint64_t reassembly_bytes_per_core; /* 2*ST_CODEC_HOLD_MAX..2^36, 64 MiB */
+};
+
+/*
+ * Control-plane sections (shadowtap-cp).  Each has a default, so a file
+ * that leaves a section out gets exactly these values.
+ */
+
+/* `thresholds`: per criticality, the anomaly scores at which a signal is
+ * medium and high; a score > 0 below `medium` is low.  0 < medium < high <= 1. */
+struct st_config_threshold {
+	double medium;
+	double high;
+};
+
+/* `detectors`: parameters of the detectors and models. */
+struct st_config_detectors {
+	double cusum_drift;          /* k, in standard deviations, 0.5 */
+	double cusum_threshold;      /* h, in standard deviations, 5 */
+	double bocpd_hazard;         /* 1 / expected run length, 1/250 */
+	unsigned bocpd_max_run;      /* run-length cap R_max, 1..100000, 500 */
+	unsigned iforest_trees;      /* 1..1000, 100 */
+	unsigned iforest_sample;     /* rows per tree, 2..65536, 256 */
+	uint32_t model_refresh_s;    /* retrain period, 10..604800, 3600 */
+	uint32_t forecast_horizon_s; /* how far ahead the rate is forecast, 1..86400, 60 */
+	uint32_t season_s;           /* seasonal period of the forecaster, 0 none, 86400 */
+	unsigned warmup_epochs;      /* epochs before a stream may signal, 1..100000, 30 */
+};
+
+/* `retention`: what the store keeps. */
+struct st_config_retention {
+	uint32_t profiles_s;         /* recent full profiles kept per stream, 60..86400, 3600 */
+	uint64_t profiles_bytes;     /* memory bound over all streams, 1 MiB..2^40, 256 MiB */
+	uint32_t fine_s;             /* per-epoch feature history, 60..2^31, 3600 */
+	uint32_t coarse_step_s;      /* downsampled tier's step, 10..86400, 60 */
+	uint32_t coarse_s;           /* downsampled tier's span, 3600..2^31, 604800 */
+	uint64_t disk_bytes;         /* history files over all streams, 1 MiB..2^44, 1 GiB */
+};
+
+/* `control`: where shadowtap-cp lives and talks. */
+#define ST_CONFIG_PATH_MAX 255
+struct st_config_control {
+	char instance[ST_CONFIG_NAME_BYTES];      /* the data plane's ring, "default" */
+	char state_dir[ST_CONFIG_PATH_MAX + 1];   /* "/var/lib/shadowtap" */
+	char socket_path[108];                    /* "/run/shadowtap/cp.sock" (sun_path) */
+	char event_log[ST_CONFIG_PATH_MAX + 1];   /* "" = <state_dir>/events.jsonl */
+	char prometheus[64];                      /* "127.0.0.1:9464"; "" = off */
 };
 
 /* One entry of the port map as st_config_ports() lists it. */
@@ -258,6 +306,17 @@ int st_config_parse_port_override(const char *text, uint16_t *port,
 /* Parses `text` as above and applies it with st_config_set_port(). */
 int st_config_apply_port_override(struct st_config *cfg, const char *text,
 				  char *err, size_t err_len);
+
+/*
+ * Control-plane sections; pointers belong to cfg (see the read accessors).
+ * st_config_threshold() is the `thresholds` entry of criticality c (NULL
+ * when c is out of range).
+ */
+const struct st_config_threshold *st_config_threshold(const struct st_config *cfg,
+						      enum st_criticality c);
+const struct st_config_detectors *st_config_detectors(const struct st_config *cfg);
+const struct st_config_retention *st_config_retention(const struct st_config *cfg);
+const struct st_config_control *st_config_control(const struct st_config *cfg);
 
 /* "low", "medium", "high"; NULL when out of range. */
 const char *st_criticality_name(enum st_criticality c);
