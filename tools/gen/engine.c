@@ -554,10 +554,17 @@ static void next_arrival(struct engine *e, struct stream *s)
 	s->next_arrival_ns = cfg->start_ns + off;
 }
 
-static uint64_t draw_key(struct stream *s)
+/* The key of a record created at trace offset off_ns. */
+static uint64_t draw_key(struct stream *s, int64_t off_ns)
 {
-	uint64_t n = s->spec->keys, rank;
+	const struct st_gen_stream_spec *spec = s->spec;
+	uint64_t n = spec->keys, rank;
 
+	if (spec->hot_at_ns >= 0 && off_ns >= spec->hot_at_ns &&
+	    (double)(st_rng_next(&s->rng) >> 11) * 0x1p-53 < spec->hot_share)
+		return 0;
+	if (spec->explode_at_ns >= 0 && off_ns >= spec->explode_at_ns)
+		return below(&s->rng, spec->explode_keys);
 	if (s->spec->zipf > 0)
 		rank = st_zipf_next(&s->zipf, &s->rng);
 	else
@@ -602,7 +609,7 @@ static int arrive(struct engine *e, struct stream *s)
 
 	s->next_conn = (s->next_conn + 1) % spec->conns;
 	memset(&r, 0, sizeof(r));
-	r.key_id = draw_key(s);
+	r.key_id = draw_key(s, t - e->cfg->start_ns);
 	r.key_len = (uint8_t)st_gen_key_format(r.key_id, r.key);
 	r.created_ns = t;
 	r.version = (uint8_t)st_gen_schema_version_at(s->schema, t - e->cfg->start_ns);

@@ -95,6 +95,12 @@ struct st_gen_stream_spec {
 
 	uint64_t keys;
 	double zipf;                  /* 0 = uniform */
+	int64_t explode_at_ns;        /* from this offset on, keys are uniform over
+				       * explode_keys ids; -1: never */
+	uint64_t explode_keys;
+	int64_t hot_at_ns;            /* from this offset on, a share hot_share of
+				       * records carries key id 0; -1: never */
+	double hot_share;
 
 	unsigned conns;
 	unsigned batch;               /* records per batch / message per write */

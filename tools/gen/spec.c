@@ -298,6 +298,8 @@ static void set_defaults(struct st_gen_stream_spec *spec, bool ipv6)
 	spec->on_s = 1;
 	spec->off_s = 1;
 	spec->compress = 300;
+	spec->explode_at_ns = -1;
+	spec->hot_at_ns = -1;
 	spec->peak = 0;
 	spec->keys = 1000;
 	spec->conns = 1;
@@ -468,6 +470,7 @@ static const struct {
 	{ "peak", ALL }, { "keys", ALL }, { "zipf", ALL }, { "conns", ALL },
 	{ "batch", ALL }, { "linger", ALL }, { "mss", ALL }, { "split", ALL },
 	{ "reorder", ALL }, { "dup", ALL }, { "schema", ALL }, { "port", ALL },
+	{ "explode", ALL }, { "hot", ALL },
 	{ "headers", KAFKA | NATS }, { "partitions", KAFKA }, { "version", KAFKA | MQTT },
 	{ "acks", KAFKA }, { "qos", MQTT }, { "verbose", NATS }, { "ping", NATS },
 	{ "dgram", JSONL },
@@ -509,6 +512,31 @@ static double seconds_of(int64_t ns)
 	return (double)ns / ST_GEN_NS_PER_S;
 }
 
+/*
+ * "VALUE@TIME" of explode=N@T (a key count, 1..2^40) and hot=P@T (a share in
+ * (0, 1]); T is a trace offset.
+ */
+static int parse_at(const char *v, const struct st_gen_stream_spec *spec,
+		    int64_t *at_ns, double *share, uint64_t *count)
+{
+	const char *at = strrchr(v, '@');
+	char number[64];
+	size_t len;
+
+	(void)spec;
+	if (!at || (len = (size_t)(at - v)) == 0 || len >= sizeof(number))
+		return -EINVAL;
+	memcpy(number, v, len);
+	number[len] = '\0';
+	if (st_gen_parse_duration(at + 1, at_ns))
+		return -EINVAL;
+	if (count)
+		return parse_uint(number, 1, 1ull << 40, count) ? 0 : -EINVAL;
+	if (!parse_double(number, 0, 1, share) || *share <= 0)
+		return -EINVAL;
+	return 0;
+}
+
 /* One KEY=VALUE; the key is already known to apply. */
 static int parse_option(const char *k, const char *v, struct st_gen_stream_spec *spec)
 {
@@ -529,6 +557,10 @@ static int parse_option(const char *k, const char *v, struct st_gen_stream_spec 
 		return parse_double(v, 0, 1e8, &spec->off_rate) ? 0 : -EINVAL;
 	if (!strcmp(k, "zipf"))
 		return parse_double(v, 0, 10, &spec->zipf) ? 0 : -EINVAL;
+	if (!strcmp(k, "explode"))
+		return parse_at(v, spec, &spec->explode_at_ns, NULL, &spec->explode_keys);
+	if (!strcmp(k, "hot"))
+		return parse_at(v, spec, &spec->hot_at_ns, &spec->hot_share, NULL);
 	if (!strcmp(k, "reorder"))
 		return parse_double(v, 0, 1, &spec->reorder_p) ? 0 : -EINVAL;
 	if (!strcmp(k, "dup"))
@@ -628,6 +660,8 @@ static const char *range_of(const char *k, const struct st_gen_stream_spec *spec
 		{ "conns", "1-64" }, { "batch", "1-10000" }, { "mss", "1-8960" },
 		{ "partitions", "1-10000" }, { "qos", "0, 1 or 2" }, { "dgram", "64-8952 bytes" },
 		{ "port", "1-65535" }, { "headers", "0 or 1" }, { "verbose", "0 or 1" },
+		{ "explode", "N@T: 1 to 2^40 keys from trace offset T (explode=100000@30s)" },
+		{ "hot", "P@T: a share in (0, 1] from trace offset T (hot=0.3@30s)" },
 	};
 
 	if (!strcmp(k, "version"))

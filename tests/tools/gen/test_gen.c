@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -835,6 +836,102 @@ static void test_jsonl_epochs_ticks_schema(void)
 }
 
 /* records = sum of epochs = sum of ticks; tops sorted and bounded; shapes. */
+/*
+ * hot=P@T and explode=N@T, decoded here from tshark's datagram bytes: before
+ * T the keys are those of the universe asked for; after hot=0.3@1s the key
+ * u0 carries 30% of each epoch's records (within 4 binomial sigmas of the
+ * share asked for); after explode=20000@2s the epoch holds far more
+ * distinct keys than the 100 of the universe; and the truth's per-epoch
+ * distinct counts and top key equal what is decoded.
+ */
+static void test_hot_key_and_explosion(void)
+{
+	const char *pcap = path_in("phases.pcap");
+	long long start_ns, epoch_ns, records[4] = { 0 }, u0[4] = { 0 };
+	json_t *truth, *s, *epochs, *keys[4];
+	char *out, *line;
+
+	CU_ASSERT_EQUAL_FATAL(run("%s -q -o %s -d 4s --seed 5 "
+		"--stream jsonl:udp:5140,rate=3000,keys=100,hot=0.3@1s,explode=20000@3s",
+		gen(), pcap), 0);
+	truth = load_truth(pcap);
+	start_ns = jint(truth, "start_ns");
+	epoch_ns = jint(truth, "epoch_ns");
+	for (int e = 0; e < 4; e++)
+		keys[e] = json_object();
+	out = output_of("%s -r %s -T fields -e frame.time_epoch -e data.data 2>/dev/null",
+			tshark_checks, pcap);
+	for (line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		long long sec = 0, nsec = 0, e;
+		char frac[16] = "", *hex = strchr(line, '\t');
+		size_t n, k = 0;
+		char *payload;
+
+		CU_ASSERT_FATAL(hex && sscanf(line, "%lld.%9[0-9]", &sec, frac) == 2);
+		for (int d = 0; d < 9; d++)
+			nsec = nsec * 10 + (frac[d] ? frac[d] - '0' : 0);
+		e = (sec * 1000000000LL + nsec - start_ns) / epoch_ns;
+		CU_ASSERT_FATAL(e >= 0 && e < 4);
+		n = strlen(++hex) / 2;
+		payload = malloc(n + 1);
+		for (size_t i = 0; i < n; i++) {
+			unsigned v;
+
+			sscanf(hex + 2 * i, "%2x", &v);
+			payload[i] = (char)v;
+		}
+		payload[n] = '\0';
+		while (k < n) {
+			char *nl = memchr(payload + k, '\n', n - k);
+			json_t *v;
+			const char *id;
+
+			CU_ASSERT_FATAL(nl != NULL);
+			v = json_loadb(payload + k, (size_t)(nl - payload - k), 0, NULL);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+			id = json_string_value(json_object_get(json_object_get(v, "user"), "id"));
+			CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+			count_key(keys[e], id, strlen(id));
+			u0[e] += strcmp(id, "u0") == 0;
+			records[e]++;
+			json_decref(v);
+			k = (size_t)(nl - payload) + 1;
+		}
+		free(payload);
+	}
+	free(out);
+	s = truth_stream(truth, "jsonl:10.0.0.40:5140");
+	epochs = json_object_get(s, "epochs");
+	for (int e = 0; e < 4; e++) {
+		json_t *te = json_array_get(epochs, (size_t)e);
+		double share = (double)u0[e] / (double)records[e];
+		double sigma = sqrt(0.3 * 0.7 / (double)records[e]);
+
+		CU_ASSERT(records[e] > 2000);
+		CU_ASSERT_EQUAL(jint(te, "records"), records[e]);
+		CU_ASSERT_EQUAL(jint(te, "distinct_keys"), (long long)json_object_size(keys[e]));
+		if (e == 0) {
+			CU_ASSERT(json_object_size(keys[e]) <= 100);
+			CU_ASSERT(share < 0.05);
+		} else {
+			/* the hot share plus u0's own share of the rest */
+			double rest = e < 3 ? 0.7 / 100 : 0.7 / 20000;
+
+			CU_ASSERT(fabs(share - (0.3 + rest)) < 4 * sigma);
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+				json_array_get(json_object_get(te, "top_keys"), 0), "key")), "u0");
+			CU_ASSERT_EQUAL(jint(json_array_get(json_object_get(te, "top_keys"), 0), "count"), u0[e]);
+		}
+		if (e < 3) {
+			CU_ASSERT(json_object_size(keys[e]) <= 100);
+		} else {
+			CU_ASSERT(json_object_size(keys[e]) > 1000);
+		}
+		json_decref(keys[e]);
+	}
+	json_decref(truth);
+}
+
 static void test_truth_is_consistent(void)
 {
 	const char *pcap = path_in("shapes.pcap");
@@ -938,6 +1035,9 @@ static void test_cli_errors_name_the_option(void)
 	expect_error("--stream kafka:x,colour=red", "unknown option 'colour'");
 	expect_error("--stream kafka:x,schema=+user@1s", "'user'");
 	expect_error("--stream kafka:x,schema=amount:decimal@1s", "unknown type 'decimal'");
+	expect_error("--stream kafka:x,hot=1.5@1s", "hot=1.5@1s");
+	expect_error("--stream kafka:x,hot=0.3", "hot=0.3");
+	expect_error("--stream kafka:x,explode=0@1s", "explode=0@1s");
 	expect_error("--stream bogus:x", "unknown protocol 'bogus'");
 	expect_error("--stream jsonl:udp:99999", "port");
 	expect_error("--duration 5x --stream kafka:x", "--duration 5x");
@@ -969,6 +1069,7 @@ ST_TEST_MAIN("tools/gen",
 	ST_TEST(test_mqtt_publishes_in_tshark),
 	ST_TEST(test_nats_pubs_by_scan),
 	ST_TEST(test_jsonl_epochs_ticks_schema),
+	ST_TEST(test_hot_key_and_explosion),
 	ST_TEST(test_truth_is_consistent),
 	ST_TEST(test_same_seed_same_bytes),
 	ST_TEST(test_cli_errors_name_the_option),
