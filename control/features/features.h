@@ -109,9 +109,11 @@ const char *st_feature_name(enum st_feature_id id);
  * its normalised tick spectra: the first usable epoch sets b = p, each
  * later one b = (1 - a) b + a p with a = spectrum_alpha, AFTER its distance
  * H(p, b) was taken (an epoch is compared with the past only).  A stream
- * whose rate is white noise sits near H = 0.33 (the raw bins of a
- * periodogram scatter as exponentials: 1 - E[sqrt(Exp(1))] = 1 - sqrt(pi)/2,
- * H = 0.34 for long series), a periodic one near 0, a changed period near 1.
+ * whose rate is white noise does not sit at 0 but near H = 0.34: the raw
+ * bins of a periodogram scatter as exponentials around a smooth baseline,
+ * so H^2 tends to 1 - E[sqrt(Exp(1))] = 1 - sqrt(pi)/2 (0.335 measured on
+ * Poisson ticks of 100 x 10 ms).  A steady periodic rate sits near 0, a
+ * changed period near 1; the detectors judge changes of H, not its level.
  *
  * Schema drift.  The baseline is a table of JSON paths, each with a type
  * mask and a share (expected occurrences per record), kept sorted by path
