@@ -27,11 +27,10 @@
 #include <string.h>
 
 #include "control/features/spectrum.h"
+#include "dataplane/compiler.h"
 #include "dataplane/sketch/le.h"
 #include "dataplane/sketch/ticks.h"
 #include "shadowtap/sketch_blob.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const feature_names[ST_FEAT_COUNT] = {
 	[ST_FEAT_LOG_RECORD_RATE] = "log_record_rate",
@@ -56,7 +55,7 @@ static const char *const feature_names[ST_FEAT_COUNT] = {
 	[ST_FEAT_SPECTRAL_DISTANCE] = "spectral_distance",
 };
 
-_Static_assert(ARRAY_SIZE(feature_names) == ST_FEAT_COUNT, "a name per feature");
+_Static_assert(ST_ARRAY_SIZE(feature_names) == ST_FEAT_COUNT, "a name per feature");
 _Static_assert(ST_FEAT_LOG_CARD_3 - ST_FEAT_LOG_CARD_0 + 1 == ST_PROFILE_KEY_FIELDS_MAX,
 	       "a cardinality per key field");
 _Static_assert(ST_FEAT_TOP1_SHARE_3 - ST_FEAT_TOP1_SHARE_0 + 1 == ST_PROFILE_KEY_FIELDS_MAX,

@@ -198,7 +198,8 @@ void st_featstate_destroy(struct st_featstate *st);
  * The features of one parsed profile (a view from a successful
  * st_profile_parse(); its buffer must still be there) into *out, and the
  * state's baselines moved by it.  Returns 0, or
- *   -EINVAL  view is not this state's stream, or a section it needs (ticks,
+ *   -EINVAL  view is not this state's stream, its epoch length is 0 or its
+ *            key_fields is out of range, or a section it needs (ticks,
  *            schema) is absent or malformed;
  *   -ERANGE  the epoch does not start after the last one fed;
  *   -ENOMEM  the spectrum workspace could not be made;
