@@ -20,6 +20,18 @@ static const struct subcommand subcommands[] = {
 	  "print the Shadow Profiles shadowtap-dp writes to its ring" },
 	{ "status", shadowctl_status,
 	  "the running data plane's counters, per core" },
+	{ "cp-status", shadowctl_cp_status,
+	  "the running control plane (shadowtap-cp): ring, profiles, config, clients" },
+	{ "streams", shadowctl_streams,
+	  "one row per stream: rates, cardinality, top-1 share, severity" },
+	{ "profile", shadowctl_cp_profile,
+	  "a stream's latest profile as shadowtap-cp holds it" },
+	{ "signals", shadowctl_signals,
+	  "recent predictive signals; --follow for new ones as they come" },
+	{ "top", shadowctl_top,
+	  "live view: streams by rate with sparklines, refreshed each second" },
+	{ "models", shadowctl_models,
+	  "the control plane's models; --retrain" },
 };
 
 static void usage(FILE *out)

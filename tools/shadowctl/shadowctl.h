@@ -12,5 +12,12 @@
 int shadowctl_analyze(int argc, char **argv);
 int shadowctl_profiles(int argc, char **argv);
 int shadowctl_status(int argc, char **argv);
+/* views.c: the control plane's views, through shadowtap-cp's socket */
+int shadowctl_cp_status(int argc, char **argv);
+int shadowctl_streams(int argc, char **argv);
+int shadowctl_cp_profile(int argc, char **argv);
+int shadowctl_signals(int argc, char **argv);
+int shadowctl_top(int argc, char **argv);
+int shadowctl_models(int argc, char **argv);
 
 #endif
