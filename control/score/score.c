@@ -125,33 +125,3 @@ void st_score_combine(const struct st_score_inputs *in,
 			}
 	out->severity = st_score_severity(top, thresholds);
 }
-
-const char *st_severity_name(enum st_severity s)
-{
-	static const char *const names[] = { "none", "low", "medium", "high" };
-
-	return (unsigned)s < 4 ? names[s] : NULL;
-}
-
-const char *st_signal_cause_name(uint32_t bit)
-{
-	static const char *const names[CAUSES] = {
-		"rate", "cardinality", "skew", "schema", "pattern", "errors",
-		"size", "partitions", "capacity",
-	};
-
-	if (!bit || (bit & (bit - 1)) || bit_index(bit) >= CAUSES)
-		return NULL;
-	return names[bit_index(bit)];
-}
-
-const char *st_signal_detector_name(uint32_t bit)
-{
-	static const char *const names[] = {
-		"cusum", "bocpd", "iforest", "forecast", "schema", "spectral",
-	};
-
-	if (!bit || (bit & (bit - 1)) || bit_index(bit) >= 6)
-		return NULL;
-	return names[bit_index(bit)];
-}

@@ -85,13 +85,4 @@ void st_score_combine(const struct st_score_inputs *in,
 enum st_severity st_score_severity(double score,
 				   const struct st_config_threshold *thresholds);
 
-/* "none", "low", "medium", "high"; NULL out of range. */
-const char *st_severity_name(enum st_severity s);
-
-/* "rate", "cardinality", ... for one ST_SIGNAL_CAUSE_* bit; NULL otherwise. */
-const char *st_signal_cause_name(uint32_t cause_bit);
-
-/* "cusum", "bocpd", ... for one ST_SIGNAL_DET_* bit; NULL otherwise. */
-const char *st_signal_detector_name(uint32_t det_bit);
-
 #endif
