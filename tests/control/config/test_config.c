@@ -272,7 +272,8 @@ static void test_error_unknown_setting(void)
 {
 	expect_error("# typo in a section name\n"
 		     "default = { };\n", 2,
-		     "unknown setting \"default\" in the top level (known: ports, streams, defaults)");
+		     "unknown setting \"default\" in the top level (known: ports, streams, defaults, "
+		     "thresholds, detectors, retention, control, pools, backends, actuators, policy)");
 	expect_error("defaults = {\n"
 		     "  hll_precision = 12;\n"
 		     "\n"
@@ -406,7 +407,8 @@ static void test_range_ends_accepted(void)
 		"  max_streams_per_core = 65536; flow_table_entries = 16777216;\n"
 		"  flow_idle_timeout_ms = 86400000;\n"
 		"  reassembly_bytes_per_core = 68719476736L;\n"
-		"};\n");
+		"};\n"
+		"retention = { coarse_step_s = 3600; };  # a 1 h epoch needs a 1 h step\n");
 	const struct st_config_params *p;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
