@@ -20,6 +20,8 @@ static const struct subcommand subcommands[] = {
 	  "print the Shadow Profiles shadowtap-dp writes to its ring" },
 	{ "status", shadowctl_status,
 	  "the running data plane's counters, per core" },
+	{ "config", shadowctl_config,
+	  "check a configuration file (config check FILE)" },
 };
 
 static void usage(FILE *out)

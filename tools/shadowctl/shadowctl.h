@@ -12,5 +12,6 @@
 int shadowctl_analyze(int argc, char **argv);
 int shadowctl_profiles(int argc, char **argv);
 int shadowctl_status(int argc, char **argv);
+int shadowctl_config(int argc, char **argv);
 
 #endif
