@@ -33,6 +33,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 #include "dataplane/sketch/heavy.h"
 #include "dataplane/sketch/hll.h"
 #include "dataplane/sketch/ticks.h"
+#include "shadowtap/ring.h"
 
 #define PORTS 65536u
 #define T_TCP 0
@@ -74,6 +76,12 @@ struct st_config {
 	struct st_config_detectors detectors;
 	struct st_config_retention retention;
 	struct st_config_control control;
+	struct st_config_pool *pools;
+	size_t n_pools;
+	struct st_config_backend *backends;
+	size_t n_backends;
+	struct st_config_actuators actuators;
+	struct st_config_policy policy;
 };
 
 /* A critical stream signals at lower scores than a low one. */
@@ -113,6 +121,32 @@ static const struct st_config_control control_default = {
 	.prometheus = "127.0.0.1:9464",
 };
 
+static const struct st_config_actuators actuators_default = {
+	.dry_run = false,
+	.nexthop = {
+		.enabled = false,
+		.group_id = 4000,
+		.resilient = { .buckets = 128, .idle_timer_s = 120 },
+		.table = 254,
+	},
+	.xdp_lb = {
+		.enabled = false,
+		.transport = ST_CONFIG_TCP,
+		.table_size = 65537,
+		.forward = ST_XDP_FWD_TX,
+	},
+	.hook = { .argc = 0, .timeout_ms = 5000 },
+};
+
+static const struct st_config_policy policy_default = {
+	.cooldown_s = 300,
+	.hysteresis = 0.1,
+	.high_cardinality = 100000,
+	.skew_top1_share = 0.2,
+	.scale_up_utilization = 0.8,
+	.scale_down_utilization = 0.3,
+};
+
 static const struct st_config_params params_default = {
 	.hll_precision = ST_HLL_P_DEFAULT,
 	.heavy_hitters = ST_HH_K_DEFAULT,
@@ -123,6 +157,7 @@ static const struct st_config_params params_default = {
 	.flow_table_entries = 65536,
 	.flow_idle_timeout_ms = 60000,
 	.reassembly_bytes_per_core = 64ull << 20,
+	.capacity_rps = 0,
 };
 
 static const struct {
@@ -142,11 +177,36 @@ static const char *const crit_names[] = {
 	[ST_CRIT_HIGH] = "high",
 };
 
+static const char *const memory_class_names[] = {
+	[ST_MEM_NORMAL] = "normal",
+	[ST_MEM_HIGH] = "high",
+};
+
+static const char *const forward_names[] = {
+	[ST_XDP_FWD_TX] = "tx",
+	[ST_XDP_FWD_REDIRECT] = "redirect",
+	[ST_XDP_FWD_IPIP] = "ipip",
+};
+
 const char *st_criticality_name(enum st_criticality c)
 {
 	if ((unsigned)c >= sizeof(crit_names) / sizeof(crit_names[0]))
 		return NULL;
 	return crit_names[c];
+}
+
+const char *st_memory_class_name(enum st_memory_class m)
+{
+	if ((unsigned)m >= sizeof(memory_class_names) / sizeof(memory_class_names[0]))
+		return NULL;
+	return memory_class_names[m];
+}
+
+const char *st_xdp_forward_name(enum st_xdp_forward f)
+{
+	if ((unsigned)f >= sizeof(forward_names) / sizeof(forward_names[0]))
+		return NULL;
+	return forward_names[f];
 }
 
 /* ---- text checks ---- */
@@ -251,6 +311,8 @@ struct st_config *st_config_default(void)
 	cfg->detectors = detectors_default;
 	cfg->retention = retention_default;
 	cfg->control = control_default;
+	cfg->actuators = actuators_default;
+	cfg->policy = policy_default;
 	for (size_t i = 0; i < sizeof(ports_default) / sizeof(ports_default[0]); i++)
 		map_port(cfg, ports_default[i].port, ports_default[i].transport,
 			 ports_default[i].proto);
@@ -262,6 +324,8 @@ void st_config_destroy(struct st_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->streams);
+	free(cfg->pools);
+	free(cfg->backends);
 	free(cfg->source);
 	free(cfg);
 }
@@ -422,8 +486,14 @@ static int get_uint(struct load_ctx *c, const config_setting_t *group,
 	return 0;
 }
 
-static int get_double(struct load_ctx *c, const config_setting_t *group,
-		      const char *name, double min, double max, double *out)
+/* Bounds of get_real() that the range excludes. */
+#define OPEN_MIN 1
+#define OPEN_MAX 2
+
+/* A number member (float or integer literal) in the range; *out unchanged
+ * when absent.  `open` (OPEN_MIN, OPEN_MAX) excludes a bound. */
+static int get_real(struct load_ctx *c, const config_setting_t *group,
+		    const char *name, double min, double max, int open, double *out)
 {
 	config_setting_t *s = config_setting_get_member(group, name);
 	double v;
@@ -438,9 +508,36 @@ static int get_double(struct load_ctx *c, const config_setting_t *group,
 	else
 		return fail(c, s, "%s must be a number, not %s", name,
 			    type_name(config_setting_type(s)));
-	if (!(v >= min && v <= max))
-		return fail(c, s, "%s = %g is out of range %g..%g", name, v, min, max);
+	if (!(v >= min && v <= max) || ((open & OPEN_MIN) && v == min) ||
+	    ((open & OPEN_MAX) && v == max)) {
+		if (!open)
+			return fail(c, s, "%s = %g is out of range %g..%g", name, v,
+				    min, max);
+		return fail(c, s, "%s = %g is out of range %s%g, %g%s", name, v,
+			    (open & OPEN_MIN) ? "(" : "[", min, max,
+			    (open & OPEN_MAX) ? ")" : "]");
+	}
 	*out = v;
+	return 0;
+}
+
+static int get_double(struct load_ctx *c, const config_setting_t *group,
+		      const char *name, double min, double max, double *out)
+{
+	return get_real(c, group, name, min, max, 0, out);
+}
+
+static int get_bool(struct load_ctx *c, const config_setting_t *group,
+		    const char *name, bool *out)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(c, s, "%s must be a boolean (true or false), not %s", name,
+			    type_name(config_setting_type(s)));
+	*out = config_setting_get_bool(s) != 0;
 	return 0;
 }
 
@@ -669,6 +766,232 @@ out_free:
 	return NULL;
 }
 
+/* ---- loading: text values ---- */
+
+/*
+ * A string member copied into dst[0..cap): 1..cap-1 bytes of UTF-8 text
+ * (0 allowed when allow_empty).  dst unchanged and *at NULL when absent,
+ * else *at is the setting.
+ */
+static int get_text(struct load_ctx *c, const config_setting_t *group,
+		    const char *name, bool allow_empty, char *dst, size_t cap,
+		    const config_setting_t **at)
+{
+	const config_setting_t *s;
+	const char *text;
+	size_t len;
+	int rc = get_string(c, group, name, false, "", &s, &text);
+
+	*at = NULL;
+	if (rc || !text)
+		return rc;
+	*at = s;
+	len = strlen(text);
+	if (len >= cap || (len == 0 && !allow_empty))
+		return fail(c, s, "%s is %zu bytes (%d..%zu allowed)", name, len,
+			    allow_empty ? 0 : 1, cap - 1);
+	if (!text_ok((const uint8_t *)text, len))
+		return fail(c, s, "%s is not UTF-8 text (invalid bytes or control characters)",
+			    name);
+	memcpy(dst, text, len + 1);
+	return 0;
+}
+
+/* get_text() for a path: absolute, or empty when allow_empty. */
+static int get_path(struct load_ctx *c, const config_setting_t *group,
+		    const char *name, bool allow_empty, char *dst, size_t cap)
+{
+	const config_setting_t *at;
+	int rc = get_text(c, group, name, allow_empty, dst, cap, &at);
+
+	if (!rc && at && dst[0] && dst[0] != '/')
+		return fail(c, at, "%s \"%s\" must be an absolute path", name, dst);
+	return rc;
+}
+
+/* A required entry name: 1..63 bytes of UTF-8 text. */
+static int get_entry_name(struct load_ctx *c, const config_setting_t *e,
+			  const char *where, char dst[ST_CONFIG_NAME_BYTES],
+			  const config_setting_t **at)
+{
+	const char *text;
+	int rc = get_string(c, e, "name", true, where, at, &text);
+
+	if (rc)
+		return rc;
+	return get_text(c, e, "name", false, dst, ST_CONFIG_NAME_BYTES, at);
+}
+
+/* An interface name as the kernel takes it (dev_valid_name): 1..15 bytes,
+ * not "." or "..", no '/', ':' or white space; "" when allow_empty. */
+static int get_ifname(struct load_ctx *c, const config_setting_t *group,
+		      const char *name, char dst[ST_CONFIG_IFNAME_MAX + 1])
+{
+	const config_setting_t *at;
+	int rc = get_text(c, group, name, true, dst, ST_CONFIG_IFNAME_MAX + 1, &at);
+
+	if (rc || !at)
+		return rc;
+	if (!strcmp(dst, ".") || !strcmp(dst, "..") || strpbrk(dst, "/: \t"))
+		return fail(c, at, "%s \"%s\" is not an interface name", name, dst);
+	return 0;
+}
+
+static bool parse_addr(const char *text, struct st_config_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, text, out->bytes) == 1)
+		out->af = AF_INET;
+	else if (inet_pton(AF_INET6, text, out->bytes) == 1)
+		out->af = AF_INET6;
+	return out->af != 0;
+}
+
+/* 1..65535 in decimal digits only. */
+static bool parse_port(const char *text, uint16_t *port)
+{
+	unsigned long v = 0;
+	size_t n = 0;
+
+	for (; is_digit(text[n]) && n < 5; n++)
+		v = v * 10 + (unsigned long)(text[n] - '0');
+	if (n == 0 || text[n] || v == 0 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* Splits "HOST:PORT" or "[HOST]:PORT" into host (bracket-free) and port. */
+static bool split_host_port(const char *text, char *host, size_t cap,
+			    bool *bracketed, uint16_t *port)
+{
+	const char *colon, *start = text;
+	size_t len;
+
+	*bracketed = text[0] == '[';
+	if (*bracketed) {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':')
+			return false;
+		start = text + 1;
+		colon = close + 1;
+		len = (size_t)(close - start);
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return false;
+		len = (size_t)(colon - text);
+	}
+	if (len == 0 || len >= cap)
+		return false;
+	memcpy(host, start, len);
+	host[len] = '\0';
+	return parse_port(colon + 1, port);
+}
+
+/* "a.b.c.d:port" or "[v6]:port". */
+static bool parse_endpoint(const char *text, struct st_config_addr *addr,
+			   uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN];
+	bool bracketed;
+
+	if (!split_host_port(text, host, sizeof(host), &bracketed, port) ||
+	    !parse_addr(host, addr))
+		return false;
+	return bracketed == (addr->af == AF_INET6);
+}
+
+/* "host:port" for a listener: an IPv4 address, [IPv6] or a DNS name. */
+static bool host_port_ok(const char *text)
+{
+	struct st_config_addr addr;
+	char host[256];
+	bool bracketed, numeric = true;
+	uint16_t port;
+
+	if (!split_host_port(text, host, sizeof(host), &bracketed, &port))
+		return false;
+	if (bracketed)
+		return inet_pton(AF_INET6, host, addr.bytes) == 1;
+	if (host[0] == '-' || host[0] == '.')
+		return false;
+	for (const char *h = host; *h; h++) {
+		bool alpha = (*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z');
+
+		if (!alpha && !is_digit(*h) && *h != '-' && *h != '.')
+			return false;
+		numeric &= !alpha && *h != '-';
+	}
+	return !numeric || inet_pton(AF_INET, host, addr.bytes) == 1;
+}
+
+/* "addr/len" with the bits past len zero (the kernel refuses others). */
+static bool parse_prefix(const char *text, struct st_config_addr *addr,
+			 unsigned *len)
+{
+	const char *slash = strchr(text, '/');
+	char host[INET6_ADDRSTRLEN];
+	unsigned bits = 0, max;
+	size_t hl, n;
+
+	if (!slash || (hl = (size_t)(slash - text)) >= sizeof(host))
+		return false;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (!parse_addr(host, addr))
+		return false;
+	max = addr->af == AF_INET ? 32 : 128;
+	for (n = 1; is_digit(slash[n]) && n <= 3; n++)
+		bits = bits * 10 + (unsigned)(slash[n] - '0');
+	if (n == 1 || slash[n] || bits > max)
+		return false;
+	for (unsigned b = bits; b < max; b++)
+		if (addr->bytes[b / 8] & (0x80u >> (b % 8)))
+			return false;
+	*len = bits;
+	return true;
+}
+
+static int hex_digit(char ch)
+{
+	if (is_digit(ch))
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx", hex digits of either case. */
+static bool parse_mac(const char *text, uint8_t mac[6])
+{
+	if (strlen(text) != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(text[3 * i]), lo = hex_digit(text[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && text[3 * i + 2] != ':'))
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static bool is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	if (n % 2 == 0)
+		return n == 2;
+	for (uint32_t d = 3; (uint64_t)d * d <= n; d += 2)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
 /* ---- loading: sections ---- */
 
 static int parse_defaults(struct load_ctx *c, const config_setting_t *root)
@@ -677,7 +1000,8 @@ static int parse_defaults(struct load_ctx *c, const config_setting_t *root)
 		"key_fields", "numeric_fields", "hll_precision", "heavy_hitters",
 		"quantile_alpha", "epoch_ms", "ticks_per_epoch",
 		"max_streams_per_core", "flow_table_entries",
-		"flow_idle_timeout_ms", "reassembly_bytes_per_core", NULL,
+		"flow_idle_timeout_ms", "reassembly_bytes_per_core",
+		"capacity_rps", NULL,
 	};
 	struct st_config_params *p = &c->cfg->params;
 	struct st_config_fields *f = &c->cfg->default_fields;
@@ -721,6 +1045,9 @@ static int parse_defaults(struct load_ctx *c, const config_setting_t *root)
 	if (!rc)
 		rc = get_uint(c, sec, "reassembly_bytes_per_core", REASM_BYTES_MIN,
 			      REASM_BYTES_MAX, &v[7]);
+	if (!rc)
+		rc = get_double(c, sec, "capacity_rps", 0, ST_CONFIG_RATE_MAX,
+				&p->capacity_rps);
 	if (rc)
 		return rc;
 	/* The rate ticks split the epoch evenly in ns (dataplane/sketch/ticks.h). */
@@ -850,11 +1177,21 @@ static int check_stream_name(struct load_ctx *c, const config_setting_t *at,
 	return 0;
 }
 
+static int parse_criticality(const char *text, enum st_criticality *out)
+{
+	for (int k = ST_CRIT_LOW; k <= ST_CRIT_HIGH; k++)
+		if (strcmp(text, crit_names[k]) == 0) {
+			*out = (enum st_criticality)k;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t index)
 {
 	static const char *const known[] = {
 		"name", "protocol", "match", "key_fields", "numeric_fields",
-		"criticality", NULL,
+		"criticality", "capacity_rps", "pool", NULL,
 	};
 	struct st_config_stream *r = &c->cfg->streams[index];
 	const config_setting_t *at;
@@ -864,6 +1201,7 @@ static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t inde
 	r->line = config_setting_source_line(e);
 	r->fields = c->cfg->default_fields;  /* inherited unless set */
 	r->criticality = ST_CRIT_MEDIUM;
+	r->capacity_rps = c->cfg->params.capacity_rps;
 	rc = check_members(c, e, "a streams.rules entry", known);
 	if (!rc)
 		rc = get_string(c, e, "name", true, "streams.rules entry", &at, &text);
@@ -891,14 +1229,18 @@ static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t inde
 				  "", r->fields.numerics, &r->fields.n_numerics);
 	if (!rc)
 		rc = get_string(c, e, "criticality", false, "", &at, &text);
-	if (rc || !text)
+	if (rc)
 		return rc;
-	for (int k = ST_CRIT_LOW; k <= ST_CRIT_HIGH; k++)
-		if (strcmp(text, crit_names[k]) == 0) {
-			r->criticality = (enum st_criticality)k;
-			return 0;
-		}
-	return fail(c, at, "unknown criticality \"%s\" (low, medium or high)", text);
+	if (text && parse_criticality(text, &r->criticality))
+		return fail(c, at, "unknown criticality \"%s\" (low, medium or high)", text);
+	rc = get_double(c, e, "capacity_rps", 0, ST_CONFIG_RATE_MAX, &r->capacity_rps);
+	if (!rc)
+		rc = get_text(c, e, "pool", true, r->pool, sizeof(r->pool), &at);
+	if (rc || !r->pool[0])
+		return rc;
+	if (!st_config_pool_find(c->cfg, r->pool))
+		return fail(c, at, "pool \"%s\" is not in pools", r->pool);
+	return 0;
 }
 
 static int parse_streams(struct load_ctx *c, const config_setting_t *root)
@@ -933,19 +1275,679 @@ static int parse_streams(struct load_ctx *c, const config_setting_t *root)
 	return rc;
 }
 
+/* ---- loading: pools and backends ---- */
+
+static int parse_pool(struct load_ctx *c, const config_setting_t *e, size_t index)
+{
+	static const char *const known[] = {
+		"name", "memory_class", "skew_handling", "backend_capacity_rps",
+		"min_backends", "max_backends", NULL,
+	};
+	struct st_config_pool *p = &c->cfg->pools[index];
+	uint64_t min = 1, max = 64;
+	const config_setting_t *at;
+	const char *text;
+	int rc;
+
+	p->line = config_setting_source_line(e);
+	rc = check_members(c, e, "a pools entry", known);
+	if (!rc)
+		rc = get_entry_name(c, e, "pools entry", p->name, &at);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < index; j++)
+		if (strcmp(c->cfg->pools[j].name, p->name) == 0)
+			return fail(c, at, "duplicate pool name \"%s\" (first at line %u)",
+				    p->name, c->cfg->pools[j].line);
+	rc = get_string(c, e, "memory_class", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text && !strcmp(text, "high"))
+		p->memory_class = ST_MEM_HIGH;
+	else if (text && strcmp(text, "normal"))
+		return fail(c, at, "unknown memory_class \"%s\" (normal or high)", text);
+	rc = get_bool(c, e, "skew_handling", &p->skew_handling);
+	if (!rc)
+		rc = get_double(c, e, "backend_capacity_rps", 0, ST_CONFIG_RATE_MAX,
+				&p->backend_capacity_rps);
+	if (!rc)
+		rc = get_uint(c, e, "min_backends", 0, ST_CONFIG_BACKENDS_MAX, &min);
+	if (!rc)
+		rc = get_uint(c, e, "max_backends", 1, ST_CONFIG_BACKENDS_MAX, &max);
+	if (rc)
+		return rc;
+	if (min > max) {
+		at = config_setting_get_member(e, "min_backends");
+		return fail(c, at ? at : config_setting_get_member(e, "max_backends"),
+			    "min_backends = %" PRIu64 " is more than max_backends = %" PRIu64,
+			    min, max);
+	}
+	p->min_backends = (unsigned)min;
+	p->max_backends = (unsigned)max;
+	return 0;
+}
+
+static int parse_pools(struct load_ctx *c, const config_setting_t *root)
+{
+	config_setting_t *list;
+	int rc, n;
+
+	rc = get_group_list(c, root, "pools",
+			    "pools = ( { name = \"general\"; memory_class = \"normal\"; } );",
+			    &list);
+	if (rc || !list || !(n = config_setting_length(list)))
+		return rc;
+	if (n > (int)ST_CONFIG_POOLS_MAX)
+		return fail(c, list, "too many pools: %d (at most %u)", n,
+			    ST_CONFIG_POOLS_MAX);
+	c->cfg->pools = calloc((size_t)n, sizeof(*c->cfg->pools));
+	if (!c->cfg->pools)
+		return -ENOMEM;
+	for (int i = 0; !rc && i < n; i++) {
+		rc = parse_pool(c, config_setting_get_elem(list, i), (size_t)i);
+		c->cfg->n_pools = (size_t)i + 1;
+	}
+	return rc;
+}
+
+static int parse_backend(struct load_ctx *c, const config_setting_t *e, size_t index)
+{
+	static const char *const known[] = {
+		"name", "pool", "address", "mac", "weight", "standby",
+		"capacity_rps", NULL,
+	};
+	struct st_config_backend *b = &c->cfg->backends[index];
+	struct st_config_pool *pool = NULL;
+	const config_setting_t *at;
+	const char *text;
+	uint64_t weight = 1;
+	int rc;
+
+	b->line = config_setting_source_line(e);
+	rc = check_members(c, e, "a backends entry", known);
+	if (!rc)
+		rc = get_entry_name(c, e, "backends entry", b->name, &at);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < index; j++)
+		if (strcmp(c->cfg->backends[j].name, b->name) == 0)
+			return fail(c, at, "duplicate backend name \"%s\" (first at line %u)",
+				    b->name, c->cfg->backends[j].line);
+	rc = get_string(c, e, "pool", true, "backends entry", &at, &text);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < c->cfg->n_pools && !pool; j++)
+		if (!strcmp(c->cfg->pools[j].name, text)) {
+			pool = &c->cfg->pools[j];
+			b->pool = (unsigned)j;
+		}
+	if (!pool)
+		return fail(c, at, "pool \"%s\" is not in pools", text);
+	rc = get_string(c, e, "address", true, "backends entry", &at, &text);
+	if (rc)
+		return rc;
+	if (!parse_addr(text, &b->address))
+		return fail(c, at, "address \"%s\" is not an IPv4 or IPv6 address", text);
+	rc = get_string(c, e, "mac", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text && !parse_mac(text, b->mac))
+		return fail(c, at, "mac \"%s\" is not a MAC address (xx:xx:xx:xx:xx:xx)",
+			    text);
+	b->has_mac = text != NULL;
+	b->capacity_rps = pool->backend_capacity_rps;
+	rc = get_uint(c, e, "weight", 1, ST_CONFIG_WEIGHT_MAX, &weight);
+	if (!rc)
+		rc = get_bool(c, e, "standby", &b->standby);
+	if (!rc)
+		rc = get_double(c, e, "capacity_rps", 0, ST_CONFIG_RATE_MAX,
+				&b->capacity_rps);
+	b->weight = (uint32_t)weight;
+	pool->n_backends++;
+	return rc;
+}
+
+static int parse_backends(struct load_ctx *c, const config_setting_t *root)
+{
+	config_setting_t *list;
+	int rc, n;
+
+	rc = get_group_list(c, root, "backends",
+			    "backends = ( { name = \"b1\"; pool = \"general\"; address = \"10.0.0.2\"; } );",
+			    &list);
+	if (rc || !list || !(n = config_setting_length(list)))
+		return rc;
+	if (n > (int)ST_CONFIG_BACKENDS_MAX)
+		return fail(c, list, "too many backends: %d (at most %u)", n,
+			    ST_CONFIG_BACKENDS_MAX);
+	c->cfg->backends = calloc((size_t)n, sizeof(*c->cfg->backends));
+	if (!c->cfg->backends)
+		return -ENOMEM;
+	for (int i = 0; !rc && i < n; i++) {
+		rc = parse_backend(c, config_setting_get_elem(list, i), (size_t)i);
+		c->cfg->n_backends = (size_t)i + 1;
+	}
+	return rc;
+}
+
+/* ---- loading: control-plane sections ---- */
+
+/* A section group: NULL (left out) or checked against known[]. */
+static int get_section(struct load_ctx *c, const config_setting_t *parent,
+		       const char *name, const char *where,
+		       const char *const *known, config_setting_t **out)
+{
+	int rc = get_group(c, parent, name, out);
+
+	if (rc || !*out)
+		return rc;
+	return check_members(c, *out, where, known);
+}
+
+static int parse_thresholds(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = { "low", "medium", "high", NULL };
+	static const char *const levels[] = { "medium", "high", NULL };
+	config_setting_t *sec, *g;
+	int rc = get_section(c, root, "thresholds", "thresholds", known, &sec);
+
+	for (int k = ST_CRIT_LOW; !rc && sec && k <= ST_CRIT_HIGH; k++) {
+		struct st_config_threshold *t = &c->cfg->thresholds[k];
+		char where[32];
+
+		snprintf(where, sizeof(where), "thresholds.%s", crit_names[k]);
+		rc = get_section(c, sec, crit_names[k], where, levels, &g);
+		if (rc || !g)
+			continue;
+		rc = get_real(c, g, "medium", 0, 1, OPEN_MIN | OPEN_MAX, &t->medium);
+		if (!rc)
+			rc = get_real(c, g, "high", 0, 1, OPEN_MIN, &t->high);
+		if (!rc && !(t->medium < t->high)) {
+			config_setting_t *at = config_setting_get_member(g, "high");
+
+			rc = fail(c, at ? at : config_setting_get_member(g, "medium"),
+				  "%s: medium = %g must be below high = %g", where,
+				  t->medium, t->high);
+		}
+	}
+	return rc;
+}
+
+static int parse_detectors(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"cusum_drift", "cusum_threshold", "bocpd_hazard", "bocpd_max_run",
+		"iforest_trees", "iforest_sample", "model_refresh_s",
+		"forecast_horizon_s", "season_s", "warmup_epochs", NULL,
+	};
+	struct st_config_detectors *d = &c->cfg->detectors;
+	uint64_t v[6] = {
+		d->bocpd_max_run, d->iforest_trees, d->iforest_sample,
+		d->model_refresh_s, d->forecast_horizon_s, d->warmup_epochs,
+	};
+	uint64_t season = d->season_s;
+	config_setting_t *sec;
+	int rc = get_section(c, root, "detectors", "detectors", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_real(c, sec, "cusum_drift", 0, 10, 0, &d->cusum_drift);
+	if (!rc)
+		rc = get_real(c, sec, "cusum_threshold", 0, 100, OPEN_MIN,
+			      &d->cusum_threshold);
+	if (!rc)
+		rc = get_real(c, sec, "bocpd_hazard", 0, 1, OPEN_MIN | OPEN_MAX,
+			      &d->bocpd_hazard);
+	if (!rc)
+		rc = get_uint(c, sec, "bocpd_max_run", 1, 100000, &v[0]);
+	if (!rc)
+		rc = get_uint(c, sec, "iforest_trees", 1, 1000, &v[1]);
+	if (!rc)
+		rc = get_uint(c, sec, "iforest_sample", 2, 65536, &v[2]);
+	if (!rc)
+		rc = get_uint(c, sec, "model_refresh_s", 10, 604800, &v[3]);
+	if (!rc)
+		rc = get_uint(c, sec, "forecast_horizon_s", 1, 86400, &v[4]);
+	if (!rc)
+		rc = get_uint(c, sec, "warmup_epochs", 1, 100000, &v[5]);
+	if (!rc)
+		rc = get_uint(c, sec, "season_s", 0, 2419200, &season);
+	if (rc)
+		return rc;
+	if (season && season < 60)
+		return fail(c, config_setting_get_member(sec, "season_s"),
+			    "season_s = %" PRIu64 " is out of range: 0 (none) or 60..2419200",
+			    season);
+	d->bocpd_max_run = (unsigned)v[0];
+	d->iforest_trees = (unsigned)v[1];
+	d->iforest_sample = (unsigned)v[2];
+	d->model_refresh_s = (uint32_t)v[3];
+	d->forecast_horizon_s = (uint32_t)v[4];
+	d->warmup_epochs = (unsigned)v[5];
+	d->season_s = (uint32_t)season;
+	return 0;
+}
+
+static int parse_retention(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"profiles_s", "profiles_bytes", "fine_s", "coarse_step_s",
+		"coarse_s", "disk_bytes", NULL,
+	};
+	struct st_config_retention *r = &c->cfg->retention;
+	uint64_t v[6] = {
+		r->profiles_s, r->profiles_bytes, r->fine_s, r->coarse_step_s,
+		r->coarse_s, r->disk_bytes,
+	};
+	config_setting_t *sec, *at;
+	int rc = get_section(c, root, "retention", "retention", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_uint(c, sec, "profiles_s", 60, 86400, &v[0]);
+	if (!rc)
+		rc = get_uint(c, sec, "profiles_bytes", 1ull << 20, 1ull << 40, &v[1]);
+	if (!rc)
+		rc = get_uint(c, sec, "fine_s", 60, 1ull << 31, &v[2]);
+	if (!rc)
+		rc = get_uint(c, sec, "coarse_step_s", 10, 86400, &v[3]);
+	if (!rc)
+		rc = get_uint(c, sec, "coarse_s", 3600, 1ull << 31, &v[4]);
+	if (!rc)
+		rc = get_uint(c, sec, "disk_bytes", 1ull << 20, 1ull << 44, &v[5]);
+	if (rc)
+		return rc;
+	at = config_setting_get_member(sec, "coarse_s");
+	if (v[3] > v[4])
+		return fail(c, at ? at : config_setting_get_member(sec, "coarse_step_s"),
+			    "coarse_step_s = %" PRIu64 " is longer than coarse_s = %" PRIu64,
+			    v[3], v[4]);
+	if (v[2] > v[4])
+		return fail(c, at ? at : config_setting_get_member(sec, "fine_s"),
+			    "fine_s = %" PRIu64 " is longer than coarse_s = %" PRIu64
+			    " (the coarse tier outlasts the fine one)", v[2], v[4]);
+	r->profiles_s = (uint32_t)v[0];
+	r->profiles_bytes = v[1];
+	r->fine_s = (uint32_t)v[2];
+	r->coarse_step_s = (uint32_t)v[3];
+	r->coarse_s = (uint32_t)v[4];
+	r->disk_bytes = v[5];
+	return 0;
+}
+
+static int parse_control(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"instance", "state_dir", "socket_path", "event_log", "prometheus",
+		NULL,
+	};
+	struct st_config_control *ctl = &c->cfg->control;
+	char shm[ST_RING_SHM_NAME_MAX];
+	const config_setting_t *at;
+	config_setting_t *sec;
+	int rc = get_section(c, root, "control", "control", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_text(c, sec, "instance", false, ctl->instance, sizeof(ctl->instance),
+		      &at);
+	if (!rc && at && st_ring_shm_name(shm, sizeof(shm), ctl->instance))
+		return fail(c, at, "instance \"%s\" must be 1..%u bytes of [A-Za-z0-9_-]",
+			    ctl->instance, ST_RING_INSTANCE_MAX);
+	if (!rc)
+		rc = get_path(c, sec, "state_dir", false, ctl->state_dir,
+			      sizeof(ctl->state_dir));
+	if (!rc)
+		rc = get_path(c, sec, "socket_path", false, ctl->socket_path,
+			      sizeof(ctl->socket_path));
+	if (!rc)
+		rc = get_path(c, sec, "event_log", true, ctl->event_log,
+			      sizeof(ctl->event_log));
+	if (!rc)
+		rc = get_text(c, sec, "prometheus", true, ctl->prometheus,
+			      sizeof(ctl->prometheus), &at);
+	if (!rc && at && ctl->prometheus[0] && !host_port_ok(ctl->prometheus))
+		return fail(c, at, "prometheus \"%s\" is not HOST:PORT (an IPv4 address, [IPv6] or a host name; port 1..65535), or \"\" for off",
+			    ctl->prometheus);
+	return rc;
+}
+
+static int parse_nexthop(struct load_ctx *c, const config_setting_t *parent)
+{
+	static const char *const known[] = {
+		"enabled", "group_id", "resilient", "route", "table", NULL,
+	};
+	static const char *const res_known[] = { "buckets", "idle_timer_s", NULL };
+	struct st_config_nexthop *nh = &c->cfg->actuators.nexthop;
+	uint64_t v[4] = {
+		nh->group_id, nh->resilient.buckets, nh->resilient.idle_timer_s,
+		nh->table,
+	};
+	const config_setting_t *at;
+	config_setting_t *sec, *res;
+	const char *text;
+	int rc = get_section(c, parent, "nexthop", "actuators.nexthop", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_bool(c, sec, "enabled", &nh->enabled);
+	if (!rc)
+		rc = get_uint(c, sec, "group_id", 1,
+			      UINT32_MAX - ST_CONFIG_BACKENDS_MAX - 1, &v[0]);
+	if (!rc)
+		rc = get_section(c, sec, "resilient", "actuators.nexthop.resilient",
+				 res_known, &res);
+	if (!rc && res)
+		rc = get_uint(c, res, "buckets", 0, 65535, &v[1]);
+	if (!rc && res)
+		rc = get_uint(c, res, "idle_timer_s", 0, 3600, &v[2]);
+	if (!rc)
+		rc = get_uint(c, sec, "table", 1, UINT32_MAX, &v[3]);
+	if (!rc)
+		rc = get_string(c, sec, "route", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text && !parse_prefix(text, &nh->route, &nh->route_prefix_len))
+		return fail(c, at, "route \"%s\" is not a prefix ADDRESS/LENGTH with the bits past LENGTH zero",
+			    text);
+	nh->group_id = (uint32_t)v[0];
+	nh->resilient.buckets = (unsigned)v[1];
+	nh->resilient.idle_timer_s = (uint32_t)v[2];
+	nh->table = (uint32_t)v[3];
+	return 0;
+}
+
+static int parse_xdp_lb(struct load_ctx *c, const config_setting_t *parent)
+{
+	static const char *const known[] = {
+		"enabled", "interface", "vip", "transport", "table_size", "forward",
+		"egress_interface", "ipip_source", NULL,
+	};
+	struct st_config_xdp_lb *x = &c->cfg->actuators.xdp_lb;
+	uint64_t table = x->table_size;
+	const config_setting_t *at;
+	config_setting_t *sec;
+	const char *text;
+	int transport, rc = get_section(c, parent, "xdp_lb", "actuators.xdp_lb",
+					known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_bool(c, sec, "enabled", &x->enabled);
+	if (!rc)
+		rc = get_ifname(c, sec, "interface", x->interface);
+	if (!rc)
+		rc = get_ifname(c, sec, "egress_interface", x->egress_interface);
+	if (!rc)
+		rc = get_string(c, sec, "vip", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text && !parse_endpoint(text, &x->vip, &x->vip_port))
+		return fail(c, at, "vip \"%s\" is not ADDRESS:PORT (\"203.0.113.10:9092\", \"[2001:db8::10]:9092\")",
+			    text);
+	rc = get_string(c, sec, "transport", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text && parse_transport(text, &transport))
+		return fail(c, at, "unknown transport \"%s\" (tcp, udp or both)", text);
+	if (text)
+		x->transport = (uint8_t)transport;
+	rc = get_uint(c, sec, "table_size", 3, ST_CONFIG_MAGLEV_TABLE_MAX, &table);
+	if (rc)
+		return rc;
+	if (!is_prime((uint32_t)table))
+		return fail(c, config_setting_get_member(sec, "table_size"),
+			    "table_size = %" PRIu64 " is not a prime (a Maglev table's size is)",
+			    table);
+	x->table_size = (uint32_t)table;
+	rc = get_string(c, sec, "forward", false, "", &at, &text);
+	if (rc)
+		return rc;
+	if (text) {
+		int f = ST_XDP_FWD_TX;
+
+		while (f <= ST_XDP_FWD_IPIP && strcmp(text, forward_names[f]))
+			f++;
+		if (f > ST_XDP_FWD_IPIP)
+			return fail(c, at, "unknown forward \"%s\" (tx, redirect or ipip)", text);
+		x->forward = (enum st_xdp_forward)f;
+	}
+	rc = get_string(c, sec, "ipip_source", false, "", &at, &text);
+	if (!rc && text && !parse_addr(text, &x->ipip_source))
+		return fail(c, at, "ipip_source \"%s\" is not an IPv4 or IPv6 address", text);
+	return rc;
+}
+
+static int parse_hook(struct load_ctx *c, const config_setting_t *parent)
+{
+	static const char *const known[] = { "command", "timeout_ms", NULL };
+	struct st_config_hook *h = &c->cfg->actuators.hook;
+	uint64_t timeout = h->timeout_ms;
+	config_setting_t *sec, *cmd;
+	int rc = get_section(c, parent, "hook", "actuators.hook", known, &sec), n;
+
+	if (rc || !sec)
+		return rc;
+	rc = get_uint(c, sec, "timeout_ms", 1, 600000, &timeout);
+	if (rc)
+		return rc;
+	h->timeout_ms = (uint32_t)timeout;
+	cmd = config_setting_get_member(sec, "command");
+	if (!cmd)
+		return 0;
+	if (config_setting_type(cmd) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(cmd) != CONFIG_TYPE_LIST)
+		return fail(c, cmd, "command must be an array of strings, e.g. [\"/usr/local/bin/provision\", \"--pool\"], not %s",
+			    type_name(config_setting_type(cmd)));
+	n = config_setting_length(cmd);
+	if (n > ST_CONFIG_HOOK_ARGS_MAX)
+		return fail(c, cmd, "too many command words: %d (at most %u)", n,
+			    ST_CONFIG_HOOK_ARGS_MAX);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(cmd, i);
+		const char *word;
+		size_t len;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(c, e, "command[%d]: command must hold strings, not %s",
+				    i, type_name(config_setting_type(e)));
+		word = config_setting_get_string(e);
+		len = strlen(word);
+		if (len > ST_CONFIG_PATH_MAX || (i == 0 && word[0] != '/') ||
+		    !text_ok((const uint8_t *)word, len))
+			return fail(c, e, "command[%d]: \"%s\" must be %s of at most %u bytes of UTF-8 text",
+				    i, word, i == 0 ? "an absolute path" : "a word",
+				    ST_CONFIG_PATH_MAX);
+		memcpy(h->argv[i], word, len + 1);
+	}
+	h->argc = (unsigned)n;
+	return 0;
+}
+
+static int parse_actuators(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"dry_run", "nexthop", "xdp_lb", "hook", NULL,
+	};
+	config_setting_t *sec;
+	int rc = get_section(c, root, "actuators", "actuators", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_bool(c, sec, "dry_run", &c->cfg->actuators.dry_run);
+	if (!rc)
+		rc = parse_nexthop(c, sec);
+	if (!rc)
+		rc = parse_xdp_lb(c, sec);
+	if (!rc)
+		rc = parse_hook(c, sec);
+	return rc;
+}
+
+static int parse_policy(struct load_ctx *c, const config_setting_t *root)
+{
+	static const char *const known[] = {
+		"cooldown_s", "hysteresis", "high_cardinality", "skew_top1_share",
+		"scale_up_utilization", "scale_down_utilization", NULL,
+	};
+	struct st_config_policy *p = &c->cfg->policy;
+	uint64_t cooldown = p->cooldown_s;
+	config_setting_t *sec, *at;
+	int rc = get_section(c, root, "policy", "policy", known, &sec);
+
+	if (rc || !sec)
+		return rc;
+	rc = get_uint(c, sec, "cooldown_s", 0, 86400, &cooldown);
+	if (!rc)
+		rc = get_real(c, sec, "hysteresis", 0, 0.5, 0, &p->hysteresis);
+	if (!rc)
+		rc = get_uint(c, sec, "high_cardinality", 1, 1ull << 40,
+			      &p->high_cardinality);
+	if (!rc)
+		rc = get_real(c, sec, "skew_top1_share", 0, 1, OPEN_MIN,
+			      &p->skew_top1_share);
+	if (!rc)
+		rc = get_real(c, sec, "scale_up_utilization", 0, 1, OPEN_MIN,
+			      &p->scale_up_utilization);
+	if (!rc)
+		rc = get_real(c, sec, "scale_down_utilization", 0, 1, OPEN_MAX,
+			      &p->scale_down_utilization);
+	if (rc)
+		return rc;
+	p->cooldown_s = (uint32_t)cooldown;
+	if (p->scale_down_utilization >= p->scale_up_utilization) {
+		at = config_setting_get_member(sec, "scale_down_utilization");
+		return fail(c, at ? at : config_setting_get_member(sec, "scale_up_utilization"),
+			    "scale_down_utilization = %g must be below scale_up_utilization = %g",
+			    p->scale_down_utilization, p->scale_up_utilization);
+	}
+	return 0;
+}
+
+/* ---- loading: checks across sections ---- */
+
+/* The setting at path a, else at path b (the line of a cross-check). */
+static const config_setting_t *either(const config_t *lc, const char *a,
+				      const char *b)
+{
+	const config_setting_t *s = config_lookup(lc, a);
+
+	return s ? s : config_lookup(lc, b);
+}
+
+/* Every span holds whole epochs' worth of data: at least one epoch. */
+static int check_epochs(struct load_ctx *c, const config_t *lc)
+{
+	static const struct {
+		const char *path;
+		size_t offset;
+		unsigned epochs;
+	} spans[] = {
+		{ "retention.profiles_s", offsetof(struct st_config, retention.profiles_s), 1 },
+		{ "retention.fine_s", offsetof(struct st_config, retention.fine_s), 1 },
+		{ "retention.coarse_step_s", offsetof(struct st_config, retention.coarse_step_s), 1 },
+		{ "detectors.model_refresh_s", offsetof(struct st_config, detectors.model_refresh_s), 1 },
+		{ "detectors.season_s", offsetof(struct st_config, detectors.season_s), 2 },
+	};
+	uint64_t epoch_ms = c->cfg->params.epoch_ms;
+
+	for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+		uint32_t s;
+
+		memcpy(&s, (const char *)c->cfg + spans[i].offset, sizeof(s));
+		if (s == 0 || (uint64_t)s * 1000u >= spans[i].epochs * epoch_ms)
+			continue;  /* season_s 0: none */
+		return fail(c, either(lc, spans[i].path, "defaults.epoch_ms"),
+			    "%s = %u s is shorter than %u epoch%s (defaults.epoch_ms = %" PRIu64 ")",
+			    spans[i].path, s, spans[i].epochs,
+			    spans[i].epochs == 1 ? "" : "s", epoch_ms);
+	}
+	return 0;
+}
+
+static int check_pools(struct load_ctx *c, const config_t *lc)
+{
+	const config_setting_t *list = config_lookup(lc, "pools");
+
+	for (size_t i = 0; i < c->cfg->n_pools; i++) {
+		const struct st_config_pool *p = &c->cfg->pools[i];
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const config_setting_t *at = config_setting_get_member(e, "min_backends");
+
+		if (p->n_backends < p->min_backends)
+			return fail(c, at ? at : e,
+				    "pool \"%s\" has %u backend%s, fewer than min_backends = %u",
+				    p->name, p->n_backends, p->n_backends == 1 ? "" : "s",
+				    p->min_backends);
+	}
+	return 0;
+}
+
+static int check_actuators(struct load_ctx *c, const config_t *lc)
+{
+	const struct st_config_nexthop *nh = &c->cfg->actuators.nexthop;
+	const struct st_config_xdp_lb *x = &c->cfg->actuators.xdp_lb;
+	size_t n = c->cfg->n_backends;
+
+	if (nh->enabled) {
+		const config_setting_t *on = config_lookup(lc, "actuators.nexthop.enabled");
+
+		if (!nh->route.af)
+			return fail(c, on, "actuators.nexthop is enabled but has no route");
+		if (!n)
+			return fail(c, on, "actuators.nexthop is enabled but there are no backends");
+		if (nh->resilient.buckets && nh->resilient.buckets < n)
+			return fail(c, either(lc, "actuators.nexthop.resilient.buckets",
+					      "actuators.nexthop.enabled"),
+				    "resilient.buckets = %u is fewer than the %zu backends",
+				    nh->resilient.buckets, n);
+	}
+	if (x->enabled) {
+		const config_setting_t *on = config_lookup(lc, "actuators.xdp_lb.enabled");
+
+		if (!x->interface[0])
+			return fail(c, on, "actuators.xdp_lb is enabled but has no interface");
+		if (!x->vip.af)
+			return fail(c, on, "actuators.xdp_lb is enabled but has no vip");
+		if (!n)
+			return fail(c, on, "actuators.xdp_lb is enabled but there are no backends");
+		if (x->forward == ST_XDP_FWD_REDIRECT && !x->egress_interface[0])
+			return fail(c, either(lc, "actuators.xdp_lb.forward", "actuators.xdp_lb.enabled"),
+				    "forward = \"redirect\" needs an egress_interface");
+		if (x->table_size < 100u * n)
+			return fail(c, either(lc, "actuators.xdp_lb.table_size",
+					      "actuators.xdp_lb.enabled"),
+				    "table_size = %u is less than 100 x the %zu backends (Maglev: M >> N)",
+				    x->table_size, n);
+	}
+	return 0;
+}
+
 static int parse_root(struct load_ctx *c, const config_t *lc)
 {
-	static const char *const known[] = { "ports", "streams", "defaults", NULL };
+	static const char *const known[] = {
+		"ports", "streams", "defaults", "thresholds", "detectors",
+		"retention", "control", "pools", "backends", "actuators", "policy",
+		NULL,
+	};
+	static int (*const sections[])(struct load_ctx *, const config_setting_t *) = {
+		/* defaults first: rules inherit from it; pools before the
+		 * backends and rules that name them */
+		parse_defaults, parse_ports, parse_pools, parse_backends,
+		parse_streams, parse_thresholds, parse_detectors, parse_retention,
+		parse_control, parse_actuators, parse_policy,
+	};
 	const config_setting_t *root = config_root_setting(lc);
 	int rc = check_members(c, root, "the top level", known);
 
-	/* defaults first: rules inherit its fields */
+	for (size_t i = 0; !rc && i < sizeof(sections) / sizeof(sections[0]); i++)
+		rc = sections[i](c, root);
 	if (!rc)
-		rc = parse_defaults(c, root);
+		rc = check_epochs(c, lc);
 	if (!rc)
-		rc = parse_ports(c, root);
+		rc = check_pools(c, lc);
 	if (!rc)
-		rc = parse_streams(c, root);
+		rc = check_actuators(c, lc);
 	return rc;
 }
 
@@ -1145,6 +2147,52 @@ const struct st_config_retention *st_config_retention(const struct st_config *cf
 const struct st_config_control *st_config_control(const struct st_config *cfg)
 {
 	return &cfg->control;
+}
+
+double st_config_stream_capacity_rps(const struct st_config *cfg,
+				     const struct st_config_stream *rule)
+{
+	return rule ? rule->capacity_rps : cfg->params.capacity_rps;
+}
+
+size_t st_config_pool_count(const struct st_config *cfg)
+{
+	return cfg->n_pools;
+}
+
+const struct st_config_pool *st_config_pool_at(const struct st_config *cfg, size_t i)
+{
+	return i < cfg->n_pools ? &cfg->pools[i] : NULL;
+}
+
+const struct st_config_pool *st_config_pool_find(const struct st_config *cfg,
+						 const char *name)
+{
+	for (size_t i = 0; name && i < cfg->n_pools; i++)
+		if (!strcmp(cfg->pools[i].name, name))
+			return &cfg->pools[i];
+	return NULL;
+}
+
+size_t st_config_backend_count(const struct st_config *cfg)
+{
+	return cfg->n_backends;
+}
+
+const struct st_config_backend *st_config_backend_at(const struct st_config *cfg,
+						     size_t i)
+{
+	return i < cfg->n_backends ? &cfg->backends[i] : NULL;
+}
+
+const struct st_config_actuators *st_config_actuators(const struct st_config *cfg)
+{
+	return &cfg->actuators;
+}
+
+const struct st_config_policy *st_config_policy(const struct st_config *cfg)
+{
+	return &cfg->policy;
 }
 
 /* ---- stream names ---- */

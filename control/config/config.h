@@ -4,18 +4,27 @@
  * and validated here, so that every mistake is reported as
  * "file:line: what is wrong" and nothing is silently ignored.
  *
- * The top level is a set of named sections, each a group, so that later
- * issues add sections (thresholds, pools, backends, actuators) and settings
- * inside a section without changing what exists:
+ * The top level is a set of named sections, each a group except the two
+ * lists of named entries (pools, backends), so that later issues add
+ * sections and settings inside a section without changing what exists:
  *
- *	ports    = { map = ( { port = 9092; protocol = "kafka"; ... }, ... ); };
- *	streams  = { rules = ( { name = "orders"; protocol = "kafka"; ... } ); };
- *	defaults = { key_fields = [ ... ]; hll_precision = 12; ... };
+ *	ports      = { map = ( { port = 9092; protocol = "kafka"; ... }, ... ); };
+ *	streams    = { rules = ( { name = "orders"; protocol = "kafka"; ... } ); };
+ *	defaults   = { key_fields = [ ... ]; hll_precision = 12; ... };
+ *	thresholds = { low = { medium = 0.8; high = 0.95; }; medium = ...; high = ...; };
+ *	detectors  = { cusum_drift = 0.5; ... };
+ *	retention  = { profiles_s = 3600; ... };
+ *	control    = { instance = "default"; state_dir = "/var/lib/shadowtap"; ... };
+ *	pools      = ( { name = "general"; memory_class = "normal"; ... }, ... );
+ *	backends   = ( { name = "b1"; pool = "general"; address = "10.0.0.2"; ... } );
+ *	actuators  = { dry_run = false; nexthop = { ... }; xdp_lb = { ... }; hook = { ... }; };
+ *	policy     = { cooldown_s = 300; hysteresis = 0.1; ... };
  *
  * examples/shadowtap.conf shows every setting with its default and says what
  * each one means.  Validation rules, in short:
  *   - an unknown setting anywhere is an error (typos are caught), at its line;
- *   - each setting has one type (integer, float, string, array of strings);
+ *   - each setting has one type (integer, float, string, boolean, array of
+ *     strings); a float setting also takes an integer literal;
  *     integers take libconfig's L suffix past 32 bits (libconfig 1.5 would
  *     wrap a larger literal silently, so such a literal is refused);
  *   - each number has a range (the sketch library's limits where it has
@@ -38,6 +47,18 @@
  * ST_CONFIG_KEY_FIELDS_MAX key-field slots.  So a Kafka rule holds at most
  * ST_CONFIG_KEY_FIELDS_MAX - 1 pointers, and so do the defaults (which
  * unmatched Kafka topics use); other rules hold up to ST_CONFIG_KEY_FIELDS_MAX.
+ *
+ * Cross-checks, each reported at the line of the setting that breaks it:
+ * names of pools, of backends, of streams are unique; a backend's pool and
+ * a stream rule's pool exist; a pool's min_backends <= max_backends and <=
+ * the backends it has; a threshold's medium < high; retention.coarse_step_s
+ * <= coarse_s, fine_s <= coarse_s, and every retention and refresh period
+ * holds at least one epoch (defaults.epoch_ms); a seasonal period holds at
+ * least two; policy.scale_down_utilization < scale_up_utilization; an
+ * enabled actuator has what it needs (nexthop: route, buckets >= backends;
+ * xdp_lb: interface, vip, table_size >= 100 x backends; redirect: an
+ * egress interface).  An actuator that is not enabled has its settings
+ * range-checked only.
  *
  * Thread safety: a config is built by one thread (load or default, then the
  * overrides) and is immutable afterwards: every const accessor may then be
@@ -63,6 +84,9 @@
 #define ST_CONFIG_STREAMS_MAX 1024   /* stream rules in one file */
 #define ST_CONFIG_TOPIC_MATCH_MAX 4096 /* longer topics match no rule */
 #define ST_CONFIG_FILE_MAX (4u << 20)  /* bytes of a config file */
+#define ST_CONFIG_POOLS_MAX 64       /* entries of `pools` */
+#define ST_CONFIG_BACKENDS_MAX 1024  /* entries of `backends` */
+#define ST_CONFIG_RATE_MAX 1e12      /* records/s of any capacity_rps */
 
 /* Transports of a port-map entry: a bit set. */
 #define ST_CONFIG_TCP 1
@@ -92,7 +116,12 @@ struct st_config_stream {
 	char match[ST_CONFIG_MATCH_MAX + 1];  /* fnmatch(3) glob */
 	struct st_config_fields fields;
 	double capacity_rps;                  /* records/s the stream's pool can
-					       * take; 0: none (no horizon) */
+					       * take; 0: none (no horizon);
+					       * 0..ST_CONFIG_RATE_MAX, default:
+					       * defaults.capacity_rps */
+	char pool[ST_CONFIG_NAME_BYTES];      /* a `pools` name the stream is
+					       * pinned to; "": the policy picks
+					       * by profile (the default) */
 	unsigned line;                        /* where the rule starts; 0 if built */
 };
 
@@ -107,6 +136,9 @@ struct st_config_params {
 	uint32_t flow_table_entries;     /* per core, 1024..16777216, 65536 */
 	uint32_t flow_idle_timeout_ms;   /* 100..86400000, 60000 */
 	uint64_t reassembly_bytes_per_core; /* 2*ST_CODEC_HOLD_MAX..2^36, 64 MiB */
+	double capacity_rps;             /* of streams no rule names (and rules
+					  * that do not set their own), records/s,
+					  * 0..ST_CONFIG_RATE_MAX, 0 = none */
 };
 
 /*
@@ -121,21 +153,24 @@ struct st_config_threshold {
 	double high;
 };
 
-/* `detectors`: parameters of the detectors and models. */
+/* `detectors`: parameters of the detectors and models.  Ranges: "(a, b]"
+ * excludes a; each period is checked against the epoch (file head). */
 struct st_config_detectors {
-	double cusum_drift;          /* k, in standard deviations, 0.5 */
-	double cusum_threshold;      /* h, in standard deviations, 5 */
-	double bocpd_hazard;         /* 1 / expected run length, 1/250 */
+	double cusum_drift;          /* k, in standard deviations, 0..10, 0.5 */
+	double cusum_threshold;      /* h, in standard deviations, (0, 100], 5 */
+	double bocpd_hazard;         /* 1 / expected run length, (0, 1), 1/250 */
 	unsigned bocpd_max_run;      /* run-length cap R_max, 1..100000, 500 */
 	unsigned iforest_trees;      /* 1..1000, 100 */
 	unsigned iforest_sample;     /* rows per tree, 2..65536, 256 */
-	uint32_t model_refresh_s;    /* retrain period, 10..604800, 3600 */
+	uint32_t model_refresh_s;    /* retrain period, 10..604800, 3600; >= 1 epoch */
 	uint32_t forecast_horizon_s; /* how far ahead the rate is forecast, 1..86400, 60 */
-	uint32_t season_s;           /* seasonal period of the forecaster, 0 none, 86400 */
+	uint32_t season_s;           /* seasonal period of the forecaster, 0 none,
+				      * else 60..2419200 (4 weeks) and >= 2 epochs; 86400 */
 	unsigned warmup_epochs;      /* epochs before a stream may signal, 1..100000, 30 */
 };
 
-/* `retention`: what the store keeps. */
+/* `retention`: what the store keeps.  Each span holds at least one epoch;
+ * coarse_step_s <= coarse_s and fine_s <= coarse_s. */
 struct st_config_retention {
 	uint32_t profiles_s;         /* recent full profiles kept per stream, 60..86400, 3600 */
 	uint64_t profiles_bytes;     /* memory bound over all streams, 1 MiB..2^40, 256 MiB */
@@ -145,14 +180,150 @@ struct st_config_retention {
 	uint64_t disk_bytes;         /* history files over all streams, 1 MiB..2^44, 1 GiB */
 };
 
-/* `control`: where shadowtap-cp lives and talks. */
+/* `control`: where shadowtap-cp lives and talks.  Paths are absolute,
+ * UTF-8 text. */
 #define ST_CONFIG_PATH_MAX 255
 struct st_config_control {
-	char instance[ST_CONFIG_NAME_BYTES];      /* the data plane's ring, "default" */
+	char instance[ST_CONFIG_NAME_BYTES];      /* the data plane's ring, "default";
+						   * 1..32 bytes of [A-Za-z0-9_-]
+						   * (st_ring_shm_name) */
 	char state_dir[ST_CONFIG_PATH_MAX + 1];   /* "/var/lib/shadowtap" */
-	char socket_path[108];                    /* "/run/shadowtap/cp.sock" (sun_path) */
+	char socket_path[108];                    /* "/run/shadowtap/cp.sock" (sun_path:
+						   * 1..107 bytes) */
 	char event_log[ST_CONFIG_PATH_MAX + 1];   /* "" = <state_dir>/events.jsonl */
-	char prometheus[64];                      /* "127.0.0.1:9464"; "" = off */
+	char prometheus[64];                      /* "127.0.0.1:9464"; "" = off; HOST:PORT
+						   * with HOST an IPv4 address, [IPv6]
+						   * or a host name, PORT 1..65535 */
+};
+
+/*
+ * Pools, backends, actuators and policy: the reconfiguration issue's
+ * settings, parsed and validated now.
+ */
+
+/* An IP address: af AF_INET (bytes[0..4)) or AF_INET6; af 0 = none. */
+struct st_config_addr {
+	int af;
+	uint8_t bytes[16];    /* network byte order */
+};
+
+/* What a pool's backends are good at (DESIGN.md, adaptive routing). */
+enum st_memory_class {
+	ST_MEM_NORMAL = 0,    /* "normal" */
+	ST_MEM_HIGH,          /* "high": for high-cardinality streams */
+};
+
+/* One entry of `pools`: backends grouped by capability. */
+struct st_config_pool {
+	char name[ST_CONFIG_NAME_BYTES];  /* 1..63 bytes of UTF-8 text, unique */
+	enum st_memory_class memory_class; /* "normal" */
+	bool skew_handling;               /* spreads a hot key's flows; false */
+	double backend_capacity_rps;      /* records/s one backend takes unless it
+					   * sets its own, 0..ST_CONFIG_RATE_MAX,
+					   * 0 = unknown */
+	unsigned min_backends;            /* active backends the policy keeps,
+					   * 0..ST_CONFIG_BACKENDS_MAX, 1; at most
+					   * the pool's backends (standbys count) */
+	unsigned max_backends;            /* 1..ST_CONFIG_BACKENDS_MAX, >= min, 64 */
+	unsigned n_backends;              /* backends naming this pool, standbys
+					   * included (computed) */
+	unsigned line;                    /* where the entry starts */
+};
+
+/* One entry of `backends`: a node that consumes a pool's streams. */
+#define ST_CONFIG_WEIGHT_MAX 65535u
+struct st_config_backend {
+	char name[ST_CONFIG_NAME_BYTES];  /* 1..63 bytes of UTF-8 text, unique */
+	unsigned pool;                    /* index for st_config_pool_at(); the file
+					   * names it (`pool`, required) */
+	struct st_config_addr address;    /* `address`, IPv4 or IPv6 text, required */
+	bool has_mac;                     /* `mac` = "02:00:00:00:00:02" was set; else
+					   * the XDP balancer takes the neighbour
+					   * table's */
+	uint8_t mac[6];
+	uint32_t weight;                  /* 1..ST_CONFIG_WEIGHT_MAX, 1 */
+	bool standby;                     /* pre-provisioned, not in rotation until
+					   * the policy adds it; false */
+	double capacity_rps;              /* records/s, 0..ST_CONFIG_RATE_MAX;
+					   * default: the pool's backend_capacity_rps */
+	unsigned line;                    /* where the entry starts */
+};
+
+/*
+ * `actuators.nexthop`: a Linux nexthop group over rtnetlink.  Backend i
+ * (file order) is nexthop object group_id + 1 + i; the group is resilient
+ * with `resilient.buckets` buckets (0: a hash-threshold multipath group);
+ * `route` (a prefix, host bits zero) in routing table `table` points at it.
+ */
+struct st_config_nexthop {
+	bool enabled;                 /* false */
+	uint32_t group_id;            /* 1..2^32-1-ST_CONFIG_BACKENDS_MAX-1, 4000 */
+	struct {
+		unsigned buckets;     /* 0..65535, 128; >= backends when enabled */
+		uint32_t idle_timer_s;/* 0..3600, 120 (the kernel's default) */
+	} resilient;
+	struct st_config_addr route;  /* af 0 = not set; required when enabled */
+	unsigned route_prefix_len;    /* 0..32 or 0..128 */
+	uint32_t table;               /* 1..2^32-1, 254 (main) */
+};
+
+/* How the XDP balancer sends a packet to its backend. */
+enum st_xdp_forward {
+	ST_XDP_FWD_TX = 0,    /* "tx": MAC rewrite, out the same interface */
+	ST_XDP_FWD_REDIRECT,  /* "redirect": MAC rewrite, out egress_interface */
+	ST_XDP_FWD_IPIP,      /* "ipip": IP-in-IP (or IPv6-in-IPv6) to the backend */
+};
+
+/* `actuators.xdp_lb`: an L4 balancer, VIP:port -> Maglev table -> backend. */
+#define ST_CONFIG_IFNAME_MAX 15              /* IFNAMSIZ - 1 */
+#define ST_CONFIG_MAGLEV_TABLE_MAX 16777213u /* the largest prime < 2^24 */
+struct st_config_xdp_lb {
+	bool enabled;                            /* false */
+	char interface[ST_CONFIG_IFNAME_MAX + 1];/* required when enabled */
+	struct st_config_addr vip;               /* `vip` = "ip:port" or "[v6]:port" */
+	uint16_t vip_port;                       /* af 0 = not set; required when enabled */
+	uint8_t transport;                       /* ST_CONFIG_TCP/_UDP/_BOTH, tcp */
+	uint32_t table_size;                     /* Maglev M: a prime, 3..16777213,
+						  * 65537; >= 100 x backends when
+						  * enabled */
+	enum st_xdp_forward forward;             /* "tx" */
+	char egress_interface[ST_CONFIG_IFNAME_MAX + 1]; /* redirect: required */
+	struct st_config_addr ipip_source;       /* ipip: outer source; af 0 = the
+						  * interface's address */
+};
+
+/* `actuators.hook`: pre-provisioning; runs argv with the decision as JSON
+ * on stdin, killed after timeout_ms. */
+#define ST_CONFIG_HOOK_ARGS_MAX 16
+struct st_config_hook {
+	unsigned argc;                           /* 0 = no hook (the default) */
+	char argv[ST_CONFIG_HOOK_ARGS_MAX][ST_CONFIG_PATH_MAX + 1]; /* argv[0] absolute */
+	uint32_t timeout_ms;                     /* 1..600000, 5000 */
+};
+
+struct st_config_actuators {
+	bool dry_run;       /* decide and log, change nothing; false */
+	struct st_config_nexthop nexthop;
+	struct st_config_xdp_lb xdp_lb;
+	struct st_config_hook hook;
+};
+
+/*
+ * `policy`: when decisions are made.  A condition raised at a threshold t
+ * clears only below t * (1 - hysteresis); after a decision the same stream
+ * or pool gets no other for cooldown_s.
+ */
+struct st_config_policy {
+	uint32_t cooldown_s;           /* per stream and per pool, 0..86400, 300 */
+	double hysteresis;             /* 0..0.5, 0.1 */
+	uint64_t high_cardinality;     /* distinct keys per epoch from which a
+					* stream wants a high-memory pool,
+					* 1..2^40, 100000 */
+	double skew_top1_share;        /* top-1 key share from which a stream
+					* wants a skew-handling pool, (0, 1], 0.2 */
+	double scale_up_utilization;   /* pool rate / capacity (actual or
+					* forecast) that adds a backend, (0, 1], 0.8 */
+	double scale_down_utilization; /* ... that removes one, [0, up), 0.3 */
 };
 
 /* One entry of the port map as st_config_ports() lists it. */
@@ -317,6 +488,27 @@ const struct st_config_threshold *st_config_threshold(const struct st_config *cf
 const struct st_config_detectors *st_config_detectors(const struct st_config *cfg);
 const struct st_config_retention *st_config_retention(const struct st_config *cfg);
 const struct st_config_control *st_config_control(const struct st_config *cfg);
+
+/* The capacity of a stream: rule's, or defaults.capacity_rps when rule is
+ * NULL.  Records/s, 0 = none. */
+double st_config_stream_capacity_rps(const struct st_config *cfg,
+				     const struct st_config_stream *rule);
+
+/* Pools and backends in file order; NULL when i is past the count. */
+size_t st_config_pool_count(const struct st_config *cfg);
+const struct st_config_pool *st_config_pool_at(const struct st_config *cfg, size_t i);
+/* The pool named `name`, or NULL. */
+const struct st_config_pool *st_config_pool_find(const struct st_config *cfg,
+						 const char *name);
+size_t st_config_backend_count(const struct st_config *cfg);
+const struct st_config_backend *st_config_backend_at(const struct st_config *cfg,
+						     size_t i);
+const struct st_config_actuators *st_config_actuators(const struct st_config *cfg);
+const struct st_config_policy *st_config_policy(const struct st_config *cfg);
+
+/* "normal", "high"; "tx", "redirect", "ipip"; NULL when out of range. */
+const char *st_memory_class_name(enum st_memory_class m);
+const char *st_xdp_forward_name(enum st_xdp_forward f);
 
 /* "low", "medium", "high"; NULL when out of range. */
 const char *st_criticality_name(enum st_criticality c);

@@ -32,6 +32,8 @@ static const struct subcommand subcommands[] = {
 	  "live view: streams by rate with sparklines, refreshed each second" },
 	{ "models", shadowctl_models,
 	  "the control plane's models; --retrain" },
+	{ "config", shadowctl_config,
+	  "check a configuration file (config check FILE)" },
 };
 
 static void usage(FILE *out)

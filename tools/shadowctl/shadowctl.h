@@ -19,5 +19,6 @@ int shadowctl_cp_profile(int argc, char **argv);
 int shadowctl_signals(int argc, char **argv);
 int shadowctl_top(int argc, char **argv);
 int shadowctl_models(int argc, char **argv);
+int shadowctl_config(int argc, char **argv);
 
 #endif

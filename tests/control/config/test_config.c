@@ -272,7 +272,8 @@ static void test_error_unknown_setting(void)
 {
 	expect_error("# typo in a section name\n"
 		     "default = { };\n", 2,
-		     "unknown setting \"default\" in the top level (known: ports, streams, defaults)");
+		     "unknown setting \"default\" in the top level (known: ports, streams, defaults, "
+		     "thresholds, detectors, retention, control, pools, backends, actuators, policy)");
 	expect_error("defaults = {\n"
 		     "  hll_precision = 12;\n"
 		     "\n"
@@ -406,7 +407,8 @@ static void test_range_ends_accepted(void)
 		"  max_streams_per_core = 65536; flow_table_entries = 16777216;\n"
 		"  flow_idle_timeout_ms = 86400000;\n"
 		"  reassembly_bytes_per_core = 68719476736L;\n"
-		"};\n");
+		"};\n"
+		"retention = { coarse_step_s = 3600; };  # a 1 h epoch needs a 1 h step\n");
 	const struct st_config_params *p;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
@@ -1003,6 +1005,596 @@ static void test_port_override_text(void)
 	st_config_destroy(cfg);
 }
 
+/* ---- control-plane sections ---- */
+
+/* The defaults config.h documents, written here. */
+static void test_cp_defaults(void)
+{
+	struct st_config *cfg = st_config_default();
+	const struct st_config_detectors *d;
+	const struct st_config_retention *r;
+	const struct st_config_control *ctl;
+	const struct st_config_actuators *a;
+	const struct st_config_policy *pol;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_LOW)->medium == 0.8 &&
+		  st_config_threshold(cfg, ST_CRIT_LOW)->high == 0.95);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_MEDIUM)->medium == 0.6 &&
+		  st_config_threshold(cfg, ST_CRIT_MEDIUM)->high == 0.85);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_HIGH)->medium == 0.4 &&
+		  st_config_threshold(cfg, ST_CRIT_HIGH)->high == 0.7);
+	CU_ASSERT_PTR_NULL(st_config_threshold(cfg, (enum st_criticality)3));
+	d = st_config_detectors(cfg);
+	CU_ASSERT(d->cusum_drift == 0.5 && d->cusum_threshold == 5.0 &&
+		  d->bocpd_hazard == 0.004 && d->bocpd_max_run == 500 &&
+		  d->iforest_trees == 100 && d->iforest_sample == 256 &&
+		  d->model_refresh_s == 3600 && d->forecast_horizon_s == 60 &&
+		  d->season_s == 86400 && d->warmup_epochs == 30);
+	r = st_config_retention(cfg);
+	CU_ASSERT(r->profiles_s == 3600 && r->profiles_bytes == 268435456 &&
+		  r->fine_s == 3600 && r->coarse_step_s == 60 &&
+		  r->coarse_s == 604800 && r->disk_bytes == 1073741824);
+	ctl = st_config_control(cfg);
+	CU_ASSERT_STRING_EQUAL(ctl->instance, "default");
+	CU_ASSERT_STRING_EQUAL(ctl->state_dir, "/var/lib/shadowtap");
+	CU_ASSERT_STRING_EQUAL(ctl->socket_path, "/run/shadowtap/cp.sock");
+	CU_ASSERT_STRING_EQUAL(ctl->event_log, "");
+	CU_ASSERT_STRING_EQUAL(ctl->prometheus, "127.0.0.1:9464");
+	CU_ASSERT_EQUAL(st_config_params(cfg)->capacity_rps, 0);
+	CU_ASSERT_EQUAL(st_config_stream_capacity_rps(cfg, NULL), 0);
+	CU_ASSERT_EQUAL(st_config_pool_count(cfg), 0);
+	CU_ASSERT_EQUAL(st_config_backend_count(cfg), 0);
+	CU_ASSERT_PTR_NULL(st_config_pool_at(cfg, 0));
+	CU_ASSERT_PTR_NULL(st_config_backend_at(cfg, 0));
+	CU_ASSERT_PTR_NULL(st_config_pool_find(cfg, "general"));
+	a = st_config_actuators(cfg);
+	CU_ASSERT(!a->dry_run && !a->nexthop.enabled && !a->xdp_lb.enabled);
+	CU_ASSERT(a->nexthop.group_id == 4000 && a->nexthop.resilient.buckets == 128 &&
+		  a->nexthop.resilient.idle_timer_s == 120 && a->nexthop.table == 254 &&
+		  a->nexthop.route.af == 0);
+	CU_ASSERT(a->xdp_lb.interface[0] == '\0' && a->xdp_lb.vip.af == 0 &&
+		  a->xdp_lb.transport == ST_CONFIG_TCP && a->xdp_lb.table_size == 65537 &&
+		  a->xdp_lb.forward == ST_XDP_FWD_TX && a->xdp_lb.egress_interface[0] == '\0' &&
+		  a->xdp_lb.ipip_source.af == 0);
+	CU_ASSERT(a->hook.argc == 0 && a->hook.timeout_ms == 5000);
+	pol = st_config_policy(cfg);
+	CU_ASSERT(pol->cooldown_s == 300 && pol->hysteresis == 0.1 &&
+		  pol->high_cardinality == 100000 && pol->skew_top1_share == 0.2 &&
+		  pol->scale_up_utilization == 0.8 && pol->scale_down_utilization == 0.3);
+	CU_ASSERT_STRING_EQUAL(st_memory_class_name(ST_MEM_HIGH), "high");
+	CU_ASSERT_STRING_EQUAL(st_xdp_forward_name(ST_XDP_FWD_IPIP), "ipip");
+	CU_ASSERT_PTR_NULL(st_xdp_forward_name((enum st_xdp_forward)3));
+	CU_ASSERT_PTR_NULL(st_memory_class_name((enum st_memory_class)2));
+	st_config_destroy(cfg);
+}
+
+/* The example's new sections read back as its text writes them. */
+static void test_example_cp_sections(void)
+{
+	struct st_config *cfg = st_config_load(ST_EXAMPLE_CONF, err, sizeof(err));
+	struct st_config *def = st_config_default();
+	const struct st_config_pool *p;
+	const struct st_config_backend *b;
+	const struct st_config_actuators *a;
+	const struct st_config_stream *r;
+	static const uint8_t v6_2[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(def);
+	/* the numbers are the defaults */
+	for (int k = ST_CRIT_LOW; k <= ST_CRIT_HIGH; k++)
+		CU_ASSERT_EQUAL(memcmp(st_config_threshold(cfg, k),
+				       st_config_threshold(def, k),
+				       sizeof(struct st_config_threshold)), 0);
+	CU_ASSERT_EQUAL(memcmp(st_config_detectors(cfg), st_config_detectors(def),
+			       sizeof(struct st_config_detectors)), 0);
+	CU_ASSERT_EQUAL(memcmp(st_config_retention(cfg), st_config_retention(def),
+			       sizeof(struct st_config_retention)), 0);
+	CU_ASSERT_EQUAL(memcmp(st_config_control(cfg), st_config_control(def),
+			       sizeof(struct st_config_control)), 0);
+	CU_ASSERT_EQUAL(memcmp(st_config_policy(cfg), st_config_policy(def),
+			       sizeof(struct st_config_policy)), 0);
+	/* ... as the text writes them */
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_HIGH)->medium == 0.4);
+	CU_ASSERT(st_config_detectors(cfg)->bocpd_hazard == 0.004);
+	CU_ASSERT(st_config_retention(cfg)->disk_bytes == 1073741824);
+	CU_ASSERT(st_config_policy(cfg)->scale_down_utilization == 0.3);
+
+	r = st_config_stream_at(cfg, 0);
+	CU_ASSERT(r->capacity_rps == 50000.0);
+	CU_ASSERT_STRING_EQUAL(r->pool, "bigmem");
+	r = st_config_stream_at(cfg, 1);
+	CU_ASSERT(r->capacity_rps == 0 && r->pool[0] == '\0');
+
+	CU_ASSERT_EQUAL_FATAL(st_config_pool_count(cfg), 2);
+	p = st_config_pool_at(cfg, 0);
+	CU_ASSERT_STRING_EQUAL(p->name, "general");
+	CU_ASSERT(p->memory_class == ST_MEM_NORMAL && !p->skew_handling &&
+		  p->backend_capacity_rps == 20000.0 && p->min_backends == 1 &&
+		  p->max_backends == 4 && p->n_backends == 2);
+	p = st_config_pool_at(cfg, 1);
+	CU_ASSERT_STRING_EQUAL(p->name, "bigmem");
+	CU_ASSERT(p->memory_class == ST_MEM_HIGH && p->skew_handling &&
+		  p->backend_capacity_rps == 0 && p->min_backends == 2 &&
+		  p->max_backends == 64 && p->n_backends == 2);
+	CU_ASSERT_PTR_EQUAL(st_config_pool_find(cfg, "bigmem"), p);
+
+	CU_ASSERT_EQUAL_FATAL(st_config_backend_count(cfg), 4);
+	b = st_config_backend_at(cfg, 0);
+	CU_ASSERT_STRING_EQUAL(b->name, "b1");
+	CU_ASSERT(b->pool == 0 && b->address.af == AF_INET && b->weight == 1 &&
+		  !b->standby && !b->has_mac && b->capacity_rps == 20000.0);
+	CU_ASSERT(b->address.bytes[0] == 10 && b->address.bytes[1] == 0 &&
+		  b->address.bytes[2] == 0 && b->address.bytes[3] == 2);
+	b = st_config_backend_at(cfg, 1);
+	CU_ASSERT_STRING_EQUAL(b->name, "b2");
+	CU_ASSERT(b->pool == 0 && b->weight == 2 && b->standby &&
+		  b->capacity_rps == 30000.0);
+	b = st_config_backend_at(cfg, 2);
+	CU_ASSERT_STRING_EQUAL(b->name, "m1");
+	CU_ASSERT(b->pool == 1 && b->address.af == AF_INET6 &&
+		  memcmp(b->address.bytes, v6_2, 16) == 0 && b->has_mac &&
+		  b->mac[0] == 0x02 && b->mac[5] == 0x02 && b->mac[1] == 0);
+	b = st_config_backend_at(cfg, 3);
+	CU_ASSERT_STRING_EQUAL(b->name, "m2");
+	CU_ASSERT(b->pool == 1 && b->address.bytes[15] == 3);
+
+	a = st_config_actuators(cfg);
+	CU_ASSERT(!a->dry_run && !a->nexthop.enabled && a->nexthop.group_id == 4000);
+	CU_ASSERT(a->nexthop.resilient.buckets == 128 &&
+		  a->nexthop.resilient.idle_timer_s == 120 && a->nexthop.table == 254);
+	CU_ASSERT(a->nexthop.route.af == AF_INET && a->nexthop.route_prefix_len == 32 &&
+		  a->nexthop.route.bytes[0] == 203 && a->nexthop.route.bytes[1] == 0 &&
+		  a->nexthop.route.bytes[2] == 113 && a->nexthop.route.bytes[3] == 10);
+	CU_ASSERT(!a->xdp_lb.enabled && a->xdp_lb.vip.af == AF_INET &&
+		  a->xdp_lb.vip_port == 9092 && a->xdp_lb.vip.bytes[3] == 10 &&
+		  a->xdp_lb.transport == ST_CONFIG_TCP && a->xdp_lb.table_size == 65537 &&
+		  a->xdp_lb.forward == ST_XDP_FWD_TX && a->xdp_lb.ipip_source.af == 0);
+	CU_ASSERT_STRING_EQUAL(a->xdp_lb.interface, "eth0");
+	CU_ASSERT_STRING_EQUAL(a->xdp_lb.egress_interface, "");
+	CU_ASSERT(a->hook.argc == 0 && a->hook.timeout_ms == 5000);
+	st_config_destroy(cfg);
+	st_config_destroy(def);
+}
+
+/* Every new setting set away from its default, at the ends of its range. */
+static void test_cp_range_ends_accepted(void)
+{
+	struct st_config *cfg = load_text(
+		"defaults = { capacity_rps = 1e12; };\n"
+		"thresholds = { low = { medium = 0.999; high = 1; };\n"
+		"  medium = { medium = 1e-9; high = 2e-9; }; };\n"
+		"detectors = { cusum_drift = 0; cusum_threshold = 100; bocpd_hazard = 0.999;\n"
+		"  bocpd_max_run = 100000; iforest_trees = 1000; iforest_sample = 2;\n"
+		"  model_refresh_s = 10; forecast_horizon_s = 86400; season_s = 0;\n"
+		"  warmup_epochs = 100000; };\n"
+		"retention = { profiles_s = 60; profiles_bytes = 1099511627776L;\n"
+		"  fine_s = 2147483648L; coarse_step_s = 86400; coarse_s = 2147483648L;\n"
+		"  disk_bytes = 17592186044416L; };\n"
+		"control = { instance = \"abcdefghijklmnopqrstuvwxyz_-0123\";\n"
+		"  state_dir = \"/s\"; socket_path = \"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345\";\n"
+		"  event_log = \"/e.jsonl\"; prometheus = \"[::1]:65535\"; };\n"
+		"pools = ( { name = \"p\"; memory_class = \"high\"; skew_handling = true;\n"
+		"  backend_capacity_rps = 0; min_backends = 0; max_backends = 1024; },\n"
+		"  { name = \"q\"; min_backends = 1; max_backends = 1; } );\n"
+		"backends = ( { name = \"b\"; pool = \"q\"; address = \"::ffff:10.0.0.1\";\n"
+		"  mac = \"aA:bB:cC:dD:eE:fF\"; weight = 65535; standby = true; capacity_rps = 1e12; } );\n"
+		"streams = { rules = ( { name = \"r\"; protocol = \"mqtt\"; capacity_rps = 0; pool = \"p\"; } ); };\n"
+		"actuators = { dry_run = true;\n"
+		"  nexthop = { enabled = true; group_id = 4294966270L; route = \"::/0\"; table = 4294967295L;\n"
+		"    resilient = { buckets = 1; idle_timer_s = 3600; }; };\n"
+		"  xdp_lb = { enabled = true; interface = \"012345678901234\"; vip = \"[2001:db8::1]:1\";\n"
+		"    transport = \"both\"; table_size = 101; forward = \"redirect\";\n"
+		"    egress_interface = \"veth0\"; ipip_source = \"192.0.2.1\"; };\n"
+		"  hook = { command = [ \"/bin/a\", \"\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\",\n"
+		"    \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\" ]; timeout_ms = 600000; }; };\n"
+		"policy = { cooldown_s = 86400; hysteresis = 0.5; high_cardinality = 1099511627776L;\n"
+		"  skew_top1_share = 1; scale_up_utilization = 1; scale_down_utilization = 0.999; };\n");
+	const struct st_config_actuators *a;
+	const struct st_config_backend *b;
+	const struct st_config_detectors *d;
+	const struct st_config_retention *r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT(st_config_params(cfg)->capacity_rps == 1e12);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_LOW)->high == 1.0);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_MEDIUM)->medium == 1e-9);
+	CU_ASSERT(st_config_threshold(cfg, ST_CRIT_HIGH)->medium == 0.4);  /* default */
+	d = st_config_detectors(cfg);
+	CU_ASSERT(d->cusum_drift == 0 && d->cusum_threshold == 100 &&
+		  d->bocpd_hazard == 0.999 && d->bocpd_max_run == 100000 &&
+		  d->iforest_trees == 1000 && d->iforest_sample == 2 &&
+		  d->model_refresh_s == 10 && d->forecast_horizon_s == 86400 &&
+		  d->season_s == 0 && d->warmup_epochs == 100000);
+	r = st_config_retention(cfg);
+	CU_ASSERT(r->profiles_s == 60 && r->profiles_bytes == 1ull << 40 &&
+		  r->fine_s == 1u << 31 && r->coarse_step_s == 86400 &&
+		  r->coarse_s == 1u << 31 && r->disk_bytes == 1ull << 44);
+	CU_ASSERT_STRING_EQUAL(st_config_control(cfg)->instance,
+			       "abcdefghijklmnopqrstuvwxyz_-0123");
+	CU_ASSERT_EQUAL(strlen(st_config_control(cfg)->socket_path), 107);
+	CU_ASSERT_STRING_EQUAL(st_config_control(cfg)->prometheus, "[::1]:65535");
+	CU_ASSERT_STRING_EQUAL(st_config_control(cfg)->event_log, "/e.jsonl");
+	CU_ASSERT(st_config_pool_at(cfg, 0)->max_backends == 1024 &&
+		  st_config_pool_at(cfg, 0)->min_backends == 0 &&
+		  st_config_pool_at(cfg, 0)->n_backends == 0);
+	b = st_config_backend_at(cfg, 0);
+	CU_ASSERT(b->pool == 1 && b->address.af == AF_INET6 && b->address.bytes[10] == 0xff &&
+		  b->address.bytes[12] == 10 && b->weight == 65535 && b->standby &&
+		  b->capacity_rps == 1e12 && b->mac[0] == 0xaa && b->mac[5] == 0xff);
+	CU_ASSERT_STRING_EQUAL(st_config_stream_at(cfg, 0)->pool, "p");
+	CU_ASSERT(st_config_stream_capacity_rps(cfg, st_config_stream_at(cfg, 0)) == 0);
+	CU_ASSERT(st_config_stream_capacity_rps(cfg, NULL) == 1e12);
+	a = st_config_actuators(cfg);
+	CU_ASSERT(a->dry_run && a->nexthop.enabled && a->nexthop.group_id == 4294966270u &&
+		  a->nexthop.route.af == AF_INET6 && a->nexthop.route_prefix_len == 0 &&
+		  a->nexthop.table == 4294967295u && a->nexthop.resilient.buckets == 1 &&
+		  a->nexthop.resilient.idle_timer_s == 3600);
+	CU_ASSERT(a->xdp_lb.enabled && a->xdp_lb.vip.af == AF_INET6 && a->xdp_lb.vip_port == 1 &&
+		  a->xdp_lb.transport == ST_CONFIG_BOTH && a->xdp_lb.table_size == 101 &&
+		  a->xdp_lb.forward == ST_XDP_FWD_REDIRECT &&
+		  a->xdp_lb.ipip_source.af == AF_INET && a->xdp_lb.ipip_source.bytes[3] == 1);
+	CU_ASSERT_STRING_EQUAL(a->xdp_lb.interface, "012345678901234");
+	CU_ASSERT_STRING_EQUAL(a->xdp_lb.egress_interface, "veth0");
+	CU_ASSERT(a->hook.argc == 16 && a->hook.timeout_ms == 600000);
+	CU_ASSERT_STRING_EQUAL(a->hook.argv[0], "/bin/a");
+	CU_ASSERT_STRING_EQUAL(a->hook.argv[1], "");
+	CU_ASSERT_STRING_EQUAL(a->hook.argv[15], "p");
+	CU_ASSERT(st_config_policy(cfg)->cooldown_s == 86400 &&
+		  st_config_policy(cfg)->high_cardinality == 1ull << 40 &&
+		  st_config_policy(cfg)->scale_down_utilization == 0.999);
+	st_config_destroy(cfg);
+
+	/* the other ends; a rule without capacity_rps inherits the defaults' */
+	cfg = load_text("defaults = { capacity_rps = 7.5; };\n"
+			"streams = { rules = ( { name = \"r\"; protocol = \"nats\"; } ); };\n"
+			"control = { prometheus = \"\"; instance = \"a\"; };\n"
+			"detectors = { season_s = 2419200; bocpd_hazard = 1e-12; cusum_threshold = 1e-9; };\n"
+			"retention = { coarse_s = 3600; fine_s = 60; coarse_step_s = 10; };\n"
+			"policy = { cooldown_s = 0; hysteresis = 0; high_cardinality = 1;\n"
+			"  skew_top1_share = 1e-9; scale_down_utilization = 0; };\n"
+			"actuators = { xdp_lb = { table_size = 16777213; forward = \"ipip\"; vip = \"0.0.0.0:65535\"; };\n"
+			"  nexthop = { group_id = 1; table = 1; route = \"10.0.0.0/8\"; };\n"
+			"  hook = { timeout_ms = 1; command = [ \"/x\" ]; }; };\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT(st_config_stream_at(cfg, 0)->capacity_rps == 7.5);
+	CU_ASSERT_STRING_EQUAL(st_config_control(cfg)->prometheus, "");
+	CU_ASSERT(st_config_detectors(cfg)->season_s == 2419200);
+	CU_ASSERT(st_config_retention(cfg)->coarse_s == 3600);
+	a = st_config_actuators(cfg);
+	CU_ASSERT(a->xdp_lb.table_size == 16777213 && a->xdp_lb.forward == ST_XDP_FWD_IPIP &&
+		  a->xdp_lb.vip_port == 65535 && a->nexthop.route_prefix_len == 8 &&
+		  a->nexthop.group_id == 1 && a->hook.argc == 1 && a->hook.timeout_ms == 1);
+	st_config_destroy(cfg);
+}
+
+/* One past each end, refused at the setting's line. */
+static void test_cp_out_of_range(void)
+{
+	expect_error("thresholds = {\n  low = {\n    medium = 0;\n  };\n};\n", 3,
+		     "medium = 0 is out of range (0, 1)");
+	expect_error("thresholds = { high = {\n  high = 1.0000001; }; };\n", 2,
+		     "high = 1 is out of range (0, 1]");
+	expect_error("thresholds = { high = {\n  medium = 0.5;\n  high = 0.5; }; };\n", 3,
+		     "thresholds.high: medium = 0.5 must be below high = 0.5");
+	/* high left out: the default 0.85 is below medium, reported at medium */
+	expect_error("thresholds = { medium = {\n\n  medium = 0.9; }; };\n", 3,
+		     "thresholds.medium: medium = 0.9 must be below high = 0.85");
+	expect_error("detectors = {\n  cusum_drift = 10.5; };\n", 2, "cusum_drift = 10.5 is out of range 0..10");
+	expect_error("detectors = {\n  cusum_drift = -0.1; };\n", 2, "out of range 0..10");
+	expect_error("detectors = {\n  cusum_threshold = 0; };\n", 2, "cusum_threshold = 0 is out of range (0, 100]");
+	expect_error("detectors = {\n  cusum_threshold = 100.5; };\n", 2, "out of range (0, 100]");
+	expect_error("detectors = {\n  bocpd_hazard = 0; };\n", 2, "bocpd_hazard = 0 is out of range (0, 1)");
+	expect_error("detectors = {\n  bocpd_hazard = 1; };\n", 2, "bocpd_hazard = 1 is out of range (0, 1)");
+	expect_error("detectors = {\n  bocpd_max_run = 0; };\n", 2, "bocpd_max_run = 0 is out of range 1..100000");
+	expect_error("detectors = {\n  bocpd_max_run = 100001; };\n", 2, "out of range 1..100000");
+	expect_error("detectors = {\n  iforest_trees = 1001; };\n", 2, "iforest_trees = 1001 is out of range 1..1000");
+	expect_error("detectors = {\n  iforest_trees = 0; };\n", 2, "out of range 1..1000");
+	expect_error("detectors = {\n  iforest_sample = 1; };\n", 2, "iforest_sample = 1 is out of range 2..65536");
+	expect_error("detectors = {\n  iforest_sample = 65537; };\n", 2, "out of range 2..65536");
+	expect_error("detectors = {\n  model_refresh_s = 9; };\n", 2, "model_refresh_s = 9 is out of range 10..604800");
+	expect_error("detectors = {\n  model_refresh_s = 604801; };\n", 2, "out of range 10..604800");
+	expect_error("detectors = {\n  forecast_horizon_s = 0; };\n", 2, "forecast_horizon_s = 0 is out of range 1..86400");
+	expect_error("detectors = {\n  forecast_horizon_s = 86401; };\n", 2, "out of range 1..86400");
+	expect_error("detectors = {\n  season_s = 59; };\n", 2, "season_s = 59 is out of range: 0 (none) or 60..2419200");
+	expect_error("detectors = {\n  season_s = 2419201; };\n", 2, "out of range 0..2419200");
+	expect_error("detectors = {\n  warmup_epochs = 0; };\n", 2, "warmup_epochs = 0 is out of range 1..100000");
+	expect_error("detectors = {\n  warmup_epochs = 100001; };\n", 2, "out of range 1..100000");
+	expect_error("retention = {\n  profiles_s = 59; };\n", 2, "profiles_s = 59 is out of range 60..86400");
+	expect_error("retention = {\n  profiles_s = 86401; };\n", 2, "out of range 60..86400");
+	expect_error("retention = {\n  profiles_bytes = 1048575; };\n", 2, "profiles_bytes = 1048575 is out of range 1048576..1099511627776");
+	expect_error("retention = {\n  profiles_bytes = 1099511627777L; };\n", 2, "out of range");
+	expect_error("retention = {\n  fine_s = 59; };\n", 2, "fine_s = 59 is out of range 60..2147483648");
+	expect_error("retention = {\n  fine_s = 2147483649L; };\n", 2, "out of range 60..2147483648");
+	expect_error("retention = {\n  coarse_step_s = 9; };\n", 2, "coarse_step_s = 9 is out of range 10..86400");
+	expect_error("retention = {\n  coarse_step_s = 86401; };\n", 2, "out of range 10..86400");
+	expect_error("retention = {\n  coarse_s = 3599; };\n", 2, "coarse_s = 3599 is out of range 3600..2147483648");
+	expect_error("retention = {\n  coarse_s = 2147483649L; };\n", 2, "out of range");
+	expect_error("retention = {\n  disk_bytes = 1048575; };\n", 2, "disk_bytes = 1048575 is out of range");
+	expect_error("retention = {\n  disk_bytes = 17592186044417L; };\n", 2, "out of range 1048576..17592186044416");
+	expect_error("defaults = {\n  capacity_rps = -1; };\n", 2, "capacity_rps = -1 is out of range 0..1e+12");
+	expect_error("streams = { rules = ( { name = \"a\"; protocol = \"mqtt\";\n  capacity_rps = 1.1e12; } ); };\n",
+		     2, "capacity_rps = 1.1e+12 is out of range 0..1e+12");
+	expect_error("policy = {\n  cooldown_s = 86401; };\n", 2, "cooldown_s = 86401 is out of range 0..86400");
+	expect_error("policy = {\n  hysteresis = 0.51; };\n", 2, "hysteresis = 0.51 is out of range 0..0.5");
+	expect_error("policy = {\n  high_cardinality = 0; };\n", 2, "high_cardinality = 0 is out of range 1..1099511627776");
+	expect_error("policy = {\n  high_cardinality = 1099511627777L; };\n", 2, "out of range");
+	expect_error("policy = {\n  skew_top1_share = 0; };\n", 2, "skew_top1_share = 0 is out of range (0, 1]");
+	expect_error("policy = {\n  scale_up_utilization = 1.01; };\n", 2, "scale_up_utilization = 1.01 is out of range (0, 1]");
+	expect_error("policy = {\n  scale_down_utilization = 1; };\n", 2, "scale_down_utilization = 1 is out of range [0, 1)");
+	expect_error("policy = {\n  scale_up_utilization = 0.5;\n  scale_down_utilization = 0.5; };\n", 3,
+		     "scale_down_utilization = 0.5 must be below scale_up_utilization = 0.5");
+	expect_error("policy = {\n  scale_up_utilization = 0.2; };\n", 2,
+		     "scale_down_utilization = 0.3 must be below scale_up_utilization = 0.2");
+	expect_error("pools = ( { name = \"p\";\n  max_backends = 0; } );\n", 2, "max_backends = 0 is out of range 1..1024");
+	expect_error("pools = ( { name = \"p\";\n  min_backends = 1025; } );\n", 2, "min_backends = 1025 is out of range 0..1024");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\";\n  weight = 0; } );\n", 3,
+		     "weight = 0 is out of range 1..65535");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\";\n  weight = 65536; } );\n", 3,
+		     "weight = 65536 is out of range 1..65535");
+	expect_error("actuators = { nexthop = {\n  group_id = 0; }; };\n", 2, "group_id = 0 is out of range 1..4294966270");
+	expect_error("actuators = { nexthop = {\n  group_id = 4294966271L; }; };\n", 2, "out of range 1..4294966270");
+	expect_error("actuators = { nexthop = { resilient = {\n  buckets = 65536; }; }; };\n", 2, "buckets = 65536 is out of range 0..65535");
+	expect_error("actuators = { nexthop = { resilient = {\n  idle_timer_s = 3601; }; }; };\n", 2, "idle_timer_s = 3601 is out of range 0..3600");
+	expect_error("actuators = { nexthop = {\n  table = 0; }; };\n", 2, "table = 0 is out of range 1..4294967295");
+	expect_error("actuators = { xdp_lb = {\n  table_size = 2; }; };\n", 2, "table_size = 2 is out of range 3..16777213");
+	expect_error("actuators = { xdp_lb = {\n  table_size = 16777214; }; };\n", 2, "out of range 3..16777213");
+	expect_error("actuators = { hook = {\n  timeout_ms = 0; }; };\n", 2, "timeout_ms = 0 is out of range 1..600000");
+	expect_error("actuators = { hook = {\n  timeout_ms = 600001; }; };\n", 2, "out of range 1..600000");
+}
+
+static void test_cp_bad_values(void)
+{
+	/* 65541 = 3 x 7 x 3121: not a prime (coreutils factor) */
+	expect_error("actuators = { xdp_lb = {\n  table_size = 65541; }; };\n", 2,
+		     "table_size = 65541 is not a prime");
+	expect_error("actuators = { xdp_lb = {\n  table_size = 9; }; };\n", 2, "not a prime");
+	expect_error("control = {\n  instance = \"a.b\"; };\n", 2,
+		     "instance \"a.b\" must be 1..32 bytes of [A-Za-z0-9_-]");
+	expect_error("control = {\n  instance = \"abcdefghijklmnopqrstuvwxyz_-01234\"; };\n", 2,
+		     "must be 1..32 bytes");
+	expect_error("control = {\n  instance = \"\"; };\n", 2, "instance is 0 bytes (1..63 allowed)");
+	expect_error("control = {\n  state_dir = \"var/lib\"; };\n", 2,
+		     "state_dir \"var/lib\" must be an absolute path");
+	expect_error("control = {\n  state_dir = \"\"; };\n", 2, "state_dir is 0 bytes");
+	expect_error("control = {\n  socket_path = \"/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345X\"; };\n",
+		     2, "socket_path is 108 bytes (1..107 allowed)");
+	expect_error("control = {\n  event_log = \"events.jsonl\"; };\n", 2, "must be an absolute path");
+	expect_error("control = {\n  prometheus = \"9464\"; };\n", 2, "prometheus \"9464\" is not HOST:PORT");
+	expect_error("control = {\n  prometheus = \"localhost:0\"; };\n", 2, "is not HOST:PORT");
+	expect_error("control = {\n  prometheus = \"::1:9464\"; };\n", 2, "is not HOST:PORT");
+	expect_error("control = {\n  prometheus = \"256.0.0.1:9464\"; };\n", 2, "is not HOST:PORT");
+	expect_error("control = {\n  prometheus = \"[127.0.0.1]:9464\"; };\n", 2, "is not HOST:PORT");
+	expect_error("pools = ( { name = \"p\";\n  memory_class = \"huge\"; } );\n", 2,
+		     "unknown memory_class \"huge\" (normal or high)");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\";\n  address = \"10.0.0.256\"; } );\n", 3,
+		     "address \"10.0.0.256\" is not an IPv4 or IPv6 address");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"fe80::1\";\n  mac = \"02:00:00:00:00\"; } );\n", 3,
+		     "mac \"02:00:00:00:00\" is not a MAC address");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"fe80::1\";\n  mac = \"02-00-00-00-00-0g\"; } );\n", 3,
+		     "is not a MAC address");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; } );\n", 2,
+		     "backends entry lacks \"address\"");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; address = \"10.0.0.1\"; } );\n", 2,
+		     "backends entry lacks \"pool\"");
+	expect_error("pools = ( { memory_class = \"high\"; } );\n", 1, "pools entry lacks \"name\"");
+	expect_error("pools = ( { name = \"0123456789012345678901234567890123456789012345678901234567890123\"; } );\n",
+		     1, "name is 64 bytes (1..63 allowed)");
+	expect_error("actuators = { nexthop = {\n  route = \"10.0.0.1/24\"; }; };\n", 2,
+		     "route \"10.0.0.1/24\" is not a prefix");
+	expect_error("actuators = { nexthop = {\n  route = \"10.0.0.0/33\"; }; };\n", 2, "is not a prefix");
+	expect_error("actuators = { nexthop = {\n  route = \"2001:db8::1\"; }; };\n", 2, "is not a prefix");
+	expect_error("actuators = { nexthop = {\n  route = \"2001:db8::/129\"; }; };\n", 2, "is not a prefix");
+	expect_error("actuators = { xdp_lb = {\n  vip = \"2001:db8::1:80\"; }; };\n", 2,
+		     "vip \"2001:db8::1:80\" is not ADDRESS:PORT");
+	expect_error("actuators = { xdp_lb = {\n  vip = \"[10.0.0.1]:80\"; }; };\n", 2, "is not ADDRESS:PORT");
+	expect_error("actuators = { xdp_lb = {\n  vip = \"10.0.0.1:65536\"; }; };\n", 2, "is not ADDRESS:PORT");
+	expect_error("actuators = { xdp_lb = {\n  vip = \"10.0.0.1\"; }; };\n", 2, "is not ADDRESS:PORT");
+	expect_error("actuators = { xdp_lb = {\n  forward = \"xdp_pass\"; }; };\n", 2,
+		     "unknown forward \"xdp_pass\" (tx, redirect or ipip)");
+	expect_error("actuators = { xdp_lb = {\n  transport = \"sctp\"; }; };\n", 2,
+		     "unknown transport \"sctp\"");
+	expect_error("actuators = { xdp_lb = {\n  interface = \"0123456789012345\"; }; };\n", 2,
+		     "interface is 16 bytes (0..15 allowed)");
+	expect_error("actuators = { xdp_lb = {\n  interface = \"eth0:1\"; }; };\n", 2,
+		     "interface \"eth0:1\" is not an interface name");
+	expect_error("actuators = { xdp_lb = {\n  egress_interface = \"..\"; }; };\n", 2,
+		     "is not an interface name");
+	expect_error("actuators = { xdp_lb = {\n  ipip_source = \"host\"; }; };\n", 2,
+		     "ipip_source \"host\" is not an IPv4 or IPv6 address");
+	expect_error("actuators = { hook = {\n  command = [ \"provision\" ]; }; };\n", 2,
+		     "command[0]: \"provision\" must be an absolute path");
+	expect_error("actuators = { hook = {\n  command = [ \"/a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\",\n"
+		     "  \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\", \"q\" ]; }; };\n", 2,
+		     "too many command words: 17 (at most 16)");
+	expect_error("actuators = { hook = {\n  command = ( \"/a\", 7 ); }; };\n", 2,
+		     "command[1]: command must hold strings, not an integer");
+}
+
+static void test_cp_type_errors(void)
+{
+	expect_error("thresholds = {\n  low = 0.5; };\n", 2, "low must be a group { ... }, not a float");
+	expect_error("thresholds = { low = {\n  high = \"0.9\"; }; };\n", 2, "high must be a number, not a string");
+	expect_error("detectors = {\n  bocpd_max_run = 5.0; };\n", 2, "bocpd_max_run must be an integer, not a float");
+	expect_error("retention = (\n);\n", 1, "retention must be a group");
+	expect_error("control = {\n  state_dir = 1; };\n", 2, "state_dir must be a string, not an integer");
+	expect_error("pools = { name = \"p\"; };\n", 1, "pools must be a list of groups");
+	expect_error("pools = ( \"p\" );\n", 1, "pools[0]: each entry of pools must be a group");
+	expect_error("pools = ( { name = \"p\";\n  skew_handling = 1; } );\n", 2,
+		     "skew_handling must be a boolean (true or false), not an integer");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\";\n  standby = \"no\"; } );\n", 3,
+		     "standby must be a boolean");
+	expect_error("actuators = {\n  dry_run = 0; };\n", 2, "dry_run must be a boolean");
+	expect_error("actuators = { nexthop = {\n  enabled = \"yes\"; }; };\n", 2, "enabled must be a boolean");
+	expect_error("actuators = { nexthop = {\n  resilient = 128; }; };\n", 2, "resilient must be a group");
+	expect_error("actuators = { hook = {\n  command = \"/bin/true\"; }; };\n", 2,
+		     "command must be an array of strings");
+	expect_error("streams = { rules = ( { name = \"a\"; protocol = \"mqtt\";\n  pool = 1; } ); };\n", 2,
+		     "pool must be a string, not an integer");
+	expect_error("policy = {\n  cooldown_s = 1.5; };\n", 2, "cooldown_s must be an integer, not a float");
+}
+
+static void test_cp_unknown_settings(void)
+{
+	expect_error("thresholds = {\n  critical = { }; };\n", 2,
+		     "unknown setting \"critical\" in thresholds (known: low, medium, high)");
+	expect_error("thresholds = { low = {\n  hi = 0.9; }; };\n", 2,
+		     "unknown setting \"hi\" in thresholds.low (known: medium, high)");
+	expect_error("detectors = {\n  cusum_drfit = 0.5; };\n", 2, "unknown setting \"cusum_drfit\" in detectors");
+	expect_error("retention = {\n  fine = 60; };\n", 2, "unknown setting \"fine\" in retention");
+	expect_error("control = {\n  socket = \"/x\"; };\n", 2, "unknown setting \"socket\" in control");
+	expect_error("pools = ( { name = \"p\";\n  memory = \"high\"; } );\n", 2,
+		     "unknown setting \"memory\" in a pools entry");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\";\n  port = 9092; } );\n", 3,
+		     "unknown setting \"port\" in a backends entry");
+	expect_error("actuators = {\n  ecmp = { }; };\n", 2, "unknown setting \"ecmp\" in actuators");
+	expect_error("actuators = { nexthop = {\n  groupid = 1; }; };\n", 2,
+		     "unknown setting \"groupid\" in actuators.nexthop");
+	expect_error("actuators = { nexthop = { resilient = {\n  unbalanced_timer_s = 1; }; }; };\n", 2,
+		     "unknown setting \"unbalanced_timer_s\" in actuators.nexthop.resilient");
+	expect_error("actuators = { xdp_lb = {\n  vips = \"1.2.3.4:5\"; }; };\n", 2,
+		     "unknown setting \"vips\" in actuators.xdp_lb");
+	expect_error("actuators = { hook = {\n  timeout = 5; }; };\n", 2,
+		     "unknown setting \"timeout\" in actuators.hook");
+	expect_error("policy = {\n  dry_run = true; };\n", 2, "unknown setting \"dry_run\" in policy");
+}
+
+static void test_cp_cross_checks(void)
+{
+	expect_error("pools = (\n  { name = \"p\"; },\n  { name = \"q\"; },\n  { name = \"p\"; } );\n", 4,
+		     "duplicate pool name \"p\" (first at line 2)");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = (\n  { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		     "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n", 4,
+		     "duplicate backend name \"b\" (first at line 3)");
+	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"
+		     "backends = ( { name = \"b\";\n  pool = \"P\"; address = \"10.0.0.1\"; } );\n", 3,
+		     "pool \"P\" is not in pools");
+	expect_error("backends = ( { name = \"b\";\n  pool = \"p\"; address = \"10.0.0.1\"; } );\n", 2,
+		     "pool \"p\" is not in pools");
+	expect_error("pools = ( { name = \"p\"; } );\n"
+		     "streams = { rules = ( { name = \"a\"; protocol = \"kafka\";\n  pool = \"q\"; } ); };\n", 3,
+		     "pool \"q\" is not in pools");
+	expect_error("pools = ( { name = \"p\";\n  min_backends = 5;\n  max_backends = 4; } );\n", 2,
+		     "min_backends = 5 is more than max_backends = 4");
+	expect_error("pools = ( { name = \"p\";\n  max_backends = 0; } );\n", 2, "out of range 1..1024");
+	/* min_backends 1 (default) with no backend: at the entry */
+	expect_error("\npools = ( { name = \"p\"; } );\n", 2,
+		     "pool \"p\" has 0 backends, fewer than min_backends = 1");
+	expect_error("pools = ( { name = \"p\";\n  min_backends = 2; } );\n"
+		     "backends = ( { name = \"b\"; pool = \"p\"; address = \"10.0.0.1\"; standby = true; } );\n", 2,
+		     "pool \"p\" has 1 backend, fewer than min_backends = 2");
+	expect_error("retention = {\n  coarse_step_s = 7200;\n  coarse_s = 3600; };\n", 3,
+		     "coarse_step_s = 7200 is longer than coarse_s = 3600");
+	expect_error("retention = {\n  fine_s = 604801; };\n", 2,
+		     "fine_s = 604801 is longer than coarse_s = 604800");
+	/* spans against the epoch: at the span when the file sets it ... */
+	expect_error("defaults = { epoch_ms = 120000; };\n"
+		     "retention = {\n  coarse_step_s = 119; };\n", 3,
+		     "retention.coarse_step_s = 119 s is shorter than 1 epoch (defaults.epoch_ms = 120000)");
+	expect_error("defaults = { epoch_ms = 3600000; };\n"
+		     "retention = { coarse_step_s = 3600;\n  profiles_s = 3599; };\n", 3,
+		     "retention.profiles_s = 3599 s is shorter than 1 epoch");
+	expect_error("defaults = { epoch_ms = 3600000; };\n"
+		     "retention = { coarse_step_s = 3600; };\n"
+		     "detectors = {\n  model_refresh_s = 3599; };\n", 4,
+		     "detectors.model_refresh_s = 3599 s is shorter than 1 epoch");
+	expect_error("defaults = { epoch_ms = 3600000; };\n"
+		     "retention = { coarse_step_s = 3600; };\n"
+		     "detectors = {\n  season_s = 7199; };\n", 4,
+		     "detectors.season_s = 7199 s is shorter than 2 epochs");
+	/* ... else at the epoch */
+	expect_error("\ndefaults = {\n  epoch_ms = 61000; };\n", 3,
+		     "retention.coarse_step_s = 60 s is shorter than 1 epoch (defaults.epoch_ms = 61000)");
+	/* the boundaries themselves pass */
+	{
+		struct st_config *cfg = load_text(
+			"defaults = { epoch_ms = 3600000; };\n"
+			"retention = { coarse_step_s = 3600; };\n"
+			"detectors = { season_s = 7200; model_refresh_s = 3600; };\n");
+
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		st_config_destroy(cfg);
+	}
+}
+
+static void test_cp_actuator_checks(void)
+{
+	static const char pools[] = "pools = ( { name = \"p\"; min_backends = 0; } );\n";
+	char text[1024];
+	struct st_config *cfg;
+
+	expect_error("actuators = { nexthop = {\n  enabled = true; }; };\n", 2,
+		     "actuators.nexthop is enabled but has no route");
+	expect_error("actuators = { nexthop = {\n  enabled = true; route = \"10.0.0.0/8\"; }; };\n", 2,
+		     "actuators.nexthop is enabled but there are no backends");
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		 "actuators = { nexthop = { enabled = true; route = \"10.0.0.0/8\";\n"
+		 "  resilient = {\n    buckets = 1; }; }; };\n", pools);
+	expect_error(text, 6, "resilient.buckets = 1 is fewer than the 2 backends");
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		 "actuators = { nexthop = { enabled = true; route = \"10.0.0.0/8\";\n"
+		 "  resilient = { buckets = 2; }; }; };\n", pools);
+	cfg = load_text(text);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	st_config_destroy(cfg);
+	/* buckets 0 (a plain multipath group) needs no count */
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		 "actuators = { nexthop = { enabled = true; route = \"10.0.0.0/8\";\n"
+		 "  resilient = { buckets = 0; }; }; };\n", pools);
+	cfg = load_text(text);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	st_config_destroy(cfg);
+
+	expect_error("actuators = { xdp_lb = {\n  enabled = true; vip = \"10.0.0.1:80\"; }; };\n", 2,
+		     "actuators.xdp_lb is enabled but has no interface");
+	expect_error("actuators = { xdp_lb = {\n  enabled = true; interface = \"lo\"; }; };\n", 2,
+		     "actuators.xdp_lb is enabled but has no vip");
+	expect_error("actuators = { xdp_lb = {\n  enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\"; }; };\n", 2,
+		     "actuators.xdp_lb is enabled but there are no backends");
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; } );\n"
+		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
+		 "  forward = \"redirect\"; }; };\n", pools);
+	expect_error(text, 4, "forward = \"redirect\" needs an egress_interface");
+	/* 2 backends: 199 (a prime) < 200 is refused, 211 (a prime) passes */
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
+		 "  table_size = 199; }; };\n", pools);
+	expect_error(text, 5, "table_size = 199 is less than 100 x the 2 backends");
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
+		 "  table_size = 211; }; };\n", pools);
+	cfg = load_text(text);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	st_config_destroy(cfg);
+	/* a disabled actuator is range-checked only */
+	cfg = load_text("actuators = { xdp_lb = { table_size = 3; forward = \"redirect\"; };\n"
+			"  nexthop = { resilient = { buckets = 1; }; }; };\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	st_config_destroy(cfg);
+}
+
 ST_TEST_MAIN("control/config/config",
 	ST_TEST(test_defaults_without_file),
 	ST_TEST(test_example_equals_its_text),
@@ -1025,4 +1617,13 @@ ST_TEST_MAIN("control/config/config",
 	ST_TEST(test_add_key_field),
 	ST_TEST(test_set_port),
 	ST_TEST(test_port_override_text),
+	ST_TEST(test_cp_defaults),
+	ST_TEST(test_example_cp_sections),
+	ST_TEST(test_cp_range_ends_accepted),
+	ST_TEST(test_cp_out_of_range),
+	ST_TEST(test_cp_bad_values),
+	ST_TEST(test_cp_type_errors),
+	ST_TEST(test_cp_unknown_settings),
+	ST_TEST(test_cp_cross_checks),
+	ST_TEST(test_cp_actuator_checks),
 )

@@ -7,7 +7,9 @@
  *
  * Invariants (abort() when violated):
  *   - a failed load leaves an error "file:..." naming the file and errno set;
- *   - a loaded config obeys every documented range and limit;
+ *   - a loaded config obeys every documented range and limit, and the
+ *     cross-checks of config.h (pools, backends, thresholds, retention
+ *     against the epoch, enabled actuators);
  *   - every stream name is 1..63 bytes of UTF-8 text, NUL-terminated, the
  *     same on a second call; an unmatched one starts with "<proto>:";
  *   - an accepted PORT=PROTOCOL is a mapping st_config_set_port() accepts.
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "control/config/config.h"
@@ -114,6 +117,136 @@ static void check_fields(const struct st_config_fields *f, unsigned key_max)
 		CHECK(st_config_check_pointer(f->numerics[i], NULL) == 0);
 }
 
+static bool is_prime(uint32_t n)
+{
+	for (uint32_t d = 2; (uint64_t)d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return n >= 2;
+}
+
+static void check_text(const char *s, size_t cap, bool may_be_empty)
+{
+	size_t n = strnlen(s, cap);
+
+	CHECK(n < cap && (may_be_empty || n > 0));
+	CHECK(utf8_text((const unsigned char *)s, n));
+}
+
+static void check_cp(const struct st_config *cfg)
+{
+	const struct st_config_params *p = st_config_params(cfg);
+	const struct st_config_detectors *d = st_config_detectors(cfg);
+	const struct st_config_retention *r = st_config_retention(cfg);
+	const struct st_config_control *ctl = st_config_control(cfg);
+	const struct st_config_actuators *a = st_config_actuators(cfg);
+	const struct st_config_policy *pol = st_config_policy(cfg);
+	size_t n_pools = st_config_pool_count(cfg), n_back = st_config_backend_count(cfg);
+	uint64_t epoch_ms = p->epoch_ms;
+
+	CHECK(p->capacity_rps >= 0 && p->capacity_rps <= 1e12);
+	for (int k = ST_CRIT_LOW; k <= ST_CRIT_HIGH; k++) {
+		const struct st_config_threshold *t = st_config_threshold(cfg, k);
+
+		CHECK(t->medium > 0 && t->medium < t->high && t->high <= 1);
+	}
+	CHECK(d->cusum_drift >= 0 && d->cusum_drift <= 10);
+	CHECK(d->cusum_threshold > 0 && d->cusum_threshold <= 100);
+	CHECK(d->bocpd_hazard > 0 && d->bocpd_hazard < 1);
+	CHECK(d->bocpd_max_run >= 1 && d->bocpd_max_run <= 100000);
+	CHECK(d->iforest_trees >= 1 && d->iforest_trees <= 1000);
+	CHECK(d->iforest_sample >= 2 && d->iforest_sample <= 65536);
+	CHECK(d->model_refresh_s >= 10 && d->model_refresh_s <= 604800 &&
+	      d->model_refresh_s * 1000ull >= epoch_ms);
+	CHECK(d->forecast_horizon_s >= 1 && d->forecast_horizon_s <= 86400);
+	CHECK(d->season_s == 0 || (d->season_s >= 60 && d->season_s <= 2419200 &&
+				    d->season_s * 1000ull >= 2 * epoch_ms));
+	CHECK(d->warmup_epochs >= 1 && d->warmup_epochs <= 100000);
+	CHECK(r->profiles_s >= 60 && r->profiles_s <= 86400 &&
+	      r->profiles_s * 1000ull >= epoch_ms);
+	CHECK(r->profiles_bytes >= (1u << 20) && r->profiles_bytes <= (1ull << 40));
+	CHECK(r->fine_s >= 60 && r->fine_s * 1000ull >= epoch_ms && r->fine_s <= r->coarse_s);
+	CHECK(r->coarse_step_s >= 10 && r->coarse_step_s <= 86400 &&
+	      r->coarse_step_s * 1000ull >= epoch_ms && r->coarse_step_s <= r->coarse_s);
+	CHECK(r->coarse_s >= 3600 && r->coarse_s <= (1u << 31));
+	CHECK(r->disk_bytes >= (1u << 20) && r->disk_bytes <= (1ull << 44));
+	check_text(ctl->instance, sizeof(ctl->instance), false);
+	CHECK(strlen(ctl->instance) <= 32 &&
+	      strspn(ctl->instance, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+	      strlen(ctl->instance));
+	check_text(ctl->state_dir, sizeof(ctl->state_dir), false);
+	check_text(ctl->socket_path, sizeof(ctl->socket_path), false);
+	check_text(ctl->event_log, sizeof(ctl->event_log), true);
+	check_text(ctl->prometheus, sizeof(ctl->prometheus), true);
+	CHECK(ctl->state_dir[0] == '/' && ctl->socket_path[0] == '/');
+	CHECK(!ctl->event_log[0] || ctl->event_log[0] == '/');
+	CHECK(!ctl->prometheus[0] || strchr(ctl->prometheus, ':'));
+
+	CHECK(n_pools <= ST_CONFIG_POOLS_MAX && n_back <= ST_CONFIG_BACKENDS_MAX);
+	CHECK(!st_config_pool_at(cfg, n_pools) && !st_config_backend_at(cfg, n_back));
+	for (size_t i = 0; i < n_pools; i++) {
+		const struct st_config_pool *pl = st_config_pool_at(cfg, i);
+		unsigned members = 0;
+
+		check_text(pl->name, sizeof(pl->name), false);
+		CHECK(st_config_pool_find(cfg, pl->name) == pl);  /* unique */
+		CHECK(pl->memory_class == ST_MEM_NORMAL || pl->memory_class == ST_MEM_HIGH);
+		CHECK(pl->backend_capacity_rps >= 0 && pl->backend_capacity_rps <= 1e12);
+		for (size_t j = 0; j < n_back; j++)
+			members += st_config_backend_at(cfg, j)->pool == i;
+		CHECK(members == pl->n_backends);
+		CHECK(pl->min_backends <= pl->max_backends && pl->max_backends >= 1 &&
+		      pl->max_backends <= ST_CONFIG_BACKENDS_MAX &&
+		      pl->min_backends <= pl->n_backends);
+	}
+	for (size_t i = 0; i < n_back; i++) {
+		const struct st_config_backend *b = st_config_backend_at(cfg, i);
+
+		check_text(b->name, sizeof(b->name), false);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(st_config_backend_at(cfg, j)->name, b->name) != 0);
+		CHECK(b->pool < n_pools);
+		CHECK(b->address.af == AF_INET || b->address.af == AF_INET6);
+		CHECK(b->weight >= 1 && b->weight <= 65535);
+		CHECK(b->capacity_rps >= 0 && b->capacity_rps <= 1e12);
+	}
+	for (size_t i = 0; i < st_config_stream_count(cfg); i++) {
+		const struct st_config_stream *s = st_config_stream_at(cfg, i);
+
+		CHECK(s->capacity_rps >= 0 && s->capacity_rps <= 1e12);
+		CHECK(!s->pool[0] || st_config_pool_find(cfg, s->pool));
+	}
+	CHECK(a->nexthop.group_id >= 1 &&
+	      a->nexthop.group_id <= UINT32_MAX - ST_CONFIG_BACKENDS_MAX - 1);
+	CHECK(a->nexthop.resilient.buckets <= 65535 &&
+	      a->nexthop.resilient.idle_timer_s <= 3600 && a->nexthop.table >= 1);
+	CHECK(a->nexthop.route.af == 0 ||
+	      a->nexthop.route_prefix_len <= (a->nexthop.route.af == AF_INET ? 32u : 128u));
+	if (a->nexthop.enabled)
+		CHECK(a->nexthop.route.af && n_back &&
+		      (!a->nexthop.resilient.buckets || a->nexthop.resilient.buckets >= n_back));
+	CHECK(is_prime(a->xdp_lb.table_size) && a->xdp_lb.table_size <= 16777213);
+	CHECK(a->xdp_lb.transport >= ST_CONFIG_TCP && a->xdp_lb.transport <= ST_CONFIG_BOTH);
+	CHECK(st_xdp_forward_name(a->xdp_lb.forward) != NULL);
+	check_text(a->xdp_lb.interface, sizeof(a->xdp_lb.interface), true);
+	check_text(a->xdp_lb.egress_interface, sizeof(a->xdp_lb.egress_interface), true);
+	if (a->xdp_lb.enabled)
+		CHECK(a->xdp_lb.interface[0] && a->xdp_lb.vip.af && a->xdp_lb.vip_port &&
+		      n_back && a->xdp_lb.table_size >= 100 * n_back &&
+		      (a->xdp_lb.forward != ST_XDP_FWD_REDIRECT || a->xdp_lb.egress_interface[0]));
+	CHECK(a->hook.argc <= ST_CONFIG_HOOK_ARGS_MAX);
+	CHECK(a->hook.argc == 0 || a->hook.argv[0][0] == '/');
+	for (unsigned i = 0; i < a->hook.argc; i++)
+		check_text(a->hook.argv[i], sizeof(a->hook.argv[i]), i > 0);
+	CHECK(a->hook.timeout_ms >= 1 && a->hook.timeout_ms <= 600000);
+	CHECK(pol->cooldown_s <= 86400 && pol->hysteresis >= 0 && pol->hysteresis <= 0.5);
+	CHECK(pol->high_cardinality >= 1 && pol->high_cardinality <= (1ull << 40));
+	CHECK(pol->skew_top1_share > 0 && pol->skew_top1_share <= 1);
+	CHECK(pol->scale_up_utilization > 0 && pol->scale_up_utilization <= 1 &&
+	      pol->scale_down_utilization >= 0 &&
+	      pol->scale_down_utilization < pol->scale_up_utilization);
+}
+
 static void check_config(const struct st_config *cfg, const uint8_t *data,
 			 size_t size)
 {
@@ -129,6 +262,7 @@ static void check_config(const struct st_config *cfg, const uint8_t *data,
 	CHECK(p->reassembly_bytes_per_core >= 32768 &&
 	      p->reassembly_bytes_per_core <= (1ull << 36));
 	check_fields(st_config_default_fields(cfg), ST_CONFIG_KEY_FIELDS_MAX - 1);
+	check_cp(cfg);
 	for (size_t i = 0; i < st_config_stream_count(cfg); i++) {
 		const struct st_config_stream *r = st_config_stream_at(cfg, i);
 		size_t n = strlen(r->name);
