@@ -19,6 +19,9 @@ struct st_cp_params {
 	double threshold;     /* peak probability needed for a change point */
 	unsigned min_gap;     /* minimum distance between change points and from
 			       * index 0 */
+	double scale_mix;     /* scale = noise^(1-mix) * spread^mix: 0 = the
+			       * noise level (MAD of differences), 1 = the
+			       * series' spread (MAD about the median) */
 };
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,
