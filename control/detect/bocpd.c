@@ -44,6 +44,7 @@ struct st_bocpd {
 	double log_h;
 	double log_1mh;
 	size_t live;            /* slots in use, 0..max_run */
+	uint64_t steps;         /* BOCPD steps since the start or reset */
 	uint64_t warm_n;
 	double *logp;           /* [max_run] ln P(r = slot + 1 | x_1:t) */
 	uint32_t *count;        /* [max_run] observations in the run */
@@ -122,6 +123,7 @@ void st_bocpd_reset(struct st_bocpd *b)
 	if (!b)
 		return;
 	b->live = 0;
+	b->steps = 0;
 	b->warm_n = 0;
 	for (d = 0; d < b->p.n_dim; d++) {
 		b->warm_mean[d] = 0;
@@ -294,10 +296,12 @@ int st_bocpd_update(struct st_bocpd *b, const double *x, struct st_bocpd_result 
 	for (d = 0; d < b->p.n_dim; d++)
 		b->z[d] = b->p.warmup ? (x[d] - b->warm_mean[d]) / b->sd[d] : x[d];
 	evidence = grow_runs(b);
+	b->steps++;
 	if (!out)
 		return 0;
 	for (j = 0; j < b->live; j++) {
-		if (j < b->p.short_run)
+		/* the run holding every observation so far is no change */
+		if (j < b->p.short_run && j + 1 < b->steps)
 			change += exp(b->logp[j]);
 		if (b->logp[j] > b->logp[best])
 			best = j;

@@ -9,12 +9,14 @@
  *	alarm when S+ > h (direction +1) or S- > h (direction -1)
  *
  * mu and sigma: Welford's mean and variance over the first `warmup`
- * observations; afterwards, only while the stream is in control (both sums
- * at 0), an exponentially weighted update with weight ST_CUSUM_LAMBDA of the
+ * observations; afterwards, only while the stream is in control, an
+ * exponentially weighted update with weight ST_CUSUM_LAMBDA of the
  * Huber-clipped z (|z| <= 2), the variance corrected for the clipping
- * (E[min(z^2, 4)] = 0.9206 for a standard normal).  A slow drift is thus
- * followed, an outlier moves the baseline by little, and a shift in progress
- * does not move it at all.  After an alarm the sums restart at 0 and the
+ * (E[min(z^2, 4)] = 0.9206 for a standard normal).  "In control" is decided
+ * on the sums before the step (both below h/2), never on the step's own z,
+ * which would bias the variance down.  A slow drift is thus followed, an
+ * outlier moves the baseline by little, and a shift well under way does not
+ * move it.  After an alarm the sums restart at 0 and the
  * baseline is learnt again from the next `warmup` observations.
  *
  * Score: max(S+, S-) / h clamped to [0, 1] — how far the evidence is
@@ -128,6 +130,7 @@ static void follow_baseline(struct st_cusum *c, double z)
 int st_cusum_update(struct st_cusum *c, double x, struct st_cusum_result *out)
 {
 	double z, h = c->p.threshold_sd, k = c->p.drift_sd, top;
+	bool calm;
 
 	if (!isfinite(x)) {
 		c->stats.rejected++;
@@ -139,6 +142,7 @@ int st_cusum_update(struct st_cusum *c, double x, struct st_cusum_result *out)
 		return 0;
 	}
 	z = (x - c->mu) / sqrt(c->var);
+	calm = fmax(c->s_pos, c->s_neg) < h / 2;
 	c->s_pos = fmax(0, c->s_pos + z - k);
 	c->s_neg = fmax(0, c->s_neg - z - k);
 	*out = (struct st_cusum_result){ .z = z };
@@ -152,7 +156,7 @@ int st_cusum_update(struct st_cusum *c, double x, struct st_cusum_result *out)
 	}
 	top = fmax(c->s_pos, c->s_neg);
 	out->score = top / h;
-	if (top == 0)
+	if (calm)
 		follow_baseline(c, z);
 	return 0;
 }

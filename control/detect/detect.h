@@ -96,7 +96,10 @@ struct st_bocpd_params {
 
 struct st_bocpd_result {
 	bool warming;         /* standardisation not yet fixed: nothing computed */
-	double change_prob;   /* P(run length <= short_run | data so far) */
+	double change_prob;   /* P(run length <= short_run | data so far), the
+			       * run that spans every observation since the
+			       * start excluded (it is no change): 0 on the
+			       * first step */
 	unsigned map_run;     /* most probable run length (observations in the
 			       * current segment, including this one), 1..R_max */
 	double score;         /* change_prob, in [0, 1] */
