@@ -16,6 +16,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "analyze", shadowctl_analyze,
 	  "run the record path offline on a pcap/pcapng capture" },
+	{ "detect", shadowctl_detect,
+	  "offline change points of a series (CSV or TCPD JSON)" },
 	{ "profiles", shadowctl_profiles,
 	  "print the Shadow Profiles shadowtap-dp writes to its ring" },
 	{ "status", shadowctl_status,

@@ -10,6 +10,7 @@
 #include "dataplane/compiler.h"
 
 int shadowctl_analyze(int argc, char **argv);
+int shadowctl_detect(int argc, char **argv);
 int shadowctl_profiles(int argc, char **argv);
 int shadowctl_status(int argc, char **argv);
 /* views.c: the control plane's views, through shadowtap-cp's socket */

@@ -1,0 +1,31 @@
+/*
+ * The knobs of st_changepoints(), for the tests and for re-running the
+ * parameter study; the product uses st_changepoints() and its one default
+ * set (ST_CP_PARAMS_DEFAULT, described in changepoints.c).
+ */
+#ifndef ST_CONTROL_DETECT_CP_PARAMS_H
+#define ST_CONTROL_DETECT_CP_PARAMS_H
+
+#include <stddef.h>
+
+struct st_cp_params {
+	double hazard;        /* BOCPD hazard, 1 / expected segment length */
+	double prior_kappa;   /* Normal-Gamma prior on the standardised series */
+	double prior_alpha;
+	double prior_beta;
+	unsigned min_lag;     /* a start s is scored only once the run from s
+			       * holds >= min_lag observations */
+	unsigned spread;      /* start positions within +-spread pool their mass */
+	double threshold;     /* peak probability needed for a change point */
+	unsigned min_gap;     /* minimum distance between change points and from
+			       * index 0 */
+	double scale_mix;     /* scale = noise^(1-mix) * spread^mix: 0 = the
+			       * noise level (MAD of differences), 1 = the
+			       * series' spread (MAD about the median) */
+};
+
+int st_changepoints_with(const struct st_cp_params *p, const double *values,
+			 size_t n_obs, size_t n_dim, size_t *cps, size_t max_cps,
+			 size_t *n_cps);
+
+#endif
