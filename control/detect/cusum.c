@@ -50,7 +50,8 @@ struct st_cusum *st_cusum_create(const struct st_cusum_params *p)
 	struct st_cusum *c;
 
 	if (!p || !(p->drift_sd >= 0) || !(p->threshold_sd > 0) || p->warmup < 2 ||
-	    !isfinite(p->drift_sd) || !isfinite(p->threshold_sd)) {
+	    !isfinite(p->drift_sd) || !isfinite(p->threshold_sd) ||
+	    !(p->sd_floor >= 0) || !isfinite(p->sd_floor)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -89,12 +90,15 @@ void st_cusum_reset(struct st_cusum *c)
 }
 
 /* A variance of 0 (a constant warm-up) would make every later value an
- * infinite z; the floor keeps z finite and still huge for any real change. */
-static double variance_floor(double mu)
+ * infinite z; the relative floor keeps z finite and still huge for any real
+ * change, the caller's sd_floor says which changes are too small to count. */
+static double variance_floor(const struct st_cusum *c, double mu)
 {
 	double scale = fabs(mu) > 1 ? fabs(mu) : 1;
+	double relative = 1e-12 * scale * scale;
+	double given = c->p.sd_floor * c->p.sd_floor;
 
-	return 1e-12 * scale * scale;
+	return given > relative ? given : relative;
 }
 
 static void warm_step(struct st_cusum *c, double x, struct st_cusum_result *out)
@@ -107,8 +111,8 @@ static void warm_step(struct st_cusum *c, double x, struct st_cusum_result *out)
 	if (c->warm_n >= c->p.warmup) {
 		c->mu = c->warm_mean;
 		c->var = c->warm_m2 / (double)(c->warm_n - 1);
-		if (c->var < variance_floor(c->mu))
-			c->var = variance_floor(c->mu);
+		if (c->var < variance_floor(c, c->mu))
+			c->var = variance_floor(c, c->mu);
 		c->warm = true;
 	}
 	*out = (struct st_cusum_result){ .warming = true };
@@ -123,8 +127,8 @@ static void follow_baseline(struct st_cusum *c, double z)
 	c->mu += ST_CUSUM_LAMBDA * sigma * zc;
 	c->var = (1 - ST_CUSUM_LAMBDA) * c->var +
 		 ST_CUSUM_LAMBDA * c->var * zc * zc / ST_CUSUM_HUBER_VAR;
-	if (c->var < variance_floor(c->mu))
-		c->var = variance_floor(c->mu);
+	if (c->var < variance_floor(c, c->mu))
+		c->var = variance_floor(c, c->mu);
 }
 
 int st_cusum_update(struct st_cusum *c, double x, struct st_cusum_result *out)

@@ -36,6 +36,12 @@ struct st_cusum_params {
 	double drift_sd;      /* k: slack per step, in standard deviations (0.5) */
 	double threshold_sd;  /* h: alarm when a sum exceeds h (5) */
 	unsigned warmup;      /* observations that estimate mean/variance (30) */
+	double sd_floor;      /* smallest standard deviation the baseline may
+			       * have, in the input's units (0: only a
+			       * relative 1e-6 of |mean|): the least change
+			       * that matters, so that a feature steady to
+			       * the last bit does not alarm on its first
+			       * wobble */
 };
 
 /* Defaults matching config.h's `detectors` section. */
@@ -59,7 +65,7 @@ struct st_cusum;
 
 /*
  * Creates a detector.  Returns NULL with errno EINVAL (drift_sd < 0,
- * threshold_sd <= 0, warmup < 2, a NaN) or ENOMEM.
+ * threshold_sd <= 0, warmup < 2, sd_floor < 0, a NaN) or ENOMEM.
  */
 struct st_cusum *st_cusum_create(const struct st_cusum_params *p);
 void st_cusum_destroy(struct st_cusum *c);

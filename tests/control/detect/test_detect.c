@@ -389,12 +389,57 @@ static void test_changepoints_multidim_and_errors(void)
 	CU_ASSERT_EQUAL(n, 0);
 }
 
+/*
+ * sd_floor: a feature steady to the last bit during warm-up (an exact
+ * count) then moving by 1% must not alarm when the floor says 5% is the
+ * least change that matters; a 50% step still alarms at once (z = 10,
+ * S+ = 10 - 0.5 > 5).  Without the floor the 1% wobble alarms.
+ */
+static void test_cusum_sd_floor(void)
+{
+	struct st_cusum_params p = ST_CUSUM_PARAMS_DEFAULT;
+	struct st_cusum_result r;
+	struct st_cusum *c;
+	unsigned alarms = 0;
+
+	p.sd_floor = 0.05;
+	c = st_cusum_create(&p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (unsigned i = 0; i < p.warmup; i++)
+		CU_ASSERT_EQUAL(st_cusum_update(c, 1.0, &r), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		CU_ASSERT_EQUAL(st_cusum_update(c, i % 2 ? 1.01 : 0.99, &r), 0);
+		alarms += r.alarm;
+	}
+	CU_ASSERT_EQUAL(alarms, 0);
+	CU_ASSERT_EQUAL(st_cusum_update(c, 1.5, &r), 0);
+	CU_ASSERT(r.alarm);
+	CU_ASSERT_EQUAL(r.direction, 1);
+	CU_ASSERT_DOUBLE_EQUAL(r.z, 10.0, 1e-6);
+	st_cusum_destroy(c);
+
+	p.sd_floor = 0;
+	c = st_cusum_create(&p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (unsigned i = 0; i < p.warmup; i++)
+		st_cusum_update(c, 1.0, &r);
+	CU_ASSERT_EQUAL(st_cusum_update(c, 1.01, &r), 0);
+	CU_ASSERT(r.alarm);
+	st_cusum_destroy(c);
+
+	p.sd_floor = -1;
+	CU_ASSERT_PTR_NULL(st_cusum_create(&p));
+	p.sd_floor = NAN;
+	CU_ASSERT_PTR_NULL(st_cusum_create(&p));
+}
+
 ST_TEST_MAIN("control/detect/detect",
 	ST_TEST(test_cusum_mean_shift_up_and_down),
 	ST_TEST(test_cusum_false_alarm_rate_matches_arl),
 	ST_TEST(test_cusum_rejects_nan_inf),
 	ST_TEST(test_cusum_params_and_lifecycle),
 	ST_TEST(test_cusum_constant_then_step),
+	ST_TEST(test_cusum_sd_floor),
 	ST_TEST(test_bocpd_mean_shift),
 	ST_TEST(test_bocpd_variance_shift),
 	ST_TEST(test_bocpd_no_false_alarm_stationary),
