@@ -123,6 +123,7 @@ double st_forecast_at(const struct st_forecast *f, double h_s);
 double st_forecast_horizon(const struct st_forecast *f, double capacity_rps,
 			   double max_h_s);
 
+/* Copies the forecaster's state into *out (for shadowctl).  Owner thread. */
 void st_forecast_state(const struct st_forecast *f, struct st_forecast_state *out);
 
 /* Bytes the forecaster holds (handle and slots). */

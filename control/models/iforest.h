@@ -165,7 +165,10 @@ struct st_iforest *st_iforest_ref(struct st_iforest *f);
  */
 void st_iforest_destroy(struct st_iforest *f);
 
+/* Copies what the forest says about itself into *out.  Any thread. */
 void st_iforest_info(const struct st_iforest *f, struct st_iforest_info *out);
+
+/* Its model version (the signal's model_version).  Any thread. */
 uint32_t st_iforest_version(const struct st_iforest *f);
 
 /*
