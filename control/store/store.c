@@ -437,9 +437,9 @@ static void card_merge(struct st_hll *h, const struct agg_list *list,
 	}
 }
 
-int st_store_cardinality(struct st_store *s, uint64_t stream_id,
-			 unsigned key_field, uint64_t window_ns,
-			 struct st_store_card *out)
+struct st_hll *st_store_window_sketch(struct st_store *s, uint64_t stream_id,
+				     unsigned key_field, uint64_t window_ns,
+				     struct st_store_card *out)
 {
 	struct st_hll *h = NULL;
 	struct stream *st;
@@ -447,21 +447,23 @@ int st_store_cardinality(struct st_store *s, uint64_t stream_id,
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (window_ns == 0)
-		return -EINVAL;
+	if (window_ns == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
 	pthread_mutex_lock(&s->lock);
 	st = stream_find(s, stream_id);
 	if (!st || (TAILQ_EMPTY(&st->entries) && TAILQ_EMPTY(&st->buckets))) {
-		rc = -ENOENT;
+		rc = ENOENT;
 		goto out_unlock;
 	}
 	if (key_field >= st->n_keys) {
-		rc = -EINVAL;
+		rc = EINVAL;
 		goto out_unlock;
 	}
 	h = st_hll_create(st->hll_p);
 	if (!h) {
-		rc = -ENOMEM;
+		rc = ENOMEM;
 		goto out_unlock;
 	}
 	from_ns = s->st.clock_ns > window_ns ? s->st.clock_ns - window_ns : 0;
@@ -473,8 +475,22 @@ int st_store_cardinality(struct st_store *s, uint64_t stream_id,
 
 out_unlock:
 	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		errno = rc;
+	return h;
+}
+
+int st_store_cardinality(struct st_store *s, uint64_t stream_id,
+			 unsigned key_field, uint64_t window_ns,
+			 struct st_store_card *out)
+{
+	struct st_hll *h = st_store_window_sketch(s, stream_id, key_field,
+						  window_ns, out);
+
+	if (!h)
+		return -errno;
 	st_hll_destroy(h);
-	return rc;
+	return 0;
 }
 
 /* ---- segments ---- */
@@ -651,8 +667,10 @@ static int tier_append(struct st_store *s, const struct st_store_record *rec)
 
 	if (g && (g->bytes + n > s->segment_bytes ||
 		  (g->records && rec->f.epoch_start_ns >=
-		   g->first_start_ns + s->tier[t].span_ns / 8)))
+		   g->first_start_ns + s->tier[t].span_ns / 8))) {
 		close_active(s, t);
+		retention_time(s);
+	}
 	if (!active_seg(s, t)) {
 		make_room(s, ST_STORE_SEG_HDR_BYTES + n);
 		rc = seg_create(s, t);

@@ -95,6 +95,8 @@
 #include "control/store/segment.h"
 #include "shadowtap/profile.h"
 
+struct st_hll;  /* dataplane/sketch/hll.h */
+
 #define ST_STORE_BUCKET_S_DEFAULT 60u
 #define ST_STORE_SEGMENT_MIN_BYTES 4096u
 #define ST_STORE_SEGMENT_MAX_BYTES (16u << 20)
@@ -173,6 +175,16 @@ struct st_store_card {
 int st_store_cardinality(struct st_store *s, uint64_t stream_id,
 			 unsigned key_field, uint64_t window_ns,
 			 struct st_store_card *out);
+
+/*
+ * The merged sketch behind st_store_cardinality(): a new HLL (precision of
+ * the stream's profiles) owned by the caller (st_hll_destroy), for merging
+ * further (other streams, hosts) or reading registers; *out as there.  NULL
+ * with errno ENOENT, EINVAL or ENOMEM as st_store_cardinality() returns.
+ */
+struct st_hll *st_store_window_sketch(struct st_store *s, uint64_t stream_id,
+				      unsigned key_field, uint64_t window_ns,
+				      struct st_store_card *out);
 
 /*
  * Feature history.
