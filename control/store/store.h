@@ -66,13 +66,22 @@
  *   Durability: records reach the kernel at once; st_store_sync() fsyncs
  * the active segments (rotation and close do too), for power loss.
  *
- * Memory.  Per stream with profiles: (entries + buckets) x (64 + k x
- * st_hll_memory_bytes) bytes, all counted against profiles_bytes (at 1 s
- * epochs, 60 s buckets, 1 h, one key field at p 12: ~180 x 4.2 KiB =
- * 750 KiB).  Per stream with an open coarse step: ~700 bytes.  Per segment:
- * ~100 bytes; segments are at most disk_bytes / segment_bytes + 4 or so.
- * Nothing else grows with the history: queries read the files.  A query or
- * an iterator holds one segment's bytes (<= segment_bytes) at a time.
+ * Memory.  Recent profiles: per stream (entries + buckets) x (96 + k x
+ * st_hll_memory_bytes) bytes, at most 2 x bucket_s / epoch entries plus
+ * profiles_s / bucket_s + 1 buckets, and over all streams never more than
+ * profiles_bytes (the entries and buckets are what the bound counts; at 1 s
+ * epochs, 60 s buckets, 1 h kept, one key field at p 12: ~180 x 4.2 KiB =
+ * 750 KiB per stream).  Per stream known to the store: 96 bytes, plus
+ * 576 bytes while it has an open coarse step; a stream with nothing kept
+ * is freed once its last vector is older than fine_s.  Per segment file:
+ * 48 bytes; there are about disk_bytes / segment_bytes + 16 of them (time
+ * rotation makes at most 8 per span).  The feature history itself is not
+ * held in memory: queries read the files, holding one segment
+ * (<= segment_bytes, 16 MiB at most) per call or iterator at a time.  Open
+ * holds one segment file at a time.
+ *   Cost: st_store_history() reads every segment of the tier that holds
+ * records ending after since_ns (no per-stream index), so a query over the
+ * last hour of the fine tier reads that hour of every stream.
  *
  * Thread safety: every call may come from any thread; one mutex per store
  * serialises them, held for the in-memory work and the append's write(2)
@@ -261,7 +270,7 @@ struct st_store_stats {
 	uint64_t records_loaded;        /* accepted on open */
 	uint64_t torn_tails;            /* last segments cut (or removed) on open */
 	uint64_t torn_bytes;            /* bytes cut */
-	uint64_t checksum_failures;     /* damaged stretches skipped (open and reads) */
+	uint64_t checksum_failures;     /* damaged stretches skipped on open */
 	uint64_t clock_ns;              /* gauge: the store's clock */
 };
 

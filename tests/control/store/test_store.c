@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -740,6 +742,81 @@ static void test_retention_history_time(void)
 	dir_remove();
 }
 
+struct writer {
+	struct st_store *s;
+	atomic_bool done;
+	int rc;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	for (uint64_t i = 0; i < 600 && !w->rc; i++) {
+		w->rc = append_range(w->s, 0, i, i + 1);
+		if (!w->rc && i % 5 == 0)
+			w->rc = add_window_profile(w->s, i);
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* One thread appends (as the daemon's ring thread) while this one queries
+ * (as the socket and training threads): every answer is a consistent
+ * prefix of what was written, and nothing is lost.  Run under ASan/TSan
+ * builds this is also the race check. */
+static void test_concurrent_queries(void)
+{
+	struct st_store_options o;
+	struct st_store_record *out = calloc(700, sizeof(*out));
+	struct st_store_record r;
+	struct st_store_card c;
+	struct writer w = { 0 };
+	pthread_t th;
+	ssize_t prev = 0;
+	unsigned rounds = 0;
+
+	CU_ASSERT_FATAL(out != NULL);
+	dir_make();
+	opts(&o);
+	o.retention.disk_bytes = 256 << 10;
+	o.segment_bytes = 16 << 10;
+	w.s = open_store(&o);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, writer_main, &w) == 0);
+	while (!atomic_load(&w.done) || rounds < 3) {
+		ssize_t n = st_store_history(w.s, 1000, ST_STORE_FINE, 0, out, 700);
+		struct st_store_iter *it = st_store_iter_create(w.s, ST_STORE_COARSE, 0);
+		int rc;
+
+		CU_ASSERT_FATAL(n >= 0 && n <= 600);
+		for (ssize_t i = 1; i < n; i++)
+			CU_ASSERT_EQUAL(out[i].f.epoch_start_ns,
+					out[i - 1].f.epoch_start_ns + NS);
+		if (n > 0) {
+			CU_ASSERT_EQUAL(out[n - 1].f.epoch_start_ns + NS >=
+					T0 + (uint64_t)prev * NS, 1);
+		}
+		prev = n;
+		CU_ASSERT_FATAL(it != NULL);
+		while ((rc = st_store_iter_next(it, &r)) == 1)
+			CU_ASSERT_EQUAL(r.tier, ST_STORE_COARSE);
+		CU_ASSERT_EQUAL(rc, 0);
+		st_store_iter_destroy(it);
+		rc = st_store_cardinality(w.s, id_of("orders"), 0, 300 * NS, &c);
+		CU_ASSERT(rc == 0 || rc == -ENOENT);
+		if (atomic_load(&w.done))
+			rounds++;
+	}
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(w.rc, 0);
+	CU_ASSERT_EQUAL(st_store_history(w.s, 1000, ST_STORE_FINE, 0, out, 700), 600);
+	CU_ASSERT_EQUAL(st_store_cardinality(w.s, id_of("orders"), 0, 3600 * NS, &c), 0);
+	CU_ASSERT_EQUAL(c.profiles, 120);
+	st_store_close(w.s);
+	free(out);
+	dir_remove();
+}
+
 static void test_options(void)
 {
 	struct st_store_options o;
@@ -769,4 +846,5 @@ ST_TEST_MAIN("control/store/store",
 	     ST_TEST(test_restart_and_coarse),
 	     ST_TEST(test_disk_bound),
 	     ST_TEST(test_retention_history_time),
+	     ST_TEST(test_concurrent_queries),
 	     ST_TEST(test_options))
