@@ -11,6 +11,11 @@
 
 #include "control/store/segment.h"
 
+_Static_assert(ST_STORE_SEG_FINE_PAYLOAD == 32 + 8 * ST_FEAT_COUNT, "fine payload");
+_Static_assert(ST_STORE_SEG_COARSE_PAYLOAD == 40 + 24 * ST_FEAT_COUNT, "coarse payload");
+_Static_assert(ST_FEAT_COUNT >= 1 && ST_FEAT_COUNT <= 32, "count fits the header and mask");
+_Static_assert(sizeof(double) == 8, "f64 fields are IEEE 754 binary64");
+
 static void put_u32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);
