@@ -1096,7 +1096,9 @@ static int list_dir(struct st_store *s)
 	}
 	closedir(d);
 	for (int t = 0; t < 2; t++)
-		qsort(s->tier[t].segs, s->tier[t].n, sizeof(struct segment), seg_cmp);
+		if (s->tier[t].n)
+			qsort(s->tier[t].segs, s->tier[t].n, sizeof(struct segment),
+			      seg_cmp);
 	return rc;
 }
 
