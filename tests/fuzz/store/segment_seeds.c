@@ -2,7 +2,8 @@
  * Writes history segment files into the directory given as argv[1]: the
  * seed corpus of fuzz_segment.c.  A fine and a coarse segment with a few
  * records, one with a torn tail, one with a damaged middle record, and an
- * empty one.  Deterministic: the same files on every run.
+ * empty one, each as a whole file and as a body after a mode byte (the
+ * target's two input forms).  Deterministic: the same files on every run.
  *
  *	fuzz-seeds-store-segment <corpus dir>
  */
@@ -41,18 +42,34 @@ static size_t build(enum st_store_tier tier, unsigned records)
 	return len;
 }
 
-static int put(const char *dir, const char *name, size_t len)
+static int put_bytes(const char *dir, const char *name, const char *form,
+		     const void *head, size_t head_len, const void *body,
+		     size_t len)
 {
 	char path[4096];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/segment-%s", dir, name);
+	snprintf(path, sizeof(path), "%s/segment-%s-%s", dir, name, form);
 	f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len) {
+	if (!f || fwrite(head, 1, head_len, f) != head_len ||
+	    fwrite(body, 1, len, f) != len) {
 		perror(path);
+		if (f)
+			fclose(f);
 		return 1;
 	}
 	return fclose(f) != 0;
+}
+
+/* The file as a whole, and as mode byte + body (see fuzz_segment.c):
+ * mode bit 0 the tier, bit 1 set so that the store's open runs too. */
+static int put(const char *dir, const char *name, size_t len)
+{
+	unsigned char mode = (unsigned char)(buf[8] | 2);
+
+	return put_bytes(dir, name, "file", "", 0, buf, len) |
+	       put_bytes(dir, name, "body", &mode, 1, buf + ST_STORE_SEG_HDR_BYTES,
+			 len - ST_STORE_SEG_HDR_BYTES);
 }
 
 int main(int argc, char **argv)
