@@ -7,7 +7,9 @@
  *
  * Time.  The store's clock is the end (start + length) of the newest epoch
  * it was given, by a profile or a feature vector, over all streams (on open:
- * the newest end in the history files).  Windows and retention are measured
+ * the newest end in the history files).  One epoch stamped far in the future
+ * moves it there and so expires everything older; the data plane's epochs
+ * are what it trusts.  Windows and retention are measured
  * back from it, never from the wall clock, so that an offline replay keeps
  * the same data as the live daemon.
  *
@@ -32,6 +34,8 @@
  * clock - profiles_s are dropped; while the memory in use would pass
  * profiles_bytes, the item (bucket or entry) with the oldest start over all
  * streams is dropped first.  Both counted, in profiles.
+ *   Recent profiles live in memory only: a restart starts them empty (the
+ * feature history, below, is what survives).
  *   Per stream, profiles must come in non-decreasing epoch start; an older
  * one is refused (-ERANGE, counted).  A profile whose key-field count or HLL
  * precision differs from the stream's previous ones (the config changed)
