@@ -503,18 +503,24 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out_config;
 	}
-	cp.analysis = st_analysis_create(cp.cfg);
-	cp.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!cp.analysis || cp.epfd < 0) {
-		fprintf(stderr, "shadowtap-cp: %s\n", strerror(errno));
-		goto out_analysis;
-	}
+	/* blocked before any thread starts (the model trainer's), so that
+	 * every thread leaves them to the signalfd */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	cp.analysis = st_analysis_create(cp.cfg, cp.control.state_dir, msg, sizeof(msg));
+	if (!cp.analysis) {
+		fprintf(stderr, "shadowtap-cp: %s\n", msg);
+		goto out_analysis;
+	}
+	cp.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (cp.epfd < 0) {
+		fprintf(stderr, "shadowtap-cp: %s\n", strerror(errno));
+		goto out_analysis;
+	}
 	sw.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sw.fd < 0 || st_cp_watch_add(&cp, sw.fd, EPOLLIN, &sw.w)) {
 		fprintf(stderr, "shadowtap-cp: signalfd: %s\n", strerror(errno));

@@ -399,6 +399,25 @@ static json_t *signals_body(struct st_cp_server *s, uint32_t count)
 	return json_pack("{s:o*, s:I}", "signals", a, "raised", I(cp->n.signals_raised));
 }
 
+/* The multivariate model as `shadowctl models` shows it. */
+static json_t *models_body(struct st_cp_server *s)
+{
+	struct st_analysis_model m;
+
+	st_analysis_model(s->cp->analysis, &m);
+	return json_pack("{s:[{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:s, s:s}], s:b}",
+			 "models", "name", "iforest", "kind", "isolation forest",
+			 "version", (json_int_t)m.version,
+			 "trainings", (json_int_t)m.trainings,
+			 "failures", (json_int_t)m.failures,
+			 "last_train_ns", (json_int_t)m.last_train_ns,
+			 "last_rows", (json_int_t)m.last_rows,
+			 "refresh_s", (int)m.refresh_s, "trees", (int)m.trees,
+			 "sample", (int)m.sample, "last_error", m.last_error,
+			 "load_error", m.load_error, "path", m.path,
+			 "available", m.version != 0);
+}
+
 static void handle(struct conn *c, const struct st_ctl_request *req)
 {
 	struct st_cp_server *s = c->srv;
@@ -432,14 +451,18 @@ static void handle(struct conn *c, const struct st_ctl_request *req)
 		send_json(c, req, json_pack("{s:b}", "following", 1));
 		break;
 	case ST_CTL_MODELS:
-		send_json(c, req, json_pack("{s:[], s:b, s:s}", "models", "available", 0,
-					    "note", "not available: no model is integrated "
-					    "into this shadowtap-cp yet"));
+		send_json(c, req, models_body(s));
 		break;
-	case ST_CTL_MODELS_RETRAIN:
-		send_error(c, req->request_id, ENOTSUP,
-			   "not available: no model is integrated into this shadowtap-cp yet");
+	case ST_CTL_MODELS_RETRAIN: {
+		int rc = st_analysis_retrain(s->cp->analysis);
+
+		if (rc)
+			send_error(c, req->request_id, -rc, "the trainer is not running");
+		else
+			send_json(c, req, json_pack("{s:b, s:o}", "requested", 1,
+						    "models", models_body(s)));
 		break;
+	}
 	}
 }
 

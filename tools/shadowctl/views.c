@@ -389,13 +389,29 @@ int shadowctl_signals(int argc, char **argv)
 
 static void show_models(const json_t *b)
 {
-	const json_t *m;
 	size_t i;
+	const json_t *m;
 
-	if (!json_is_true(json_object_get(b, "available")))
-		printf("%s\n", str(b, "note"));
-	json_array_foreach(json_object_get(b, "models"), i, m)
-		printf("%s version %" PRIu64 "\n", str(m, "name"), u64(m, "version"));
+	if (json_is_true(json_object_get(b, "requested")))
+		printf("retraining requested\n");
+	if (json_object_get(b, "models") && json_is_object(json_object_get(b, "models")))
+		b = json_object_get(b, "models");
+	json_array_foreach(json_object_get(b, "models"), i, m) {
+		printf("%s (%s): version %" PRIu64 ", %" PRIu64 " trainings, %" PRIu64
+		       " failed; %" PRIu64 " trees x %" PRIu64 " rows per tree, retrained every %"
+		       PRIu64 " s\n", str(m, "name"), str(m, "kind"), u64(m, "version"),
+		       u64(m, "trainings"), u64(m, "failures"), u64(m, "trees"),
+		       u64(m, "sample"), u64(m, "refresh_s"));
+		if (u64(m, "version"))
+			printf("  trained on %" PRIu64 " rows; file %s\n", u64(m, "last_rows"),
+			       str(m, "path"));
+		else
+			printf("  no model yet; file %s\n", str(m, "path"));
+		if (*str(m, "last_error"))
+			printf("  last failure: %s\n", str(m, "last_error"));
+		if (*str(m, "load_error"))
+			printf("  at start: %s\n", str(m, "load_error"));
+	}
 }
 
 int shadowctl_models(int argc, char **argv)

@@ -72,17 +72,17 @@ static void test_forest_rescaled_onto_its_top_feature(void)
 
 	st_score_inputs_init(&in, 60);
 	in.have_iforest = true;
-	in.iforest = 0.65;                      /* (0.65 - 0.5) / 0.3 = 0.5 */
+	in.iforest = 0.75;                      /* (0.75 - 0.6) / 0.3 = 0.5 */
 	in.iforest_top_feature = ST_FEAT_TOP1_SHARE_0;
 	st_score_combine(&in, &medium_crit, &out);
 	CU_ASSERT_DOUBLE_EQUAL(out.score, 0.5, 1e-12);
 	CU_ASSERT_EQUAL(out.causes, ST_SIGNAL_CAUSE_SKEW);
 	CU_ASSERT_EQUAL(out.detectors, ST_SIGNAL_DET_IFOREST);
 	CU_ASSERT_EQUAL(out.severity, ST_SEVERITY_LOW);      /* 0.3 <= 0.5 < 0.6 */
-	in.iforest = 0.45;                      /* below ordinary: nothing */
+	in.iforest = 0.55;                      /* below ordinary: nothing */
 	st_score_combine(&in, &medium_crit, &out);
 	CU_ASSERT_EQUAL(out.score, 0);
-	in.iforest = 0.95;                      /* past FULL: 1 */
+	in.iforest = 0.95;                      /* past FULL (0.9): 1 */
 	st_score_combine(&in, &medium_crit, &out);
 	CU_ASSERT_EQUAL(out.score, 1);
 	in.iforest_top_feature = -1;            /* no top feature: no cause to give */
