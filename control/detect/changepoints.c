@@ -51,6 +51,8 @@ static const struct st_cp_params ST_CP_PARAMS_DEFAULT = {
 	.threshold = 0.95,
 	.min_gap = 10,
 	.scale_mix = 0.75,
+	.merge_penalty = 0,
+	.var_floor = 0.01,
 };
 
 #define ST_CP_MAX_DIM 64
@@ -134,10 +136,11 @@ static void score_starts(const struct st_cp_params *p, const double *run_prob,
 	}
 }
 
+/* Step 4: the peaks, ascending, in order[0..returned) (order holds n). */
 static size_t pick_peaks(const struct st_cp_params *p, const double *start_prob,
-			 size_t n, size_t *cps, size_t max_cps, size_t *order)
+			 size_t n, size_t *order)
 {
-	size_t i, j, m = 0, found = 0, taken = 0;
+	size_t i, j, m = 0, taken = 0;
 
 	for (i = p->min_gap ? p->min_gap : 1; i + 1 < n; i++)
 		if (start_prob[i] >= p->threshold)
@@ -172,12 +175,86 @@ static size_t pick_peaks(const struct st_cp_params *p, const double *start_prob,
 			order[j] = order[j - 1];
 		order[j] = v;
 	}
-	for (i = 0; i < taken; i++) {
-		if (found < max_cps)
-			cps[found] = order[i];
-		found++;
+	return taken;
+}
+
+/* Normal cost of segment [a, b): sum over dimensions of len/2 ln(var). */
+static double segment_cost(const struct st_cp_params *p, const double *s1,
+			   const double *s2, size_t n_dim, size_t a, size_t b)
+{
+	double len = (double)(b - a), cost = 0;
+	size_t d;
+
+	for (d = 0; d < n_dim; d++) {
+		double sum = s1[b * n_dim + d] - s1[a * n_dim + d];
+		double sq = s2[b * n_dim + d] - s2[a * n_dim + d];
+		double var = (sq - sum * sum / len) / len;
+
+		cost += len / 2 * log(var > p->var_floor ? var : p->var_floor);
 	}
-	return found;
+	return cost;
+}
+
+/* What keeping cps[j] gains over merging its two neighbouring segments. */
+static double split_gain(const struct st_cp_params *p, const double *s1,
+			 const double *s2, size_t n_dim, const size_t *cps,
+			 size_t k, size_t n_obs, size_t j)
+{
+	size_t a = j ? cps[j - 1] : 0, m = cps[j];
+	size_t b = j + 1 < k ? cps[j + 1] : n_obs;
+
+	return segment_cost(p, s1, s2, n_dim, a, b) -
+	       segment_cost(p, s1, s2, n_dim, a, m) -
+	       segment_cost(p, s1, s2, n_dim, m, b);
+}
+
+/*
+ * Step 5: drops, weakest first, the change points whose split gains less
+ * than the penalty.  s1, s2: room for the prefix sums of z and z^2
+ * ((n_obs + 1) * n_dim each); gain: room for k.  Returns the number kept
+ * (cps[] compacted, still ascending).
+ */
+static size_t merge_weak(const struct st_cp_params *p, const double *z,
+			 size_t n_obs, size_t n_dim, size_t *cps, size_t k,
+			 double *s1, double *s2, double *gain)
+{
+	double penalty = p->merge_penalty * log((double)n_obs) * (double)n_dim;
+	size_t i, j, d;
+
+	if (!(p->merge_penalty > 0) || k == 0)
+		return k;
+	for (d = 0; d < n_dim; d++)
+		s1[d] = s2[d] = 0;
+	for (i = 0; i < n_obs; i++)
+		for (d = 0; d < n_dim; d++) {
+			double v = z[i * n_dim + d];
+
+			s1[(i + 1) * n_dim + d] = s1[i * n_dim + d] + v;
+			s2[(i + 1) * n_dim + d] = s2[i * n_dim + d] + v * v;
+		}
+	for (j = 0; j < k; j++)
+		gain[j] = split_gain(p, s1, s2, n_dim, cps, k, n_obs, j);
+	while (k > 0) {
+		size_t weakest = 0;
+
+		for (j = 1; j < k; j++)
+			if (gain[j] < gain[weakest])
+				weakest = j;
+		if (gain[weakest] >= penalty)
+			break;
+		k--;
+		for (j = weakest; j < k; j++) {
+			cps[j] = cps[j + 1];
+			gain[j] = gain[j + 1];
+		}
+		if (weakest > 0)
+			gain[weakest - 1] = split_gain(p, s1, s2, n_dim, cps, k,
+						       n_obs, weakest - 1);
+		if (weakest < k)
+			gain[weakest] = split_gain(p, s1, s2, n_dim, cps, k,
+						   n_obs, weakest);
+	}
+	return k;
 }
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,
@@ -190,7 +267,7 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 		.prior_alpha = p->prior_alpha, .prior_beta = p->prior_beta,
 	};
 	struct st_bocpd *b = NULL;
-	double *z = NULL, *work = NULL;
+	double *z = NULL, *work = NULL, *sums = NULL;
 	size_t *order = NULL, i, d, found;
 	int ret = 0;
 
@@ -227,12 +304,24 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 		live = st_bocpd_run_probs(b, work, bp.max_run);
 		score_starts(p, work, live, i, work + n_obs, work + 2 * n_obs);
 	}
-	found = pick_peaks(p, work + n_obs, n_obs, cps, max_cps, order);
+	st_bocpd_destroy(b);
+	found = pick_peaks(p, work + n_obs, n_obs, order);
+	if (p->merge_penalty > 0 && found > 0) {
+		sums = malloc(2 * (n_obs + 1) * n_dim * sizeof(*sums));
+		if (!sums) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		found = merge_weak(p, z, n_obs, n_dim, order, found, sums,
+				   sums + (n_obs + 1) * n_dim, work);
+	}
+	for (i = 0; i < found && i < max_cps; i++)
+		cps[i] = order[i];
 	*n_cps = found;
 	if (found > max_cps)
 		ret = -ENOBUFS;
-	st_bocpd_destroy(b);
 out_free:
+	free(sums);
 	free(order);
 	free(work);
 	free(z);
