@@ -53,6 +53,7 @@ static const struct st_cp_params ST_CP_PARAMS_DEFAULT = {
 	.scale_mix = 0.75,
 	.merge_penalty = 0,
 	.var_floor = 0.01,
+	.merge_trend = 0,
 };
 
 #define ST_CP_MAX_DIM 64
@@ -178,62 +179,89 @@ static size_t pick_peaks(const struct st_cp_params *p, const double *start_prob,
 	return taken;
 }
 
-/* Normal cost of segment [a, b): sum over dimensions of len/2 ln(var). */
-static double segment_cost(const struct st_cp_params *p, const double *s1,
-			   const double *s2, size_t n_dim, size_t a, size_t b)
+/*
+ * Prefix sums for the segment costs, per dimension: s[0] of z, s[1] of z^2,
+ * s[2] of i * z (i the observation index); entry (i * n_dim + d) sums
+ * observations 0..i-1.
+ */
+struct cp_sums {
+	double *s[3];
+	size_t n_dim;
+};
+
+/*
+ * Normal cost of segment [a, b): sum over dimensions of len/2 ln(var), var
+ * the variance about the segment's mean (trend 0) or about its least-squares
+ * line (trend 1), at least var_floor.
+ */
+static double segment_cost(const struct st_cp_params *p, const struct cp_sums *c,
+			   size_t a, size_t b)
 {
 	double len = (double)(b - a), cost = 0;
-	size_t d;
+	/* offsets u = i - a: sum u and sum u^2 over the segment */
+	double su = len * (len - 1) / 2, suu = (len - 1) * len * (2 * len - 1) / 6;
+	double sxx = suu - su * su / len;
+	size_t d, n_dim = c->n_dim;
 
 	for (d = 0; d < n_dim; d++) {
-		double sum = s1[b * n_dim + d] - s1[a * n_dim + d];
-		double sq = s2[b * n_dim + d] - s2[a * n_dim + d];
-		double var = (sq - sum * sum / len) / len;
+		double sz = c->s[0][b * n_dim + d] - c->s[0][a * n_dim + d];
+		double szz = c->s[1][b * n_dim + d] - c->s[1][a * n_dim + d];
+		double rss = szz - sz * sz / len;
 
-		cost += len / 2 * log(var > p->var_floor ? var : p->var_floor);
+		if (p->merge_trend && sxx > 0) {
+			double suz = c->s[2][b * n_dim + d] - c->s[2][a * n_dim + d] -
+				     (double)a * sz;
+			double sxy = suz - su * sz / len;
+
+			rss -= sxy * sxy / sxx;
+		}
+		cost += len / 2 * log(rss / len > p->var_floor ? rss / len : p->var_floor);
 	}
 	return cost;
 }
 
 /* What keeping cps[j] gains over merging its two neighbouring segments. */
-static double split_gain(const struct st_cp_params *p, const double *s1,
-			 const double *s2, size_t n_dim, const size_t *cps,
-			 size_t k, size_t n_obs, size_t j)
+static double split_gain(const struct st_cp_params *p, const struct cp_sums *c,
+			 const size_t *cps, size_t k, size_t n_obs, size_t j)
 {
 	size_t a = j ? cps[j - 1] : 0, m = cps[j];
 	size_t b = j + 1 < k ? cps[j + 1] : n_obs;
 
-	return segment_cost(p, s1, s2, n_dim, a, b) -
-	       segment_cost(p, s1, s2, n_dim, a, m) -
-	       segment_cost(p, s1, s2, n_dim, m, b);
+	return segment_cost(p, c, a, b) - segment_cost(p, c, a, m) -
+	       segment_cost(p, c, m, b);
 }
 
 /*
  * Step 5: drops, weakest first, the change points whose split gains less
- * than the penalty.  s1, s2: room for the prefix sums of z and z^2
- * ((n_obs + 1) * n_dim each); gain: room for k.  Returns the number kept
- * (cps[] compacted, still ascending).
+ * than the penalty.  sums: room for 3 * (n_obs + 1) * n_dim; gain: room for
+ * k.  Returns the number kept (cps[] compacted, still ascending).
  */
 static size_t merge_weak(const struct st_cp_params *p, const double *z,
 			 size_t n_obs, size_t n_dim, size_t *cps, size_t k,
-			 double *s1, double *s2, double *gain)
+			 double *sums, double *gain)
 {
 	double penalty = p->merge_penalty * log((double)n_obs) * (double)n_dim;
+	struct cp_sums c = { .n_dim = n_dim };
 	size_t i, j, d;
 
 	if (!(p->merge_penalty > 0) || k == 0)
 		return k;
-	for (d = 0; d < n_dim; d++)
-		s1[d] = s2[d] = 0;
+	for (j = 0; j < 3; j++) {
+		c.s[j] = sums + j * (n_obs + 1) * n_dim;
+		for (d = 0; d < n_dim; d++)
+			c.s[j][d] = 0;
+	}
 	for (i = 0; i < n_obs; i++)
 		for (d = 0; d < n_dim; d++) {
 			double v = z[i * n_dim + d];
+			size_t at = i * n_dim + d, next = at + n_dim;
 
-			s1[(i + 1) * n_dim + d] = s1[i * n_dim + d] + v;
-			s2[(i + 1) * n_dim + d] = s2[i * n_dim + d] + v * v;
+			c.s[0][next] = c.s[0][at] + v;
+			c.s[1][next] = c.s[1][at] + v * v;
+			c.s[2][next] = c.s[2][at] + (double)i * v;
 		}
 	for (j = 0; j < k; j++)
-		gain[j] = split_gain(p, s1, s2, n_dim, cps, k, n_obs, j);
+		gain[j] = split_gain(p, &c, cps, k, n_obs, j);
 	while (k > 0) {
 		size_t weakest = 0;
 
@@ -248,11 +276,10 @@ static size_t merge_weak(const struct st_cp_params *p, const double *z,
 			gain[j] = gain[j + 1];
 		}
 		if (weakest > 0)
-			gain[weakest - 1] = split_gain(p, s1, s2, n_dim, cps, k,
-						       n_obs, weakest - 1);
+			gain[weakest - 1] = split_gain(p, &c, cps, k, n_obs,
+						       weakest - 1);
 		if (weakest < k)
-			gain[weakest] = split_gain(p, s1, s2, n_dim, cps, k,
-						   n_obs, weakest);
+			gain[weakest] = split_gain(p, &c, cps, k, n_obs, weakest);
 	}
 	return k;
 }
@@ -307,13 +334,12 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 	st_bocpd_destroy(b);
 	found = pick_peaks(p, work + n_obs, n_obs, order);
 	if (p->merge_penalty > 0 && found > 0) {
-		sums = malloc(2 * (n_obs + 1) * n_dim * sizeof(*sums));
+		sums = malloc(3 * (n_obs + 1) * n_dim * sizeof(*sums));
 		if (!sums) {
 			ret = -ENOMEM;
 			goto out_free;
 		}
-		found = merge_weak(p, z, n_obs, n_dim, order, found, sums,
-				   sums + (n_obs + 1) * n_dim, work);
+		found = merge_weak(p, z, n_obs, n_dim, order, found, sums, work);
 	}
 	for (i = 0; i < found && i < max_cps; i++)
 		cps[i] = order[i];

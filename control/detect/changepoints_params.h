@@ -28,6 +28,9 @@ struct st_cp_params {
 			       * dimension in Normal log-likelihood; 0 = off */
 	double var_floor;     /* step 5: a segment's variance (standardised
 			       * units) is taken as at least this */
+	unsigned merge_trend; /* step 5: 1 = each segment is a line plus
+			       * Normal noise (its cost is the residual
+			       * variance), 0 = a level plus Normal noise */
 };
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,

@@ -30,6 +30,7 @@ static int set_param(struct st_cp_params *p, const char *key, double v)
 	else if (!strcmp(key, "scale_mix")) p->scale_mix = v;
 	else if (!strcmp(key, "merge_penalty")) p->merge_penalty = v;
 	else if (!strcmp(key, "var_floor")) p->var_floor = v;
+	else if (!strcmp(key, "merge_trend")) p->merge_trend = (unsigned)v;
 	else return -EINVAL;
 	return 0;
 }
