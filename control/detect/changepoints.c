@@ -51,7 +51,7 @@ static const struct st_cp_params ST_CP_PARAMS_DEFAULT = {
 	.threshold = 0.95,
 	.min_gap = 10,
 	.scale_mix = 0.75,
-	.merge_penalty = 0,
+	.merge_penalty = 6,
 	.var_floor = 0.01,
 	.merge_trend = 0,
 };
