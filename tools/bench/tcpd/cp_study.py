@@ -30,9 +30,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 import tcpd_metrics as metrics  # noqa: E402
 
 GRID = {
-    "hazard": [0.003],
-    "threshold": [0.95],
-    "merge_penalty": [0, 0.5, 1, 1.5, 2, 3],
+    "hazard": [0.003, 0.01],
+    "threshold": [0.8, 0.95],
+    "merge_penalty": [0, 1, 2, 3, 4, 5, 6, 7],
+    "merge_trend": [0, 1],
+    "var_floor": [0.01, 0.1],
 }
 
 
@@ -100,10 +102,10 @@ def main(argv):
         loo_f1.append(f1[best][s])
         loo_cover.append(cover[best][s])
     print("leave-one-out: F1 %.3f cover %.3f" % (mean(loo_f1), mean(loo_cover)))
-    worst = ranked[0]
+    best_set = ranked[0]
     print("best in-sample per series (f1 cover):")
     for s, name in enumerate(names):
-        print("  %-20s %.3f %.3f" % (name, f1[worst][s], cover[worst][s]))
+        print("  %-20s %.3f %.3f" % (name, f1[best_set][s], cover[best_set][s]))
     return 0
 
 
