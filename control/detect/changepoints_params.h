@@ -22,6 +22,15 @@ struct st_cp_params {
 	double scale_mix;     /* scale = noise^(1-mix) * spread^mix: 0 = the
 			       * noise level (MAD of differences), 1 = the
 			       * series' spread (MAD about the median) */
+	double merge_penalty; /* step 5: a change point stays only when
+			       * splitting its two neighbouring segments gains
+			       * more than merge_penalty * ln(n_obs) per
+			       * dimension in Normal log-likelihood; 0 = off */
+	double var_floor;     /* step 5: a segment's variance (standardised
+			       * units) is taken as at least this */
+	unsigned merge_trend; /* step 5: 1 = each segment is a line plus
+			       * Normal noise (its cost is the residual
+			       * variance), 0 = a level plus Normal noise */
 };
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,

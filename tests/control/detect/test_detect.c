@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "control/detect/changepoints_params.h"
 #include "control/detect/detect.h"
 #include "st_test.h"
 
@@ -369,6 +370,31 @@ static void test_changepoints_none_on_stationary(void)
 	CU_ASSERT_EQUAL(n, 0);
 }
 
+/*
+ * A recurring saw-tooth (period 30: a jump of 1.2, then a decay back, plus
+ * small noise) is the same process throughout, so it has no change point;
+ * BOCPD's level model alone cuts it at the teeth (checked below with step 5
+ * off, so the test can fail), the merge step must clear them all.
+ */
+static void test_changepoints_none_on_recurring_sawtooth(void)
+{
+	struct st_cp_params no_merge = {
+		.hazard = 0.003, .prior_kappa = 0.03, .prior_alpha = 1,
+		.prior_beta = 1, .min_lag = 3, .spread = 2, .threshold = 0.95,
+		.min_gap = 10, .scale_mix = 0.75, .merge_penalty = 0,
+	};
+	struct rng r = { 5 };
+	double x[600];
+	size_t cps[64], n, i;
+
+	for (i = 0; i < 600; i++)
+		x[i] = 7.3 + 1.2 * exp(-(double)(i % 30) / 6) + 0.02 * gauss(&r);
+	CU_ASSERT_EQUAL(st_changepoints_with(&no_merge, x, 600, 1, cps, 64, &n), 0);
+	CU_ASSERT(n >= 5);
+	CU_ASSERT_EQUAL(st_changepoints(x, 600, 1, cps, 64, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+}
+
 static void test_changepoints_multidim_and_errors(void)
 {
 	struct rng r = { 17 };
@@ -448,4 +474,5 @@ ST_TEST_MAIN("control/detect/detect",
 	ST_TEST(test_bocpd_params_and_multivariate),
 	ST_TEST(test_changepoints_mean_and_variance_shift),
 	ST_TEST(test_changepoints_none_on_stationary),
+	ST_TEST(test_changepoints_none_on_recurring_sawtooth),
 	ST_TEST(test_changepoints_multidim_and_errors))
