@@ -89,6 +89,10 @@ def run_case(tmp, name, gen_args, config):
         deadline = time.time() + 30
         while not os.path.exists(sock) and time.time() < deadline:
             time.sleep(0.05)
+        # a socket subscriber: every signal must reach it as it reaches the log
+        follower = subprocess.Popen([CTL, "signals", "--follow", "--json", "--socket", sock],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.3)
         dp = subprocess.run([DP, "--instance", inst, "--pcap", cap, "--config", conf,
                              "--ring-mib", "256"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, timeout=600)
@@ -104,15 +108,30 @@ def run_case(tmp, name, gen_args, config):
             still = still + 1 if n == last else 0
             last = n
             time.sleep(0.2)
+        follower.terminate()
+        out, _ = follower.communicate(timeout=30)
     finally:
         cp.terminate()
         cp.wait(timeout=30)
+    pushed = []
+    for line in out.decode().splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue  # the opening list of recent signals, pretty-printed
+        if isinstance(ev, dict) and ev.get("event") == "signal":
+            pushed.append(ev)
     signals = []
     with open(events) as f:
         for line in f:
             ev = json.loads(line)
             if ev.get("event") == "signal":
                 signals.append(ev)
+    check([(x["stream"], x["epoch_start_ns"], x["severity"]) for x in pushed] ==
+          [(x["stream"], x["epoch_start_ns"], x["severity"]) for x in signals],
+          f"{name}: the subscriber got {len(pushed)} signals, the event log {len(signals)}")
+    print(f"{name}: {len(pushed)} signals pushed to `shadowctl signals --follow`, "
+          f"{len(signals)} in the event log")
     return truth, signals, status
 
 
