@@ -245,7 +245,7 @@ static int schema_epoch_open(const struct st_profile_blob *b, struct schema_epoc
 	ep->used = st_get_le32(b->data + SCHEMA_USED_OFF);
 	ep->overflow = st_get_le64(b->data + SCHEMA_OVERFLOW_OFF);
 	for (unsigned i = 0; i < ep->used; i++) {
-		struct schema_item it;
+		struct schema_item it = { 0 };
 
 		if ((size_t)(end - p) < SCHEMA_ENTRY_HDR ||
 		    p[17] > ST_SCHEMA_PATH_MAX ||
@@ -449,7 +449,7 @@ static void schema_walk(struct walk *w, const struct schema_epoch *ep)
 	struct st_featstate *st = w->st;
 	const uint8_t *p = ep->entries;
 	unsigned i = 0, left = w->mode == WALK_IDLE ? 0 : ep->used;
-	struct schema_item it;
+	struct schema_item it = { 0 };
 	int have_item = 0;
 
 	for (unsigned j = 0; j < st->n_paths; j++)
