@@ -34,6 +34,8 @@ static const struct subcommand subcommands[] = {
 	  "live view: streams by rate with sparklines, refreshed each second" },
 	{ "models", shadowctl_models,
 	  "the control plane's models; --retrain" },
+	{ "routes", shadowctl_routes,
+	  "the routing tables the actuators own, read back from the kernel" },
 	{ "config", shadowctl_config,
 	  "check a configuration file (config check FILE)" },
 };

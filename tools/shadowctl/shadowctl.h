@@ -21,5 +21,7 @@ int shadowctl_signals(int argc, char **argv);
 int shadowctl_top(int argc, char **argv);
 int shadowctl_models(int argc, char **argv);
 int shadowctl_config(int argc, char **argv);
+/* routes.c: the actuators' tables read back from the kernel */
+int shadowctl_routes(int argc, char **argv);
 
 #endif
