@@ -297,9 +297,10 @@ void st_policy_destroy(struct st_policy *p);
  * One epoch: applies the rules (file head) to `in` and appends this
  * epoch's decisions to the log.  *first_id is the id of the first of them
  * and *n their count (0: nothing to do); read them with st_policy_find().
- * An epoch makes at most log_max decisions (more assignments wait for the
- * next epoch).  Returns 0, or -EINVAL (in NULL, streams NULL with
- * n_streams > 0, metrics NULL with n_metrics > 0).
+ * An epoch makes at most log_max decisions, of which at most
+ * (log_max + 1) / 2 assignments (more wait for the next epoch).
+ * Returns 0, or -EINVAL (in NULL, streams NULL with n_streams > 0,
+ * metrics NULL with n_metrics > 0).
  */
 int st_policy_evaluate(struct st_policy *p, const struct st_policy_input *in,
 		       uint64_t *first_id, size_t *n);
@@ -352,7 +353,8 @@ struct st_policy_stats {
 	uint64_t decisions;
 	uint64_t streams_refused;      /* past streams_max */
 	uint64_t scale_up_blocked;     /* a trigger with no standby left or at max */
-	uint64_t decisions_deferred;   /* epochs that hit log_max */
+	uint64_t decisions_deferred;   /* assignments put off to a later epoch
+					* (at most log_max / 2 an epoch) */
 };
 void st_policy_stats(const struct st_policy *p, struct st_policy_stats *out);
 
