@@ -176,10 +176,10 @@ int st_hook_timeout_ms(const struct st_hook *h)
 {
 	uint64_t now;
 
-	if (h->done)
+	if (h->done || h->killed)
 		return -1;
 	now = mono_ns();
-	if (h->killed || now >= h->deadline_ns)
+	if (now >= h->deadline_ns)
 		return 0;
 	return (int)((h->deadline_ns - now + 999999) / 1000000);
 }

@@ -23,7 +23,8 @@
  *
  * The loop's side:
  *	h = st_hook_start(&hook_cfg, json, len);
- *	poll({st_hook_fd(h), POLLIN}, ..., st_hook_timeout_ms(h) as an upper bound);
+ *	poll({st_hook_fd(h), POLLIN}, ..., st_hook_timeout_ms(h) as an upper
+ *	     bound, -1: none);
  *	if (st_hook_poll(h, &status) == 0) { ...; st_hook_destroy(h); }
  * No call blocks except st_hook_destroy() of a hook still running, which
  * kills the group and waits for the child's death (SIGKILL cannot be
@@ -78,9 +79,10 @@ int st_hook_fd(const struct st_hook *h);
 pid_t st_hook_pid(const struct st_hook *h);
 
 /*
- * Milliseconds until the deadline (0 when it has passed, or the child
- * was killed and awaits its reaping: poll again soon), -1 when the hook
- * has finished.  Use as an upper bound of the loop's poll timeout.
+ * Milliseconds until the deadline, for the loop's poll timeout: > 0 wait
+ * at most that; 0 the deadline has passed (call st_hook_poll now: it
+ * kills the group); -1 no deadline to wait for (the hook has finished, or
+ * it was killed and the pidfd turns readable once it is gone).
  */
 int st_hook_timeout_ms(const struct st_hook *h);
 

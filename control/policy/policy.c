@@ -949,16 +949,17 @@ int st_policy_set_result(struct st_policy *p, uint64_t id,
 
 int st_policy_hook_done(struct st_policy *p, uint64_t id, bool ready)
 {
-	const struct st_policy_decision *d = st_policy_find(p, id);
-	struct backend *b;
+	/* by the backend, not the log: the decision may have left the log
+	 * while its hook ran */
+	for (size_t i = 0; i < p->n_backends; i++) {
+		struct backend *b = &p->backends[i];
 
-	if (!d || d->kind != ST_POLICY_SCALE_UP || !d->run_hook || d->backend_index < 0)
-		return -ENOENT;
-	b = &p->backends[d->backend_index];
-	if (b->state != B_PROVISIONING || b->hook_decision != id)
-		return -ENOENT;
-	b->state = ready ? B_READY : B_STANDBY;
-	return 0;
+		if (b->state == B_PROVISIONING && b->hook_decision == id) {
+			b->state = ready ? B_READY : B_STANDBY;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 void st_policy_stats(const struct st_policy *p, struct st_policy_stats *out)

@@ -325,8 +325,8 @@ int st_policy_set_result(struct st_policy *p, uint64_t id,
 /*
  * The hook of SCALE_UP decision `id` finished: ready (exit status 0)
  * starts the backend's ramp in the next st_policy_evaluate(); not ready
- * puts it back to standby.  Returns 0, -ENOENT (no such decision, or its
- * backend is no longer waiting for a hook).
+ * puts it back to standby.  Works after the decision has left the log.
+ * Returns 0, -ENOENT (no backend waits for the hook of decision `id`).
  */
 int st_policy_hook_done(struct st_policy *p, uint64_t id, bool ready);
 

@@ -652,6 +652,33 @@ static void test_ramp_waits_for_the_hook(void)
 	st_policy_destroy(p);
 }
 
+static void test_hook_done_after_the_log_moved_on(void)
+{
+	char conf[1024];
+	struct st_policy_options opt;
+	struct st_policy *p;
+	struct st_policy_stream_input s[3] = {
+		stream("x", 18000, NAN), stream("y", 0, NAN), stream("z", 0, NAN),
+	};
+	const struct st_policy_decision *d;
+	uint64_t first;
+
+	st_policy_options_init(&opt);
+	opt.log_max = 2;                          /* 1 assignment an epoch */
+	snprintf(conf, sizeof(conf), ramp_conf_fmt, "false", "\"/bin/true\"");
+	p = policy_from(conf, &opt);
+	CU_ASSERT_EQUAL(epoch(p, 1 * S, s, 1, &first), 2);   /* assign x, b2 up */
+	CU_ASSERT_TRUE(st_policy_find(p, first + 1)->run_hook);
+	CU_ASSERT_EQUAL(epoch(p, 2 * S, s, 2, NULL), 1);     /* assign y */
+	CU_ASSERT_EQUAL(epoch(p, 3 * S, s, 3, NULL), 1);     /* assign z */
+	CU_ASSERT_PTR_NULL(st_policy_find(p, first + 1));    /* left the log */
+	CU_ASSERT_EQUAL(st_policy_hook_done(p, first + 1, true), 0);
+	d = only(p, 4 * S, s);
+	CU_ASSERT_EQUAL(d->kind, ST_POLICY_REWEIGHT);
+	CU_ASSERT_EQUAL(weight_of(d, "b2"), 250);
+	st_policy_destroy(p);
+}
+
 static void test_dry_run_marked(void)
 {
 	struct st_policy *p = ramp_policy("true", "\"/bin/true\"");
@@ -812,6 +839,7 @@ ST_TEST_MAIN("control/policy/policy",
 	ST_TEST(test_horizon_when_capacity_unknown),
 	ST_TEST(test_weight_ramp),
 	ST_TEST(test_ramp_waits_for_the_hook),
+	ST_TEST(test_hook_done_after_the_log_moved_on),
 	ST_TEST(test_dry_run_marked),
 	ST_TEST(test_failed_apply_is_retried),
 	ST_TEST(test_decision_json_parses),
