@@ -49,8 +49,9 @@
  *    scale-up decision when no hook is configured (or in dry run), else in
  *    the first epoch after st_policy_hook_done() reported it ready (exit
  *    status 0); a hook that fails puts the backend back to standby.  Each
- *    epoch in which a ramp moves gives one REWEIGHT decision for the pool;
- *    ramp steps and retries are not subject to cooldown.
+ *    epoch in which a ramp moves gives one REWEIGHT decision for the pool
+ *    (with a pending retry, rule 7, folded in); ramp steps are not subject
+ *    to cooldown and do not start one.
  *
  * 4. Scaling, per pool, with its streams' load (streams of this epoch's
  *    input only):
@@ -101,9 +102,11 @@
  *    The last fully active backend in file order is drained: it leaves the
  *    table at once (weight 0) and becomes a standby again.
  *    Bounds: a pool with fewer committed backends than min_backends
- *    activates standbys up to it (trigger ST_POLICY_TRIGGER_BOUNDS), out of
- *    cooldown.  Scale up and down are subject to the pool's cooldown: no
- *    second scaling decision for a pool within cooldown_s of its last one.
+ *    activates standbys up to it (trigger ST_POLICY_TRIGGER_BOUNDS),
+ *    whatever the cooldown.  Scale up and down are subject to the pool's
+ *    cooldown: no scaling decision for a pool within cooldown_s of its
+ *    last scaling (or bounds, or retry) decision; assignments do not
+ *    start a pool's cooldown.
  *
  * 5. Weights: proportional to capacity.  When every backend in the table
  *    has a capacity, its full weight is max(1, round(ST_POLICY_WEIGHT_SCALE

@@ -278,6 +278,40 @@ static void test_predictive_fires_before_reactive(void)
 	st_policy_destroy(p);
 }
 
+/* The epoch (from 0) of the first SCALE_UP over a linear surge, or -1. */
+static int first_scale_up(struct st_policy *p)
+{
+	for (int t = 0; t <= 10; t++) {
+		/* actual 500 + 50 t; a forecast 5 s ahead: 500 + 50 (t + 5) */
+		struct st_policy_stream_input s = stream("surge", 500 + 50.0 * t,
+							 500 + 50.0 * (t + 5));
+		uint64_t first;
+		size_t n = epoch(p, (uint64_t)(t + 1) * S, &s, 1, &first);
+
+		for (size_t i = 0; i < n; i++)
+			if (st_policy_find(p, first + i)->kind == ST_POLICY_SCALE_UP)
+				return t;
+	}
+	return -1;
+}
+
+static void test_lead_time_side_by_side(void)
+{
+	/* capacity 1000, up 0.8: the forecast reaches 800 when 750 + 50 t
+	 * >= 800, t = 1; the actual rate when 500 + 50 t >= 800, t = 6 */
+	struct st_policy_options reactive;
+	struct st_policy *p = policy_from(scale_conf, NULL);
+	struct st_policy *r;
+
+	st_policy_options_init(&reactive);
+	reactive.mode = ST_POLICY_REACTIVE_ONLY;
+	r = policy_from(scale_conf, &reactive);
+	CU_ASSERT_EQUAL(first_scale_up(p), 1);
+	CU_ASSERT_EQUAL(first_scale_up(r), 6);
+	st_policy_destroy(r);
+	st_policy_destroy(p);
+}
+
 static void test_both_triggers_and_ds2_jump(void)
 {
 	struct st_policy *p = policy_from(scale_conf, NULL);
@@ -827,6 +861,7 @@ ST_TEST_MAIN("control/policy/policy",
 	ST_TEST(test_first_normal_pool_is_the_default),
 	ST_TEST(test_stream_cooldown),
 	ST_TEST(test_predictive_fires_before_reactive),
+	ST_TEST(test_lead_time_side_by_side),
 	ST_TEST(test_both_triggers_and_ds2_jump),
 	ST_TEST(test_ds2_backends),
 	ST_TEST(test_ds2_with_unequal_capacities),
