@@ -22,6 +22,7 @@
 
 #include "control/config/config.h"
 #include "control/cp/analysis.h"
+#include "control/cp/reconf.h"
 #include "dataplane/compiler.h"
 #include "shadowtap/ring.h"
 #include "shadowtap/signal.h"
@@ -69,6 +70,8 @@ struct st_cp {
 	struct st_config_control control;    /* effective: config + options */
 	char event_log_path[ST_CONFIG_PATH_MAX + 16]; /* + "/events.jsonl" */
 	struct st_analysis *analysis;
+	struct st_cp_reconf *reconf;         /* NULL: no pools in the config */
+	bool reactive_only;                  /* --reactive-only */
 	struct st_ring *ring;                /* NULL while waiting for it */
 	uint64_t ring_generation;
 	ino_t ring_ino;

@@ -93,6 +93,7 @@ static const char *const type_names[] = {
 	[ST_CTL_SIGNALS_FOLLOW] = "signals_follow",
 	[ST_CTL_MODELS] = "models",
 	[ST_CTL_MODELS_RETRAIN] = "models_retrain",
+	[ST_CTL_DECISIONS] = "decisions",
 };
 
 const char *st_ctl_type_name(uint16_t type)
@@ -149,13 +150,15 @@ static int decode_members(const json_t *o, struct st_ctl_request *req,
 		req->stream[json_string_length(v)] = '\0';
 		return 0;
 	case ST_CTL_SIGNALS:
+	case ST_CTL_DECISIONS:
 		v = json_object_get(o, "count");
 		if (!v)
 			return 0;
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 		    json_integer_value(v) > ST_CTL_SIGNALS_MAX)
 			return fail(err, err_len, -EINVAL,
-				    "%s: \"count\" is not an integer in 1..1024", "signals");
+				    "%s: \"count\" is not an integer in 1..1024",
+				    st_ctl_type_name(req->type));
 		req->count = (uint32_t)json_integer_value(v);
 		return 0;
 	default:
@@ -244,6 +247,7 @@ long st_ctl_request_encode(const struct st_ctl_request *req, void *out, size_t c
 		break;
 	}
 	case ST_CTL_SIGNALS:
+	case ST_CTL_DECISIONS:
 		if (req->count < 1 || req->count > ST_CTL_SIGNALS_MAX)
 			return -EINVAL;
 		if (req->count != ST_CTL_SIGNALS_DEFAULT)

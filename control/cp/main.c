@@ -166,6 +166,12 @@ static void watch_ring(struct st_cp *cp, uint64_t now_mono)
 		attach(cp, now_mono);
 }
 
+/* The reconfiguration's events go to the same log. */
+static void log_cb(void *ctx, json_t *ev)
+{
+	log_event(ctx, ev);
+}
+
 static void raise_signal(struct st_cp *cp, const struct st_signal *sig)
 {
 	cp->n.signals_raised++;
@@ -205,6 +211,8 @@ static void take_record(struct st_cp *cp, const void *rec, uint32_t len, uint8_t
 	}
 	if (raised)
 		raise_signal(cp, &sig);
+	st_cp_reconf_profile(cp->reconf, cp->analysis, v.meta.epoch_start_ns,
+			     st_cp_realtime_ns(), log_cb, cp);
 }
 
 /* Takes up to RECORDS_PER_TURN records; returns how many it took. */
@@ -239,6 +247,7 @@ static unsigned drain_ring(struct st_cp *cp, uint8_t *scratch)
 
 struct overrides {
 	const char *instance, *state_dir, *socket, *prometheus, *event_log;
+	bool reactive_only;
 };
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -299,6 +308,23 @@ static void reload(struct st_cp *cp)
 					"error", cp->last_reload_error));
 		return;
 	}
+	{
+		/* the policy holds the config: a new one, its state starts over */
+		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only, err,
+							     sizeof(err));
+
+		if (!r && errno) {
+			cp->n.reload_failures++;
+			cp->last_reload_ok = false;
+			copy_str(cp->last_reload_error, sizeof(cp->last_reload_error), err);
+			fprintf(stderr, "shadowtap-cp: reload refused, the old config stays: %s\n",
+				err);
+			st_config_destroy(fresh);
+			return;
+		}
+		st_cp_reconf_destroy(cp->reconf);
+		cp->reconf = r;
+	}
 	st_analysis_reconfigure(cp->analysis, fresh);
 	st_config_destroy(cp->cfg);
 	cp->cfg = fresh;
@@ -339,14 +365,17 @@ static void usage(FILE *out)
 	fputs(
 "usage: shadowtap-cp [--config FILE] [--instance NAME] [--state-dir DIR]\n"
 "                    [--socket PATH] [--prometheus HOST:PORT|off]\n"
-"                    [--event-log PATH] [--foreground]\n"
+"                    [--event-log PATH] [--reactive-only] [--foreground]\n"
 "\n"
 "The shadowtap control plane: reads the Shadow Profiles shadowtap-dp writes\n"
 "to its shared-memory ring (/dev/shm/shadowtap-NAME; waits for it, and\n"
 "re-attaches when the data plane restarts), keeps per-stream figures, writes\n"
 "signals to the event log, and answers shadowctl on a UNIX socket and\n"
-"Prometheus over HTTP.  The options override the config file's `control`\n"
-"section; without a file, its defaults (shown here) apply.\n"
+"Prometheus over HTTP.  When the config has pools, its policy decides\n"
+"once per epoch where streams go and how many backends each pool runs,\n"
+"runs the pre-provisioning hook and the enabled actuators, and logs each\n"
+"decision (shadowctl decisions).  The options override the config file's\n"
+"`control` section; without a file, its defaults (shown here) apply.\n"
 "\n"
 "  --config FILE       the shadowtap config file; SIGHUP reloads it (a bad\n"
 "                      file keeps the config in use and says file:line why)\n"
@@ -357,6 +386,8 @@ static void usage(FILE *out)
 "  --prometheus ADDR   HOST:PORT of the /metrics endpoint (127.0.0.1:9464),\n"
 "                      or off\n"
 "  --event-log PATH    JSON-lines event log (DIR/events.jsonl)\n"
+"  --reactive-only     the policy ignores the predictive inputs (forecasts,\n"
+"                      horizons) and reacts to measured load only\n"
 "  --foreground        run in the foreground; this is the only mode (a\n"
 "                      service manager supervises the process), the option\n"
 "                      is accepted for clarity\n"
@@ -377,6 +408,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **c
 		{ "prometheus", required_argument, NULL, 'p' },
 		{ "event-log", required_argument, NULL, 'e' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "reactive-only", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -391,6 +423,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **c
 		case 'p': o->prometheus = optarg; break;
 		case 'e': o->event_log = optarg; break;
 		case 'f': break;
+		case 'r': o->reactive_only = true; break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -438,6 +471,7 @@ static int run(struct st_cp *cp, struct sigwatch *sw)
 		}
 		if (cp->ring)
 			taken = drain_ring(cp, scratch);
+		st_cp_reconf_tick(cp->reconf, log_cb, cp);
 		if (now >= next_tick) {
 			next_tick = now + TICK_NS;
 			if (cp->ring)
@@ -490,6 +524,7 @@ int main(int argc, char **argv)
 	if (open_config(&cp, config))
 		return 1;
 	effective_control(&cp, &o);
+	cp.reactive_only = o.reactive_only;
 	cp.start_mono_ns = st_cp_monotonic_ns();
 	cp.start_real_ns = st_cp_realtime_ns();
 	if (mkdir(cp.control.state_dir, 0750) && errno != EEXIST) {
@@ -513,6 +548,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	cp.analysis = st_analysis_create(cp.cfg, cp.control.state_dir, msg, sizeof(msg));
 	if (!cp.analysis) {
+		fprintf(stderr, "shadowtap-cp: %s\n", msg);
+		goto out_analysis;
+	}
+	cp.reconf = st_cp_reconf_create(cp.cfg, cp.reactive_only, msg, sizeof(msg));
+	if (!cp.reconf && errno) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;
 	}
@@ -555,6 +595,7 @@ out_signalfd:
 out_analysis:
 	if (cp.epfd >= 0)
 		close(cp.epfd);
+	st_cp_reconf_destroy(cp.reconf);
 	st_analysis_destroy(cp.analysis);
 	st_cp_evlog_close(cp.evlog);
 out_config:

@@ -453,6 +453,11 @@ static void handle(struct conn *c, const struct st_ctl_request *req)
 	case ST_CTL_MODELS:
 		send_json(c, req, models_body(s));
 		break;
+	case ST_CTL_DECISIONS:
+		send_json(c, req, json_pack("{s:o, s:b}", "decisions",
+					    st_cp_reconf_decisions(s->cp->reconf, req->count),
+					    "enabled", s->cp->reconf != NULL));
+		break;
 	case ST_CTL_MODELS_RETRAIN: {
 		int rc = st_analysis_retrain(s->cp->analysis);
 

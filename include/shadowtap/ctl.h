@@ -51,8 +51,10 @@
  *   SIGNALS         {"count": n}        1..ST_CTL_SIGNALS_MAX, default 50
  *   SIGNALS_FOLLOW  {}
  *   MODELS          {}
- *   MODELS_RETRAIN  {}                  ERROR "not available" until models
- *                                       are integrated
+ *   MODELS_RETRAIN  {}                  asks the trainer for a training now
+ *   DECISIONS       {"count": n}        the latest n reconfiguration
+ *                                       decisions, 1..ST_CTL_SIGNALS_MAX,
+ *                                       default 50
  * Response bodies are JSON objects whose members control/cp/server.c lists
  * beside each handler; a client ignores members it does not know.
  *
@@ -85,7 +87,8 @@ enum st_ctl_type {
 	ST_CTL_SIGNALS_FOLLOW = 5,
 	ST_CTL_MODELS = 6,
 	ST_CTL_MODELS_RETRAIN = 7,
-	ST_CTL_REQUEST_LAST = ST_CTL_MODELS_RETRAIN,
+	ST_CTL_DECISIONS = 8,
+	ST_CTL_REQUEST_LAST = ST_CTL_DECISIONS,
 	ST_CTL_SIGNAL = 0x100,          /* push: one raised signal */
 	ST_CTL_ERROR = 0x7fff,          /* response: the request failed */
 };
@@ -126,7 +129,7 @@ struct st_ctl_request {
 	uint16_t type;                  /* ST_CTL_STATUS .. ST_CTL_REQUEST_LAST */
 	uint64_t request_id;
 	bool history;                   /* STREAMS */
-	uint32_t count;                 /* SIGNALS: 1..ST_CTL_SIGNALS_MAX */
+	uint32_t count;                 /* SIGNALS, DECISIONS: 1..ST_CTL_SIGNALS_MAX */
 	char stream[ST_CTL_STREAM_NAME_MAX + 1]; /* PROFILE: NUL-terminated */
 };
 

@@ -30,6 +30,8 @@ static const struct subcommand subcommands[] = {
 	  "a stream's latest profile as shadowtap-cp holds it" },
 	{ "signals", shadowctl_signals,
 	  "recent predictive signals; --follow for new ones as they come" },
+	{ "decisions", shadowctl_decisions,
+	  "the reconfiguration decisions: inputs, reasons, action, result" },
 	{ "top", shadowctl_top,
 	  "live view: streams by rate with sparklines, refreshed each second" },
 	{ "models", shadowctl_models,

@@ -18,6 +18,7 @@ int shadowctl_cp_status(int argc, char **argv);
 int shadowctl_streams(int argc, char **argv);
 int shadowctl_cp_profile(int argc, char **argv);
 int shadowctl_signals(int argc, char **argv);
+int shadowctl_decisions(int argc, char **argv);
 int shadowctl_top(int argc, char **argv);
 int shadowctl_models(int argc, char **argv);
 int shadowctl_config(int argc, char **argv);

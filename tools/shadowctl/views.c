@@ -385,6 +385,52 @@ int shadowctl_signals(int argc, char **argv)
 	return follow(&o);
 }
 
+/* ---- decisions ---- */
+
+static void show_decisions(const json_t *b)
+{
+	const json_t *d, *r, *t;
+	size_t i, k;
+
+	if (!json_is_true(json_object_get(b, "enabled"))) {
+		printf("no pools in shadowtap-cp's config: it decides nothing\n");
+		return;
+	}
+	json_array_foreach(json_object_get(b, "decisions"), i, d) {
+		printf("#%" PRIu64 " %" PRIu64 " %-10s pool %-12s %s%s %-8s", u64(d, "id"),
+		       u64(d, "time_ns"), str(d, "kind"), str(d, "pool"),
+		       *str(d, "stream") ? "stream " : *str(d, "backend") ? "backend " : "",
+		       *str(d, "stream") ? str(d, "stream") : str(d, "backend"),
+		       str(d, "result"));
+		if (*str(d, "result_why"))
+			printf(" (%s)", str(d, "result_why"));
+		putchar('\n');
+		json_array_foreach(json_object_get(d, "reasons"), k, r)
+			printf("    %-10s %s\n", str(r, "trigger"), str(r, "text"));
+		printf("    table:");
+		json_array_foreach(json_object_get(d, "table"), k, t)
+			printf(" %s=%" PRIu64, str(t, "name"), u64(t, "weight"));
+		putchar('\n');
+	}
+	printf("(%zu shown)\n", json_array_size(json_object_get(b, "decisions")));
+}
+
+int shadowctl_decisions(int argc, char **argv)
+{
+	struct st_cpc_opts o = { 0 };
+	struct extra x = { .count = ST_CTL_SIGNALS_DEFAULT };
+	struct st_ctl_request req = { .type = ST_CTL_DECISIONS };
+	int rc = parse(argc, argv, "shadowctl decisions [--count N] [--socket PATH] "
+		       "[--config FILE] [--json]\nThe latest N reconfiguration decisions "
+		       "(default 50, oldest first): kind, pool,\nstream or backend, "
+		       "result, reasons and the pool's table.", &o, &x, false);
+
+	if (rc >= 0)
+		return rc;
+	req.count = x.count;
+	return one_call("decisions", &o, &req, show_decisions);
+}
+
 /* ---- models ---- */
 
 static void show_models(const json_t *b)

@@ -118,6 +118,13 @@ static void test_request_decode(void)
 	CU_ASSERT_EQUAL(decode(ST_CTL_SIGNALS, 0, "{\"count\":2.5}", &r), -EINVAL);
 	CU_ASSERT_EQUAL(decode(ST_CTL_SIGNALS_FOLLOW, 0, "{}", &r), 0);
 	CU_ASSERT_EQUAL(decode(ST_CTL_MODELS_RETRAIN, 0, "{}", &r), 0);
+	/* DECISIONS: type 8, "count" as SIGNALS */
+	CU_ASSERT_EQUAL(ST_CTL_DECISIONS, 8);
+	CU_ASSERT_EQUAL(decode(8, 0, "{}", &r), 0);
+	CU_ASSERT_EQUAL(r.count, 50);
+	CU_ASSERT_EQUAL(decode(8, 0, "{\"count\":3}", &r), 0);
+	CU_ASSERT_EQUAL(r.count, 3);
+	CU_ASSERT_EQUAL(decode(8, 0, "{\"count\":1025}", &r), -EINVAL);
 }
 
 static void test_request_refusals(void)
@@ -127,7 +134,7 @@ static void test_request_refusals(void)
 	char err[200];
 
 	CU_ASSERT_EQUAL(decode(0, 0, "{}", &r), -ENOTSUP);
-	CU_ASSERT_EQUAL(decode(8, 0, "{}", &r), -ENOTSUP);
+	CU_ASSERT_EQUAL(decode(9, 0, "{}", &r), -ENOTSUP);   /* past DECISIONS (8) */
 	CU_ASSERT_EQUAL(decode(ST_CTL_SIGNAL, 0, "{}", &r), -ENOTSUP);
 	CU_ASSERT_EQUAL(decode(ST_CTL_ERROR, 0, "{}", &r), -ENOTSUP);
 	CU_ASSERT_EQUAL(decode(ST_CTL_STATUS, ST_CTL_F_RESPONSE, "{}", &r), -EINVAL);

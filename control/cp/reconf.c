@@ -1,0 +1,293 @@
+/*
+ * Reconfiguration in shadowtap-cp (reconf.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/actuate/nexthop/nexthop.h"
+#include "control/cp/reconf.h"
+#include "control/policy/hook.h"
+#include "control/policy/policy.h"
+
+#define HOOKS_MAX 64                /* running at once; more are refused */
+#define DECISION_JSON_MAX (1u << 20)
+
+struct running_hook {
+	struct st_hook *hook;
+	uint64_t decision;
+};
+
+struct st_cp_reconf {
+	const struct st_config *cfg;
+	struct st_policy *policy;
+	struct st_actuator *nexthop;          /* NULL when not enabled */
+	uint64_t last_epoch_ns;
+	bool have_epoch;
+	struct st_policy_stream_input *inputs; /* ST_ANALYSIS_STREAMS_MAX */
+	struct running_hook hooks[HOOKS_MAX];
+	char *json;                            /* DECISION_JSON_MAX */
+	struct st_cp_reconf_stats n;
+};
+
+struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
+					 char *err, size_t err_len)
+{
+	struct st_policy_options opt;
+	struct st_cp_reconf *r;
+
+	if (!st_config_pool_count(cfg)) {
+		errno = 0;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto out_nomem;
+	r->cfg = cfg;
+	r->inputs = calloc(ST_ANALYSIS_STREAMS_MAX, sizeof(*r->inputs));
+	r->json = malloc(DECISION_JSON_MAX);
+	if (!r->inputs || !r->json)
+		goto out_free;
+	st_policy_options_init(&opt);
+	opt.mode = reactive_only ? ST_POLICY_REACTIVE_ONLY : ST_POLICY_COMBINED;
+	r->policy = st_policy_create(cfg, &opt);
+	if (!r->policy)
+		goto out_free;
+	if (st_config_actuators(cfg)->nexthop.enabled) {
+		r->nexthop = st_nexthop_create(&st_config_actuators(cfg)->nexthop);
+		if (!r->nexthop) {
+			int e = errno;
+
+			snprintf(err, err_len, "nexthop actuator: %s", strerror(e));
+			st_policy_destroy(r->policy);
+			free(r->json);
+			free(r->inputs);
+			free(r);
+			errno = e;
+			return NULL;
+		}
+	}
+	return r;
+
+out_free:
+	st_policy_destroy(r->policy);
+	free(r->json);
+	free(r->inputs);
+	free(r);
+out_nomem:
+	snprintf(err, err_len, "%s", strerror(ENOMEM));
+	errno = ENOMEM;
+	return NULL;
+}
+
+void st_cp_reconf_destroy(struct st_cp_reconf *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < HOOKS_MAX; i++)
+		st_hook_destroy(r->hooks[i].hook);
+	if (r->nexthop)
+		r->nexthop->ops->destroy(r->nexthop);
+	st_policy_destroy(r->policy);
+	free(r->json);
+	free(r->inputs);
+	free(r);
+}
+
+/* The decision as an event-log object, or NULL. */
+static json_t *decision_event(struct st_cp_reconf *r, const struct st_policy_decision *d)
+{
+	json_t *o;
+
+	if (st_policy_decision_json(d, r->json, DECISION_JSON_MAX) < 0)
+		return NULL;
+	o = json_loads(r->json, 0, NULL);
+	if (o && json_object_set_new(o, "event", json_string("decision"))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void log_to(st_cp_log_fn log, void *ctx, json_t *ev)
+{
+	if (ev)
+		log(ctx, ev);
+}
+
+static void start_hook(struct st_cp_reconf *r, const struct st_policy_decision *d,
+		       st_cp_log_fn log, void *ctx)
+{
+	const struct st_config_hook *hc = &st_config_actuators(r->cfg)->hook;
+	int len = st_policy_decision_json(d, r->json, DECISION_JSON_MAX);
+	struct running_hook *slot = NULL;
+
+	for (size_t i = 0; i < HOOKS_MAX && !slot; i++)
+		if (!r->hooks[i].hook)
+			slot = &r->hooks[i];
+	if (len >= 0 && slot)
+		slot->hook = st_hook_start(hc, r->json, (size_t)len);
+	if (!slot || !slot->hook) {
+		/* the backend cannot be made ready: back to standby */
+		st_policy_hook_done(r->policy, d->id, false);
+		r->n.hooks_failed++;
+		log_to(log, ctx, json_pack("{s:s, s:I, s:s}", "event", "hook", "decision",
+					   (json_int_t)d->id, "outcome",
+					   slot ? strerror(errno) : "too many hooks running"));
+		return;
+	}
+	slot->decision = d->id;
+	r->n.hooks_started++;
+}
+
+static void act(struct st_cp_reconf *r, uint64_t id, st_cp_log_fn log, void *ctx)
+{
+	const struct st_policy_decision *d = st_policy_find(r->policy, id);
+	struct st_actuator_result res;
+	enum st_policy_result result;
+	const char *why = NULL;
+
+	if (!d)
+		return;
+	memset(&res, 0, sizeof(res));
+	if (d->run_hook && !d->dry_run)
+		start_hook(r, d, log, ctx);
+	if (d->dry_run) {
+		if (r->nexthop)
+			r->nexthop->ops->apply(r->nexthop, d->table, d->n_table, true, &res);
+		result = ST_POLICY_RESULT_DRY_RUN;
+		why = res.why[0] ? res.why : "dry run";
+		r->n.dry_runs++;
+	} else if (!r->nexthop) {
+		result = ST_POLICY_RESULT_FAILED;
+		why = "no actuator is enabled";
+		r->n.failed++;
+	} else if (r->nexthop->ops->apply(r->nexthop, d->table, d->n_table, false, &res)) {
+		result = ST_POLICY_RESULT_FAILED;
+		why = res.why;
+		r->n.failed++;
+	} else {
+		result = ST_POLICY_RESULT_APPLIED;
+		why = res.changed ? "" : "the kernel held this table already";
+		r->n.applied++;
+	}
+	st_policy_set_result(r->policy, id, result, why);
+	d = st_policy_find(r->policy, id);
+	if (d)
+		log_to(log, ctx, decision_event(r, d));
+}
+
+static void fill_inputs(struct st_cp_reconf *r, const struct st_analysis *a, size_t *n)
+{
+	size_t count = st_analysis_stream_count(a);
+
+	for (size_t i = 0; i < count; i++) {
+		const struct st_analysis_stream *s = st_analysis_stream_at(a, i);
+		struct st_policy_stream_input *in = &r->inputs[i];
+		const struct st_config_stream *rule = NULL;
+
+		memset(in, 0, sizeof(*in));
+		snprintf(in->name, sizeof(in->name), "%s", s->name);
+		for (size_t k = 0; k < st_config_stream_count(r->cfg); k++)
+			if (!strcmp(st_config_stream_at(r->cfg, k)->name, s->name))
+				rule = st_config_stream_at(r->cfg, k);
+		if (rule)
+			snprintf(in->pinned_pool, sizeof(in->pinned_pool), "%s", rule->pool);
+		in->records_per_s = s->records_per_s;
+		in->forecast_rps = s->forecast_rps;
+		in->horizon_s = s->horizon_s;
+		in->cardinality = s->cardinality;
+		in->top1_share = s->top1_share;
+		in->score = s->score;
+		in->severity = s->severity;
+		in->causes = s->causes;
+	}
+	*n = count;
+}
+
+void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
+			  uint64_t epoch_start_ns, uint64_t now_ns,
+			  st_cp_log_fn log, void *ctx)
+{
+	struct st_policy_input in = { .now_ns = now_ns };
+	uint64_t first = 0;
+	size_t n = 0;
+
+	if (!r)
+		return;
+	if (r->have_epoch && epoch_start_ns <= r->last_epoch_ns)
+		return;
+	if (!r->have_epoch) {
+		/* the first epoch seen: judge when the next one begins */
+		r->have_epoch = true;
+		r->last_epoch_ns = epoch_start_ns;
+		return;
+	}
+	r->last_epoch_ns = epoch_start_ns;
+	fill_inputs(r, a, &in.n_streams);
+	in.streams = r->inputs;
+	r->n.epochs++;
+	if (st_policy_evaluate(r->policy, &in, &first, &n))
+		return;
+	r->n.decisions += n;
+	for (size_t i = 0; i < n; i++)
+		act(r, first + i, log, ctx);
+}
+
+void st_cp_reconf_tick(struct st_cp_reconf *r, st_cp_log_fn log, void *ctx)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < HOOKS_MAX; i++) {
+		struct running_hook *h = &r->hooks[i];
+		struct st_hook_status st;
+
+		if (!h->hook || st_hook_poll(h->hook, &st))
+			continue;
+		st_policy_hook_done(r->policy, h->decision, st.ready);
+		if (st.ready)
+			r->n.hooks_ready++;
+		else
+			r->n.hooks_failed++;
+		log_to(log, ctx, json_pack("{s:s, s:I, s:s, s:b, s:i}", "event", "hook",
+					   "decision", (json_int_t)h->decision,
+					   "outcome", st_hook_outcome_name(st.outcome),
+					   "ready", st.ready, "exit_status", st.exit_status));
+		st_hook_destroy(h->hook);
+		h->hook = NULL;
+	}
+}
+
+json_t *st_cp_reconf_decisions(const struct st_cp_reconf *r, size_t count)
+{
+	json_t *a = json_array();
+	size_t total, from;
+
+	if (!a || !r)
+		return a;
+	total = st_policy_log_count(r->policy);
+	from = total > count ? total - count : 0;
+	for (size_t i = from; i < total; i++) {
+		const struct st_policy_decision *d = st_policy_log_at(r->policy, i);
+		json_t *o;
+
+		if (!d || st_policy_decision_json(d, r->json, DECISION_JSON_MAX) < 0)
+			continue;
+		o = json_loads(r->json, 0, NULL);
+		if (o && json_array_append_new(a, o)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+void st_cp_reconf_stats(const struct st_cp_reconf *r, struct st_cp_reconf_stats *out)
+{
+	if (r)
+		*out = r->n;
+	else
+		memset(out, 0, sizeof(*out));
+}

@@ -1,0 +1,65 @@
+/*
+ * Reconfiguration in shadowtap-cp: once per epoch the policy
+ * (control/policy) reads every stream's state from the analysis and
+ * decides; each decision runs the pre-provisioning hook when it asks for
+ * one (control/policy/hook.h) and the enabled actuators (control/actuate)
+ * with the pool's desired table, and goes to the event log with its inputs,
+ * reasons, action and result; `shadowctl decisions` reads the recent ones.
+ *
+ * The epoch: the policy runs when a profile of a later epoch than the last
+ * one judged arrives, on the streams' state as the earlier epoch left it
+ * (every core's profile of an epoch comes before any of the next: the
+ * merger writes them in epoch order).
+ *
+ * Actuators: actuators.nexthop when enabled (a nexthop group over
+ * rtnetlink in shadowtap-cp's network namespace).  A decision with no
+ * enabled actuator is recorded as FAILED "no actuator is enabled" unless
+ * it is a dry run: nothing would route the traffic.
+ *
+ * Thread safety: the daemon's loop only.
+ */
+#ifndef ST_CONTROL_CP_RECONF_H
+#define ST_CONTROL_CP_RECONF_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "control/config/config.h"
+#include "control/cp/analysis.h"
+
+struct st_cp_reconf;
+
+/* Receives each event-log object (a new reference it takes over). */
+typedef void (*st_cp_log_fn)(void *ctx, json_t *event);
+
+/*
+ * The reconfiguration of cfg, or NULL with errno 0 when the config has no
+ * pools (nothing to reconfigure), or NULL with errno (ENOMEM, an
+ * actuator's socket error) and a reason in err.  reactive_only: the
+ * policy ignores the predictive inputs.
+ */
+struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
+					 char *err, size_t err_len);
+void st_cp_reconf_destroy(struct st_cp_reconf *r);
+
+/* A profile of epoch epoch_start_ns was analysed (see the file head). */
+void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
+			  uint64_t epoch_start_ns, uint64_t now_ns,
+			  st_cp_log_fn log, void *ctx);
+
+/* Polls running hooks (never blocks); call it every loop turn. */
+void st_cp_reconf_tick(struct st_cp_reconf *r, st_cp_log_fn log, void *ctx);
+
+/* The latest `count` decisions, oldest first, as a JSON array (new
+ * reference, NULL on ENOMEM). */
+json_t *st_cp_reconf_decisions(const struct st_cp_reconf *r, size_t count);
+
+/* Counters for cp-status. */
+struct st_cp_reconf_stats {
+	uint64_t epochs, decisions, applied, dry_runs, failed, hooks_started,
+		 hooks_ready, hooks_failed;
+};
+void st_cp_reconf_stats(const struct st_cp_reconf *r, struct st_cp_reconf_stats *out);
+
+#endif
