@@ -205,14 +205,16 @@ static void take_record(struct st_cp *cp, const void *rec, uint32_t len, uint8_t
 		return;
 	}
 	cp->n.profiles_parsed++;
+	/* a profile of a new epoch: the policy judges the one before, as the
+	 * streams' state holds it until this profile is analysed */
+	st_cp_reconf_profile(cp->reconf, cp->analysis, v.meta.epoch_start_ns,
+			     st_cp_realtime_ns(), log_cb, cp);
 	if (st_analysis_process(cp->analysis, &v, st_cp_realtime_ns(), &sig, &raised)) {
 		cp->n.profiles_unanalysed++;
 		return;
 	}
 	if (raised)
 		raise_signal(cp, &sig);
-	st_cp_reconf_profile(cp->reconf, cp->analysis, v.meta.epoch_start_ns,
-			     st_cp_realtime_ns(), log_cb, cp);
 }
 
 /* Takes up to RECORDS_PER_TURN records; returns how many it took. */

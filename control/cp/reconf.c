@@ -96,14 +96,31 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r)
 	free(r);
 }
 
+/*
+ * The decision as a JSON object, or NULL.  The policy's time_ns (the data's
+ * clock, reconf.h) becomes data_time_ns: an event's time_ns is when the
+ * event log wrote it.
+ */
+static json_t *decision_object(char *buf, const struct st_policy_decision *d)
+{
+	json_t *o, *t;
+
+	if (st_policy_decision_json(d, buf, DECISION_JSON_MAX) < 0)
+		return NULL;
+	o = json_loads(buf, 0, NULL);
+	t = o ? json_object_get(o, "time_ns") : NULL;
+	if (t && (json_object_set(o, "data_time_ns", t) || json_object_del(o, "time_ns"))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* The decision as an event-log object, or NULL. */
 static json_t *decision_event(struct st_cp_reconf *r, const struct st_policy_decision *d)
 {
-	json_t *o;
+	json_t *o = decision_object(r->json, d);
 
-	if (st_policy_decision_json(d, r->json, DECISION_JSON_MAX) < 0)
-		return NULL;
-	o = json_loads(r->json, 0, NULL);
 	if (o && json_object_set_new(o, "event", json_string("decision"))) {
 		json_decref(o);
 		return NULL;
@@ -211,7 +228,10 @@ void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
 			  uint64_t epoch_start_ns, uint64_t now_ns,
 			  st_cp_log_fn log, void *ctx)
 {
-	struct st_policy_input in = { .now_ns = now_ns };
+	(void)now_ns;
+	/* the policy's clock is the data's: the judged epoch ends where this
+	 * one starts (a capture's time on a replay, the wall clock live) */
+	struct st_policy_input in = { .now_ns = epoch_start_ns };
 	uint64_t first = 0;
 	size_t n = 0;
 
@@ -273,10 +293,9 @@ json_t *st_cp_reconf_decisions(const struct st_cp_reconf *r, size_t count)
 		const struct st_policy_decision *d = st_policy_log_at(r->policy, i);
 		json_t *o;
 
-		if (!d || st_policy_decision_json(d, r->json, DECISION_JSON_MAX) < 0)
+		if (!d || !(o = decision_object(r->json, d)))
 			continue;
-		o = json_loads(r->json, 0, NULL);
-		if (o && json_array_append_new(a, o)) {
+		if (json_array_append_new(a, o)) {
 			json_decref(a);
 			return NULL;
 		}

@@ -9,7 +9,11 @@
  * The epoch: the policy runs when a profile of a later epoch than the last
  * one judged arrives, on the streams' state as the earlier epoch left it
  * (every core's profile of an epoch comes before any of the next: the
- * merger writes them in epoch order).
+ * merger writes them in epoch order).  The policy's clock (cooldowns, a
+ * decision's time_ns) is the data's: the start of the epoch that opened
+ * the judgement, i.e. the end of the judged one — trace time on a replayed
+ * capture, the wall clock live.  A decision's JSON carries it as
+ * data_time_ns (its time_ns in the event log is when the log wrote it).
  *
  * Actuators: actuators.nexthop when enabled (a nexthop group over
  * rtnetlink in shadowtap-cp's network namespace).  A decision with no
