@@ -39,14 +39,15 @@
 
 const volatile struct st_lb_settings st_lb_settings = {};
 
-/* Template of the inner Maglev table; user space sets max_entries to M and
- * creates every table like it (mmapable: filled through a mapping). */
+/* Template of the inner Maglev table.  User space creates every table with
+ * these flags and M entries: BPF_F_INNER_MAP lets M differ from the
+ * template's, BPF_F_MMAPABLE lets it be filled through a mapping. */
 struct st_lb_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct st_lb_slot));  /* struct st_lb_slot */
 };
 
 struct {
@@ -112,7 +113,11 @@ static __always_inline void count_backend(__u32 index, __u64 bytes)
 static __always_inline void set_macs(struct ethhdr *eth, const __u8 *dst)
 {
 	__builtin_memcpy(eth->h_dest, dst, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, (const void *)st_lb_settings.src_mac, ETH_ALEN);
+	/* Byte by byte: a memcpy would cast the volatile away and let the
+	 * compiler fold in the zero initializer. */
+#pragma unroll
+	for (int i = 0; i < ETH_ALEN; i++)
+		eth->h_source[i] = st_lb_settings.src_mac[i];
 }
 
 /* RFC 791 section 3.1 header checksum of a 20-byte header whose check is 0. */
@@ -174,7 +179,7 @@ int st_lb(struct xdp_md *ctx)
 	struct iphdr *ip;
 	__be16 sport, dport, type;
 	__u32 index, slot, zero = 0;
-	__u32 *backend_index;
+	struct st_lb_slot *entry;
 	void *table, *l4;
 	int tagged = 0;
 	__u8 bit;
@@ -237,10 +242,10 @@ int st_lb(struct xdp_md *ctx)
 		return count(ST_LB_PASS_NO_TABLE, XDP_PASS);
 	slot = st_lb_flow_hash_v4(ip->saddr, ip->daddr, sport, dport, ip->protocol) %
 	       st_lb_settings.table_size;
-	backend_index = bpf_map_lookup_elem(table, &slot);
-	if (!backend_index)
+	entry = bpf_map_lookup_elem(table, &slot);
+	if (!entry)
 		return count(ST_LB_DROP_NO_BACKEND, XDP_DROP);
-	index = *backend_index;
+	index = entry->backend_index;
 	b = bpf_map_lookup_elem(&st_lb_backends, &index);
 	if (!b || !b->in_use)
 		return count(ST_LB_DROP_NO_BACKEND, XDP_DROP);

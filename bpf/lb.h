@@ -7,8 +7,8 @@
  *
  * Maps (one line each; names are what bpf_object__find_map_by_name() finds):
  *   st_lb_tables    ARRAY_OF_MAPS, key 0 -> the current Maglev table (an
- *                   inner mmapable ARRAY of table_size __u32 backend
- *                   indices); user space swaps it with one update of key 0
+ *                   inner mmapable ARRAY of table_size struct st_lb_slot);
+ *                   user space swaps it with one update of key 0
  *   st_lb_backends  mmapable ARRAY, backend index -> struct st_lb_backend
  *                   (address, MAC, weight, name); user space writes an
  *                   index only while the installed table names none of it
@@ -67,6 +67,14 @@ struct st_lb_settings {
 	__u8 reserved[2];        /* 0 */
 };
 _Static_assert(sizeof(struct st_lb_settings) == 28, "st_lb_settings is 28 bytes");
+
+/* Value of an inner table: 8 bytes, the kernel's array element stride, so
+ * that user space fills a table through its mapping slot by slot. */
+struct st_lb_slot {
+	__u32 backend_index;     /* into st_lb_backends */
+	__u32 reserved;          /* 0 */
+};
+_Static_assert(sizeof(struct st_lb_slot) == 8, "st_lb_slot is 8 bytes");
 
 /* Value of st_lb_backends.  in_use 0: no table names this index. */
 struct st_lb_backend {

@@ -50,7 +50,7 @@ struct xdplb {
 
 /* What the kernel holds now (load_current). */
 struct current {
-	uint32_t *table;                   /* NULL: no table installed */
+	struct st_lb_slot *table;          /* mapped; NULL: no table installed */
 	uint32_t slots[ST_LB_BACKENDS_MAX];/* per index */
 };
 
@@ -212,7 +212,7 @@ static int settings_init(struct xdplb *x, const struct st_config_xdp_lb *cfg,
 static int object_open(struct xdplb *x, char *why, size_t why_bytes)
 {
 	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, open_opts, .object_name = ST_LB_PROG_NAME);
-	struct bpf_map *rodata, *tables, *inner;
+	struct bpf_map *rodata, *tables;
 	int err;
 
 	x->obj = bpf_object__open_mem(st_lb_obj, st_lb_obj_bytes, &open_opts);
@@ -223,14 +223,11 @@ static int object_open(struct xdplb *x, char *why, size_t why_bytes)
 	}
 	rodata = bpf_object__find_map_by_name(x->obj, ".rodata");
 	tables = bpf_object__find_map_by_name(x->obj, ST_LB_MAP_TABLES);
-	inner = tables ? bpf_map__inner_map(tables) : NULL;
-	if (!rodata || !inner) {
+	if (!rodata || !tables) {
 		say(why, why_bytes, "xdp_lb: the program has no settings or no table map");
 		return -ENOENT;
 	}
 	err = bpf_map__set_initial_value(rodata, &x->settings, sizeof(x->settings));
-	if (!err)
-		err = bpf_map__set_max_entries(inner, x->settings.table_size);
 	if (err)
 		say(why, why_bytes, "xdp_lb: cannot set the settings: %s", strerror(-err));
 	return err;
@@ -351,7 +348,7 @@ struct st_actuator *st_xdplb_create(const struct st_config_xdp_lb *cfg,
 
 static size_t table_bytes(const struct xdplb *x)
 {
-	return mapping_bytes((size_t)x->settings.table_size * sizeof(uint32_t));
+	return mapping_bytes((size_t)x->settings.table_size * sizeof(struct st_lb_slot));
 }
 
 /* The installed inner map's fd, or -ENOENT. */
@@ -391,8 +388,8 @@ static int current_load(struct xdplb *x, struct current *cur)
 		return -errno;
 	}
 	for (uint32_t s = 0; s < m; s++)
-		if (cur->table[s] < ST_LB_BACKENDS_MAX)
-			cur->slots[cur->table[s]]++;
+		if (cur->table[s].backend_index < ST_LB_BACKENDS_MAX)
+			cur->slots[cur->table[s].backend_index]++;
 	return 0;
 }
 
@@ -425,8 +422,8 @@ int st_xdplb_table_read(struct st_actuator *a, uint32_t *table, uint32_t table_s
 	err = current_load(x, cur);
 	if (!err && !cur->table)
 		err = -ENOENT;
-	if (!err)
-		memcpy(table, cur->table, (size_t)table_size * sizeof(uint32_t));
+	for (uint32_t s = 0; !err && s < table_size; s++)
+		table[s] = cur->table[s].backend_index;
 	current_free(x, cur);
 	free(cur);
 	return err;
@@ -640,12 +637,13 @@ static int indices_assign(struct xdplb *x, const struct current *cur, struct wan
 /* Creates a table map like the template, filled with table[]. */
 static int table_create(struct xdplb *x, const uint32_t *table)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
-	uint32_t *slots;
+	LIBBPF_OPTS(bpf_map_create_opts, opts,
+		    .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);  /* the template's */
+	struct st_lb_slot *slots;
 	int fd;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "st_lb_table", sizeof(uint32_t),
-			    sizeof(uint32_t), x->settings.table_size, &opts);
+			    sizeof(struct st_lb_slot), x->settings.table_size, &opts);
 	if (fd < 0)
 		return -errno;
 	slots = mmap(NULL, table_bytes(x), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -655,7 +653,8 @@ static int table_create(struct xdplb *x, const uint32_t *table)
 		close(fd);
 		return err;
 	}
-	memcpy(slots, table, (size_t)x->settings.table_size * sizeof(uint32_t));
+	for (uint32_t s = 0; s < x->settings.table_size; s++)
+		slots[s] = (struct st_lb_slot){ .backend_index = table[s], .reserved = 0 };
 	munmap(slots, table_bytes(x));
 	return fd;
 }
@@ -740,7 +739,7 @@ static int apply_table(struct xdplb *x, const struct st_actuator_backend *backen
 		}
 	}
 	for (uint32_t s = 0; s < x->settings.table_size; s++)
-		moved += !cur->table || n == 0 || cur->table[s] != table[s];
+		moved += !cur->table || n == 0 || cur->table[s].backend_index != table[s];
 	if (dry_run) {
 		say(res->why, sizeof(res->why), "dry run: +%u -%u ~%u backends, %u of %u "
 		    "slots move", res->added, res->removed, res->reweighted, moved,
