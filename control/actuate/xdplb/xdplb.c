@@ -45,7 +45,7 @@ struct xdplb {
 	size_t backends_map_bytes;
 	struct st_lb_settings settings;
 	char neighbour_ifname[IF_NAMESIZE];/* where a backend's MAC is looked up */
-	uint64_t last_swap_ns, last_total_ns;
+	struct st_xdplb_timing last;       /* of the last apply that swapped */
 };
 
 /* What the kernel holds now (load_current). */
@@ -717,6 +717,7 @@ static int table_swap(struct xdplb *x, int table_fd, struct st_actuator_result *
 	else
 		err = bpf_map_delete_elem(x->tables_fd, &key);
 	res->duration_ns = now_ns() - t0;
+	x->last.swap_start_ns = t0;
 	if (err && errno == ENOENT && table_fd < 0)
 		return 0;
 	return err ? -errno : 0;
@@ -765,7 +766,7 @@ static int apply_table(struct xdplb *x, const struct st_actuator_backend *backen
 	for (size_t k = 0; k < n; k++)
 		x->backends[w[k].index].weight = w[k].entry.weight;
 	res->changed = true;
-	x->last_swap_ns = res->duration_ns;
+	x->last.swap_ns = res->duration_ns;
 	snprintf(res->why, sizeof(res->why), "+%u -%u ~%u backends, %u of %u slots moved",
 		 res->added, res->removed, res->reweighted, moved, x->settings.table_size);
 	return 0;
@@ -828,7 +829,7 @@ static int xdplb_apply(struct st_actuator *a, const struct st_actuator_backend *
 	}
 	err = apply_table(x, backends, w, n, cur, dry_run, table, res);
 	if (!err && res->changed)
-		x->last_total_ns = now_ns() - t0;
+		x->last.total_ns = now_ns() - t0;
 out_unmap:
 	current_free(x, cur);
 out_free:
@@ -857,11 +858,9 @@ uint32_t st_xdplb_table_size(const struct st_actuator *a)
 	return xdplb_of(a)->settings.table_size;
 }
 
-void st_xdplb_last_timing(const struct st_actuator *a, uint64_t *swap_ns,
-			  uint64_t *total_ns)
+void st_xdplb_last_timing(const struct st_actuator *a, struct st_xdplb_timing *t)
 {
-	*swap_ns = xdplb_of(a)->last_swap_ns;
-	*total_ns = xdplb_of(a)->last_total_ns;
+	*t = xdplb_of(a)->last;
 }
 
 const struct st_actuator_ops st_xdplb_ops = {

@@ -100,9 +100,18 @@ int st_xdplb_routes(struct st_actuator *a, struct st_xdplb_route *out, size_t ma
 /* Per-CPU sums of st_lb_counters (enum st_lb_counter).  0 or -errno. */
 int st_xdplb_counters(struct st_actuator *a, uint64_t counters[ST_LB__COUNT]);
 
-/* Wall time of the last apply() that changed the kernel: the outer-map
- * update alone, and the whole apply (read back, build, fill, swap). */
-void st_xdplb_last_timing(const struct st_actuator *a, uint64_t *swap_ns,
-			  uint64_t *total_ns);
+/*
+ * Timing of the last apply() that changed the kernel (CLOCK_MONOTONIC).
+ * The outer-map update returns only after an RCU grace period (the kernel
+ * waits for running programs after any update of a map-in-map), so swap_ns
+ * is an upper bound of when packets see the new table: at some instant
+ * between swap_start_ns and swap_start_ns + swap_ns.
+ */
+struct st_xdplb_timing {
+	uint64_t swap_start_ns;   /* the outer-map update began */
+	uint64_t swap_ns;         /* the outer-map update's syscall */
+	uint64_t total_ns;        /* the whole apply: read back, build, fill, swap */
+};
+void st_xdplb_last_timing(const struct st_actuator *a, struct st_xdplb_timing *t);
 
 #endif
