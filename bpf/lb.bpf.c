@@ -16,8 +16,12 @@
  * one counter of enum st_lb_counter; forwarded frames are also counted per
  * backend in st_lb_backend_stats.
  *
- * The table swap is atomic for packets: the program looks up the inner map
- * once per packet, and user space replaces it with one update of key 0.
+ * The table swap is atomic for packets: the program reads st_lb_active
+ * once per packet and looks up that key's inner map once.  User space
+ * installs a new table in the other key of st_lb_tables (an update the
+ * kernel completes only after an RCU grace period, so no packet is still
+ * on the table it replaces), then flips st_lb_active with one update of a
+ * plain array: the swap proper, microseconds, with no grace period.
  *
  * Headers parsed, each only after checking it lies inside the frame:
  * Ethernet II, up to ST_LB_VLAN_TAGS_MAX tags of 802.1Q (0x8100) or
@@ -52,10 +56,17 @@ struct st_lb_table {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
+	__uint(max_entries, ST_LB_TABLE_KEYS);
 	__type(key, __u32);
 	__array(values, struct st_lb_table);
 } st_lb_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} st_lb_active SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -178,7 +189,8 @@ int st_lb(struct xdp_md *ctx)
 	const struct st_lb_backend *b;
 	struct iphdr *ip;
 	__be16 sport, dport, type;
-	__u32 index, slot, zero = 0;
+	__u32 index, slot, zero = 0, key;
+	__u32 *active;
 	struct st_lb_slot *entry;
 	void *table, *l4;
 	int tagged = 0;
@@ -237,7 +249,11 @@ int st_lb(struct xdp_md *ctx)
 	if (dport != st_lb_settings.vip_port_be)
 		return count(ST_LB_PASS_NOT_VIP, XDP_PASS);
 
-	table = bpf_map_lookup_elem(&st_lb_tables, &zero);
+	active = bpf_map_lookup_elem(&st_lb_active, &zero);
+	if (!active)
+		return count(ST_LB_PASS_NO_TABLE, XDP_PASS);
+	key = *active & (ST_LB_TABLE_KEYS - 1);
+	table = bpf_map_lookup_elem(&st_lb_tables, &key);
 	if (!table || st_lb_settings.table_size == 0)
 		return count(ST_LB_PASS_NO_TABLE, XDP_PASS);
 	slot = st_lb_flow_hash_v4(ip->saddr, ip->daddr, sport, dport, ip->protocol) %

@@ -6,12 +6,15 @@
  * types only.
  *
  * Maps (one line each; names are what bpf_object__find_map_by_name() finds):
- *   st_lb_tables    ARRAY_OF_MAPS, key 0 -> the current Maglev table (an
- *                   inner mmapable ARRAY of table_size struct st_lb_slot);
- *                   user space swaps it with one update of key 0
+ *   st_lb_tables    ARRAY_OF_MAPS, key 0 or 1 -> a Maglev table (an inner
+ *                   mmapable ARRAY of table_size struct st_lb_slot); the
+ *                   one st_lb_active names is current, the other is where
+ *                   user space installs the next table
+ *   st_lb_active    ARRAY, key 0 -> __u32, the st_lb_tables key that is
+ *                   current; the swap is one update of it
  *   st_lb_backends  mmapable ARRAY, backend index -> struct st_lb_backend
  *                   (address, MAC, weight, name); user space writes an
- *                   index only while the installed table names none of it
+ *                   index only while no table in use names it
  *   st_lb_backend_stats PERCPU_ARRAY, backend index -> struct
  *                   st_lb_backend_stats (packets, bytes forwarded)
  *   st_lb_counters  PERCPU_ARRAY, enum st_lb_counter -> __u64 packets
@@ -38,6 +41,8 @@
 #define ST_LB_VLAN_TAGS_MAX 2       /* 802.1Q / 802.1ad tags parsed */
 
 #define ST_LB_MAP_TABLES "st_lb_tables"
+#define ST_LB_MAP_ACTIVE "st_lb_active"
+#define ST_LB_TABLE_KEYS 2          /* entries of st_lb_tables */
 #define ST_LB_MAP_BACKENDS "st_lb_backends"
 #define ST_LB_MAP_BACKEND_STATS "st_lb_backend_stats"
 #define ST_LB_MAP_COUNTERS "st_lb_counters"

@@ -5,7 +5,8 @@
  * desired backends.
  *
  * Kernel state is the only state: every apply() and read() starts from
- * what st_lb_tables (key 0 -> inner table map id) and st_lb_backends hold.
+ * what st_lb_active (the current key), st_lb_tables (key -> inner table
+ * map id) and st_lb_backends hold.
  * st_lb_backends and every inner table are mmapable arrays, so a table of
  * M slots is filled and read through one mapping, not M syscalls.
  */
@@ -39,6 +40,7 @@ struct xdplb {
 	int ifindex;
 	int prog_fd;
 	int tables_fd;                     /* st_lb_tables */
+	int active_fd;                     /* st_lb_active */
 	int backend_stats_fd;
 	int counters_fd;
 	struct st_lb_backend *backends;    /* st_lb_backends, mapped */
@@ -277,10 +279,11 @@ static int maps_find(struct xdplb *x, char *why, size_t why_bytes)
 
 	x->prog_fd = p ? bpf_program__fd(p) : -1;
 	x->tables_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_TABLES);
+	x->active_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_ACTIVE);
 	backends_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_BACKENDS);
 	x->backend_stats_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_BACKEND_STATS);
 	x->counters_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_COUNTERS);
-	if (x->tables_fd < 0 || backends_fd < 0 || x->backend_stats_fd < 0 ||
+	if (x->tables_fd < 0 || x->active_fd < 0 || backends_fd < 0 || x->backend_stats_fd < 0 ||
 	    x->counters_fd < 0) {
 		say(why, why_bytes, "xdp_lb: the loaded program lacks a map");
 		return -ENOENT;
@@ -351,12 +354,24 @@ static size_t table_bytes(const struct xdplb *x)
 	return mapping_bytes((size_t)x->settings.table_size * sizeof(struct st_lb_slot));
 }
 
-/* The installed inner map's fd, or -ENOENT. */
+/* The st_lb_tables key packets use now (0 or 1), or -errno. */
+static int active_key(struct xdplb *x)
+{
+	uint32_t zero = 0, key = 0;
+
+	if (bpf_map_lookup_elem(x->active_fd, &zero, &key))
+		return -errno;
+	return (int)(key & (ST_LB_TABLE_KEYS - 1));
+}
+
+/* The current inner map's fd, or -ENOENT. */
 static int installed_table_fd(struct xdplb *x)
 {
-	uint32_t key = 0, id = 0;
-	int fd;
+	uint32_t id = 0;
+	int key = active_key(x), fd;
 
+	if (key < 0)
+		return key;
 	if (bpf_map_lookup_elem(x->tables_fd, &key, &id))
 		return errno == ENOENT ? -ENOENT : -errno;
 	fd = bpf_map_get_fd_by_id(id);
@@ -705,10 +720,13 @@ static void new_entries_clear(struct xdplb *x, const struct wanted *w, size_t n)
 			x->backends[w[k].index].in_use = 0;
 }
 
-/* The swap: one update of st_lb_tables key 0 (or its delete for no table). */
-static int table_swap(struct xdplb *x, int table_fd, struct st_actuator_result *res)
+/*
+ * Puts table_fd (or nothing, for -1) at the key packets do not use.  The
+ * kernel returns after an RCU grace period: no packet is then still on the
+ * table that key held.
+ */
+static int table_install(struct xdplb *x, uint32_t key, int table_fd)
 {
-	uint32_t key = 0;
 	uint64_t t0 = now_ns();
 	int err;
 
@@ -716,19 +734,37 @@ static int table_swap(struct xdplb *x, int table_fd, struct st_actuator_result *
 		err = bpf_map_update_elem(x->tables_fd, &key, &table_fd, BPF_ANY);
 	else
 		err = bpf_map_delete_elem(x->tables_fd, &key);
-	res->duration_ns = now_ns() - t0;
-	x->last.swap_start_ns = t0;
+	x->last.install_ns = now_ns() - t0;
 	if (err && errno == ENOENT && table_fd < 0)
 		return 0;
 	return err ? -errno : 0;
+}
+
+/* The swap: packets use st_lb_tables[key] from now on. */
+static int table_flip(struct xdplb *x, uint32_t key, struct st_actuator_result *res)
+{
+	uint32_t zero = 0;
+	uint64_t t0 = now_ns();
+	int err = bpf_map_update_elem(x->active_fd, &zero, &key, BPF_ANY) ? -errno : 0;
+
+	res->duration_ns = now_ns() - t0;
+	x->last.swap_start_ns = t0;
+	return err;
 }
 
 static int apply_table(struct xdplb *x, const struct st_actuator_backend *backends,
 		       struct wanted *w, size_t n, const struct current *cur, bool dry_run,
 		       uint32_t *table, struct st_actuator_result *res)
 {
-	uint32_t moved = 0;
-	int err, table_fd = -1;
+	uint32_t moved = 0, spare_key;
+	int err, table_fd = -1, key = active_key(x);
+
+	if (key < 0) {
+		say(res->why, sizeof(res->why), "xdp_lb: cannot read %s: %s", ST_LB_MAP_ACTIVE,
+		    strerror(-key));
+		return key;
+	}
+	spare_key = (uint32_t)key ^ 1;
 
 	if (n > 0) {
 		err = table_build(x, backends, w, n, table);
@@ -747,9 +783,6 @@ static int apply_table(struct xdplb *x, const struct st_actuator_backend *backen
 		    x->settings.table_size);
 		return 0;
 	}
-	for (size_t k = 0; k < n; k++)
-		if (w[k].is_new)
-			x->backends[w[k].index] = w[k].entry;
 	if (n > 0) {
 		table_fd = table_create(x, table);
 		if (table_fd < 0) {
@@ -757,9 +790,16 @@ static int apply_table(struct xdplb *x, const struct st_actuator_backend *backen
 			goto out_clear_new;
 		}
 	}
-	err = table_swap(x, table_fd, res);
+	err = table_install(x, spare_key, table_fd);
 	if (table_fd >= 0)
 		close(table_fd);
+	if (err)
+		goto out_clear_new;
+	/* After the install's grace period: no table in use names these. */
+	for (size_t k = 0; k < n; k++)
+		if (w[k].is_new)
+			x->backends[w[k].index] = w[k].entry;
+	err = table_flip(x, spare_key, res);
 	if (err)
 		goto out_clear_new;
 	/* Weights are read back only, never by the program. */

@@ -3,17 +3,21 @@
  * table (maglev.h) is built here and swapped into the kernel atomically,
  * behind the actuator interface (control/actuate/actuator.h).
  *
- * apply(): builds the Maglev table of the weighted backends, writes the
- * backends that are new into free indices of st_lb_backends, creates a new
- * inner table map, fills it, and swaps it in with one update of the outer
- * map (st_lb_tables key 0): each packet sees either the old table or the
- * new one.  The kernel's old table is released when its last reference
- * goes.  Idempotent: when the kernel already holds the same backends
- * (name, address, MAC, weight), nothing changes.  Dry run: reports the
- * plan and the slots that would move, touching nothing.  A failure before
- * the swap leaves the old table (and clears what it wrote); the swap itself
- * is one syscall.  res->duration_ns is the time of the outer-map update
- * only; st_xdplb_last_timing() gives the whole apply too.
+ * apply(): builds the Maglev table of the weighted backends, creates a new
+ * inner table map and fills it, installs it with one update of the outer
+ * map (st_lb_tables) at the key packets do not use, writes the backends
+ * that are new into free indices of st_lb_backends, and swaps: one update
+ * of st_lb_active names the new key.  Each packet sees either the old
+ * table or the new one.  The kernel completes an outer-map update only
+ * after an RCU grace period (it waits for running programs after any
+ * map-in-map update), milliseconds; the flip has no such wait, so the swap
+ * proper takes microseconds, and the grace period of the next install
+ * guarantees no packet still uses the table it replaces.  Idempotent: when
+ * the kernel already holds the same backends (name, address, MAC, weight),
+ * nothing changes.  Dry run: reports the plan and the slots that would
+ * move, touching nothing.  A failure before the flip leaves the old table
+ * in use (and clears what it wrote).  res->duration_ns is the flip;
+ * st_xdplb_last_timing() gives the outer-map update and the whole apply.
  *
  * read(): the table the kernel holds: the backends the installed inner map
  * names (their entries of st_lb_backends), in index order.
@@ -102,15 +106,16 @@ int st_xdplb_counters(struct st_actuator *a, uint64_t counters[ST_LB__COUNT]);
 
 /*
  * Timing of the last apply() that changed the kernel (CLOCK_MONOTONIC).
- * The outer-map update returns only after an RCU grace period (the kernel
- * waits for running programs after any update of a map-in-map), so swap_ns
- * is an upper bound of when packets see the new table: at some instant
- * between swap_start_ns and swap_start_ns + swap_ns.
+ * Packets see the new table from some instant between swap_start_ns and
+ * swap_start_ns + swap_ns.
  */
 struct st_xdplb_timing {
-	uint64_t swap_start_ns;   /* the outer-map update began */
-	uint64_t swap_ns;         /* the outer-map update's syscall */
-	uint64_t total_ns;        /* the whole apply: read back, build, fill, swap */
+	uint64_t swap_start_ns;   /* the flip of st_lb_active began */
+	uint64_t swap_ns;         /* the flip's syscall (res->duration_ns) */
+	uint64_t install_ns;      /* the outer-map update before it (includes
+				   * the kernel's RCU grace period) */
+	uint64_t total_ns;        /* the whole apply: read back, build, fill,
+				   * install, flip */
 };
 void st_xdplb_last_timing(const struct st_actuator *a, struct st_xdplb_timing *t);
 

@@ -393,7 +393,7 @@ static void test_swap_under_traffic(void)
 		usleep(200);
 	CU_ASSERT_EQUAL(a->ops->apply(a, b, BACKENDS_AFTER, false, &res), 0);
 	CU_ASSERT_TRUE(res.changed);
-	printf("\n  swap under traffic: outer-map update %.1f us", res.duration_ns / 1e3);
+	printf("\n  swap under traffic: the flip took %.1f us", res.duration_ns / 1e3);
 	atomic_store(&s->round, SWAP_ROUND + 1);  /* let the client go on */
 	CU_ASSERT_EQUAL(expected_backends(a, after), 0);
 
