@@ -46,6 +46,13 @@ struct probe {
 	atomic_int expect;                 /* the new table's MAC (last byte) */
 };
 
+/* Stores v in network order at p (any alignment). */
+static void put_be32(void *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -78,8 +85,8 @@ static size_t frame_build(uint8_t *f, uint32_t saddr, uint16_t sport)
 	f[17] = 20 + 8 + 18;
 	f[22] = 64;
 	f[23] = 17;
-	*(uint32_t *)(f + 26) = htonl(saddr);
-	*(uint32_t *)(f + 30) = htonl(VIP);
+	put_be32(f + 26, saddr);
+	put_be32(f + 30, VIP);
 	f[34] = (uint8_t)(sport >> 8);
 	f[35] = (uint8_t)sport;
 	f[36] = VIP_PORT >> 8;
@@ -124,7 +131,7 @@ static void backend_make(struct st_actuator_backend *b, unsigned i)
 	snprintf(b->name, sizeof(b->name), "backend-%04u", i);
 	b->id = i;
 	b->address.af = AF_INET;
-	*(uint32_t *)b->address.bytes = htonl(0x0a010000u + i);
+	put_be32(b->address.bytes, 0x0a010000u + i);
 	b->has_mac = true;
 	b->mac[0] = 0x02;
 	b->mac[4] = (uint8_t)(i >> 8);
@@ -169,7 +176,7 @@ static int scenario(unsigned n, uint32_t m, unsigned swaps)
 	memset(&p, 0, sizeof(p));
 	snprintf(cfg.interface, sizeof(cfg.interface), "stlbb0");
 	cfg.vip.af = AF_INET;
-	*(uint32_t *)cfg.vip.bytes = htonl(VIP);
+	put_be32(cfg.vip.bytes, VIP);
 	cfg.vip_port = VIP_PORT;
 	cfg.transport = ST_CONFIG_UDP;
 	cfg.table_size = m;

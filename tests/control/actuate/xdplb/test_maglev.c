@@ -118,7 +118,7 @@ static struct st_maglev_backend *backends_make(size_t n, const uint32_t *weights
 	struct st_maglev_backend *b = calloc(n, sizeof(*b));
 
 	for (size_t i = 0; i < n; i++) {
-		snprintf(names[i], 16, "b%03zu", i);
+		snprintf(names[i], 16, "b%03u", (unsigned)(i % 100000));
 		b[i].name = names[i];
 		b[i].weight = weights ? weights[i] : 1;
 	}

@@ -36,6 +36,13 @@ static const uint8_t lb_mac[6] = {0x02, 0, 0, 0, 0, 0xaa};
 static const uint8_t egress_mac[6] = {0x02, 0, 0, 0, 0, 0xbb};
 static const uint8_t client_mac[6] = {0x02, 0, 0, 0, 0, 0xcc};
 
+/* Stores v in network order at p (any alignment). */
+static void put_be32(void *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
 /* --- this test's own hash and checksum ------------------------------- */
 
 static uint32_t own_flow_hash(uint32_t saddr, uint32_t daddr, uint16_t sport,
@@ -169,7 +176,7 @@ static struct st_config_xdp_lb config_make(enum st_xdp_forward forward)
 	cfg.enabled = true;
 	snprintf(cfg.interface, sizeof(cfg.interface), "stlb0");
 	cfg.vip.af = AF_INET;
-	*(uint32_t *)cfg.vip.bytes = htonl(VIP);
+	put_be32(cfg.vip.bytes, VIP);
 	cfg.vip_port = VIP_PORT;
 	cfg.transport = ST_CONFIG_BOTH;
 	cfg.table_size = TABLE_SIZE;
@@ -188,7 +195,7 @@ static struct st_actuator *lb_create(enum st_xdp_forward forward)
 	cfg = config_make(forward);
 	if (forward == ST_XDP_FWD_IPIP) {
 		cfg.ipip_source.af = AF_INET;
-		*(uint32_t *)cfg.ipip_source.bytes = htonl(0xc6336401u); /* 198.51.100.1 */
+		put_be32(cfg.ipip_source.bytes, 0xc6336401u); /* 198.51.100.1 */
 	}
 	a = st_xdplb_create(&cfg, ST_XDPLB_ATTACH_NONE, why, sizeof(why));
 	if (!a)
@@ -203,7 +210,7 @@ static void backend_make(struct st_actuator_backend *b, unsigned i, uint32_t wei
 	snprintf(b->name, sizeof(b->name), "b%u", i);
 	b->id = i;
 	b->address.af = AF_INET;
-	*(uint32_t *)b->address.bytes = htonl(0x0a010001u + i);
+	put_be32(b->address.bytes, 0x0a010001u + i);
 	b->has_mac = true;
 	b->mac[0] = 0x02;
 	b->mac[4] = 0x01;

@@ -77,6 +77,13 @@ struct shared {
 	uint32_t foreign[BACKENDS_AFTER]; /* frames to a backend not ours */
 };
 
+/* Stores v in network order at p (any alignment). */
+static void put_be32(void *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
 static char prefix[32];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -258,8 +265,8 @@ static size_t frame_build(uint8_t *f, unsigned flow, uint32_t seq)
 	ip[3] = 20 + 8 + 12;
 	ip[8] = 64;
 	ip[9] = 17;
-	*(uint32_t *)(ip + 12) = htonl(saddr);
-	*(uint32_t *)(ip + 16) = htonl(VIP);
+	put_be32(ip + 12, saddr);
+	put_be32(ip + 16, VIP);
 	for (int i = 0; i < 20; i += 2)
 		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
 	while (sum >> 16)
@@ -301,13 +308,37 @@ static void client(struct shared *s)
 	_exit(0);
 }
 
+/* Waits (10 s at most) until *v >= at_least; false on the deadline. */
+static bool wait_for(atomic_int *v, int at_least)
+{
+	for (int waited_ms = 0; waited_ms < 10000; waited_ms++) {
+		if (atomic_load(v) >= at_least)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Ends the children this test started (by their pids) and its namespaces. */
+static void abandon(struct shared *s, const pid_t *pids, int n)
+{
+	atomic_store(&s->stop, 1);
+	for (int i = 0; i < n; i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+	topology_destroy();
+}
+
 static void backend_make(struct st_actuator_backend *b, unsigned i)
 {
 	memset(b, 0, sizeof(*b));
 	snprintf(b->name, sizeof(b->name), "b%u", i);
 	b->id = i;
 	b->address.af = AF_INET;
-	*(uint32_t *)b->address.bytes = htonl(0x0a010001u + i);
+	put_be32(b->address.bytes, 0x0a010001u + i);
 	b->has_mac = true;
 	memcpy(b->mac, "\x02\x00\x00\x00\x01", 5);
 	b->mac[5] = (uint8_t)i;
@@ -339,7 +370,7 @@ static void test_swap_under_traffic(void)
 	struct st_actuator_result res;
 	struct st_config_xdp_lb cfg;
 	int before[FLOWS], after[FLOWS];
-	pid_t pids[BACKENDS_AFTER + 1];
+	pid_t pids[BACKENDS_AFTER + 1] = {0};
 	struct shared *s;
 	struct st_actuator *a;
 	char why[256];
@@ -362,7 +393,7 @@ static void test_swap_under_traffic(void)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.interface, sizeof(cfg.interface), "l0");
 	cfg.vip.af = AF_INET;
-	*(uint32_t *)cfg.vip.bytes = htonl(VIP);
+	put_be32(cfg.vip.bytes, VIP);
 	cfg.vip_port = VIP_PORT;
 	cfg.transport = ST_CONFIG_UDP;
 	cfg.table_size = TABLE_SIZE;
@@ -382,15 +413,19 @@ static void test_swap_under_traffic(void)
 		if (pids[i] == 0)
 			receiver(s, i);
 	}
-	while (atomic_load(&s->ready) < BACKENDS_AFTER)
-		usleep(1000);
+	if (!wait_for(&s->ready, BACKENDS_AFTER)) {
+		abandon(s, pids, BACKENDS_AFTER);
+		CU_FAIL_FATAL("the receivers did not start");
+	}
 	pids[BACKENDS_AFTER] = fork();
 	if (pids[BACKENDS_AFTER] == 0)
 		client(s);
 
 	/* Swap (add b4) while the client waits between rounds 20 and 21. */
-	while (atomic_load(&s->round) < SWAP_ROUND)
-		usleep(200);
+	if (!wait_for(&s->round, SWAP_ROUND)) {
+		abandon(s, pids, BACKENDS_AFTER + 1);
+		CU_FAIL_FATAL("the client did not reach the swap round");
+	}
 	CU_ASSERT_EQUAL(a->ops->apply(a, b, BACKENDS_AFTER, false, &res), 0);
 	CU_ASSERT_TRUE(res.changed);
 	printf("\n  swap under traffic: the flip took %.1f us", res.duration_ns / 1e3);
