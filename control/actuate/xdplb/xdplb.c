@@ -604,10 +604,9 @@ static bool same_target(const struct st_lb_backend *a, const struct st_lb_backen
 static int indices_assign(struct xdplb *x, const struct current *cur, struct wanted *w,
 			  size_t n, struct st_actuator_result *res)
 {
-	static bool taken[ST_LB_BACKENDS_MAX];
+	bool taken[ST_LB_BACKENDS_MAX];
 	size_t kept = 0;
 
-	memset(taken, 0, sizeof(taken));
 	for (uint32_t i = 0; i < ST_LB_BACKENDS_MAX; i++)
 		taken[i] = cur->slots[i] > 0;
 	for (size_t k = 0; k < n; k++) {
