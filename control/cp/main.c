@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <cap-ng.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -360,6 +362,46 @@ static void sig_on_event(struct st_cp_watch *w, uint32_t events)
 	}
 }
 
+/* ---- privileges ---- */
+
+/*
+ * Before its first thread starts (capabilities are per thread; the model
+ * trainer's inherits these), the daemon keeps only what it uses:
+ * CAP_NET_ADMIN (netlink changes to nexthops and routes, attaching XDP)
+ * and CAP_BPF (maps and programs), of those it has; every other capability
+ * goes from the effective, permitted and inheritable sets and the bounding
+ * set, so that neither it nor a hook it runs can take them back (a hook
+ * runs with these two at most).  Nothing it opens later needs more: its
+ * state, socket and ring are its own user's files.  A daemon started
+ * without them runs on with none.
+ */
+static int drop_capabilities(char *msg, size_t msg_len)
+{
+	static const int keep[] = { CAP_NET_ADMIN, CAP_BPF };
+	bool have[ST_ARRAY_SIZE(keep)], bounds;
+
+	if (capng_get_caps_process()) {
+		snprintf(msg, msg_len, "capabilities: cannot read this process's");
+		return -EPERM;
+	}
+	for (size_t i = 0; i < ST_ARRAY_SIZE(keep); i++)
+		have[i] = capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
+	/* the bounding set can only shrink with CAP_SETPCAP */
+	bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(keep); i++)
+		if (have[i] && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+					    CAPNG_BOUNDING_SET, (unsigned)keep[i])) {
+			snprintf(msg, msg_len, "capabilities: cannot keep %d", keep[i]);
+			return -EPERM;
+		}
+	if (capng_apply(bounds ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS)) {
+		snprintf(msg, msg_len, "capabilities: cannot drop the others");
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *out)
@@ -548,6 +590,11 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* before any thread exists: capabilities are per thread */
+	if (drop_capabilities(msg, sizeof(msg))) {
+		fprintf(stderr, "shadowtap-cp: %s\n", msg);
+		goto out_config;
+	}
 	cp.analysis = st_analysis_create(cp.cfg, cp.control.state_dir, msg, sizeof(msg));
 	if (!cp.analysis) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);

@@ -258,6 +258,15 @@ def main():
             mode = stat.S_IMODE(os.stat(sock).st_mode)
             check(mode == 0o660 and stat.S_ISSOCK(os.stat(sock).st_mode),
                   f"socket mode {oct(mode)}")
+            # every thread keeps CAP_NET_ADMIN (12) and CAP_BPF (39) only
+            # (the kernel's capability numbers, linux/capability.h)
+            want = (1 << 12) | (1 << 39)
+            for task in os.listdir(f"/proc/{cp.pid}/task"):
+                with open(f"/proc/{cp.pid}/task/{task}/status") as f:
+                    caps = dict(l.split(":\t") for l in f.read().splitlines() if l.startswith("Cap"))
+                check(all(int(caps[k], 16) == want for k in ("CapEff", "CapPrm", "CapBnd"))
+                      and int(caps["CapInh"], 16) == 0,
+                      f"thread {task} capabilities {caps}")
             st = ctl_json(sock, "cp-status")
             check(st.get("ring", {}).get("attached") is False, "attached before any ring")
 
