@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/capture/pcap.h"
 
@@ -19,7 +20,41 @@ struct pcap_capture {
 	uint64_t frames, bytes;        /* written by the polling thread */
 	uint64_t read_errors;
 	char source[256];
+	double pace;                   /* 0: as fast as possible */
+	bool paced_started, held;      /* held: a frame read, not yet due */
+	uint64_t pace_wall0_ns, pace_ts0_ns;
+	struct pcap_pkthdr *held_h;
+	const u_char *held_data;
 };
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the held frame stamped ts_ns is due (pcap.h); sleeps a little
+ * when it is not. */
+static bool due(struct pcap_capture *p, uint64_t ts_ns)
+{
+	uint64_t now = monotonic_ns(), at;
+
+	if (!p->paced_started) {
+		p->paced_started = true;
+		p->pace_wall0_ns = now;
+		p->pace_ts0_ns = ts_ns;
+		return true;
+	}
+	at = p->pace_wall0_ns + (ts_ns > p->pace_ts0_ns
+		? (uint64_t)((double)(ts_ns - p->pace_ts0_ns) / p->pace) : 0);
+	if (now >= at)
+		return true;
+	struct timespec nap = { 0, (long)(at - now < 1000000 ? at - now : 1000000) };
+	nanosleep(&nap, NULL);
+	return false;
+}
 
 static struct pcap_capture *impl(struct st_capture *c)
 {
@@ -37,7 +72,13 @@ static int pcap_rx_burst(struct st_capture *c, unsigned q, struct st_frame *f,
 	(void)q;
 	if (max == 0)
 		return 0;
-	rc = pcap_next_ex(p->pcap, &h, &data);
+	if (p->held) {
+		h = p->held_h;
+		data = p->held_data;
+		rc = 1;
+	} else {
+		rc = pcap_next_ex(p->pcap, &h, &data);
+	}
 	if (rc == 0)
 		return 0;                    /* live: the read timeout */
 	if (rc == PCAP_ERROR_BREAK)
@@ -46,6 +87,16 @@ static int pcap_rx_burst(struct st_capture *c, unsigned q, struct st_frame *f,
 		__atomic_store_n(&p->read_errors, p->read_errors + 1, __ATOMIC_RELAXED);
 		return p->live ? -EIO : -EBADMSG;   /* a truncated or bad file */
 	}
+	if (p->pace > 0 &&
+	    !due(p, (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec)) {
+		/* its bytes stay valid: pcap_next_ex is not called again until
+		 * it has left */
+		p->held = true;
+		p->held_h = h;
+		p->held_data = data;
+		return 0;
+	}
+	p->held = false;
 	f->data = data;
 	f->caplen = h->caplen;
 	f->wire_len = h->len;
@@ -130,6 +181,16 @@ static pcap_t *open_live(const char *ifname, char *err)
 		return NULL;
 	}
 	return pc;
+}
+
+int st_capture_pcap_pace(struct st_capture *c, double speed)
+{
+	struct pcap_capture *p = impl(c);
+
+	if (p->live || !(speed >= 0) || speed > 1e9)
+		return -EINVAL;
+	p->pace = speed;
+	return 0;
 }
 
 struct st_capture *st_capture_pcap_open(const char *source, bool live,

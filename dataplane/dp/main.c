@@ -143,6 +143,8 @@ static void usage(FILE *out)
 "INPUT, one of:\n"
 "  --pcap FILE          a pcap or pcapng capture file, read with libpcap; ends at\n"
 "                       the end of the file\n"
+"  --pace X             with --pcap: replay at X times the capture's own pace\n"
+"                       (1: real time); default: as fast as the cores go\n"
 "  --live IFACE         libpcap on a live interface (the fallback when neither\n"
 "                       DPDK nor AF_XDP can be used)\n"
 #ifdef ST_HAVE_DPDK
@@ -241,6 +243,7 @@ int main(int argc, char **argv)
 		{ "grace-ms", required_argument, NULL, 'g' },
 		{ "instance", required_argument, NULL, 'i' },
 		{ "ring-mib", required_argument, NULL, 'r' },
+		{ "pace", required_argument, NULL, 'v' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "mbufs", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
@@ -252,6 +255,7 @@ int main(int argc, char **argv)
 	unsigned n_keys = 0, n_protos = 0, queues = 0, xdp_ring = 0;
 	unsigned long long workers = 1, epoch_ms = 0, grace_ms = 200, ring_mib = 64, v;
 	unsigned long long mbufs = 0;
+	double pace = 0;
 	bool stats = false;
 	struct st_engine_config ec;
 	struct st_ring_config rc;
@@ -335,6 +339,17 @@ int main(int argc, char **argv)
 		case 'i':
 			d.instance = optarg;
 			break;
+		case 'v': {
+			char *end;
+
+			pace = strtod(optarg, &end);
+			if (*end || end == optarg || !(pace > 0) || pace > 1e9) {
+				fprintf(stderr, "shadowtap-dp: --pace: '%s' is not a speed > 0\n",
+					optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'r':
 			if (parse_uint("--ring-mib", optarg, 4, 4096, &ring_mib))
 				return 2;
@@ -410,6 +425,11 @@ int main(int argc, char **argv)
 	case IN_PCAP:
 	case IN_LIVE:
 		cap = st_capture_pcap_open(source, input == IN_LIVE, err, sizeof(err));
+		if (cap && pace > 0 && st_capture_pcap_pace(cap, pace)) {
+			fprintf(stderr, "shadowtap-dp: --pace applies to --pcap files only\n");
+			st_capture_close(cap);
+			return 2;
+		}
 		break;
 	case IN_DPDK:
 #ifdef ST_HAVE_DPDK
