@@ -126,6 +126,9 @@ def run(tmp, name, cap, reactive_only):
         finally:
             cp.terminate()
             cp.wait(timeout=30)
+            for suffix in ("", ".status"):  # the data plane's ring and status page
+                if os.path.exists(f"/dev/shm/shadowtap-{inst}{suffix}"):
+                    os.unlink(f"/dev/shm/shadowtap-{inst}{suffix}")
         group = json.loads(subprocess.run(["ip", "-n", ns, "-j", "nexthop", "show", "id", "900"],
                                           stdout=subprocess.PIPE).stdout or b"[{}]")[0]
     finally:

@@ -113,6 +113,9 @@ def run_case(tmp, name, gen_args, config):
     finally:
         cp.terminate()
         cp.wait(timeout=30)
+        for suffix in ("", ".status"):  # the data plane's ring and status page
+            if os.path.exists(f"/dev/shm/shadowtap-{inst}{suffix}"):
+                os.unlink(f"/dev/shm/shadowtap-{inst}{suffix}")
     pushed = []
     for line in out.decode().splitlines():
         try:
