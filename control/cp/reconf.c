@@ -212,16 +212,18 @@ static void start_hook(struct st_cp_reconf *r, const struct st_policy_decision *
 }
 
 /* The enabled actuators that route d's pool, in the order they apply:
- * nexthop (every pool's table), xdp_lb (its own pool's). */
+ * xdp_lb (its own pool's decisions) first, as it can be rolled back to any
+ * table, even none (a nexthop group cannot be empty); then nexthop (every
+ * pool's). */
 static size_t serving(const struct st_cp_reconf *r, const struct st_policy_decision *d,
 		      struct st_actuator *out[2])
 {
 	size_t n = 0;
 
-	if (r->nexthop)
-		out[n++] = r->nexthop;
 	if (r->xdp_lb && d->pool_index == r->xdp_lb_pool)
 		out[n++] = r->xdp_lb;
+	if (r->nexthop)
+		out[n++] = r->nexthop;
 	return n;
 }
 

@@ -20,9 +20,9 @@
  * and actuators.xdp_lb when enabled (the XDP Maglev balancer, pinned for
  * the instance, control/actuate/xdplb/xdplb.h: the decisions of its pool,
  * actuators.xdp_lb.pool).  A decision applies to every enabled actuator
- * that serves its pool, all or nothing: when the second fails, the first
- * gets back the table it held before (read back from the kernel), and the
- * result says so.  A dry run touches neither.  A decision with no such
+ * that serves its pool, all or nothing, xdp_lb first: when nexthop then
+ * fails, xdp_lb gets back the table it held before (read back from the
+ * kernel; none if it held none), and the result says so.  A dry run touches neither.  A decision with no such
  * actuator is recorded as FAILED "no actuator is enabled for pool P"
  * unless it is a dry run: nothing would route the traffic.  Destroying
  * the reconfiguration (exit, reload) leaves the kernel's tables as they

@@ -20,6 +20,11 @@ next ones; shadowtap-dp replays a short capture so that epochs pass.  Then:
     place (actuator.h: destroy leaves the kernel's table); a restarted
     shadowtap-cp adopts it: the same inner table map stays active.
 
+Then all or nothing: the standby's gateway is off every connected network,
+so the scale-up that adds it passes the balancer and fails in the nexthop
+group; the decision is failed, and the balancer holds the previous table
+again (b0 and b1, slot for slot as this file's Maglev computes it).
+
 Needs root (network namespaces, BPF, bpffs).  Environment: SHADOWTAP_GEN,
 SHADOWTAP_DP, SHADOWTAP_CP, SHADOWCTL.
 """
@@ -66,6 +71,9 @@ actuators = {
                pool = "web"; };
 };
 """
+
+
+CONFIG_ROLLBACK = CONFIG.replace('address = "10.9.0.12"', 'address = "10.99.0.12"')
 
 
 def xxh64():
@@ -157,135 +165,179 @@ def start_cp(ns, conf, inst, tmp, tag):
     return cp, sock
 
 
-def main():
-    ns = "st-xdpr-%d" % os.getpid()
-    inst = "xdpr%d" % os.getpid()
+def replay(inst, cap, conf, sock):
+    """Replays the capture into the instance's ring; returns the decisions."""
+    dp = subprocess.run([DP, "--instance", inst, "--pcap", cap, "--config", conf,
+                         "--ring-mib", "16"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, timeout=120)
+    check(dp.returncode == 0, f"shadowtap-dp exit {dp.returncode}: {dp.stderr[-300:]!r}")
+    last, still, deadline = -1, 0, time.time() + 60
+    while still < 8 and time.time() < deadline:
+        r = subprocess.run([CTL, "cp-status", "--json", "--socket", sock],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        n = json.loads(r.stdout)["profiles"]["parsed"] if r.returncode == 0 else -1
+        still = still + 1 if n == last else 0
+        last = n
+        time.sleep(0.2)
+    r = subprocess.run([CTL, "decisions", "--json", "--count", "1024", "--socket", sock],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    decisions = json.loads(r.stdout).get("decisions", []) if r.returncode == 0 else []
+    for d in decisions:
+        print(f"decision {d.get('id')}: {d.get('kind')} {d.get('backend', '')} "
+              f"-> {d.get('result')} {d.get('result_why', '')!r} table "
+              f"{[(t['name'], t['weight']) for t in d.get('table', [])]}")
+    return decisions
+
+
+def check_slots(x, table):
+    """The balancer's slots per backend against this file's Maglev table."""
+    m = x.get("table_size", 0)
+    have = {b["name"]: (b["weight"], b["slots"]) for b in x.get("backends", [])}
+    want_w = {t["name"]: t["weight"] for t in table}
+    check({k: v[0] for k, v in have.items()} == want_w,
+          f"weights: decision {want_w}, balancer {have}")
+    check(sum(v[1] for v in have.values()) == m, f"slots do not sum to M {m}: {have}")
+    h = xxh64()
+    if h:
+        want = maglev_counts(table, m, h)
+        check({k: v[1] for k, v in have.items()} == want,
+              f"slots: Maglev here {want}, balancer {have}")
+        print(f"slot counts equal this test's Maglev table: {want}")
+    else:
+        wsum = sum(want_w.values())
+        for name, (w, slots) in have.items():
+            check(abs(slots - m * w / wsum) <= len(have) + 1,
+                  f"{name}: {slots} slots, weight share {m * w / wsum:.0f}")
+        print("no libxxhash: slot counts checked against the weight shares")
+
+
+def nexthop_ids(ns):
+    group = json.loads(subprocess.run(["ip", "-n", ns, "-j", "nexthop", "show", "id", "800"],
+                                      stdout=subprocess.PIPE).stdout or b"[{}]")[0]
+    return sorted(g["id"] for g in group.get("group", []))
+
+
+def with_namespace(tag, config, body):
+    ns = "st-xdp%s-%d" % (tag, os.getpid())
+    inst = "xdp%s%d" % (tag, os.getpid())
     pins = "/sys/fs/bpf/shadowtap/" + inst
     tmp = tempfile.mkdtemp(prefix="st-xdpr-")
     conf = os.path.join(tmp, "xdp.conf")
     with open(conf, "w") as f:
-        f.write(CONFIG)
+        f.write(config)
     cap = os.path.join(tmp, "orders.pcap")
     subprocess.run([GEN, "-q", "-o", cap, "--seed", "7", "--duration", "8s",
                     "--stream", "kafka:orders,rate=200,keys=100"], check=True)
     subprocess.run(["ip", "netns", "add", ns], check=True)
-    cp = None
+    procs = []
     try:
         for args in (["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
                      ["link", "set", "v1", "up"], ["link", "set", "v0", "up"],
                      ["addr", "add", "10.9.0.1/24", "dev", "v0"]):
             subprocess.run(["ip", "-n", ns, *args], check=True)
-        cp, sock = start_cp(ns, conf, inst, tmp, "first")
-        check(cp.poll() is None, "shadowtap-cp did not start")
-        empty = routes(ns, conf, inst).get("xdp_lb", {})
-        check(empty.get("pinned") and not empty.get("installed"),
-              f"before any decision: {empty}")
-        dp = subprocess.run([DP, "--instance", inst, "--pcap", cap, "--config", conf,
-                             "--ring-mib", "16"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, timeout=120)
-        check(dp.returncode == 0, f"shadowtap-dp exit {dp.returncode}: {dp.stderr[-300:]!r}")
-        last, still, deadline = -1, 0, time.time() + 60
-        while still < 8 and time.time() < deadline:
-            r = subprocess.run([CTL, "cp-status", "--json", "--socket", sock],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            n = json.loads(r.stdout)["profiles"]["parsed"] if r.returncode == 0 else -1
-            still = still + 1 if n == last else 0
-            last = n
-            time.sleep(0.2)
-        r = subprocess.run([CTL, "decisions", "--json", "--count", "1024", "--socket", sock],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        decisions = json.loads(r.stdout).get("decisions", []) if r.returncode == 0 else []
-        applied = [d for d in decisions if d.get("result") == "applied" and d.get("pool") == "web"
-                   and d.get("table")]
-        for d in decisions:
-            print(f"decision {d.get('id')}: {d.get('kind')} {d.get('backend', '')} "
-                  f"-> {d.get('result')} {d.get('result_why', '')!r} table "
-                  f"{[(t['name'], t['weight']) for t in d.get('table', [])]}")
-        check(applied, f"no applied decision: {decisions}")
-        check(not [d for d in decisions if d.get("result") == "failed"],
-              "a decision failed")
-        # frames to the VIP into v0 (from its peer): counted per backend
-        mac = {dev: json.loads(subprocess.run(["ip", "-n", ns, "-j", "link", "show", dev],
-                                              stdout=subprocess.PIPE).stdout)[0]["address"]
-               for dev in ("v0", "v1")}
-        subprocess.run(["nsenter", "--net=/run/netns/" + ns, sys.executable, "-c", SENDER,
-                        mac["v0"], mac["v1"], str(FRAMES)], check=True)
-        time.sleep(0.2)
-        got = routes(ns, conf, inst)
-        x = got.get("xdp_lb", {})
-        check(x.get("counters", {}).get("forwarded") == FRAMES and
-              sum(b["packets"] for b in x.get("backends", [])) == FRAMES,
-              f"{FRAMES} frames sent to the VIP: counters {x.get('counters')}, per backend "
-              f"{[(b['name'], b['packets']) for b in x.get('backends', [])]}")
-        if applied and check(x.get("installed"), f"no table installed: {x}"):
-            table = applied[-1]["table"]
-            m = x["table_size"]
-            have = {b["name"]: (b["weight"], b["slots"]) for b in x["backends"]}
-            want_w = {t["name"]: t["weight"] for t in table}
-            check({k: v[0] for k, v in have.items()} == want_w,
-                  f"weights: decision {want_w}, balancer {have}")
-            check(m == 65537, f"table_size {m}: auto for 3 backends is 65537")
-            check(x["vip"] == "198.51.100.8" and x["vip_port"] == 9092, f"vip {x}")
-            check(sum(v[1] for v in have.values()) == m, f"slots do not sum to M: {have}")
-            h = xxh64()
-            if h:
-                want = maglev_counts(table, m, h)
-                check({k: v[1] for k, v in have.items()} == want,
-                      f"slots: Maglev here {want}, balancer {have}")
-                print(f"slot counts equal this test's Maglev table: {want}")
-            else:
-                wsum = sum(want_w.values())
-                for name, (w, slots) in have.items():
-                    check(abs(slots - m * w / wsum) <= len(have) + 1,
-                          f"{name}: {slots} slots, weight share {m * w / wsum:.0f}")
-                print("no libxxhash: slot counts checked against the weight shares")
-            group = json.loads(subprocess.run(
-                ["ip", "-n", ns, "-j", "nexthop", "show", "id", "800"],
-                stdout=subprocess.PIPE).stdout or b"[{}]")[0]
-            check(sorted(g["id"] for g in group.get("group", [])) ==
-                  sorted(801 + int(t["name"][1:]) for t in table),
-                  f"nexthop group {group} vs table {table}")
-        text = subprocess.run(["nsenter", "--net=/run/netns/" + ns, CTL, "routes", "--config",
-                               conf, "--instance", inst], stdout=subprocess.PIPE).stdout.decode()
-        print(text, end="")
-        # the destroy contract: stopping shadowtap-cp leaves the balancer
-        cp.terminate()
-        cp.wait(timeout=30)
-        cp = None
-        after = routes(ns, conf, inst).get("xdp_lb", {})
-        link = subprocess.run(["ip", "-n", ns, "-j", "link", "show", "v0"],
-                              stdout=subprocess.PIPE).stdout.decode()
-        check("xdp" in link, f"the program left v0 when shadowtap-cp stopped: {link}")
-        check(after.get("table_map_id") == x.get("table_map_id") and
-              after.get("backends") is not None and
-              [(b["name"], b["slots"]) for b in after["backends"]] ==
-              [(b["name"], b["slots"]) for b in x.get("backends", [])],
-              f"the table changed when shadowtap-cp stopped: {after}")
-        # a restart adopts it: the same table map stays active
-        cp, sock = start_cp(ns, conf, inst, tmp, "second")
-        time.sleep(0.5)
-        check(cp.poll() is None, "shadowtap-cp did not restart")
-        again = routes(ns, conf, inst).get("xdp_lb", {})
-        check(again.get("table_map_id") == x.get("table_map_id"),
-              f"restart: table map {again.get('table_map_id')}, was {x.get('table_map_id')}")
+        body(ns, inst, tmp, conf, cap, procs)
     finally:
-        if cp:
-            cp.terminate()
-            try:
-                cp.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cp.kill()
+        for cp in procs:
+            if cp.poll() is None:
+                cp.terminate()
+                try:
+                    cp.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    cp.kill()
         for suffix in ("", ".status"):
             if os.path.exists(f"/dev/shm/shadowtap-{inst}{suffix}"):
                 os.unlink(f"/dev/shm/shadowtap-{inst}{suffix}")
         subprocess.run(["ip", "netns", "del", ns])
         shutil.rmtree(pins, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rollback_case(ns, inst, tmp, conf, cap, procs):
+    cp, sock = start_cp(ns, conf, inst, tmp, "rollback")
+    procs.append(cp)
+    check(cp.poll() is None, "rollback: shadowtap-cp did not start")
+    decisions = replay(inst, cap, conf, sock)
+    applied = [d for d in decisions if d.get("result") == "applied" and d.get("table")]
+    failed = [d for d in decisions if d.get("result") == "failed"]
+    check(applied and len(applied[-1]["table"]) == 2, f"rollback: applied {applied}")
+    check(failed and all("nexthop: " in d["result_why"] and
+                         "xdp_lb: rolled back to the previous table" in d["result_why"]
+                         for d in failed),
+          f"rollback: failed decisions {[(d['kind'], d['result_why']) for d in failed]}")
+    x = routes(ns, conf, inst).get("xdp_lb", {})
+    if applied and check(x.get("installed"), f"rollback: no table installed: {x}"):
+        check_slots(x, applied[-1]["table"])
+    check(nexthop_ids(ns) == [801, 802], f"rollback: nexthop group {nexthop_ids(ns)}")
+
+
+def policy_case(ns, inst, tmp, conf, cap, procs):
+    cp, sock = start_cp(ns, conf, inst, tmp, "first")
+    procs.append(cp)
+    check(cp.poll() is None, "shadowtap-cp did not start")
+    empty = routes(ns, conf, inst).get("xdp_lb", {})
+    check(empty.get("pinned") and not empty.get("installed"),
+          f"before any decision: {empty}")
+    decisions = replay(inst, cap, conf, sock)
+    applied = [d for d in decisions if d.get("result") == "applied" and d.get("pool") == "web"
+               and d.get("table")]
+    check(applied, f"no applied decision: {decisions}")
+    check(not [d for d in decisions if d.get("result") == "failed"],
+          "a decision failed")
+    # frames to the VIP into v0 (from its peer): counted per backend
+    mac = {dev: json.loads(subprocess.run(["ip", "-n", ns, "-j", "link", "show", dev],
+                                          stdout=subprocess.PIPE).stdout)[0]["address"]
+           for dev in ("v0", "v1")}
+    subprocess.run(["nsenter", "--net=/run/netns/" + ns, sys.executable, "-c", SENDER,
+                    mac["v0"], mac["v1"], str(FRAMES)], check=True)
+    time.sleep(0.2)
+    got = routes(ns, conf, inst)
+    x = got.get("xdp_lb", {})
+    check(x.get("counters", {}).get("forwarded") == FRAMES and
+          sum(b["packets"] for b in x.get("backends", [])) == FRAMES,
+          f"{FRAMES} frames sent to the VIP: counters {x.get('counters')}, per backend "
+          f"{[(b['name'], b['packets']) for b in x.get('backends', [])]}")
+    if applied and check(x.get("installed"), f"no table installed: {x}"):
+        table = applied[-1]["table"]
+        check(x["table_size"] == 65537,
+              f"table_size {x['table_size']}: auto for 3 backends is 65537")
+        check(x["vip"] == "198.51.100.8" and x["vip_port"] == 9092, f"vip {x}")
+        check_slots(x, table)
+        check(nexthop_ids(ns) == sorted(801 + int(t["name"][1:]) for t in table),
+              f"nexthop group {nexthop_ids(ns)} vs table {table}")
+    text = subprocess.run(["nsenter", "--net=/run/netns/" + ns, CTL, "routes", "--config",
+                           conf, "--instance", inst], stdout=subprocess.PIPE).stdout.decode()
+    print(text, end="")
+    # the destroy contract: stopping shadowtap-cp leaves the balancer
+    cp.terminate()
+    cp.wait(timeout=30)
+    after = routes(ns, conf, inst).get("xdp_lb", {})
+    link = subprocess.run(["ip", "-n", ns, "-j", "link", "show", "v0"],
+                          stdout=subprocess.PIPE).stdout.decode()
+    check("xdp" in link, f"the program left v0 when shadowtap-cp stopped: {link}")
+    check(after.get("table_map_id") == x.get("table_map_id") and
+          after.get("backends") is not None and
+          [(b["name"], b["slots"]) for b in after["backends"]] ==
+          [(b["name"], b["slots"]) for b in x.get("backends", [])],
+          f"the table changed when shadowtap-cp stopped: {after}")
+    # a restart adopts it: the same table map stays active
+    cp, sock = start_cp(ns, conf, inst, tmp, "second")
+    procs.append(cp)
+    time.sleep(0.5)
+    check(cp.poll() is None, "shadowtap-cp did not restart")
+    again = routes(ns, conf, inst).get("xdp_lb", {})
+    check(again.get("table_map_id") == x.get("table_map_id"),
+          f"restart: table map {again.get('table_map_id')}, was {x.get('table_map_id')}")
+
+
+def main():
+    with_namespace("r", CONFIG, policy_case)
+    with_namespace("b", CONFIG_ROLLBACK, rollback_case)
     if failures:
         print(f"{len(failures)} failure(s)")
         return 1
     print("xdp routes: the policy's table in the balancer, as Maglev computes it; kept "
-          "across a restart")
+          "across a restart; a decision the nexthop group refuses leaves the balancer's "
+          "previous table")
     return 0
 
 
