@@ -78,8 +78,8 @@ extern const struct st_actuator_ops st_xdplb_ops;
  * table_size, forward, egress_interface, ipip_source; `enabled` is not
  * looked at) and attaches it to cfg->interface, with no table installed
  * (VIP packets pass until the first apply()).  Returns the actuator (free
- * with its ops->destroy, which detaches the program), or NULL with errno
- * set: EINVAL (bad settings; table_size not a prime in range), ENODEV (no
+ * with its ops->destroy, which leaves the program attached), or NULL with
+ * errno set: EINVAL (bad settings; table_size not a prime in range), ENODEV (no
  * such interface), EAFNOSUPPORT (IPv6 VIP), EPERM, or libbpf/libxdp's
  * error; why (may be NULL) gets a one-line reason.  Nothing is pinned (the
  * tests' and the benchmark's balancers); its destroy leaves the program
