@@ -147,18 +147,20 @@ static void backend_make(struct st_actuator_backend *b, unsigned i)
 
 /* A flow whose backend differs between the N and N + 1 tables: found by
  * probing after each of the first two applies. */
+#define PROBE_FLOWS 8192   /* ~0.1% move at N 1000: some 8 of these */
+
 static int moving_flow(struct probe *p, struct st_actuator_backend *b, unsigned n)
 {
 	struct st_actuator_result res;
-	int before[512];
+	static int before[PROBE_FLOWS];
 
-	for (unsigned f = 0; f < 512; f++) {
+	for (unsigned f = 0; f < PROBE_FLOWS; f++) {
 		p->frame_bytes = frame_build(p->frame, 0x0a640000u + f, (uint16_t)(1024 + f));
 		before[f] = probe_mac(p);
 	}
 	if (p->a->ops->apply(p->a, b, n + 1, false, &res))
 		return -1;
-	for (unsigned f = 0; f < 512; f++) {
+	for (unsigned f = 0; f < PROBE_FLOWS; f++) {
 		p->frame_bytes = frame_build(p->frame, 0x0a640000u + f, (uint16_t)(1024 + f));
 		if (probe_mac(p) != before[f])
 			return 0;  /* the frame of flow f stays in p->frame */
@@ -199,7 +201,7 @@ static int scenario(unsigned n, uint32_t m, unsigned swaps)
 
 		if (p.a->ops->apply(p.a, b, n, false, &res) || moving_flow(&p, b, n)) {
 			fprintf(stderr, "xdplb-bench: set-up failed (N %u, M %u: M must be a "
-				"prime >= 100 (N + 1))\n", n, m);
+				"prime >= 100 (N + 1), or no probed flow moves)\n", n, m);
 			err = -1;
 			goto out;
 		}
