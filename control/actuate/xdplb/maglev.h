@@ -47,8 +47,8 @@
  * and single tables still reach 0.9..1.2% at 300..1000 x N (N = 83 at
  * 1000 x N: 1.23%): Maglev's excess is a tail over backend names, not a
  * smooth function of M / N.  With 2000 x N, every N = 2..1000: at most
- * 0.81% (N = 15, M = 65537), mean 0.19%; beyond the 65537 floor at most
- * 0.59%.  The price: M ~ 2 x 10^6 at 1000 backends, a whole apply() of
+ * 0.81% (N = 15, M = 65537, under the floor), mean 0.19%; names
+ * "backend-NNNN", every other N: at most 0.59%.  The price: M ~ 2 x 10^6 at 1000 backends, a whole apply() of
  * about a second (the swap itself stays microseconds).
  */
 #define ST_MAGLEV_SIZE_PER_BACKEND_BOUNDED 2000u
