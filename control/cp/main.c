@@ -37,6 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef ST_HAVE_XDP_LB
+#include "control/actuate/xdplb/xdplb.h"
+#endif
 #include "control/cp/cp.h"
 #include "control/cp/ctl_json.h"
 
@@ -314,7 +317,8 @@ static void reload(struct st_cp *cp)
 	}
 	{
 		/* the policy holds the config: a new one, its state starts over */
-		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only, err,
+		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only,
+							     cp->control.instance, err,
 							     sizeof(err));
 
 		if (!r && errno) {
@@ -373,11 +377,18 @@ static void sig_on_event(struct st_cp_watch *w, uint32_t events)
  * set, so that neither it nor a hook it runs can take them back (a hook
  * runs with these two at most).  Nothing it opens later needs more: its
  * state, socket and ring are its own user's files.  A daemon started
- * without them runs on with none.
+ * without them runs on with none.  With actuators.xdp_lb enabled at start
+ * it also keeps CAP_PERFMON: loading the balancer (and libxdp's
+ * dispatcher) needs it, the verifier refusing packet-pointer arithmetic to
+ * a loader with CAP_BPF alone; a reload that enables xdp_lb later cannot
+ * load it (restart instead).  Before the drop, a bpffs is mounted on
+ * /sys/fs/bpf when xdp_lb is enabled and none is there (its pins).
  */
-static int drop_capabilities(char *msg, size_t msg_len)
+static int drop_capabilities(bool perfmon, char *msg, size_t msg_len)
 {
-	static const int keep[] = { CAP_NET_ADMIN, CAP_BPF };
+	/* CAP_PERFMON last: kept only for the XDP balancer (the verifier
+	 * refuses its packet-pointer arithmetic without it) */
+	static const int keep[] = { CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON };
 	bool have[ST_ARRAY_SIZE(keep)], bounds;
 
 	if (capng_get_caps_process()) {
@@ -385,7 +396,8 @@ static int drop_capabilities(char *msg, size_t msg_len)
 		return -EPERM;
 	}
 	for (size_t i = 0; i < ST_ARRAY_SIZE(keep); i++)
-		have[i] = capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
+		have[i] = (keep[i] != CAP_PERFMON || perfmon) &&
+			  capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
 	/* the bounding set can only shrink with CAP_SETPCAP */
 	bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_BOTH);
@@ -590,8 +602,16 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef ST_HAVE_XDP_LB
+	/* the XDP balancer's pins need a bpffs; mounting one needs
+	 * CAP_SYS_ADMIN, which goes next (a failure shows when pinning) */
+	if (st_config_actuators(cp.cfg)->xdp_lb.enabled && (rc = st_xdplb_bpffs_ensure()))
+		fprintf(stderr, "shadowtap-cp: no bpffs on %s and cannot mount one: %s\n",
+			ST_XDPLB_BPFFS, strerror(-rc));
+	rc = 1;
+#endif
 	/* before any thread exists: capabilities are per thread */
-	if (drop_capabilities(msg, sizeof(msg))) {
+	if (drop_capabilities(st_config_actuators(cp.cfg)->xdp_lb.enabled, msg, sizeof(msg))) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_config;
 	}
@@ -600,7 +620,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;
 	}
-	cp.reconf = st_cp_reconf_create(cp.cfg, cp.reactive_only, msg, sizeof(msg));
+	cp.reconf = st_cp_reconf_create(cp.cfg, cp.reactive_only, cp.control.instance, msg,
+					sizeof(msg));
 	if (!cp.reconf && errno) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;
