@@ -377,18 +377,16 @@ static void sig_on_event(struct st_cp_watch *w, uint32_t events)
  * set, so that neither it nor a hook it runs can take them back (a hook
  * runs with these two at most).  Nothing it opens later needs more: its
  * state, socket and ring are its own user's files.  A daemon started
- * without them runs on with none.  With actuators.xdp_lb enabled at start
- * it also keeps CAP_PERFMON: loading the balancer (and libxdp's
- * dispatcher) needs it, the verifier refusing packet-pointer arithmetic to
- * a loader with CAP_BPF alone; a reload that enables xdp_lb later cannot
- * load it (restart instead).  Before the drop, a bpffs is mounted on
- * /sys/fs/bpf when xdp_lb is enabled and none is there (its pins).
+ * without them runs on with none.  The XDP balancer (bpf/lb.bpf.c) is
+ * written to pass the verifier with these two (no variable packet-pointer
+ * arithmetic, which needs CAP_PERFMON).  libxdp's multi-program
+ * dispatcher needs CAP_SYS_ADMIN, so the balancer attaches alone.
+ * Before the drop, a bpffs is mounted on /sys/fs/bpf when xdp_lb is
+ * enabled and none is there (its pins).
  */
-static int drop_capabilities(bool perfmon, char *msg, size_t msg_len)
+static int drop_capabilities(char *msg, size_t msg_len)
 {
-	/* CAP_PERFMON last: kept only for the XDP balancer (the verifier
-	 * refuses its packet-pointer arithmetic without it) */
-	static const int keep[] = { CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON };
+	static const int keep[] = { CAP_NET_ADMIN, CAP_BPF };
 	bool have[ST_ARRAY_SIZE(keep)], bounds;
 
 	if (capng_get_caps_process()) {
@@ -396,8 +394,7 @@ static int drop_capabilities(bool perfmon, char *msg, size_t msg_len)
 		return -EPERM;
 	}
 	for (size_t i = 0; i < ST_ARRAY_SIZE(keep); i++)
-		have[i] = (keep[i] != CAP_PERFMON || perfmon) &&
-			  capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
+		have[i] = capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
 	/* the bounding set can only shrink with CAP_SETPCAP */
 	bounds = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_BOTH);
@@ -611,7 +608,7 @@ int main(int argc, char **argv)
 	rc = 1;
 #endif
 	/* before any thread exists: capabilities are per thread */
-	if (drop_capabilities(st_config_actuators(cp.cfg)->xdp_lb.enabled, msg, sizeof(msg))) {
+	if (drop_capabilities(msg, sizeof(msg))) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_config;
 	}

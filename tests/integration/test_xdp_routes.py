@@ -274,6 +274,14 @@ def policy_case(ns, inst, tmp, conf, cap, procs):
     cp, sock = start_cp(ns, conf, inst, tmp, "first")
     procs.append(cp)
     check(cp.poll() is None, "shadowtap-cp did not start")
+    # it loaded and attached the balancer, and every thread keeps
+    # CAP_NET_ADMIN (12) and CAP_BPF (39) only (linux/capability.h)
+    want = (1 << 12) | (1 << 39)
+    for task in os.listdir(f"/proc/{cp.pid}/task"):
+        with open(f"/proc/{cp.pid}/task/{task}/status") as f:
+            caps = dict(l.split(":\t") for l in f.read().splitlines() if l.startswith("Cap"))
+        check(all(int(caps[k], 16) == want for k in ("CapEff", "CapPrm", "CapBnd")),
+              f"thread {task} capabilities {caps}")
     empty = routes(ns, conf, inst).get("xdp_lb", {})
     check(empty.get("pinned") and not empty.get("installed"),
           f"before any decision: {empty}")
