@@ -415,7 +415,7 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 		return 0;
 	bp.max_run = n_obs < ST_CP_MAX_RUN ? (unsigned)n_obs : ST_CP_MAX_RUN;
 	z = malloc(n_obs * n_dim * sizeof(*z));
-	/* tmp and run_prob, start_prob, cum */
+	/* tmp and run_prob, start_prob, cum (n_obs + 1), point_prob */
 	work = calloc(4 * n_obs + 1, sizeof(*work));
 	order = malloc(n_obs * sizeof(*order));
 	if (!z || !work || !order) {
