@@ -31,6 +31,19 @@ struct st_cp_params {
 	unsigned merge_trend; /* step 5: 1 = each segment is a line plus
 			       * Normal noise (its cost is the residual
 			       * variance), 0 = a level plus Normal noise */
+	unsigned locate;      /* 1 = each peak moves to the most probable
+			       * single start within +-spread of it (step 4
+			       * pools the window, which puts a clean step up
+			       * to spread late); 0 = off */
+	unsigned merge_bayes; /* step 5: 1 = the split gain is the log Bayes
+			       * factor of two segments against one under
+			       * the prior above (each segment its own mean
+			       * and variance; var_floor and merge_trend
+			       * unused), and a change point stays when it
+			       * exceeds merge_penalty * ln((1 - hazard) /
+			       * hazard), the log prior odds against a change
+			       * at one index: merge_penalty 1 is the
+			       * posterior odds test, no knob of its own */
 };
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,

@@ -395,6 +395,74 @@ static void test_changepoints_none_on_recurring_sawtooth(void)
 	CU_ASSERT_EQUAL(n, 0);
 }
 
+/*
+ * A noiseless step: +-0.1 alternating about 0, then about 3 from index 150
+ * on (a shift of 30 times the point-to-point amplitude); the oracle is the
+ * constructed index.  The default set pools the start mass over +-spread
+ * (2) and keeps the window's largest pool, which for a step this clean
+ * lands up to spread late: 150..152.  With locate the peak moves to the
+ * most probable single start: exactly 150, with the level merge and with
+ * the posterior odds merge (merge_bayes).
+ */
+static void test_changepoints_exact_step_index(void)
+{
+	struct st_cp_params p = {
+		.hazard = 0.003, .prior_kappa = 0.03, .prior_alpha = 1,
+		.prior_beta = 1, .min_lag = 3, .spread = 2, .threshold = 0.95,
+		.min_gap = 10, .scale_mix = 0.75, .merge_penalty = 6,
+		.var_floor = 0.01, .locate = 1,
+	};
+	double x[300];
+	size_t cps[8], n, i;
+
+	for (i = 0; i < 300; i++)
+		x[i] = (i % 2 ? 0.1 : -0.1) + (i >= 150 ? 3 : 0);
+	CU_ASSERT_EQUAL(st_changepoints(x, 300, 1, cps, 8, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT(cps[0] >= 150 && cps[0] <= 152);
+	CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 300, 1, cps, 8, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(cps[0], 150);
+	p.merge_bayes = 1;
+	p.merge_penalty = 1;
+	CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 300, 1, cps, 8, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(cps[0], 150);
+}
+
+/*
+ * merge_bayes: the posterior odds test clears the spurious peaks that a
+ * permissive BOCPD (threshold 0.5, hazard 0.03) finds in stationary noise
+ * (checked with step 5 off, so the test can fail), and keeps both changes of
+ * a series built with two (a mean shift of 3 sd at 200, back at 350).
+ */
+static void test_changepoints_bayes_merge(void)
+{
+	struct st_cp_params p = {
+		.hazard = 0.03, .prior_kappa = 0.03, .prior_alpha = 1,
+		.prior_beta = 1, .min_lag = 3, .spread = 2, .threshold = 0.5,
+		.min_gap = 10, .scale_mix = 0.75, .merge_penalty = 0,
+		.merge_bayes = 1,
+	};
+	struct rng r = { 29 };
+	double x[600];
+	size_t cps[64], n, i;
+
+	for (i = 0; i < 600; i++)
+		x[i] = 5 + gauss(&r);
+	CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 600, 1, cps, 64, &n), 0);
+	CU_ASSERT(n >= 1);
+	p.merge_penalty = 1;
+	CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 600, 1, cps, 64, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	for (i = 200; i < 350; i++)
+		x[i] += 3;
+	CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 600, 1, cps, 64, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT(cps[0] >= 198 && cps[0] <= 202);
+	CU_ASSERT(cps[1] >= 348 && cps[1] <= 352);
+}
+
 static void test_changepoints_multidim_and_errors(void)
 {
 	struct rng r = { 17 };
@@ -475,4 +543,6 @@ ST_TEST_MAIN("control/detect/detect",
 	ST_TEST(test_changepoints_mean_and_variance_shift),
 	ST_TEST(test_changepoints_none_on_stationary),
 	ST_TEST(test_changepoints_none_on_recurring_sawtooth),
+	ST_TEST(test_changepoints_exact_step_index),
+	ST_TEST(test_changepoints_bayes_merge),
 	ST_TEST(test_changepoints_multidim_and_errors))

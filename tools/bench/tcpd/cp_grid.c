@@ -31,6 +31,8 @@ static int set_param(struct st_cp_params *p, const char *key, double v)
 	else if (!strcmp(key, "merge_penalty")) p->merge_penalty = v;
 	else if (!strcmp(key, "var_floor")) p->var_floor = v;
 	else if (!strcmp(key, "merge_trend")) p->merge_trend = (unsigned)v;
+	else if (!strcmp(key, "merge_bayes")) p->merge_bayes = (unsigned)v;
+	else if (!strcmp(key, "locate")) p->locate = (unsigned)v;
 	else return -EINVAL;
 	return 0;
 }

@@ -2,20 +2,29 @@
 """The parameter study of st_changepoints (offline change points).
 
 Builds tools/bench/tcpd/cp_grid.c with cc into build/study/, runs every
-combination of a parameter grid over the 32 TCPD series once, scores each
-with the TCPDBench metrics, and prints:
+parameter set of a grid over the 32 TCPD series once, scores each with the
+TCPDBench metrics, and prints:
 
-  * in-sample: the combination with the best mean of (F1 + cover) / 2 over
-    all 32 series, and its F1 and cover;
-  * leave-one-out: for each series, the combination best on the other 31,
-    scored on the left-out series; F1 and cover averaged over the 32.  The
-    gap between the two is what choosing the parameters on the same data
-    bought.
+  * in-sample: the sets with the best objective over all 32 series, and
+    their F1 and cover;
+  * leave-one-out: for each series, the set best on the other 31, scored on
+    the left-out series; F1 and cover averaged over the 32.  The gap between
+    the two is what choosing the parameters on the same data bought.  Two
+    selection objectives: the mean of (F1 + cover) / 2 (the one behind
+    ST_CP_PARAMS_DEFAULT) and cover alone (the score the target is about).
+    The folds whose pick differs from the in-sample pick are listed.
 
   python3 tools/bench/tcpd/cp_study.py [GRID.json]
 
-GRID.json: {"key": [values...], ...} with cp_grid.c's keys; without it the
-grid below (the one behind ST_CP_PARAMS_DEFAULT's figures) is used.
+GRID.json: {"key": [values...], ...} with cp_grid.c's keys, or a list of
+such objects (the union of their products); without it GRID below, every
+variant of step 4 and step 5 considered for ST_CP_PARAMS_DEFAULT:
+  * the level or line merge with a penalty in units of ln(n_obs) (128 sets,
+    the grid the default was chosen on);
+  * the posterior odds merge (merge_bayes, no penalty of its own) with and
+    without relocating the peaks (locate);
+  * relocated peaks with the level or line merge.
+run-tcpd-bench imports this module to print the leave-one-out figures.
 """
 import itertools
 import json
@@ -26,16 +35,22 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
 import tcpd_metrics as metrics  # noqa: E402
 
-GRID = {
-    "hazard": [0.003, 0.01],
-    "threshold": [0.8, 0.95],
-    "merge_penalty": [0, 1, 2, 3, 4, 5, 6, 7],
-    "merge_trend": [0, 1],
-    "var_floor": [0.01, 0.1],
-}
+GRID = [
+    {"hazard": [0.003, 0.01], "threshold": [0.8, 0.95],
+     "merge_penalty": [0, 1, 2, 3, 4, 5, 6, 7], "merge_trend": [0, 1],
+     "var_floor": [0.01, 0.1]},
+    {"hazard": [0.003, 0.01], "threshold": [0.8, 0.95], "merge_bayes": [1],
+     "merge_penalty": [1], "locate": [0, 1]},
+    {"locate": [1], "merge_penalty": [2, 4, 6], "merge_trend": [0, 1]},
+]
+# cp_grid.c's starting values (ST_CP_PARAMS_DEFAULT with the merge off):
+# keys a part of the grid does not name take these.
+BASE = {"hazard": 0.003, "kappa": 0.03, "alpha": 1, "beta": 1, "min_lag": 3,
+        "spread": 2, "threshold": 0.95, "min_gap": 10, "scale_mix": 0.75,
+        "merge_penalty": 0, "var_floor": 0.01, "merge_trend": 0,
+        "merge_bayes": 0, "locate": 0}
 
 
 def build():
@@ -49,11 +64,23 @@ def build():
     return out
 
 
-def main(argv):
-    grid = GRID
-    if argv:
-        with open(argv[0]) as f:
-            grid = json.load(f)
+def expand(grid):
+    """The parameter sets of a grid (a dict or a list of dicts), each a
+    complete dict over BASE's keys."""
+    sets = []
+    for part in (grid if isinstance(grid, list) else [grid]):
+        keys = sorted(part)
+        for values in itertools.product(*(part[k] for k in keys)):
+            one = dict(BASE)
+            one.update(zip(keys, values))
+            if one not in sets:
+                sets.append(one)
+    return sets
+
+
+def run(grid=GRID):
+    """Scores every set of the grid on every series: (sets, names, f1,
+    cover), f1[c][s] and cover[c][s] of set c on series names[s]."""
     data = os.path.join(os.environ.get(
         "SHADOWTAP_SHARED_DATA", os.path.join(REPO, "..", "shared", "data")),
         "tcpd")
@@ -65,16 +92,16 @@ def main(argv):
     for name in names:
         with open(os.path.join(data, name + ".json")) as f:
             n_obs[name] = json.load(f)["n_obs"]
-    keys = sorted(grid)
-    combos = list(itertools.product(*(grid[k] for k in keys)))
-    stdin = "".join(" ".join("%s=%r" % kv for kv in zip(keys, c)) + "\n"
-                    for c in combos)
+    sets = expand(grid)
+    # every line names every key, so no set inherits from the one before
+    stdin = "".join(" ".join("%s=%r" % kv for kv in sorted(c.items())) + "\n"
+                    for c in sets)
     out = subprocess.run([build()] + [os.path.join(data, n + ".json")
                                       for n in names],
                          input=stdin, capture_output=True, text=True,
                          check=True).stdout
-    f1 = [[0.0] * len(names) for _ in combos]
-    cover = [[0.0] * len(names) for _ in combos]
+    f1 = [[0.0] * len(names) for _ in sets]
+    cover = [[0.0] * len(names) for _ in sets]
     for line in out.splitlines():
         w = [int(x) for x in line.split()]
         c, s, cps = w[0], w[1], w[2:]
@@ -82,30 +109,64 @@ def main(argv):
         cps = metrics.clean_predictions(cps, n_obs[name])
         f1[c][s] = metrics.f1_score(annos[name], cps)
         cover[c][s] = metrics.cover_score(annos[name], cps, n_obs[name])
+    return sets, names, f1, cover
 
-    def objective(c, skip=None):
-        idx = [s for s in range(len(names)) if s != skip]
-        return sum(f1[c][s] + cover[c][s] for s in idx) / (2 * len(idx))
 
-    def mean(v):
-        return sum(v) / len(v)
+def mean(v):
+    return sum(v) / len(v)
 
-    ranked = sorted(range(len(combos)), key=lambda c: -objective(c))
-    print("%d combinations; best in-sample:" % len(combos))
-    for c in ranked[:10]:
-        print("  F1 %.3f cover %.3f  %s" % (
-            mean(f1[c]), mean(cover[c]),
-            " ".join("%s=%r" % kv for kv in zip(keys, combos[c]))))
-    loo_f1, loo_cover = [], []
-    for s in range(len(names)):
-        best = max(range(len(combos)), key=lambda c: objective(c, s))
-        loo_f1.append(f1[best][s])
-        loo_cover.append(cover[best][s])
-    print("leave-one-out: F1 %.3f cover %.3f" % (mean(loo_f1), mean(loo_cover)))
-    best_set = ranked[0]
-    print("best in-sample per series (f1 cover):")
-    for s, name in enumerate(names):
-        print("  %-20s %.3f %.3f" % (name, f1[best_set][s], cover[best_set][s]))
+
+def objective(f1, cover, c, weight_f1, skip=None):
+    idx = [s for s in range(len(f1[c])) if s != skip]
+    return sum(weight_f1 * f1[c][s] + cover[c][s] for s in idx) / len(idx)
+
+
+def leave_one_out(f1, cover, weight_f1):
+    """Per series s: the set best on the others (first on ties), and its
+    F1 and cover on s.  Returns (picks, f1 list, cover list)."""
+    picks, lf1, lcov = [], [], []
+    for s in range(len(f1[0])):
+        best = max(range(len(f1)),
+                   key=lambda c: objective(f1, cover, c, weight_f1, s))
+        picks.append(best)
+        lf1.append(f1[best][s])
+        lcov.append(cover[best][s])
+    return picks, lf1, lcov
+
+
+def describe(one):
+    return " ".join("%s=%r" % (k, v) for k, v in sorted(one.items())
+                    if BASE[k] != v)
+
+
+def report(sets, names, f1, cover, top=10, out=sys.stdout):
+    for label, weight_f1 in (("(F1 + cover) / 2", 1), ("cover", 0)):
+        ranked = sorted(range(len(sets)),
+                        key=lambda c: -objective(f1, cover, c, weight_f1))
+        print("objective %s, %d sets; best in-sample:" % (label, len(sets)),
+              file=out)
+        for c in ranked[:top]:
+            print("  F1 %.3f cover %.3f  %s" % (mean(f1[c]), mean(cover[c]),
+                                                describe(sets[c])), file=out)
+        picks, lf1, lcov = leave_one_out(f1, cover, weight_f1)
+        print("  leave-one-out: F1 %.3f cover %.3f" % (mean(lf1), mean(lcov)),
+              file=out)
+        for s, c in enumerate(picks):
+            if c != ranked[0]:
+                print("    fold %-20s F1 %.3f cover %.3f (in-sample pick "
+                      "%.3f %.3f) with %s" % (
+                          names[s], f1[c][s], cover[c][s],
+                          f1[ranked[0]][s], cover[ranked[0]][s],
+                          describe(sets[c])), file=out)
+
+
+def main(argv):
+    grid = GRID
+    if argv:
+        with open(argv[0]) as f:
+            grid = json.load(f)
+    sets, names, f1, cover = run(grid)
+    report(sets, names, f1, cover)
     return 0
 
 
