@@ -90,9 +90,10 @@ int st_backends_print(FILE *out, const void *rec, size_t len, bool json,
 			",\"backends\":[", v.meta.epoch_start_ns, v.meta.epoch_ns,
 			v.meta.cores_merged, v.meta.cores_expected, v.meta.overflow);
 	else
-		fprintf(out, "backends of the epoch at %" PRIu64 " ns: %u endpoints, %"
-			PRIu64 " overflow%s\n", v.meta.epoch_start_ns, v.entry_count,
-			v.meta.overflow, v.meta.flags & ST_BACKENDS_F_PARTIAL ? " (partial)" : "");
+		fprintf(out, "backends over %.3f s from %" PRIu64 " ns: %u endpoints, %"
+			PRIu64 " overflow%s\n", (double)v.meta.epoch_ns / 1e9,
+			v.meta.epoch_start_ns, v.entry_count, v.meta.overflow,
+			v.meta.flags & ST_BACKENDS_F_PARTIAL ? " (partial)" : "");
 	while (st_backends_next(&v, &pos, &e) == 1) {
 		struct st_qs *q = NULL;
 
