@@ -81,7 +81,8 @@ static uint32_t tcp(struct st_worker *w, bool to_server, uint32_t seq, uint32_t 
 		5, (uint32_t)(20 + len), 0);
 	fr_tcp(&f, to_server ? 50000 : 1883, to_server ? 1883 : 50000, seq, ack, flags, 5,
 	       window);
-	fr_bytes(&f, payload, (uint32_t)len);
+	if (len)
+		fr_bytes(&f, payload, (uint32_t)len);
 	st_worker_frame(w, f.b, f.n, ST_DLT_EN10MB, ts);
 	return f.n;
 }
