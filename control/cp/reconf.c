@@ -27,10 +27,20 @@ struct st_cp_reconf {
 	uint64_t last_epoch_ns;
 	bool have_epoch;
 	struct st_policy_stream_input *inputs; /* ST_ANALYSIS_STREAMS_MAX */
+	const struct st_cp_backends *backends; /* NULL: no reactive metrics */
+	struct st_policy_backend_metrics *metrics; /* one per config backend */
 	struct running_hook hooks[HOOKS_MAX];
 	char *json;                            /* DECISION_JSON_MAX */
 	struct st_cp_reconf_stats n;
 };
+
+static void set_reactive_limits(struct st_policy_options *opt,
+				const struct st_config_policy *pol)
+{
+	opt->retransmissions_per_s_max = pol->retransmissions_per_s_max;
+	opt->zero_windows_per_s_max = pol->zero_windows_per_s_max;
+	opt->latency_p99_ms_max = pol->latency_p99_ms_max;
+}
 
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
 					 char *err, size_t err_len)
@@ -48,10 +58,12 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 	r->cfg = cfg;
 	r->inputs = calloc(ST_ANALYSIS_STREAMS_MAX, sizeof(*r->inputs));
 	r->json = malloc(DECISION_JSON_MAX);
-	if (!r->inputs || !r->json)
+	r->metrics = calloc(st_config_backend_count(cfg) + 1, sizeof(*r->metrics));
+	if (!r->inputs || !r->json || !r->metrics)
 		goto out_free;
 	st_policy_options_init(&opt);
 	opt.mode = reactive_only ? ST_POLICY_REACTIVE_ONLY : ST_POLICY_COMBINED;
+	set_reactive_limits(&opt, st_config_policy(cfg));
 	r->policy = st_policy_create(cfg, &opt);
 	if (!r->policy)
 		goto out_free;
@@ -62,6 +74,7 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 
 			snprintf(err, err_len, "nexthop actuator: %s", strerror(e));
 			st_policy_destroy(r->policy);
+			free(r->metrics);
 			free(r->json);
 			free(r->inputs);
 			free(r);
@@ -73,6 +86,7 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 
 out_free:
 	st_policy_destroy(r->policy);
+	free(r->metrics);
 	free(r->json);
 	free(r->inputs);
 	free(r);
@@ -91,9 +105,16 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r)
 	if (r->nexthop)
 		r->nexthop->ops->destroy(r->nexthop);
 	st_policy_destroy(r->policy);
+	free(r->metrics);
 	free(r->json);
 	free(r->inputs);
 	free(r);
+}
+
+void st_cp_reconf_set_backends(struct st_cp_reconf *r, const struct st_cp_backends *b)
+{
+	if (r)
+		r->backends = b;
 }
 
 /*
@@ -245,6 +266,11 @@ void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
 		r->last_epoch_ns = epoch_start_ns;
 		return;
 	}
+	/* the judged epoch's backend metrics, when its record came */
+	in.n_metrics = st_cp_backends_policy_metrics(r->backends, r->last_epoch_ns,
+						     epoch_start_ns, r->metrics,
+						     st_config_backend_count(r->cfg));
+	in.metrics = in.n_metrics ? r->metrics : NULL;
 	r->last_epoch_ns = epoch_start_ns;
 	fill_inputs(r, a, &in.n_streams);
 	in.streams = r->inputs;
