@@ -267,6 +267,20 @@ void st_cp_backends_end(struct st_cp_backends *b)
 	b->building = false;
 }
 
+int st_cp_backends_take(struct st_cp_backends *b, const struct st_backends_view *v)
+{
+	struct st_backends_entry e;
+	size_t pos = 0;
+	int rc = st_cp_backends_begin(b, &v->meta);
+
+	if (rc)
+		return rc;
+	while (st_backends_next(v, &pos, &e) == 1)
+		st_cp_backends_add(b, &e);
+	st_cp_backends_end(b);
+	return 0;
+}
+
 const struct st_cp_backends_epoch *st_cp_backends_latest(const struct st_cp_backends *b)
 {
 	return &b->latest;

@@ -26,9 +26,10 @@
  * figures are 0 (latency NAN).  Totals since start (or since the last
  * config change) are kept beside, per backend.
  *
- * Use: st_cp_backends_begin() with the record's meta, st_cp_backends_add()
- * for every entry (in any order), st_cp_backends_end(); then the latest
- * epoch is published (readers see the previous one until end).
+ * Use: st_cp_backends_take() of a parsed record, or by hand
+ * st_cp_backends_begin() with the record's meta, st_cp_backends_add() for
+ * every entry (in any order), st_cp_backends_end(); then the latest epoch
+ * is published (readers see the previous one until end).
  *
  * Memory: fixed at create (ST_CONFIG_BACKENDS_MAX backend rows and
  * ST_CP_BACKENDS_UNMATCHED_MAX endpoint rows, twice: building and
@@ -133,6 +134,13 @@ int st_cp_backends_add(struct st_cp_backends *b, const struct st_backends_entry 
 /* Ends the epoch: computes the rates and publishes it.  No-op without a
  * begun epoch. */
 void st_cp_backends_end(struct st_cp_backends *b);
+
+/*
+ * begin, add of every entry, end, for a record st_backends_parse()
+ * accepted.  Returns begin's result (0, -EINVAL, -EALREADY: nothing
+ * taken); an entry's add error is counted and the others are taken.
+ */
+int st_cp_backends_take(struct st_cp_backends *b, const struct st_backends_view *v);
 
 /* The latest published epoch, and its rows (valid until the next end or
  * reconfigure). */

@@ -194,9 +194,7 @@ static void raise_signal(struct st_cp *cp, const struct st_signal *sig)
 static void take_backends(struct st_cp *cp, const void *rec, uint32_t len, uint8_t *scratch)
 {
 	struct st_backends_view v;
-	struct st_backends_entry e;
 	const char *why = NULL;
-	size_t pos = 0;
 
 	if (len > ST_BACKENDS_MAX_BYTES) {
 		cp->n.backends_bad++;
@@ -210,11 +208,8 @@ static void take_backends(struct st_cp *cp, const void *rec, uint32_t len, uint8
 		return;
 	}
 	cp->n.backends_parsed++;
-	if (st_cp_backends_begin(cp->backends, &v.meta))
-		return;    /* a duplicate or older epoch: counted there */
-	while (st_backends_next(&v, &pos, &e) == 1)
-		st_cp_backends_add(cp->backends, &e);
-	st_cp_backends_end(cp->backends);
+	/* a duplicate or older epoch is counted there and left out */
+	st_cp_backends_take(cp->backends, &v);
 }
 
 static void take_record(struct st_cp *cp, const void *rec, uint32_t len, uint8_t *scratch)
