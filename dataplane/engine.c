@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dataplane/backends/table.h"
 #include "dataplane/compiler.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/engine.h"
@@ -103,6 +104,7 @@ struct st_engine {
 
 	struct slot *slots;
 	unsigned slot_mask;
+	struct st_be_merge *backends;        /* merger only */
 	uint64_t group;
 	struct st_engine_stats stats;
 
@@ -688,8 +690,51 @@ static void emit(struct st_engine *e, const struct st_sset *set,
 		STAT_ADD(e->stats.partial_profiles, 1);
 }
 
+/* The group's Backend Metrics record (shadowtap/backends.h): every member
+ * core's published endpoint table, merged; written after the profiles. */
+static void emit_backends(struct st_engine *e, const unsigned *members, unsigned n,
+			  uint64_t start_ns)
+{
+	struct st_backends_meta meta = {
+		.epoch_start_ns = start_ns,
+		.epoch_ns = e->epoch_ns,
+		.cores_merged = (uint16_t)n,
+		.cores_expected = (uint16_t)e->cfg.workers,
+	};
+	ssize_t size, len;
+	void *out;
+
+	st_be_merge_begin(e->backends);
+	for (unsigned m = 0; m < n; m++) {
+		struct core *c = &e->core[members[m]];
+		const struct st_be_table *t = st_worker_published_backends(
+			atomic_load_explicit(&c->worker, memory_order_acquire));
+
+		if (t && st_be_merge_add(e->backends, t) != 0)
+			STAT_ADD(e->stats.merge_errors, 1);
+	}
+	size = st_be_merge_size(e->backends, &meta);
+	if (size < 0) {
+		STAT_ADD(e->stats.backends_build_errors, 1);
+		return;
+	}
+	out = e->cfg.output.reserve(e->cfg.output.ctx, (size_t)size);
+	if (!out) {
+		STAT_ADD(e->stats.output_drops, 1);
+		return;
+	}
+	len = st_be_merge_build(e->backends, &meta, out, (size_t)size);
+	if (len < 0) {
+		e->cfg.output.commit(e->cfg.output.ctx, 0);
+		STAT_ADD(e->stats.backends_build_errors, 1);
+		return;
+	}
+	e->cfg.output.commit(e->cfg.output.ctx, (size_t)len);
+	STAT_ADD(e->stats.backends_records, 1);
+}
+
 /* Merges the published epochs of the cores in `members` (same start and
- * end) and writes one profile per stream. */
+ * end) and writes one profile per stream, then the Backend Metrics record. */
 static void merge_group(struct st_engine *e, const unsigned *members, unsigned n)
 {
 	uint64_t start = e->core[members[0]].pub.start_ns;
@@ -747,6 +792,7 @@ static void merge_group(struct st_engine *e, const unsigned *members, unsigned n
 		emit(e, s->cores == 1 ? s->first.set : s->merged, &s->first,
 		     start, n);
 	}
+	emit_backends(e, members, n, start);
 	for (unsigned m = 0; m < n; m++) {
 		struct core *c = &e->core[members[m]];
 
@@ -889,7 +935,8 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->slots = calloc(slots, sizeof(*e->slots));
 	e->slot_mask = slots - 1;
 	e->core = calloc(cfg->workers, sizeof(*e->core));
-	if (!e->slots || !e->core)
+	e->backends = st_be_merge_create();
+	if (!e->slots || !e->core || !e->backends)
 		goto out_free;
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		struct core *c = &e->core[i];
@@ -992,6 +1039,7 @@ void st_engine_destroy(struct st_engine *e)
 	if (e->slots)
 		for (unsigned i = 0; i <= e->slot_mask; i++)
 			st_sset_destroy(e->slots[i].merged);
+	st_be_merge_destroy(e->backends);
 	free(e->slots);
 	free(e->core);
 	free(e);
@@ -1044,6 +1092,8 @@ void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s)
 	s->build_errors = STAT_GET(e->stats.build_errors);
 	s->merge_errors = STAT_GET(e->stats.merge_errors);
 	s->stream_slots_full = STAT_GET(e->stats.stream_slots_full);
+	s->backends_records = STAT_GET(e->stats.backends_records);
+	s->backends_build_errors = STAT_GET(e->stats.backends_build_errors);
 	s->epoch_start_ns = atomic_load_explicit(&((struct st_engine *)e)->origin_ns,
 						 memory_order_relaxed);
 	s->running = e->stats.running;
@@ -1058,10 +1108,12 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
 		",\"partial_profiles\":%" PRIu64 ",\"output_drops\":%" PRIu64
 		",\"build_errors\":%" PRIu64 ",\"merge_errors\":%" PRIu64
-		",\"stream_slots_full\":%" PRIu64 "},\"capture\":",
+		",\"stream_slots_full\":%" PRIu64 ",\"backends_records\":%" PRIu64
+		",\"backends_build_errors\":%" PRIu64 "},\"capture\":",
 		s.running ? "true" : "false", s.epoch_start_ns,
 		s.epochs_merged, s.profiles, s.partial_profiles, s.output_drops,
-		s.build_errors, s.merge_errors, s.stream_slots_full);
+		s.build_errors, s.merge_errors, s.stream_slots_full,
+		s.backends_records, s.backends_build_errors);
 	if (!detail || e->cap->ops->stats_json(e->cap, out) < 0)
 		fprintf(out, "{\"backend\":\"%s\",\"queues\":%u}", e->cap->backend,
 			e->cap->queues);

@@ -2,8 +2,11 @@
  * The data-plane engine: N worker cores running the record path
  * (dataplane/worker.h) on frames from one capture (dataplane/capture/
  * capture.h), and a merger that turns each epoch's per-core sketch sets
- * into merged Shadow Profile records (include/shadowtap/profile.h) for an
- * output (the shared-memory ring, or anything with reserve/commit).
+ * into merged Shadow Profile records (include/shadowtap/profile.h), and the
+ * cores' server-endpoint tables into one Backend Metrics record
+ * (include/shadowtap/backends.h) after them, for an output (the
+ * shared-memory ring, or anything with reserve/commit; readers tell the two
+ * records apart by their magic).
  *
  * Flow affinity.  Both directions of a flow must reach one core.  A capture
  * with one queue and several workers: core 0 polls the queue and hands
@@ -106,6 +109,10 @@ struct st_engine_stats {
 	uint64_t build_errors;            /* a profile could not be built */
 	uint64_t merge_errors;            /* a core's set could not be merged */
 	uint64_t stream_slots_full;       /* streams beyond the merger's table */
+	uint64_t backends_records;        /* Backend Metrics records committed
+					   * (shadowtap/backends.h), one per
+					   * merge group, after its profiles */
+	uint64_t backends_build_errors;   /* ... that could not be built */
 	uint64_t epoch_start_ns;          /* the first epoch, 0 before it */
 	bool running;
 };

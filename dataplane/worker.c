@@ -51,6 +51,11 @@ struct session {
 	uint32_t counted[SESSION_STREAMS];
 	uint64_t counted_epoch[SESSION_STREAMS];
 	struct st_reasm_dir dir[2];    /* by enum st_dir */
+	/* The server endpoint (backends table key) and its entry's index in
+	 * the table of epoch be_gen (the worker's; 0: not looked up). */
+	struct st_be_key be_key;
+	uint32_t be_index;
+	uint64_t be_gen;
 	uint64_t codec_state[ST_CODEC_STATE_MAX / sizeof(uint64_t)];
 };
 
@@ -94,6 +99,14 @@ struct st_worker {
 	struct topic_slot *topics;     /* open addressing, power of two */
 	unsigned topic_mask;
 	unsigned n_topics;
+
+	/* Server endpoints: the epoch being counted and (double buffering)
+	 * the published one; be_gen moves on at every reset so that the
+	 * sessions' cached indexes of the previous epoch are not used. */
+	struct st_be_table *be;
+	struct st_be_table *be_spare;
+	uint64_t be_gen;
+	struct st_be_entry *be_udp;    /* the current UDP datagram's endpoint */
 
 	/* the last UDP server endpoint and its stream (JSONL datagrams) */
 	uint8_t udp_addr[16];
@@ -186,6 +199,7 @@ void st_worker_config_default(struct st_worker_config *cfg)
 	cfg->max_flows = 65536;
 	cfg->flow_idle_ns = 60ull * 1000000000u;
 	cfg->reasm_budget_bytes = 64ull << 20;
+	cfg->max_backends = ST_BE_TABLE_ENTRIES_DEFAULT;
 }
 
 bool st_worker_linktype_supported(int linktype)
@@ -391,6 +405,85 @@ static struct stream *record_stream(struct st_worker *w, const struct st_record 
 	return s;
 }
 
+/* ---- server endpoints ----------------------------------------------------
+ *
+ * What each figure of the Backend Metrics record (shadowtap/backends.h)
+ * counts here, per server endpoint (the session's server side: the side
+ * the port map names; UDP: the datagram's mapped port's side):
+ *   packets/bytes to, from: frames of classified flows (TCP segments of a
+ *     session, UDP datagrams of a protocol with a datagram codec), frame
+ *     bytes as captured (st_pkt frame_len);
+ *   retransmissions: a TCP segment whose payload the reassembly found
+ *     entirely old or already queued (the pool's `duplicates` counter moved
+ *     during its st_reasm_segment call).  Wireshark's
+ *     tcp.analysis.retransmission (epan/dissectors/packet-tcp.c,
+ *     tcp_analyze_sequence_number) is wider and narrower at once: it marks
+ *     any segment with payload, SYN or FIN whose sequence number is below
+ *     the next expected one, also when only part of it is old, including
+ *     SYN/FIN repeats, and including its "fast" and "spurious" kinds, but
+ *     not the ones it calls out-of-order (seen within the RTT or 3 ms
+ *     of the previous segment), keep-alives or zero-window probes.  The two
+ *     agree on whole repeats of data segments sent later than that;
+ *   zero windows: a TCP segment with window field 0 and none of SYN, FIN,
+ *     RST, as Wireshark's tcp.analysis.zero_window (same function: "window
+ *     size is zero, none of SYN, FIN and RST set"; it also skips a segment
+ *     it has just called a zero-window probe, a 1-byte segment at the next
+ *     sequence number while the peer's window is 0, which the sender of
+ *     such probes rarely marks with a window of 0 itself);
+ *   records, record bytes, egress: the codec's events on the endpoint's
+ *     flows, as the stream counters count them;
+ *   flows_new: sessions created in the epoch by a SYN or by data (TCP;
+ *     Wireshark's tcp.stream numbers the same conversations, bar a port
+ *     reused after the close);
+ *   latency: st_latency response - request, in microseconds.
+ * Figures of an endpoint that found no room in the table go to its
+ * overflow: one per packet and one per latency sample.
+ */
+
+static struct st_be_entry *session_backend(struct st_worker *w, struct session *ss)
+{
+	if (ss->be_gen != w->be_gen) {
+		int32_t i = st_be_table_find(w->be, &ss->be_key);
+
+		if (i < 0)
+			return NULL;   /* table full: looked up again next time */
+		ss->be_index = (uint32_t)i;
+		ss->be_gen = w->be_gen;
+	}
+	return st_be_table_entry(w->be, (int32_t)ss->be_index);
+}
+
+/* The endpoint the current event belongs to: the session's, or the UDP
+ * datagram's; NULL when it found no room or there is none. */
+static struct st_be_entry *current_backend(struct st_worker *w)
+{
+	return w->session ? session_backend(w, w->session) : w->be_udp;
+}
+
+static void backend_packet(struct st_be_entry *be, const struct st_pkt *p,
+			   enum st_dir dir)
+{
+	bool zero_window = p->l4_proto == IPPROTO_TCP && p->tcp_window == 0 &&
+			   !(p->tcp_flags & (ST_TCP_SYN | ST_TCP_FIN | ST_TCP_RST));
+
+	if (dir == ST_DIR_TO_SERVER) {
+		be->packets_to++;
+		be->bytes_to += p->frame_len;
+		be->zero_windows_to += zero_window;
+	} else {
+		be->packets_from++;
+		be->bytes_from += p->frame_len;
+		be->zero_windows_from += zero_window;
+	}
+}
+
+static void backends_reset(struct st_worker *w)
+{
+	st_be_table_reset(w->be);
+	w->be_gen++;
+	w->be_udp = NULL;
+}
+
 /* ---- records ---------------------------------------------------------- */
 
 static void key_update(struct stream *s, unsigned field, const void *key, size_t len)
@@ -486,10 +579,33 @@ static void count_flow(struct st_worker *w, struct session *ss, struct stream *s
 	w->flow_streams_overflow++;
 }
 
+static void backend_record(struct st_worker *w, const struct st_record *r)
+{
+	struct st_be_entry *be = current_backend(w);
+
+	if (!be)
+		return;   /* its packets are in the overflow already */
+	switch (r->kind) {
+	case ST_REC_EGRESS:
+		be->egress_records += r->count;
+		return;
+	case ST_REC_OPAQUE:
+		be->records += r->count;
+		break;
+	default:
+		be->records++;
+		break;
+	}
+	be->record_bytes += r->value_bytes;
+}
+
 static inline void record_path(struct st_worker *w, const struct st_record *r)
 {
-	struct stream *s = record_stream(w, r);
+	struct stream *s;
 	struct st_profile_counters *c;
+
+	backend_record(w, r);
+	s = record_stream(w, r);
 
 	if (!s)
 		return;
@@ -547,9 +663,17 @@ static void on_latency(void *ctx, const struct st_latency *l)
 {
 	struct st_worker *w = ctx;
 
+	struct st_be_entry *be = current_backend(w);
+
 	w->latency_samples++;
-	if (l->response_ns >= l->request_ns)
+	if (l->response_ns >= l->request_ns) {
 		w->latency_ns_sum += l->response_ns - l->request_ns;
+		if (be)
+			st_be_table_latency(w->be, be,
+					    (double)(l->response_ns - l->request_ns) / 1e3);
+		else
+			st_be_table_overflow(w->be, 1);
+	}
 }
 
 /* ---- flows and reassembly ---------------------------------------------- */
@@ -638,10 +762,13 @@ static void flow_release(void *ctx, struct st_flow *f, enum st_flow_end why)
 static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 			enum st_proto proto, enum st_dir dir)
 {
+	const struct st_reasm_stats *rs = st_reasm_pool_stats(w->reasm);
+	struct st_be_entry *be;
 	struct st_flow *f;
 	struct session *ss;
 	enum st_flow_dir side;
-	bool created;
+	bool created, new_session = false;
+	uint64_t duplicates;
 
 	w->tcp_segments++;
 	f = st_flow_get(w->flows, p, &side, &created);
@@ -656,13 +783,37 @@ static void tcp_segment(struct st_worker *w, const struct st_pkt *p,
 		st_reasm_dir_init(&ss->dir[0]);
 		st_reasm_dir_init(&ss->dir[1]);
 		codec->init(ss->codec_state);
+		if (dir == ST_DIR_TO_SERVER)
+			st_be_key_from_pkt(&ss->be_key, p->family, p->daddr, p->dport,
+					   (uint8_t)proto);
+		else
+			st_be_key_from_pkt(&ss->be_key, p->family, p->saddr, p->sport,
+					   (uint8_t)proto);
+		/* a flow begins with its SYN or, picked up mid-stream, with
+		 * data: a bare ACK, FIN or RST after the session closed (the
+		 * last ACK of a close) makes a session but no new flow */
+		new_session = (p->tcp_flags & ST_TCP_SYN) || p->payload_len;
 	}
 	w->session = ss;
 	w->dir = side == ss->server_side ? ST_DIR_TO_CLIENT : ST_DIR_TO_SERVER;
+	be = session_backend(w, ss);
+	if (be) {
+		be->flows_new += new_session;
+		backend_packet(be, p, w->dir);
+	} else {
+		st_be_table_overflow(w->be, 1);
+	}
+	duplicates = rs->duplicates;
 	STAGE_PUSH(w, ST_STAGE_REASM);
 	st_reasm_segment(w->reasm, &ss->dir[w->dir], p->tcp_seq, p->tcp_flags,
 			 p->payload, p->payload_len, p->ts_ns, consumer_of(w));
 	STAGE_POP(w);
+	if (be && rs->duplicates != duplicates) {
+		if (w->dir == ST_DIR_TO_SERVER)
+			be->retransmissions_to++;
+		else
+			be->retransmissions_from++;
+	}
 	w->session = NULL;
 	if ((p->tcp_flags & ST_TCP_RST) ||
 	    (st_reasm_dir_closed(&ss->dir[0]) && st_reasm_dir_closed(&ss->dir[1])))
@@ -702,10 +853,25 @@ static inline void frame_path(struct st_worker *w, const uint8_t *frame,
 		w->udp_datagrams++;
 		w->dir = dir;
 		if (codec->datagram) {
+			struct st_be_key k;
+			int32_t at;
+
+			if (dir == ST_DIR_TO_SERVER)
+				st_be_key_from_pkt(&k, p.family, p.daddr, p.dport, (uint8_t)proto);
+			else
+				st_be_key_from_pkt(&k, p.family, p.saddr, p.sport, (uint8_t)proto);
+			at = st_be_table_find(w->be, &k);
+			if (at >= 0) {
+				w->be_udp = st_be_table_entry(w->be, at);
+				backend_packet(w->be_udp, &p, dir);
+			} else {
+				st_be_table_overflow(w->be, 1);
+			}
 			STAGE_PUSH(w, ST_STAGE_CODEC);
 			codec->datagram(dir, p.payload, p.payload_len, ts_ns, &w->sink,
 					&w->codec[proto]);
 			STAGE_POP(w);
+			w->be_udp = NULL;
 		} else {
 			w->drops[ST_WORKER_DROP_UNMAPPED_PORT]++;
 		}
@@ -753,6 +919,7 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 		st_sset_reset(s->set, next_start_ns);
 		s->active = false;
 	}
+	backends_reset(w);
 	w->epoch_start_ns = next_start_ns;
 	st_flow_expire(w->flows, next_start_ns, st_flow_capacity(w->flows) / 64 + 64);
 	STAGE_POP(w);
@@ -781,6 +948,13 @@ int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns)
 		st_sset_reset(t, end_ns);
 		s->set = t;
 		s->active = false;
+	}
+	{
+		struct st_be_table *t = w->be_spare;
+
+		w->be_spare = w->be;
+		w->be = t;
+		backends_reset(w);
 	}
 	w->published = (struct st_worker_epoch){
 		.seq = seq + 1,
@@ -825,6 +999,16 @@ bool st_worker_published_stream(const struct st_worker *w, unsigned i,
 	return true;
 }
 
+const struct st_be_table *st_worker_backends(const struct st_worker *w)
+{
+	return w->be;
+}
+
+const struct st_be_table *st_worker_published_backends(const struct st_worker *w)
+{
+	return w->be_spare;
+}
+
 void st_worker_release(struct st_worker *w, uint64_t seq)
 {
 	/* Release: our reads of the published buffers happen before the
@@ -857,6 +1041,9 @@ struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 		return NULL;
 	w->cfg = *cfg;
 	w->epoch_start_ns = epoch_start_ns;
+	if (w->cfg.max_backends == 0)
+		w->cfg.max_backends = ST_BE_TABLE_ENTRIES_DEFAULT;
+	w->be_gen = 1;
 #ifdef ST_STAGE_CYCLES
 	w->stage = STAGE_OUTSIDE;
 	w->stage_tsc = __rdtsc();
@@ -871,6 +1058,14 @@ struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 	w->streams = calloc(cfg->max_streams, sizeof(*w->streams));
 	if (!w->topics || !w->streams)
 		goto out_free;
+	w->be = st_be_table_create(w->cfg.max_backends);
+	if (!w->be)
+		goto out_free;
+	if (cfg->double_buffered) {
+		w->be_spare = st_be_table_create(w->cfg.max_backends);
+		if (!w->be_spare)
+			goto out_free;
+	}
 	{
 		struct st_reasm_config rc = {
 			.carry_bytes_max = ST_CODEC_HOLD_MAX,
@@ -900,6 +1095,8 @@ out_free:
 	{
 		int err = errno ? errno : ENOMEM;
 
+		st_be_table_destroy(w->be);
+		st_be_table_destroy(w->be_spare);
 		free(w->streams);
 		free(w->topics);
 		free(w);
@@ -919,6 +1116,8 @@ void st_worker_destroy(struct st_worker *w)
 		st_sset_destroy(w->streams[i].spare);
 		st_json_plan_destroy(w->streams[i].plan);
 	}
+	st_be_table_destroy(w->be);
+	st_be_table_destroy(w->be_spare);
 	free(w->streams);
 	free(w->topics);
 	free(w);

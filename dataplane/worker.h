@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dataplane/backends/table.h"
 #include "dataplane/codec/codec.h"
 #include "dataplane/sketch/sset.h"
 
@@ -80,10 +81,13 @@ struct st_worker_config {
 	uint64_t reasm_budget_bytes;      /* carry + out-of-order, whole core */
 	bool double_buffered;             /* two sketch sets per stream, for
 					   * st_worker_epoch_publish() */
+	unsigned max_backends;            /* server endpoints per epoch
+					   * (dataplane/backends/table.h);
+					   * 0: ST_BE_TABLE_ENTRIES_DEFAULT */
 };
 
 /* Sets the defaults: 1024 streams, 65536 flows, 60 s idle, 64 MiB of
- * reassembly memory, the sketch set's defaults.  The classifier is zeroed:
+ * reassembly memory, 256 server endpoints, the sketch set's defaults.  The classifier is zeroed:
  * the caller must set it. */
 void st_worker_config_default(struct st_worker_config *cfg);
 
@@ -174,6 +178,19 @@ bool st_worker_published_stream(const struct st_worker *w, unsigned i,
 				struct st_worker_stream *s);
 /* Merger thread: done with epoch seq; the worker may reuse its buffers. */
 void st_worker_release(struct st_worker *w, uint64_t seq);
+
+/*
+ * Server endpoints ("backends", shadowtap/backends.h): per epoch, each
+ * server endpoint's packets and bytes each way, TCP retransmissions and
+ * zero windows each way, records, egress, new flows and request latency
+ * (worker.c says what each counts).  Double buffered with the streams.
+ * st_worker_backends: owner thread, the epoch being counted (read it
+ * before st_worker_epoch_close(), which resets it).
+ * st_worker_published_backends: merger thread, the published epoch's, valid
+ * until st_worker_release().
+ */
+const struct st_be_table *st_worker_backends(const struct st_worker *w);
+const struct st_be_table *st_worker_published_backends(const struct st_worker *w);
 
 /* The end of the input: every flow is released as if idle, so that what
  * waits behind a hole is delivered (the holes counted as gaps).  Call

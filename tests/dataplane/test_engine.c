@@ -5,7 +5,10 @@
  * parsed back (st_profile_parse) and the counts compared with the chosen
  * ones, for 1, 2 and 3 workers (software dispatch) and for two queues; a
  * core that stalls past the grace makes PARTIAL profiles and loses nothing;
- * impossible configurations are refused with a message.
+ * impossible configurations are refused with a message.  After each
+ * epoch's profiles comes one Backend Metrics record (shadowtap/backends.h):
+ * it must parse, and its per-endpoint records and datagrams (each datagram
+ * carries one record) must be the counts chosen per destination.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +21,7 @@
 #include "dataplane/decode/decode.h"
 #include "dataplane/engine.h"
 #include "decode/frames.h"
+#include "shadowtap/backends.h"
 #include "shadowtap/profile.h"
 #include "st_test.h"
 
@@ -264,7 +268,40 @@ struct tally {
 	unsigned profiles[STREAMS][EPOCHS];
 	unsigned partial, parse_errors, bad_stream;
 	unsigned merged_min, merged_max;
+	/* from the Backend Metrics records */
+	unsigned backends_records, backends_errors, backends_bad_entry;
+	uint64_t be_records[STREAMS], be_packets[STREAMS];
+	uint64_t be_records_epoch[STREAMS][EPOCHS];
 };
+
+static void tally_backends(const uint8_t *rec, size_t len, struct tally *t)
+{
+	struct st_backends_view v;
+	struct st_backends_entry be;
+	const char *why;
+	size_t pos = 0;
+
+	if (st_backends_parse(rec, len, &v, &why) < 0) {
+		t->backends_errors++;
+		return;
+	}
+	t->backends_records++;
+	while (st_backends_next(&v, &pos, &be) == 1) {
+		unsigned s = be.addr[3] - 40u;
+
+		if (be.family != 4 || be.addr[0] != 10 || be.addr[1] != 0 ||
+		    be.addr[2] != 0 || be.addr[3] < 40 || s >= STREAMS ||
+		    be.port != 5140 || be.protocol != ST_PROFILE_PROTO_JSONL ||
+		    be.packets_from || be.flows_new || be.latency_len) {
+			t->backends_bad_entry++;
+			continue;
+		}
+		t->be_records[s] += be.records;
+		t->be_packets[s] += be.packets_to;
+		if (v.meta.epoch_start_ns >= T0 && v.meta.epoch_start_ns < T0 + EPOCHS * SEC)
+			t->be_records_epoch[s][(v.meta.epoch_start_ns - T0) / SEC] += be.records;
+	}
+}
 
 static void tally(const struct out *o, struct tally *t)
 {
@@ -275,6 +312,10 @@ static void tally(const struct out *o, struct tally *t)
 		const char *why;
 		unsigned s, e, octet;
 
+		if (st_backends_is_record(o->rec[i], o->len[i])) {
+			tally_backends(o->rec[i], o->len[i], t);
+			continue;
+		}
 		if (st_profile_parse(o->rec[i], o->len[i], &v, &why) < 0) {
 			t->parse_errors++;
 			continue;
@@ -320,6 +361,19 @@ static void run_counts(unsigned workers, unsigned queues)
 	CU_ASSERT_EQUAL(t.parse_errors, 0);
 	CU_ASSERT_EQUAL(t.bad_stream, 0);
 	CU_ASSERT_EQUAL(t.partial, 0);
+	CU_ASSERT_EQUAL(t.backends_errors, 0);
+	CU_ASSERT_EQUAL(t.backends_bad_entry, 0);
+	CU_ASSERT(t.backends_records >= (gap ? EPOCHS - 2u : EPOCHS));
+	for (unsigned s = 0; s < STREAMS; s++) {
+		uint64_t total = 0;
+
+		for (unsigned ep = 0; ep < EPOCHS; ep++) {
+			total += want(s, ep);
+			CU_ASSERT_EQUAL(t.be_records_epoch[s][ep], want(s, ep));
+		}
+		CU_ASSERT_EQUAL(t.be_records[s], total);
+		CU_ASSERT_EQUAL(t.be_packets[s], total);
+	}
 	CU_ASSERT_EQUAL(t.merged_min, workers);
 	CU_ASSERT_EQUAL(t.merged_max, workers);
 	for (unsigned s = 0; s < STREAMS; s++)
@@ -332,7 +386,9 @@ static void run_counts(unsigned workers, unsigned queues)
 				       (unsigned long long)t.records[s][ep], want(s, ep));
 		}
 	st_engine_stats(e, &es);
-	CU_ASSERT_EQUAL(es.profiles, o.n);
+	CU_ASSERT_EQUAL(es.profiles + es.backends_records, o.n);
+	CU_ASSERT_EQUAL(es.backends_records, t.backends_records);
+	CU_ASSERT_EQUAL(es.backends_build_errors, 0);
 	CU_ASSERT_EQUAL(es.output_drops, 0);
 	CU_ASSERT_EQUAL(es.epoch_start_ns, T0);
 	for (unsigned i = 0; i < workers; i++) {
@@ -423,6 +479,7 @@ static void test_late_core_partial(void)
 	CU_ASSERT_EQUAL(t.parse_errors, 0);
 	CU_ASSERT_EQUAL(t.bad_stream, 0);
 	CU_ASSERT(t.partial > 0);
+	CU_ASSERT_EQUAL(t.backends_errors, 0);
 	CU_ASSERT_EQUAL(t.merged_min, 1);
 	CU_ASSERT_EQUAL(t.merged_max, 2);
 	for (unsigned s = 0; s < STREAMS; s++) {
@@ -431,6 +488,7 @@ static void test_late_core_partial(void)
 		for (unsigned ep = 0; ep < EPOCHS; ep++)
 			total += want(s, ep);
 		CU_ASSERT_EQUAL(t.stream_records[s], total);
+		CU_ASSERT_EQUAL(t.be_records[s], total);
 	}
 	for (unsigned i = 0; i < 2; i++) {
 		struct st_engine_core_stats cs;

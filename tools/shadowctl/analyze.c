@@ -27,6 +27,8 @@
 
 #include "control/config/classify.h"
 #include "dataplane/sketch/sset.h"
+#include "backends_print.h"
+#include "dataplane/backends/table.h"
 #include "dataplane/worker.h"
 #include "print.h"
 #include "shadowctl.h"
@@ -40,6 +42,12 @@ struct analyze {
 	uint64_t profiles;
 	uint64_t profile_errors;
 	uint64_t epochs;
+	/* Backend Metrics: each epoch's record (JSON lines), and the sum over
+	 * the run (DDSketch merges are exact) in the last line */
+	struct st_be_merge *be_epoch, *be_total;
+	uint8_t *be_record;            /* ST_BACKENDS_MAX_BYTES */
+	uint64_t first_epoch_ns;
+	uint64_t backends_errors;
 	/* progress on a terminal */
 	bool progress;
 	off_t file_bytes;
@@ -80,6 +88,54 @@ static void on_stream(void *ctx, const struct st_worker_stream *ws)
 		return;
 	}
 	a->profiles++;
+}
+
+/* Builds the record of m under meta and prints it; false when it could not
+ * be built or was refused (counted). */
+static bool print_backends(struct analyze *a, struct st_be_merge *m,
+			   const struct st_backends_meta *meta)
+{
+	const char *why = NULL;
+	ssize_t len = st_be_merge_build(m, meta, a->be_record, ST_BACKENDS_MAX_BYTES);
+	int rc;
+
+	if (len < 0) {
+		fprintf(stderr, "shadowctl analyze: backends record not built: %s\n",
+			strerror((int)-len));
+		a->backends_errors++;
+		return false;
+	}
+	rc = st_backends_print(stdout, a->be_record, (size_t)len, a->json, &why);
+	if (rc < 0) {
+		fprintf(stderr, "shadowctl analyze: backends record rejected: %s\n",
+			why ? why : strerror(-rc));
+		a->backends_errors++;
+		return false;
+	}
+	return true;
+}
+
+/* The epoch's endpoints (before st_worker_epoch_close resets them): one
+ * JSON line per epoch; every epoch adds to the run's total. */
+static void on_backends(struct analyze *a, const struct st_worker *w, uint64_t start_ns)
+{
+	const struct st_be_table *t = st_worker_backends(w);
+	const struct st_backends_meta meta = {
+		.epoch_start_ns = start_ns, .epoch_ns = a->epoch_ns,
+		.cores_merged = 1, .cores_expected = 1,
+	};
+
+	if (!a->first_epoch_ns)
+		a->first_epoch_ns = start_ns;
+	if (st_be_merge_add(a->be_total, t) != 0)
+		a->backends_errors++;
+	if (!a->json)
+		return;
+	st_be_merge_begin(a->be_epoch);
+	if (st_be_merge_add(a->be_epoch, t) != 0)
+		a->backends_errors++;
+	if (print_backends(a, a->be_epoch, &meta))
+		fputc('\n', stdout);
 }
 
 static void progress(struct analyze *a, pcap_t *pc, uint64_t frames, bool done)
@@ -241,9 +297,12 @@ int shadowctl_analyze(int argc, char **argv)
 	}
 	a.record = malloc(ST_PROFILE_MAX_BYTES);
 	a.printer = st_printer_create(a.json);
-	if (!a.record || !a.printer) {
+	a.be_record = malloc(ST_BACKENDS_MAX_BYTES);
+	a.be_epoch = st_be_merge_create();
+	a.be_total = st_be_merge_create();
+	if (!a.record || !a.printer || !a.be_record || !a.be_epoch || !a.be_total) {
 		fprintf(stderr, "shadowctl analyze: %s\n", strerror(ENOMEM));
-		goto out_pcap;
+		goto out_record;
 	}
 	a.epoch_ns = wc.sketch.epoch_ns;
 	a.progress = isatty(STDERR_FILENO);
@@ -266,6 +325,7 @@ int shadowctl_analyze(int argc, char **argv)
 		if (ts >= epoch_start + a.epoch_ns) {
 			uint64_t next = ts - ts % a.epoch_ns;
 
+			on_backends(&a, w, epoch_start);
 			st_worker_epoch_close(w, next, on_stream, &a);
 			a.epochs++;
 			epoch_start = next;
@@ -277,6 +337,7 @@ int shadowctl_analyze(int argc, char **argv)
 	}
 	if (opt == PCAP_ERROR_BREAK && w) {  /* the end of the file */
 		st_worker_flush(w);
+		on_backends(&a, w, epoch_start);
 		st_worker_epoch_close(w, epoch_start + a.epoch_ns, on_stream, &a);
 		a.epochs++;
 	}
@@ -293,7 +354,15 @@ int shadowctl_analyze(int argc, char **argv)
 			st_worker_stats_json(w, stdout);
 		else
 			fputs("null", stdout);
-		fputs("}}\n", stdout);
+		/* the endpoints over the whole run: one record spanning every
+		 * epoch, its "backends" array the per-endpoint totals */
+		fputs("},\"backends_total\":", stdout);
+		if (!w || !print_backends(&a, a.be_total, &(struct st_backends_meta){
+				.epoch_start_ns = a.first_epoch_ns,
+				.epoch_ns = a.epochs * a.epoch_ns,
+				.cores_merged = 1, .cores_expected = 1 }))
+			fputs("null", stdout);
+		fputs("}\n", stdout);
 	} else if (w) {
 		struct st_worker_totals t;
 
@@ -305,14 +374,21 @@ int shadowctl_analyze(int argc, char **argv)
 		       t.frames, t.frames_decoded, t.records + t.opaque_records,
 		       t.opaque_records, t.egress_records, t.streams, a.epochs,
 		       t.reassembly_gaps, t.parse_errors, t.drops);
+		print_backends(&a, a.be_total, &(struct st_backends_meta){
+				.epoch_start_ns = a.first_epoch_ns,
+				.epoch_ns = a.epochs * a.epoch_ns,
+				.cores_merged = 1, .cores_expected = 1 });
 	} else {
 		printf("total: 0 frames\n");
 	}
-	rc = a.profile_errors ? 1 : 0;
+	rc = a.profile_errors || a.backends_errors ? 1 : 0;
 out_worker:
 	st_worker_destroy(w);
 out_record:
 	free(a.record);
+	free(a.be_record);
+	st_be_merge_destroy(a.be_epoch);
+	st_be_merge_destroy(a.be_total);
 out_pcap:
 	pcap_close(pc);
 out_config:

@@ -1,8 +1,10 @@
 /*
  * shadowctl profiles: the minimal consumer of the data plane's ring (until
  * shadowtap-cp reads it): every Shadow Profile record is taken from the
- * ring, parsed, and printed as `shadowctl analyze` prints it.  The ring has
- * one consumer: this command and shadowtap-cp exclude each other.
+ * ring, parsed, and printed as `shadowctl analyze` prints it; so is every
+ * Backend Metrics record (shadowtap/backends.h, told apart by its magic).
+ * The ring has one consumer: this command and shadowtap-cp exclude each
+ * other.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends_print.h"
 #include "print.h"
 #include "shadowctl.h"
+#include "shadowtap/backends.h"
 #include "shadowtap/ring.h"
 
 #define POLL_NS 2000000l             /* sleep when the ring is empty */
@@ -82,7 +86,7 @@ int shadowctl_profiles(int argc, char **argv)
 	const char *instance = "default";
 	bool json = false, drain = false, until_exit = false;
 	unsigned long long wait_ms = 0;
-	uint64_t printed = 0, rejected = 0, corrupt = 0, resyncs = 0, deadline;
+	uint64_t printed = 0, backends = 0, rejected = 0, corrupt = 0, resyncs = 0, deadline;
 	struct st_printer *printer = NULL;
 	struct st_ring_stats rs;
 	struct st_ring *ring;
@@ -159,6 +163,24 @@ int shadowctl_profiles(int argc, char **argv)
 		uint32_t len;
 		int r = st_ring_peek(ring, &rec, &len);
 
+		if (r == 0 && st_backends_is_record(rec, len)) {
+			int p;
+
+			if (json)
+				fputs("{\"backends_record\":", stdout);
+			p = st_backends_print(stdout, rec, len, json, &why);
+			st_ring_release(ring);
+			if (json)
+				fputs(p < 0 ? "null}\n" : "}\n", stdout);
+			if (p < 0) {
+				fprintf(stderr, "shadowctl profiles: backends record rejected: %s\n",
+					why ? why : strerror(-p));
+				rejected++;
+			} else {
+				backends++;
+			}
+			continue;
+		}
 		if (r == 0) {
 			int p = st_printer_record(printer, rec, len, &why);
 
@@ -195,18 +217,20 @@ int shadowctl_profiles(int argc, char **argv)
 	}
 	st_ring_stats(ring, &rs);
 	if (json)
-		printf("{\"counters\":{\"profiles\":%" PRIu64 ",\"rejected\":%" PRIu64
+		printf("{\"counters\":{\"profiles\":%" PRIu64 ",\"backends_records\":%" PRIu64
+		       ",\"rejected\":%" PRIu64
 		       ",\"corrupt_slots\":%" PRIu64 ",\"resyncs\":%" PRIu64
 		       ",\"ring\":{\"committed\":%" PRIu64 ",\"dropped_full\":%" PRIu64
 		       ",\"dropped_oversize\":%" PRIu64 ",\"lost_on_reinit\":%" PRIu64
 		       ",\"released\":%" PRIu64 ",\"generation\":%" PRIu64 "}}}\n",
-		       printed, rejected, corrupt, resyncs, rs.committed, rs.dropped_full,
+		       printed, backends, rejected, corrupt, resyncs, rs.committed, rs.dropped_full,
 		       rs.dropped_oversize, rs.lost_on_reinit, rs.released, rs.generation);
 	else
-		printf("total: %" PRIu64 " profiles read, %" PRIu64 " rejected, %" PRIu64
+		printf("total: %" PRIu64 " profiles and %" PRIu64 " backends records read, %"
+		       PRIu64 " rejected, %" PRIu64
 		       " corrupt slots; ring: %" PRIu64 " committed, %" PRIu64
 		       " dropped (full), %" PRIu64 " dropped (oversize)\n",
-		       printed, rejected, corrupt, rs.committed, rs.dropped_full,
+		       printed, backends, rejected, corrupt, rs.committed, rs.dropped_full,
 		       rs.dropped_oversize);
 	rc = rejected || corrupt ? 1 : 0;
 	st_printer_destroy(printer);
