@@ -15,17 +15,18 @@ Oracles, all from tshark 4.0 on the same capture (never from shadowtap):
     partition batch, summed;
   - packets: frames 10.0.0.10:9092 <- clients, and -> clients;
   - latency: per (TCP stream, correlation id), the response frame's time
-    minus the request frame's time; shadowtap's p99 must lie within the
-    range tshark measures (widened by the sketch's 1 % and 1 us of pcap
-    stamp resolution);
+    minus the request frame's time; shadowtap's p99 of an epoch must lie
+    between tshark's order statistics around rank 0.99 of that epoch's
+    latencies (a sample in the epoch of its request or of its response),
+    widened by the sketch's relative error (1 %) and 1 us of pcap stamps;
   - MQTT: PUBLISH frames to 1883 (the unmatched endpoint's records over
     the run are not kept, so only its presence and protocol are checked).
 
 Run A, the reactive limits off: b0's totals equal tshark's counts, b1 has
 nothing, Prometheus says the same, and no decision names a reactive
-metric.  Run B, policy.latency_p99_ms_max = 0.1 ms (below the generator's
-smallest reply delay): a scale_up of b1 whose reasons name "latency p99
-ms" and a value inside tshark's latency range.
+metric.  Run B, policy.latency_p99_ms_max = 0.1 ms (far below the
+generator's 150-1500 us reply delays): a scale_up of b1 whose reasons name
+"latency p99 ms" and the judged epoch's p99 as tshark measures it.
 
 Environment (set by meson): SHADOWTAP_GEN, SHADOWTAP_DP, SHADOWTAP_CP,
 SHADOWCTL.  Needs tshark.
@@ -90,19 +91,43 @@ def oracle(cap):
         records += sum(int(d) + 1 for d in deltas.split(",") if d)
     to = len(tshark(cap, f"ip.dst=={KAFKA_SERVER} && tcp.dstport==9092", "frame.number"))
     frm = len(tshark(cap, f"ip.src=={KAFKA_SERVER} && tcp.srcport==9092", "frame.number"))
-    asked, lat_us = {}, []
+    asked, pairs = {}, []
     for t, stream, corr, dport in tshark(cap, "kafka", "frame.time_epoch", "tcp.stream",
                                          "kafka.correlation_id", "tcp.dstport"):
         for c in corr.split(","):
             key = (stream, c)
             if dport == "9092":
-                asked.setdefault(key, float(t))
+                asked.setdefault(key, ns(t))
             elif key in asked:
-                lat_us.append((float(t) - asked.pop(key)) * 1e6)
+                pairs.append((asked.pop(key), ns(t)))   # (request, response) ns
+    lat_us = [(b - a) / 1e3 for a, b in pairs]
     publishes = len(tshark(cap, "mqtt.msgtype == 3 && tcp.dstport == 1883", "frame.number"))
     return {"records": records, "packets_to": to, "packets_from": frm,
             "lat_min_ms": min(lat_us) / 1e3, "lat_max_ms": max(lat_us) / 1e3,
-            "latencies": len(lat_us), "publishes": publishes}
+            "latencies": len(lat_us), "pairs": pairs, "publishes": publishes}
+
+
+def ns(text):
+    """tshark's frame.time_epoch "S.FFFFFFFFF" as integer ns, exactly."""
+    sec, _, frac = text.partition(".")
+    return int(sec) * 10**9 + int((frac + "000000000")[:9])
+
+
+def p99_range(pairs, start, length):
+    """The values a p99 of the epoch [start, start + length) may be: the
+    order statistics around rank 0.99 of its latencies (ms), a sample
+    counted in the epoch of its request or of its response."""
+    lo, hi = None, None
+    for by in (0, 1):
+        lat = sorted((b - a) / 1e6 for a, b in ((p[0], p[1]) for p in pairs)
+                     if start <= (a, b)[by] < start + length)
+        if not lat:
+            continue
+        n = len(lat)
+        i0, i1 = int(0.99 * (n - 1)), min(n - 1, -(-99 * n // 100))
+        lo = lat[i0] if lo is None else min(lo, lat[i0])
+        hi = lat[i1] if hi is None else max(hi, lat[i1])
+    return lo, hi
 
 
 def free_port():
@@ -223,6 +248,13 @@ def main():
         p99 = b0.get("latest", {}).get("latency_p99_ms")
         check(p99 is not None and lo <= p99 <= hi,
               f"off: b0 latest p99 {p99} ms outside tshark's {lo:.3f}..{hi:.3f}")
+        # the latest epoch's p99 against tshark's on the same epoch, within
+        # the sketch's 1 % (and the capture's 1 us stamps)
+        ep = a["backends"].get("epoch") or {}
+        e_lo, e_hi = p99_range(want["pairs"], ep.get("epoch_start_ns", 0), ep.get("epoch_ns", 0))
+        check(p99 is not None and e_lo is not None and
+              e_lo * 0.99 - 0.001 <= p99 <= e_hi * 1.01 + 0.001,
+              f"off: b0 latest p99 {p99} ms, tshark's p99 of that epoch {e_lo}..{e_hi} ms")
         check(b1.get("address") == "10.0.0.11" and b1.get("totals", {}).get("records") == 0 and
               b1.get("totals", {}).get("packets") == 0 and
               b1.get("latest", {}).get("latency_p99_ms") is None,
@@ -241,7 +273,8 @@ def main():
         check(not reactive_latency(a["decisions"]),
               f"off: a latency decision with the limit off: {reactive_latency(a['decisions'])}")
         print(f"off: b0 records {t0.get('records')}, packets {t0.get('packets_to')} to / "
-              f"{t0.get('packets_from')} from, latest p99 {p99} ms; unmatched "
+              f"{t0.get('packets_from')} from, latest p99 {p99} ms (tshark {e_lo}..{e_hi}); "
+              "unmatched "
               f"{[(u.get('address'), u.get('port')) for u in un]}; "
               f"{len(a['decisions'])} decisions, none reactive on latency")
 
@@ -254,9 +287,14 @@ def main():
             check(d.get("backend") == "b1" and d.get("result") == "dry_run" and
                   "reactive" in d.get("triggers", []),
                   f"limit: the decision {d.get('backend')} {d.get('result')} {d.get('triggers')}")
-            # the reason prints one decimal
-            check(limit == 0.1 and lo - 0.05 <= value <= hi + 0.05,
-                  f"limit: reason value {value} over {limit}, tshark {lo:.3f}..{hi:.3f}")
+            # the reason prints one decimal of the judged epoch's p99, the
+            # epoch that ends where the decision's clock stands
+            length = (b["backends"].get("epoch") or {}).get("epoch_ns", 0)
+            j_lo, j_hi = p99_range(want["pairs"], d.get("data_time_ns", 0) - length, length)
+            check(limit == 0.1 and j_lo is not None and
+                  j_lo * 0.99 - 0.05 <= value <= j_hi * 1.01 + 0.05,
+                  f"limit: reason value {value} over {limit}, tshark's p99 of the judged "
+                  f"epoch {j_lo}..{j_hi}")
             check(d.get("inputs", {}).get("worst_latency_p99_ms") is not None,
                   f"limit: decision inputs {d.get('inputs')}")
             print(f"limit: scale_up of {d.get('backend')} ({d.get('result')}): "
