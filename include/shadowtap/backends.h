@@ -64,7 +64,9 @@
  *    80    8 retransmissions_from_le  ... server -> client
  *    88    8 zero_windows_from_le     TCP segments from the server
  *                                     advertising a window of 0 (not SYN,
- *                                     not RST): its receive buffer is full
+ *                                     FIN or RST, as Wireshark's
+ *                                     tcp.analysis.zero_window): its
+ *                                     receive buffer is full
  *    96    8 zero_windows_to_le       ... from the client
  *   104    8 flows_new_le       flows created in the epoch
  *   112    8 egress_records_le  deliveries to consumers (codec.h)

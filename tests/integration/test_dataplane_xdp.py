@@ -258,8 +258,11 @@ def check_common(what, profiles, counters, stats):
     ring = counters.get("ring", {})
     check(ring.get("dropped_full", 1) == 0 and ring.get("dropped_oversize", 1) == 0,
           f"{what}: ring dropped records: {ring}")
-    check(counters.get("profiles") == len(profiles) == ring.get("committed"),
+    # after each epoch's profiles, one Backend Metrics record
+    check(counters.get("profiles") == len(profiles) and
+          len(profiles) + counters.get("backends_records", -1) == ring.get("committed"),
           f"{what}: profiles read {counters.get('profiles')}, printed {len(profiles)}, "
+          f"backends records {counters.get('backends_records')}, "
           f"committed {ring.get('committed')}")
     bad = [p["stream"] for p in profiles if p["partial"] or p["cores_merged"] != 1]
     check(not bad, f"{what}: profiles not merged from the core: {bad}")
