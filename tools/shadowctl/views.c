@@ -441,9 +441,9 @@ int shadowctl_decisions(int argc, char **argv)
 
 static void show_figures_head(const char *what)
 {
-	printf("%-16s %-22s %12s %12s %10s %10s %10s %10s %10s\n", what, "address",
-	       "records/s", "bytes/s", "retrans/s", "zerowin/s", "p99 ms", "records",
-	       "packets");
+	printf("%-16s %-22s %12s %12s %10s %10s %10s %10s %10s\n", what, "ADDRESS",
+	       "RECORDS/S", "BYTES/S", "RETRANS/S", "ZEROWIN/S", "P99 MS", "RECORDS",
+	       "PACKETS");
 }
 
 static void show_figures(const char *name, const char *addr, const json_t *f)
@@ -474,12 +474,12 @@ static void show_backends(const json_t *b)
 	       u64(ep, "epoch_start_ns"), (double)u64(ep, "epoch_ns") / 1e9,
 	       json_is_true(json_object_get(ep, "partial")) ? " partial" : "",
 	       u64(ep, "entries"), u64(ep, "entries") == 1 ? "" : "s");
-	show_figures_head("backend");
+	show_figures_head("BACKEND");
 	json_array_foreach(json_object_get(b, "backends"), i, r)
 		show_figures(str(r, "name"), str(r, "address"), json_object_get(r, "latest"));
 	if (json_array_size(json_object_get(b, "unmatched"))) {
 		printf("endpoints that match no backend:\n");
-		show_figures_head("protocol/port");
+		show_figures_head("PROTO/PORT");
 		json_array_foreach(json_object_get(b, "unmatched"), i, r) {
 			char what[32];
 
