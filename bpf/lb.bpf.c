@@ -184,7 +184,9 @@ int st_lb(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u64 frame_bytes = data_end - data;
+	/* not data_end - data: pointer subtraction is refused without
+	 * CAP_PERFMON (see the IP options case below) */
+	__u64 frame_bytes = bpf_xdp_get_buff_len(ctx);
 	struct ethhdr *eth = data;
 	const struct st_lb_backend *b;
 	struct iphdr *ip;
@@ -193,6 +195,7 @@ int st_lb(struct xdp_md *ctx)
 	__u32 *active;
 	struct st_lb_slot *entry;
 	void *table, *l4;
+	__u32 l3_off = sizeof(*eth);     /* bytes before the IPv4 header */
 	int tagged = 0;
 	__u8 bit;
 
@@ -210,6 +213,7 @@ int st_lb(struct xdp_md *ctx)
 			return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
 		type = tag->encapsulated_proto;
 		l4 = tag + 1;
+		l3_off += sizeof(*tag);
 		tagged = 1;
 	}
 	if (type != ETH_P_IP_BE)
@@ -230,21 +234,46 @@ int st_lb(struct xdp_md *ctx)
 		return count(ST_LB_PASS_NOT_VIP, XDP_PASS);
 	if (ip->frag_off & bpf_htons(IPV4_MF_OFFSET_MASK))
 		return count(ST_LB_PASS_FRAGMENT, XDP_PASS);
-	l4 = (void *)ip + ip->ihl * 4;
-	if (bit == ST_LB_TCP) {
-		struct tcphdr *tcp = l4;
+	if (ip->ihl == 5) {
+		l4 = ip + 1;
+		if (bit == ST_LB_TCP) {
+			struct tcphdr *tcp = l4;
 
-		if ((void *)(tcp + 1) > data_end)
-			return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
-		sport = tcp->source;
-		dport = tcp->dest;
+			if ((void *)(tcp + 1) > data_end)
+				return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
+			sport = tcp->source;
+			dport = tcp->dest;
+		} else {
+			struct udphdr *udp = l4;
+
+			if ((void *)(udp + 1) > data_end)
+				return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
+			sport = udp->source;
+			dport = udp->dest;
+		}
 	} else {
-		struct udphdr *udp = l4;
+		/* IP options (RFC 791 section 3.1): the transport header's
+		 * offset is not a constant, and the verifier refuses a
+		 * variable offset on a packet pointer to a loader without
+		 * CAP_PERFMON (shadowtap-cp keeps CAP_BPF and CAP_NET_ADMIN
+		 * only), so the header is copied out by offset instead. */
+		__u32 off = l3_off + ip->ihl * 4;
 
-		if ((void *)(udp + 1) > data_end)
-			return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
-		sport = udp->source;
-		dport = udp->dest;
+		if (bit == ST_LB_TCP) {
+			struct tcphdr tcp;
+
+			if (bpf_xdp_load_bytes(ctx, off, &tcp, sizeof(tcp)))
+				return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
+			sport = tcp.source;
+			dport = tcp.dest;
+		} else {
+			struct udphdr udp;
+
+			if (bpf_xdp_load_bytes(ctx, off, &udp, sizeof(udp)))
+				return count(ST_LB_PASS_PARSE_ERROR, XDP_PASS);
+			sport = udp.source;
+			dport = udp.dest;
+		}
 	}
 	if (dport != st_lb_settings.vip_port_be)
 		return count(ST_LB_PASS_NOT_VIP, XDP_PASS);

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "control/actuate/xdplb/maglev.h"
 #include "control/config/config.h"
 #include "dataplane/sketch/hash.h"
 #include "dataplane/sketch/heavy.h"
@@ -132,7 +133,8 @@ static const struct st_config_actuators actuators_default = {
 	.xdp_lb = {
 		.enabled = false,
 		.transport = ST_CONFIG_TCP,
-		.table_size = 65537,
+		.table_size = ST_MAGLEV_SIZE_AUTO_MIN,
+		.table_size_auto = true,
 		.forward = ST_XDP_FWD_TX,
 	},
 	.hook = { .argc = 0, .timeout_ms = 5000 },
@@ -1661,7 +1663,7 @@ static int parse_xdp_lb(struct load_ctx *c, const config_setting_t *parent)
 {
 	static const char *const known[] = {
 		"enabled", "interface", "vip", "transport", "table_size", "forward",
-		"egress_interface", "ipip_source", NULL,
+		"egress_interface", "ipip_source", "pool", NULL,
 	};
 	struct st_config_xdp_lb *x = &c->cfg->actuators.xdp_lb;
 	uint64_t table = x->table_size;
@@ -1692,14 +1694,24 @@ static int parse_xdp_lb(struct load_ctx *c, const config_setting_t *parent)
 		return fail(c, at, "unknown transport \"%s\" (tcp, udp or both)", text);
 	if (text)
 		x->transport = (uint8_t)transport;
-	rc = get_uint(c, sec, "table_size", 3, ST_CONFIG_MAGLEV_TABLE_MAX, &table);
+	rc = get_text(c, sec, "pool", true, x->pool, sizeof(x->pool), &at);
 	if (rc)
 		return rc;
-	if (!is_prime((uint32_t)table))
-		return fail(c, config_setting_get_member(sec, "table_size"),
-			    "table_size = %" PRIu64 " is not a prime (a Maglev table's size is)",
-			    table);
-	x->table_size = (uint32_t)table;
+	at = config_setting_get_member(sec, "table_size");
+	if (at && config_setting_type(at) == CONFIG_TYPE_STRING) {
+		if (strcmp(config_setting_get_string(at), "auto"))
+			return fail(c, at, "table_size = \"%s\" is neither \"auto\" nor a prime",
+				    config_setting_get_string(at));
+	} else if (at) {
+		rc = get_uint(c, sec, "table_size", 3, ST_CONFIG_MAGLEV_TABLE_MAX, &table);
+		if (rc)
+			return rc;
+		if (!is_prime((uint32_t)table))
+			return fail(c, at, "table_size = %" PRIu64 " is not a prime (a Maglev "
+				    "table's size is)", table);
+		x->table_size = (uint32_t)table;
+		x->table_size_auto = false;
+	}
 	rc = get_string(c, sec, "forward", false, "", &at, &text);
 	if (rc)
 		return rc;
@@ -1894,6 +1906,44 @@ static int check_pools(struct load_ctx *c, const config_t *lc)
 	return 0;
 }
 
+/*
+ * actuators.xdp_lb's pool ("" = the first) and table size: "auto" becomes
+ * st_maglev_size_auto() of the pool's backends; an explicit size must keep
+ * the moved-flow bound (maglev.h) when enabled.
+ */
+static int check_xdp_lb_pool(struct load_ctx *c, const config_t *lc)
+{
+	struct st_config_xdp_lb *x = &c->cfg->actuators.xdp_lb;
+	const struct st_config_pool *pool = NULL;
+	unsigned n;
+
+	if (!x->pool[0] && c->cfg->n_pools)
+		snprintf(x->pool, sizeof(x->pool), "%s", c->cfg->pools[0].name);
+	for (size_t i = 0; i < c->cfg->n_pools && !pool; i++)
+		if (!strcmp(c->cfg->pools[i].name, x->pool))
+			pool = &c->cfg->pools[i];
+	n = pool ? pool->n_backends : 0;
+	if (x->enabled && !pool)
+		return fail(c, either(lc, "actuators.xdp_lb.pool", "actuators.xdp_lb.enabled"),
+			    x->pool[0] ? "actuators.xdp_lb.pool \"%s\" is not a pool" :
+			    "actuators.xdp_lb is enabled but there are no pools%s", x->pool);
+	if (x->enabled && !n)
+		return fail(c, either(lc, "actuators.xdp_lb.pool", "actuators.xdp_lb.enabled"),
+			    "actuators.xdp_lb is enabled but pool \"%s\" has no backends", x->pool);
+	if (x->table_size_auto) {
+		x->table_size = st_maglev_size_auto(n);
+		return 0;
+	}
+	if (x->enabled && st_maglev_check_size_bounded(x->table_size, n))
+		return fail(c, either(lc, "actuators.xdp_lb.table_size", "actuators.xdp_lb.enabled"),
+			    "table_size = %u is below %u x the %u backends of pool \"%s\" (Maglev "
+			    "moves at most 1%% more flows than needed only from there, maglev.h): "
+			    "use \"auto\" or a prime >= %" PRIu64, x->table_size,
+			    ST_MAGLEV_SIZE_PER_BACKEND_BOUNDED, n, x->pool,
+			    (uint64_t)ST_MAGLEV_SIZE_PER_BACKEND_BOUNDED * n);
+	return 0;
+}
+
 static int check_actuators(struct load_ctx *c, const config_t *lc)
 {
 	const struct st_config_nexthop *nh = &c->cfg->actuators.nexthop;
@@ -1920,18 +1970,11 @@ static int check_actuators(struct load_ctx *c, const config_t *lc)
 			return fail(c, on, "actuators.xdp_lb is enabled but has no interface");
 		if (!x->vip.af)
 			return fail(c, on, "actuators.xdp_lb is enabled but has no vip");
-		if (!n)
-			return fail(c, on, "actuators.xdp_lb is enabled but there are no backends");
 		if (x->forward == ST_XDP_FWD_REDIRECT && !x->egress_interface[0])
 			return fail(c, either(lc, "actuators.xdp_lb.forward", "actuators.xdp_lb.enabled"),
 				    "forward = \"redirect\" needs an egress_interface");
-		if (x->table_size < 100u * n)
-			return fail(c, either(lc, "actuators.xdp_lb.table_size",
-					      "actuators.xdp_lb.enabled"),
-				    "table_size = %u is less than 100 x the %zu backends (Maglev: M >> N)",
-				    x->table_size, n);
 	}
-	return 0;
+	return check_xdp_lb_pool(c, lc);
 }
 
 static int parse_root(struct load_ctx *c, const config_t *lc)

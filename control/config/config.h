@@ -56,7 +56,8 @@
  * holds at least one epoch (defaults.epoch_ms); a seasonal period holds at
  * least two; policy.scale_down_utilization < scale_up_utilization; an
  * enabled actuator has what it needs (nexthop: route, buckets >= backends;
- * xdp_lb: interface, vip, table_size >= 100 x backends; redirect: an
+ * xdp_lb: interface, vip, a pool with backends, table_size >= 2000 x the
+ * pool's backends (control/actuate/xdplb/maglev.h); redirect: an
  * egress interface).  An actuator that is not enabled has its settings
  * range-checked only.
  *
@@ -283,9 +284,18 @@ struct st_config_xdp_lb {
 	struct st_config_addr vip;               /* `vip` = "ip:port" or "[v6]:port" */
 	uint16_t vip_port;                       /* af 0 = not set; required when enabled */
 	uint8_t transport;                       /* ST_CONFIG_TCP/_UDP/_BOTH, tcp */
-	uint32_t table_size;                     /* Maglev M: a prime, 3..16777213,
-						  * 65537; >= 100 x backends when
-						  * enabled */
+	char pool[ST_CONFIG_NAME_BYTES];         /* the pool the VIP serves: its
+						  * backends make the table; "" in
+						  * the file = the first pool (the
+						  * loaded config names it) */
+	uint32_t table_size;                     /* Maglev M: a prime, 3..16777213;
+						  * "auto" (the default): the
+						  * smallest prime >= max(65537,
+						  * 2000 x the pool's backends);
+						  * an explicit one must be >= 2000
+						  * x them when enabled (maglev.h:
+						  * the moved-flow bound) */
+	bool table_size_auto;                    /* table_size was "auto" */
 	enum st_xdp_forward forward;             /* "tx" */
 	char egress_interface[ST_CONFIG_IFNAME_MAX + 1]; /* redirect: required */
 	struct st_config_addr ipip_source;       /* ipip: outer source; af 0 = the

@@ -40,6 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef ST_HAVE_XDP_LB
+#include "control/actuate/xdplb/xdplb.h"
+#endif
 #include "control/cp/cp.h"
 #include "control/cp/ctl_json.h"
 
@@ -344,7 +347,8 @@ static void reload(struct st_cp *cp)
 	}
 	{
 		/* the policy holds the config: a new one, its state starts over */
-		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only, err,
+		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only,
+							     cp->control.instance, err,
 							     sizeof(err));
 
 		if (!r && errno) {
@@ -405,7 +409,12 @@ static void sig_on_event(struct st_cp_watch *w, uint32_t events)
  * set, so that neither it nor a hook it runs can take them back (a hook
  * runs with these two at most).  Nothing it opens later needs more: its
  * state, socket and ring are its own user's files.  A daemon started
- * without them runs on with none.
+ * without them runs on with none.  The XDP balancer (bpf/lb.bpf.c) is
+ * written to pass the verifier with these two (no variable packet-pointer
+ * arithmetic, which needs CAP_PERFMON).  libxdp's multi-program
+ * dispatcher needs CAP_SYS_ADMIN, so the balancer attaches alone.
+ * Before the drop, a bpffs is mounted on /sys/fs/bpf when xdp_lb is
+ * enabled and none is there (its pins).
  */
 static int drop_capabilities(char *msg, size_t msg_len)
 {
@@ -622,6 +631,14 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef ST_HAVE_XDP_LB
+	/* the XDP balancer's pins need a bpffs; mounting one needs
+	 * CAP_SYS_ADMIN, which goes next (a failure shows when pinning) */
+	if (st_config_actuators(cp.cfg)->xdp_lb.enabled && (rc = st_xdplb_bpffs_ensure()))
+		fprintf(stderr, "shadowtap-cp: no bpffs on %s and cannot mount one: %s\n",
+			ST_XDPLB_BPFFS, strerror(-rc));
+	rc = 1;
+#endif
 	/* before any thread exists: capabilities are per thread */
 	if (drop_capabilities(msg, sizeof(msg))) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
@@ -632,7 +649,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;
 	}
-	cp.reconf = st_cp_reconf_create(cp.cfg, cp.reactive_only, msg, sizeof(msg));
+	cp.reconf = st_cp_reconf_create(cp.cfg, cp.reactive_only, cp.control.instance, msg,
+					sizeof(msg));
 	if (!cp.reconf && errno) {
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "control/actuate/nexthop/nexthop.h"
+#ifdef ST_HAVE_XDP_LB
+#include "control/actuate/xdplb/xdplb.h"
+#endif
 #include "control/cp/reconf.h"
 #include "control/policy/hook.h"
 #include "control/policy/policy.h"
@@ -24,6 +27,10 @@ struct st_cp_reconf {
 	const struct st_config *cfg;
 	struct st_policy *policy;
 	struct st_actuator *nexthop;          /* NULL when not enabled */
+	struct st_actuator *xdp_lb;           /* NULL when not enabled */
+	unsigned xdp_lb_pool;                 /* the pool its VIP serves */
+	struct st_actuator_backend *previous; /* ST_ACTUATOR_BACKENDS_MAX: a
+					       * table to roll back to */
 	uint64_t last_epoch_ns;
 	bool have_epoch;
 	struct st_policy_stream_input *inputs; /* ST_ANALYSIS_STREAMS_MAX */
@@ -42,8 +49,42 @@ static void set_reactive_limits(struct st_policy_options *opt,
 	opt->latency_p99_ms_max = pol->latency_p99_ms_max;
 }
 
+/* actuators.xdp_lb, pinned for the instance; 0 or -errno with err set. */
+static int xdp_lb_create(struct st_cp_reconf *r, const char *instance, char *err,
+			 size_t err_len)
+{
+	const struct st_config_xdp_lb *x = &st_config_actuators(r->cfg)->xdp_lb;
+
+	for (size_t i = 0; i < st_config_pool_count(r->cfg); i++)
+		if (!strcmp(st_config_pool_at(r->cfg, i)->name, x->pool))
+			r->xdp_lb_pool = (unsigned)i;
+#ifdef ST_HAVE_XDP_LB
+	{
+		char dir[256], why[256];
+		int rc = st_xdplb_pin_dir(instance, dir, sizeof(dir));
+
+		if (rc) {
+			snprintf(err, err_len, "xdp_lb actuator: instance '%s': %s", instance,
+				 strerror(-rc));
+			return rc;
+		}
+		r->xdp_lb = st_xdplb_open(x, dir, ST_XDPLB_ATTACH_AUTO, why, sizeof(why));
+		if (!r->xdp_lb) {
+			rc = -errno;
+			snprintf(err, err_len, "xdp_lb actuator: %s", why);
+			return rc;
+		}
+		return 0;
+	}
+#else
+	(void)instance;
+	snprintf(err, err_len, "xdp_lb actuator: built without af_xdp (libbpf, libxdp)");
+	return -ENOTSUP;
+#endif
+}
+
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
-					 char *err, size_t err_len)
+					 const char *instance, char *err, size_t err_len)
 {
 	struct st_policy_options opt;
 	struct st_cp_reconf *r;
@@ -58,8 +99,9 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 	r->cfg = cfg;
 	r->inputs = calloc(ST_ANALYSIS_STREAMS_MAX, sizeof(*r->inputs));
 	r->json = malloc(DECISION_JSON_MAX);
+	r->previous = calloc(ST_ACTUATOR_BACKENDS_MAX, sizeof(*r->previous));
 	r->metrics = calloc(st_config_backend_count(cfg) + 1, sizeof(*r->metrics));
-	if (!r->inputs || !r->json || !r->metrics)
+	if (!r->inputs || !r->json || !r->previous || !r->metrics)
 		goto out_free;
 	st_policy_options_init(&opt);
 	opt.mode = reactive_only ? ST_POLICY_REACTIVE_ONLY : ST_POLICY_COMBINED;
@@ -73,12 +115,17 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 			int e = errno;
 
 			snprintf(err, err_len, "nexthop actuator: %s", strerror(e));
-			st_policy_destroy(r->policy);
-			free(r->metrics);
-			free(r->json);
-			free(r->inputs);
-			free(r);
+			st_cp_reconf_destroy(r);
 			errno = e;
+			return NULL;
+		}
+	}
+	if (st_config_actuators(cfg)->xdp_lb.enabled) {
+		int rc = xdp_lb_create(r, instance, err, err_len);
+
+		if (rc) {
+			st_cp_reconf_destroy(r);
+			errno = -rc;
 			return NULL;
 		}
 	}
@@ -87,6 +134,7 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 out_free:
 	st_policy_destroy(r->policy);
 	free(r->metrics);
+	free(r->previous);
 	free(r->json);
 	free(r->inputs);
 	free(r);
@@ -104,8 +152,11 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r)
 		st_hook_destroy(r->hooks[i].hook);
 	if (r->nexthop)
 		r->nexthop->ops->destroy(r->nexthop);
+	if (r->xdp_lb)
+		r->xdp_lb->ops->destroy(r->xdp_lb);  /* its table stays (actuator.h) */
 	st_policy_destroy(r->policy);
 	free(r->metrics);
+	free(r->previous);
 	free(r->json);
 	free(r->inputs);
 	free(r);
@@ -180,35 +231,115 @@ static void start_hook(struct st_cp_reconf *r, const struct st_policy_decision *
 	r->n.hooks_started++;
 }
 
+/* The enabled actuators that route d's pool, in the order they apply:
+ * xdp_lb (its own pool's decisions) first, as it can be rolled back to any
+ * table, even none (a nexthop group cannot be empty); then nexthop (every
+ * pool's). */
+static size_t serving(const struct st_cp_reconf *r, const struct st_policy_decision *d,
+		      struct st_actuator *out[2])
+{
+	size_t n = 0;
+
+	if (r->xdp_lb && d->pool_index == r->xdp_lb_pool)
+		out[n++] = r->xdp_lb;
+	if (r->nexthop)
+		out[n++] = r->nexthop;
+	return n;
+}
+
+static void why_append(char *why, size_t bytes, const char *name, const char *text)
+{
+	size_t len = strlen(why);
+	int n;
+
+	if (!text[0] || len + 1 >= bytes)
+		return;
+	n = snprintf(why + len, bytes - len, "%s%s: ", len ? "; " : "", name);
+	if (n > 0 && len + (size_t)n < bytes)
+		strncat(why, text, bytes - len - (size_t)n - 1);
+}
+
+/*
+ * All or nothing over the serving actuators: each one's table before the
+ * change is read back; when one fails, those already changed get their
+ * previous table again (newest first).  0 or the failure's -errno; why
+ * says what each did (empty when every one changed the kernel).
+ */
+static int apply_all(struct st_cp_reconf *r, const struct st_policy_decision *d,
+		     struct st_actuator **acts, size_t n, char *why, size_t why_bytes)
+{
+	struct st_actuator_result res;
+	bool first_changed = false;
+	size_t n_prev = 0;
+	int err = 0;
+
+	why[0] = '\0';
+	for (size_t i = 0; i < n && !err; i++) {
+		/* only the first can need a roll back (at most 2 actuators) */
+		if (i == 0 && n > 1 &&
+		    (err = acts[0]->ops->read(acts[0], r->previous, ST_ACTUATOR_BACKENDS_MAX,
+					      &n_prev)) == 0 && n_prev > ST_ACTUATOR_BACKENDS_MAX)
+			err = -E2BIG;
+		if (err) {
+			why_append(why, why_bytes, acts[0]->ops->name,
+				   "cannot read the table to roll back to; nothing changed");
+			break;
+		}
+		err = acts[i]->ops->apply(acts[i], d->table, d->n_table, false, &res);
+		if (err) {
+			why_append(why, why_bytes, acts[i]->ops->name, res.why);
+			if (i == 1 && first_changed) {
+				int rb = acts[0]->ops->apply(acts[0], r->previous, n_prev, false, &res);
+
+				why_append(why, why_bytes, acts[0]->ops->name, rb ?
+					   "the roll back to the previous table FAILED" :
+					   "rolled back to the previous table");
+			}
+		} else {
+			if (i == 0)
+				first_changed = res.changed;
+			if (!res.changed)
+				why_append(why, why_bytes, acts[i]->ops->name,
+					   "the kernel held this table already");
+		}
+	}
+	return err;
+}
+
 static void act(struct st_cp_reconf *r, uint64_t id, st_cp_log_fn log, void *ctx)
 {
 	const struct st_policy_decision *d = st_policy_find(r->policy, id);
+	struct st_actuator *acts[2];
 	struct st_actuator_result res;
 	enum st_policy_result result;
-	const char *why = NULL;
+	char why[ST_ACTUATOR_WHY_BYTES];
+	size_t n;
 
 	if (!d)
 		return;
-	memset(&res, 0, sizeof(res));
+	why[0] = '\0';
+	n = serving(r, d, acts);
 	if (d->run_hook && !d->dry_run)
 		start_hook(r, d, log, ctx);
 	if (d->dry_run) {
-		if (r->nexthop)
-			r->nexthop->ops->apply(r->nexthop, d->table, d->n_table, true, &res);
+		for (size_t i = 0; i < n; i++) {
+			memset(&res, 0, sizeof(res));
+			acts[i]->ops->apply(acts[i], d->table, d->n_table, true, &res);
+			why_append(why, sizeof(why), acts[i]->ops->name, res.why);
+		}
 		result = ST_POLICY_RESULT_DRY_RUN;
-		why = res.why[0] ? res.why : "dry run";
+		if (!why[0])
+			snprintf(why, sizeof(why), "dry run");
 		r->n.dry_runs++;
-	} else if (!r->nexthop) {
+	} else if (n == 0) {
 		result = ST_POLICY_RESULT_FAILED;
-		why = "no actuator is enabled";
+		snprintf(why, sizeof(why), "no actuator is enabled for pool %s", d->pool);
 		r->n.failed++;
-	} else if (r->nexthop->ops->apply(r->nexthop, d->table, d->n_table, false, &res)) {
+	} else if (apply_all(r, d, acts, n, why, sizeof(why))) {
 		result = ST_POLICY_RESULT_FAILED;
-		why = res.why;
 		r->n.failed++;
 	} else {
 		result = ST_POLICY_RESULT_APPLIED;
-		why = res.changed ? "" : "the kernel held this table already";
 		r->n.applied++;
 	}
 	st_policy_set_result(r->policy, id, result, why);

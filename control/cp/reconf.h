@@ -25,9 +25,17 @@
  * latency_p99_ms_max}.
  *
  * Actuators: actuators.nexthop when enabled (a nexthop group over
- * rtnetlink in shadowtap-cp's network namespace).  A decision with no
- * enabled actuator is recorded as FAILED "no actuator is enabled" unless
- * it is a dry run: nothing would route the traffic.
+ * rtnetlink in shadowtap-cp's network namespace: every decision's table),
+ * and actuators.xdp_lb when enabled (the XDP Maglev balancer, pinned for
+ * the instance, control/actuate/xdplb/xdplb.h: the decisions of its pool,
+ * actuators.xdp_lb.pool).  A decision applies to every enabled actuator
+ * that serves its pool, all or nothing, xdp_lb first: when nexthop then
+ * fails, xdp_lb gets back the table it held before (read back from the
+ * kernel; none if it held none), and the result says so.  A dry run touches neither.  A decision with no such
+ * actuator is recorded as FAILED "no actuator is enabled for pool P"
+ * unless it is a dry run: nothing would route the traffic.  Destroying
+ * the reconfiguration (exit, reload) leaves the kernel's tables as they
+ * are; a new one adopts the running XDP balancer when its settings match.
  *
  * Thread safety: the daemon's loop only.
  */
@@ -50,11 +58,13 @@ typedef void (*st_cp_log_fn)(void *ctx, json_t *event);
 /*
  * The reconfiguration of cfg, or NULL with errno 0 when the config has no
  * pools (nothing to reconfigure), or NULL with errno (ENOMEM, an
- * actuator's socket error) and a reason in err.  reactive_only: the
- * policy ignores the predictive inputs.
+ * actuator's socket or bpf error, ENOTSUP: xdp_lb enabled in a build
+ * without it) and a reason in err.  reactive_only: the policy ignores the
+ * predictive inputs.  instance: the data plane's instance (the XDP
+ * balancer's pins are under /sys/fs/bpf/shadowtap/<instance>).
  */
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
-					 char *err, size_t err_len);
+					 const char *instance, char *err, size_t err_len);
 void st_cp_reconf_destroy(struct st_cp_reconf *r);
 
 /* A profile of epoch epoch_start_ns was analysed (see the file head). */

@@ -41,6 +41,25 @@ int st_maglev_check_size(uint32_t table_size, size_t n_backends)
 	return st_maglev_is_prime(table_size) ? 0 : -EINVAL;
 }
 
+int st_maglev_check_size_bounded(uint32_t table_size, size_t n_backends)
+{
+	if ((uint64_t)table_size < (uint64_t)ST_MAGLEV_SIZE_PER_BACKEND_BOUNDED * n_backends)
+		return -EINVAL;
+	return st_maglev_check_size(table_size, n_backends);
+}
+
+uint32_t st_maglev_size_auto(size_t n_backends)
+{
+	uint64_t m = (uint64_t)ST_MAGLEV_SIZE_PER_BACKEND_BOUNDED * n_backends;
+
+	if (m < ST_MAGLEV_SIZE_AUTO_MIN)
+		m = ST_MAGLEV_SIZE_AUTO_MIN;
+	for (; m <= ST_MAGLEV_SIZE_MAX; m++)
+		if (st_maglev_is_prime((uint32_t)m))
+			return (uint32_t)m;
+	return 0;
+}
+
 /* Sorted by name, so that the caller's order does not matter. */
 static int permutations_init(const struct st_maglev_backend *backends, size_t n,
 			     uint32_t table_size, struct permutation *perm)

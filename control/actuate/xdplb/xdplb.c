@@ -13,7 +13,12 @@
 #include "control/actuate/xdplb/xdplb.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +26,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,15 +42,22 @@
 
 struct xdplb {
 	struct st_actuator base;
-	struct bpf_object *obj;
-	struct xdp_program *prog;          /* NULL when not attached */
+	struct bpf_object *obj;            /* NULL when adopted or observed */
+	struct xdp_program *prog;          /* NULL when not attached by us */
 	enum xdp_attach_mode attach_mode;
 	int ifindex;
 	int prog_fd;
+	int settings_fd;                   /* .rodata (st_lb_settings) */
 	int tables_fd;                     /* st_lb_tables */
 	int active_fd;                     /* st_lb_active */
+	int backends_fd;
 	int backend_stats_fd;
 	int counters_fd;
+	int table_fds[ST_LB_TABLE_KEYS];   /* inner maps this actuator installed
+					    * or found pinned; -1 none */
+	char pin_dir[PATH_MAX];            /* "" = not pinned */
+	bool adopted;                      /* took over a pinned, attached one */
+	bool read_only;                    /* st_xdplb_observe() */
 	struct st_lb_backend *backends;    /* st_lb_backends, mapped */
 	size_t backends_map_bytes;
 	struct st_lb_settings settings;
@@ -278,13 +293,15 @@ static int maps_find(struct xdplb *x, char *why, size_t why_bytes)
 	int backends_fd;
 
 	x->prog_fd = p ? bpf_program__fd(p) : -1;
+	x->settings_fd = bpf_object__find_map_fd_by_name(x->obj, ".rodata");
 	x->tables_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_TABLES);
 	x->active_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_ACTIVE);
 	backends_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_BACKENDS);
 	x->backend_stats_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_BACKEND_STATS);
 	x->counters_fd = bpf_object__find_map_fd_by_name(x->obj, ST_LB_MAP_COUNTERS);
+	x->backends_fd = backends_fd;
 	if (x->tables_fd < 0 || x->active_fd < 0 || backends_fd < 0 || x->backend_stats_fd < 0 ||
-	    x->counters_fd < 0) {
+	    x->counters_fd < 0 || x->settings_fd < 0) {
 		say(why, why_bytes, "xdp_lb: the loaded program lacks a map");
 		return -ENOENT;
 	}
@@ -300,6 +317,32 @@ static int maps_find(struct xdplb *x, char *why, size_t why_bytes)
 	return 0;
 }
 
+static void fd_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The fds this actuator owns itself (not the bpf_object's). */
+static void own_fds_close(struct xdplb *x)
+{
+	for (int k = 0; k < ST_LB_TABLE_KEYS; k++)
+		fd_close(&x->table_fds[k]);
+	if (!x->obj) {
+		fd_close(&x->prog_fd);
+		fd_close(&x->settings_fd);
+		fd_close(&x->tables_fd);
+		fd_close(&x->active_fd);
+		fd_close(&x->backends_fd);
+		fd_close(&x->backend_stats_fd);
+		fd_close(&x->counters_fd);
+	}
+}
+
+/* The contract (actuator.h): the kernel's table stays.  The program stays
+ * attached (an attached program holds its maps), so traffic goes on being
+ * balanced while no shadowtap-cp runs. */
 static void xdplb_destroy(struct st_actuator *a)
 {
 	struct xdplb *x = xdplb_of(a);
@@ -308,12 +351,25 @@ static void xdplb_destroy(struct st_actuator *a)
 		return;
 	if (x->backends)
 		munmap(x->backends, x->backends_map_bytes);
-	if (x->prog) {
-		xdp_program__detach(x->prog, x->ifindex, x->attach_mode, 0);
+	own_fds_close(x);
+	if (x->prog)
 		xdp_program__close(x->prog);
-	}
 	bpf_object__close(x->obj);
 	free(x);
+}
+
+static struct xdplb *xdplb_alloc(void)
+{
+	struct xdplb *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->base.ops = &st_xdplb_ops;
+	x->prog_fd = x->settings_fd = x->tables_fd = x->active_fd = -1;
+	x->backends_fd = x->backend_stats_fd = x->counters_fd = -1;
+	for (int k = 0; k < ST_LB_TABLE_KEYS; k++)
+		x->table_fds[k] = -1;
+	return x;
 }
 
 struct st_actuator *st_xdplb_create(const struct st_config_xdp_lb *cfg,
@@ -328,10 +384,9 @@ struct st_actuator *st_xdplb_create(const struct st_config_xdp_lb *cfg,
 		errno = EINVAL;
 		return NULL;
 	}
-	x = calloc(1, sizeof(*x));
+	x = xdplb_alloc();
 	if (!x)
 		return NULL;
-	x->base.ops = &st_xdplb_ops;
 	err = settings_init(x, cfg, why, why_bytes);
 	if (!err)
 		err = object_open(x, why, why_bytes);
@@ -345,6 +400,425 @@ struct st_actuator *st_xdplb_create(const struct st_config_xdp_lb *cfg,
 		return NULL;
 	}
 	return &x->base;
+}
+
+/* --- pins (st_xdplb_open, st_xdplb_observe) --------------------------- */
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static void pin_path(const struct xdplb *x, const char *name, char *path, size_t bytes)
+{
+	snprintf(path, bytes, "%s/%s", x->pin_dir, name);
+}
+
+
+/* What is pinned under pin_dir, and which of the actuator's fds it is. */
+static const char *const pin_names[] = {
+	"prog", "settings", "tables", "active", "backends", "backend_stats", "counters",
+};
+#define PINS (sizeof(pin_names) / sizeof(pin_names[0]))
+
+static int *pin_fd(struct xdplb *x, size_t i)
+{
+	int *fds[PINS] = {
+		&x->prog_fd, &x->settings_fd, &x->tables_fd, &x->active_fd, &x->backends_fd,
+		&x->backend_stats_fd, &x->counters_fd,
+	};
+
+	return fds[i];
+}
+
+int st_xdplb_pin_dir(const char *instance, char *out, size_t out_bytes)
+{
+	int n;
+
+	if (!instance || !*instance || strchr(instance, '/'))
+		return -EINVAL;
+	n = snprintf(out, out_bytes, "%s/shadowtap/%s/xdp_lb", ST_XDPLB_BPFFS, instance);
+	return n < 0 || (size_t)n >= out_bytes ? -ENAMETOOLONG : 0;
+}
+
+int st_xdplb_bpffs_ensure(void)
+{
+	struct statfs sf;
+
+	if (statfs(ST_XDPLB_BPFFS, &sf))
+		return -errno;
+	if (sf.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", ST_XDPLB_BPFFS, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+/* mkdir -p of pin_dir, each level 0700; 0 or -errno. */
+static int pin_dir_make(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(path, 0700) && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+static void pins_remove(const char *dir)
+{
+	char path[PATH_MAX + 16];
+
+	for (size_t i = 0; i < PINS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		unlink(path);
+	}
+	for (int k = 0; k < ST_LB_TABLE_KEYS; k++) {
+		snprintf(path, sizeof(path), "%s/table%d", dir, k);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Pins the program and every map of a freshly loaded balancer. */
+static int pins_write(struct xdplb *x, char *why, size_t why_bytes)
+{
+	char path[PATH_MAX + 16];
+	int err = pin_dir_make(x->pin_dir);
+
+	if (err) {
+		say(why, why_bytes, "xdp_lb: cannot make %s (a bpffs?): %s", x->pin_dir,
+		    strerror(-err));
+		return err;
+	}
+	pins_remove(x->pin_dir);
+	err = pin_dir_make(x->pin_dir);
+	for (size_t i = 0; !err && i < PINS; i++) {
+		int fd = *pin_fd(x, i);
+
+		if (i == 0 && x->prog)
+			fd = xdp_program__fd(x->prog);  /* what is attached */
+		pin_path(x, pin_names[i], path, sizeof(path));
+		if (bpf_obj_pin(fd, path))
+			err = -errno;
+	}
+	if (err)
+		say(why, why_bytes, "xdp_lb: cannot pin under %s: %s", x->pin_dir,
+		    strerror(-err));
+	return err;
+}
+
+/* Opens every pin; 0, or -errno (-ENOENT: nothing pinned). */
+static int pins_open(struct xdplb *x)
+{
+	char path[PATH_MAX + 16];
+
+	for (size_t i = 0; i < PINS; i++) {
+		pin_path(x, pin_names[i], path, sizeof(path));
+		*pin_fd(x, i) = bpf_obj_get(path);
+		if (*pin_fd(x, i) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The pinned settings (the program's .rodata) into *s; 0 or -errno. */
+static int pinned_settings(struct xdplb *x, struct st_lb_settings *s)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info), zero = 0;
+	uint8_t *value;
+	int err = 0;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(x->settings_fd, &info, &len))
+		return -errno;
+	if (info.value_size < sizeof(*s))
+		return -EINVAL;
+	value = calloc(1, info.value_size);
+	if (!value)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(x->settings_fd, &zero, value))
+		err = -errno;
+	else
+		memcpy(s, value, sizeof(*s));
+	free(value);
+	return err;
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/*
+ * Whether program id `id` runs on ifindex: attached alone (the kernel's
+ * XDP query), or as a component of libxdp's dispatcher there, which libxdp
+ * pins as ST_XDPLB_BPFFS/xdp/dispatch-IFINDEX-DISPATCHERID/progN-prog.
+ * Neither needs CAP_SYS_ADMIN.  Sets *mode.
+ */
+static bool runs_on(int ifindex, uint32_t id, enum xdp_attach_mode *mode)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	bool found = false;
+	struct dirent *e;
+	DIR *d;
+
+	if (!id || bpf_xdp_query(ifindex, 0, &q))
+		return false;
+	if (q.drv_prog_id == id || q.skb_prog_id == id) {
+		*mode = q.drv_prog_id == id ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+		return true;
+	}
+	for (int m = 0; m < 2 && !found; m++) {
+		uint32_t dispatcher = m == 0 ? q.drv_prog_id : q.skb_prog_id;
+
+		if (!dispatcher)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/xdp/dispatch-%d-%u", ST_XDPLB_BPFFS, ifindex,
+			 dispatcher);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while (!found && (e = readdir(d))) {
+			size_t n = strlen(e->d_name);
+			int fd;
+
+			if (n < 5 || strcmp(e->d_name + n - 5, "-prog"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			fd = bpf_obj_get(path);
+			found = fd >= 0 && prog_id(fd) == id;
+			if (fd >= 0)
+				close(fd);
+		}
+		closedir(d);
+		if (found)
+			*mode = m == 0 ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+	}
+	return found;
+}
+
+static int backends_map(struct xdplb *x, int prot)
+{
+	x->backends_map_bytes = mapping_bytes(sizeof(struct st_lb_backend) * ST_LB_BACKENDS_MAX);
+	x->backends = mmap(NULL, x->backends_map_bytes, prot, MAP_SHARED, x->backends_fd, 0);
+	if (x->backends == MAP_FAILED) {
+		x->backends = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+/* Takes over the pinned balancer when it runs on our interface with our
+ * settings; -ESTALE (or another -errno) when it cannot be. */
+static int adopt(struct xdplb *x)
+{
+	struct st_lb_settings pinned;
+	int err = pins_open(x);
+
+	if (!err)
+		err = pinned_settings(x, &pinned);
+	if (!err && memcmp(&pinned, &x->settings, sizeof(pinned)))
+		err = -ESTALE;
+	if (!err && !runs_on(x->ifindex, prog_id(x->prog_fd), &x->attach_mode))
+		err = -ESTALE;
+	if (!err)
+		err = backends_map(x, PROT_READ | PROT_WRITE);
+	if (err) {
+		own_fds_close(x);
+		return err;
+	}
+	x->adopted = true;
+	return 0;
+}
+
+/* Detaches whatever balancer is pinned under x->pin_dir from x->ifindex,
+ * if it runs there (a settings change replaces it). */
+static void pinned_detach(struct xdplb *x)
+{
+	char path[PATH_MAX + 16];
+	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
+	struct xdp_program *p;
+	int fd;
+
+	pin_path(x, "prog", path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (runs_on(x->ifindex, prog_id(fd), &mode)) {
+		p = xdp_program__from_fd(fd);
+		if (!libxdp_get_error(p)) {
+			xdp_program__detach(p, x->ifindex, mode, 0);
+			xdp_program__close(p);
+		} else {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+
+			bpf_xdp_detach(x->ifindex, mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE :
+				       XDP_FLAGS_DRV_MODE, &o);
+		}
+	}
+	close(fd);
+}
+
+struct st_actuator *st_xdplb_open(const struct st_config_xdp_lb *cfg, const char *pin_dir,
+				  enum st_xdplb_attach attach, char *why, size_t why_bytes)
+{
+	struct xdplb *x;
+	int err;
+
+	say(why, why_bytes, "ok");
+	if (!cfg || !pin_dir || !*pin_dir || strlen(pin_dir) >= sizeof(x->pin_dir) ||
+	    attach == ST_XDPLB_ATTACH_NONE || attach > ST_XDPLB_ATTACH_NONE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	x = xdplb_alloc();
+	if (!x)
+		return NULL;
+	snprintf(x->pin_dir, sizeof(x->pin_dir), "%s", pin_dir);
+	err = settings_init(x, cfg, why, why_bytes);
+	if (!err && adopt(x) == 0) {
+		say(why, why_bytes, "xdp_lb: adopted the balancer pinned in %s (%s mode)",
+		    x->pin_dir, st_xdplb_attach_mode(&x->base));
+		return &x->base;
+	}
+	if (!err) {
+		pinned_detach(x);
+		err = object_open(x, why, why_bytes);
+	}
+	if (!err)
+		err = program_load(x, attach, why, why_bytes);
+	if (!err)
+		err = maps_find(x, why, why_bytes);
+	if (!err)
+		err = pins_write(x, why, why_bytes);
+	if (err) {
+		if (x->prog)
+			xdp_program__detach(x->prog, x->ifindex, x->attach_mode, 0);
+		xdplb_destroy(&x->base);
+		errno = err < 0 ? -err : EINVAL;
+		return NULL;
+	}
+	return &x->base;
+}
+
+static int observer_apply(struct st_actuator *a, const struct st_actuator_backend *backends,
+			  size_t n, bool dry_run, struct st_actuator_result *res)
+{
+	(void)a;
+	(void)backends;
+	(void)n;
+	(void)dry_run;
+	memset(res, 0, sizeof(*res));
+	say(res->why, sizeof(res->why), "xdp_lb: a read-only view (st_xdplb_observe)");
+	return -EPERM;
+}
+
+static int xdplb_read(struct st_actuator *a, struct st_actuator_backend *out, size_t max,
+		      size_t *n);
+
+static const struct st_actuator_ops observer_ops = {
+	.name = "xdp_lb",
+	.apply = observer_apply,
+	.read = xdplb_read,
+	.destroy = xdplb_destroy,
+};
+
+struct st_actuator *st_xdplb_observe(const char *pin_dir, char *why, size_t why_bytes)
+{
+	struct xdplb *x;
+	int err;
+
+	say(why, why_bytes, "ok");
+	if (!pin_dir || !*pin_dir || strlen(pin_dir) >= PATH_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	x = xdplb_alloc();
+	if (!x)
+		return NULL;
+	x->base.ops = &observer_ops;
+	x->read_only = true;
+	snprintf(x->pin_dir, sizeof(x->pin_dir), "%s", pin_dir);
+	err = pins_open(x);
+	if (err)
+		say(why, why_bytes, "xdp_lb: nothing pinned in %s: %s", pin_dir, strerror(-err));
+	if (!err) {
+		err = pinned_settings(x, &x->settings);
+		if (err)
+			say(why, why_bytes, "xdp_lb: cannot read the pinned settings: %s",
+			    strerror(-err));
+	}
+	if (!err) {
+		err = backends_map(x, PROT_READ);
+		if (err)
+			say(why, why_bytes, "xdp_lb: cannot map %s: %s", ST_LB_MAP_BACKENDS,
+			    strerror(-err));
+	}
+	if (err) {
+		xdplb_destroy(&x->base);
+		errno = -err;
+		return NULL;
+	}
+	return &x->base;
+}
+
+int st_xdplb_remove(struct st_actuator *a)
+{
+	struct xdplb *x = xdplb_of(a);
+	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
+	int err = 0;
+
+	if (x->read_only)
+		return -EPERM;
+	if (x->prog) {
+		err = xdp_program__detach(x->prog, x->ifindex, x->attach_mode, 0);
+	} else if (x->adopted && runs_on(x->ifindex, prog_id(x->prog_fd), &mode)) {
+		struct xdp_program *p = xdp_program__from_fd(x->prog_fd);
+
+		err = (int)libxdp_get_error(p);
+		if (!err) {
+			err = xdp_program__detach(p, x->ifindex, mode, 0);
+			xdp_program__close(p);
+		}
+	}
+	if (x->pin_dir[0])
+		pins_remove(x->pin_dir);
+	return err;
+}
+
+void st_xdplb_settings(const struct st_actuator *a, struct st_lb_settings *out)
+{
+	*out = xdplb_of(a)->settings;
+}
+
+bool st_xdplb_adopted(const struct st_actuator *a)
+{
+	return xdplb_of(a)->adopted;
 }
 
 /* --- reading the kernel ---------------------------------------------- */
@@ -364,18 +838,52 @@ static int active_key(struct xdplb *x)
 	return (int)(key & (ST_LB_TABLE_KEYS - 1));
 }
 
-/* The current inner map's fd, or -ENOENT. */
+/*
+ * The current inner map's fd (the caller closes it), or -ENOENT.  The
+ * outer map gives the map's id; the fd comes from the inner maps this
+ * actuator installed, else from their pins (table0, table1), else from
+ * the id (which needs CAP_SYS_ADMIN, that shadowtap-cp does not keep).
+ * Whichever it is, its id must be the outer map's.
+ */
 static int installed_table_fd(struct xdplb *x)
 {
 	uint32_t id = 0;
 	int key = active_key(x), fd;
+	char path[PATH_MAX + 16], name[16];
 
 	if (key < 0)
 		return key;
 	if (bpf_map_lookup_elem(x->tables_fd, &key, &id))
 		return errno == ENOENT ? -ENOENT : -errno;
+	if (x->table_fds[key] >= 0 && map_id(x->table_fds[key]) == id) {
+		fd = fcntl(x->table_fds[key], F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (x->pin_dir[0]) {
+		snprintf(name, sizeof(name), "table%d", key);
+		pin_path(x, name, path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd >= 0 && map_id(fd) == id)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
 	fd = bpf_map_get_fd_by_id(id);
 	return fd < 0 ? -errno : fd;
+}
+
+int st_xdplb_active_table(struct st_actuator *a, uint32_t *key, uint32_t *table_map_id)
+{
+	struct xdplb *x = xdplb_of(a);
+	int k = active_key(x);
+
+	if (k < 0)
+		return k;
+	*key = (uint32_t)k;
+	*table_map_id = 0;
+	if (bpf_map_lookup_elem(x->tables_fd, &k, table_map_id) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 static void current_free(struct xdplb *x, struct current *cur)
@@ -729,14 +1237,29 @@ static int table_install(struct xdplb *x, uint32_t key, int table_fd)
 	uint64_t t0 = now_ns();
 	int err;
 
+	char path[PATH_MAX + 16], name[16];
+
 	if (table_fd >= 0)
 		err = bpf_map_update_elem(x->tables_fd, &key, &table_fd, BPF_ANY);
 	else
 		err = bpf_map_delete_elem(x->tables_fd, &key);
 	x->last.install_ns = now_ns() - t0;
 	if (err && errno == ENOENT && table_fd < 0)
-		return 0;
-	return err ? -errno : 0;
+		err = 0;
+	else if (err)
+		return -errno;
+	/* kept (and pinned) to be read back without CAP_SYS_ADMIN */
+	fd_close(&x->table_fds[key]);
+	if (table_fd >= 0)
+		x->table_fds[key] = fcntl(table_fd, F_DUPFD_CLOEXEC, 0);
+	if (x->pin_dir[0]) {
+		snprintf(name, sizeof(name), "table%u", key);
+		pin_path(x, name, path, sizeof(path));
+		unlink(path);
+		if (table_fd >= 0)
+			bpf_obj_pin(table_fd, path);  /* a failure: read by id */
+	}
+	return 0;
 }
 
 /* The swap: packets use st_lb_tables[key] from now on. */
@@ -882,7 +1405,7 @@ const char *st_xdplb_attach_mode(const struct st_actuator *a)
 {
 	const struct xdplb *x = xdplb_of(a);
 
-	if (!x->prog)
+	if (!x->prog && !x->adopted)
 		return "none";
 	return x->attach_mode == XDP_MODE_NATIVE ? "native" : "skb";
 }

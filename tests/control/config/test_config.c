@@ -1185,7 +1185,7 @@ static void test_cp_range_ends_accepted(void)
 		"  nexthop = { enabled = true; group_id = 4294966270L; route = \"::/0\"; table = 4294967295L;\n"
 		"    resilient = { buckets = 1; idle_timer_s = 3600; }; };\n"
 		"  xdp_lb = { enabled = true; interface = \"012345678901234\"; vip = \"[2001:db8::1]:1\";\n"
-		"    transport = \"both\"; table_size = 101; forward = \"redirect\";\n"
+		"    transport = \"both\"; table_size = 2003; pool = \"q\"; forward = \"redirect\";\n"
 		"    egress_interface = \"veth0\"; ipip_source = \"192.0.2.1\"; };\n"
 		"  hook = { command = [ \"/bin/a\", \"\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\",\n"
 		"    \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\" ]; timeout_ms = 600000; }; };\n"
@@ -1234,7 +1234,8 @@ static void test_cp_range_ends_accepted(void)
 		  a->nexthop.table == 4294967295u && a->nexthop.resilient.buckets == 1 &&
 		  a->nexthop.resilient.idle_timer_s == 3600);
 	CU_ASSERT(a->xdp_lb.enabled && a->xdp_lb.vip.af == AF_INET6 && a->xdp_lb.vip_port == 1 &&
-		  a->xdp_lb.transport == ST_CONFIG_BOTH && a->xdp_lb.table_size == 101 &&
+		  a->xdp_lb.transport == ST_CONFIG_BOTH && a->xdp_lb.table_size == 2003 &&
+		  !a->xdp_lb.table_size_auto && !strcmp(a->xdp_lb.pool, "q") &&
 		  a->xdp_lb.forward == ST_XDP_FWD_REDIRECT &&
 		  a->xdp_lb.ipip_source.af == AF_INET && a->xdp_lb.ipip_source.bytes[3] == 1);
 	CU_ASSERT_STRING_EQUAL(a->xdp_lb.interface, "012345678901234");
@@ -1562,7 +1563,7 @@ static void test_cp_cross_checks(void)
 static void test_cp_actuator_checks(void)
 {
 	static const char pools[] = "pools = ( { name = \"p\"; min_backends = 0; } );\n";
-	char text[1024];
+	char text[8192];
 	struct st_config *cfg;
 
 	expect_error("actuators = { nexthop = {\n  enabled = true; }; };\n", 2,
@@ -1598,27 +1599,58 @@ static void test_cp_actuator_checks(void)
 	expect_error("actuators = { xdp_lb = {\n  enabled = true; interface = \"lo\"; }; };\n", 2,
 		     "actuators.xdp_lb is enabled but has no vip");
 	expect_error("actuators = { xdp_lb = {\n  enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\"; }; };\n", 2,
-		     "actuators.xdp_lb is enabled but there are no backends");
+		     "actuators.xdp_lb is enabled but there are no pools");
 	snprintf(text, sizeof(text), "%s"
 		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; } );\n"
 		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
 		 "  forward = \"redirect\"; }; };\n", pools);
 	expect_error(text, 4, "forward = \"redirect\" needs an egress_interface");
-	/* 2 backends: 199 (a prime) < 200 is refused, 211 (a prime) passes */
+	/* 2 backends: 3989 (the largest prime < 2000 x 2) is refused, 4001 (a
+	 * prime) passes */
 	snprintf(text, sizeof(text), "%s"
 		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
 		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
 		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
-		 "  table_size = 199; }; };\n", pools);
-	expect_error(text, 5, "table_size = 199 is less than 100 x the 2 backends");
+		 "  table_size = 3989; }; };\n", pools);
+	expect_error(text, 5, "table_size = 3989 is below 2000 x the 2 backends of pool \"p\"");
 	snprintf(text, sizeof(text), "%s"
 		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
 		 "  { name = \"b\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
 		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
-		 "  table_size = 211; }; };\n", pools);
+		 "  table_size = 4001; }; };\n", pools);
 	cfg = load_text(text);
 	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg) {
+		CU_ASSERT(st_config_actuators(cfg)->xdp_lb.table_size == 4001);
+		CU_ASSERT_STRING_EQUAL(st_config_actuators(cfg)->xdp_lb.pool, "p");
+	}
 	st_config_destroy(cfg);
+	/* the pool must exist and have backends; "auto" or a prime only */
+	snprintf(text, sizeof(text), "%s"
+		 "backends = ( { name = \"a\"; pool = \"p\"; address = \"10.0.0.1\"; } );\n"
+		 "actuators = { xdp_lb = { enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\";\n"
+		 "  pool = \"nope\"; }; };\n", pools);
+	expect_error(text, 4, "actuators.xdp_lb.pool \"nope\" is not a pool");
+	expect_error("actuators = { xdp_lb = {\n  table_size = \"big\"; }; };\n", 2,
+		     "table_size = \"big\" is neither \"auto\" nor a prime");
+	/* "auto": 40 backends -> 80021, the smallest prime >= 2000 x 40 */
+	{
+		size_t len = (size_t)snprintf(text, sizeof(text), "%sbackends = (", pools);
+
+		for (int i = 0; i < 40; i++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+						"%s{ name = \"b%d\"; pool = \"p\"; address = "
+						"\"10.0.1.%d\"; }", i ? ", " : " ", i, i + 1);
+		snprintf(text + len, sizeof(text) - len, " );\nactuators = { xdp_lb = { "
+			 "enabled = true; interface = \"lo\"; vip = \"10.0.0.1:80\"; "
+			 "table_size = \"auto\"; }; };\n");
+		cfg = load_text(text);
+		CU_ASSERT_PTR_NOT_NULL(cfg);
+		if (cfg)
+			CU_ASSERT(st_config_actuators(cfg)->xdp_lb.table_size == 80021 &&
+				  st_config_actuators(cfg)->xdp_lb.table_size_auto);
+		st_config_destroy(cfg);
+	}
 	/* a disabled actuator is range-checked only */
 	cfg = load_text("actuators = { xdp_lb = { table_size = 3; forward = \"redirect\"; };\n"
 			"  nexthop = { resilient = { buckets = 1; }; }; };\n");

@@ -14,8 +14,13 @@
  *            backend, back to back) that comes out with the new backend:
  *            when packets see the new table;
  *   apply    the whole apply() (read back, build, fill, swap).
- * Target: swap <= 1 ms.  Runs in a network namespace of its own, on a veth
- * pair it creates; the program is loaded, not attached.  Needs root.
+ * Target: swap <= 1 ms.  M is the product's "auto" size for N + 1
+ * backends (maglev.h: the smallest prime >= max(65537, 2000 (N + 1))).
+ * Also, without root: the flows that move when one backend is added to N
+ * at that size, over 10^5 synthetic flows (st_lb_flow_hash_v4), and their
+ * excess over the minimal 1/(N + 1) (target <= 1%).
+ * Runs in a network namespace of its own, on a veth pair it creates; the
+ * program is loaded, not attached.  Needs root.
  *
  *   shadowtap-xdplb-bench [--quick] [--swaps N]
  */
@@ -32,6 +37,7 @@
 #include <bpf/bpf.h>
 
 #include "bpf/lb.h"
+#include "control/actuate/xdplb/maglev.h"
 #include "control/actuate/xdplb/xdplb.h"
 
 #define VIP 0xc0000201u
@@ -141,18 +147,20 @@ static void backend_make(struct st_actuator_backend *b, unsigned i)
 
 /* A flow whose backend differs between the N and N + 1 tables: found by
  * probing after each of the first two applies. */
+#define PROBE_FLOWS 8192   /* ~0.1% move at N 1000: some 8 of these */
+
 static int moving_flow(struct probe *p, struct st_actuator_backend *b, unsigned n)
 {
 	struct st_actuator_result res;
-	int before[512];
+	static int before[PROBE_FLOWS];
 
-	for (unsigned f = 0; f < 512; f++) {
+	for (unsigned f = 0; f < PROBE_FLOWS; f++) {
 		p->frame_bytes = frame_build(p->frame, 0x0a640000u + f, (uint16_t)(1024 + f));
 		before[f] = probe_mac(p);
 	}
 	if (p->a->ops->apply(p->a, b, n + 1, false, &res))
 		return -1;
-	for (unsigned f = 0; f < 512; f++) {
+	for (unsigned f = 0; f < PROBE_FLOWS; f++) {
 		p->frame_bytes = frame_build(p->frame, 0x0a640000u + f, (uint16_t)(1024 + f));
 		if (probe_mac(p) != before[f])
 			return 0;  /* the frame of flow f stays in p->frame */
@@ -193,7 +201,7 @@ static int scenario(unsigned n, uint32_t m, unsigned swaps)
 
 		if (p.a->ops->apply(p.a, b, n, false, &res) || moving_flow(&p, b, n)) {
 			fprintf(stderr, "xdplb-bench: set-up failed (N %u, M %u: M must be a "
-				"prime >= 100 (N + 1))\n", n, m);
+				"prime >= 100 (N + 1), or no probed flow moves)\n", n, m);
 			err = -1;
 			goto out;
 		}
@@ -266,10 +274,51 @@ out:
 	return err;
 }
 
+#define MOVED_FLOWS 100000
+
+/* Flows moved by adding backend N to backends 0..N-1 at the auto size. */
+static int moved_flows(unsigned n)
+{
+	uint32_t m = st_maglev_size_auto(n + 1), moved = 0;
+	struct st_maglev_backend *b = calloc(n + 1, sizeof(*b));
+	char (*names)[24] = calloc(n + 1, sizeof(*names));
+	uint32_t *before = calloc(m, sizeof(*before)), *after = calloc(m, sizeof(*after));
+	int err = -1;
+
+	if (!b || !names || !before || !after || !m)
+		goto out;
+	for (unsigned i = 0; i <= n; i++) {
+		snprintf(names[i], sizeof(names[i]), "backend-%04u", i);
+		b[i].name = names[i];
+		b[i].weight = 1;
+	}
+	if (st_maglev_build(b, n, m, before) || st_maglev_build(b, n + 1, m, after))
+		goto out;
+	for (uint32_t f = 0; f < MOVED_FLOWS; f++) {
+		uint32_t slot = st_lb_flow_hash_v4(htonl(0x0a000000u + f / 16), htonl(VIP),
+						   htons((uint16_t)(1024 + f % 16 * 3000 + f % 997)),
+						   htons(VIP_PORT), 6) % m;
+
+		moved += before[slot] != after[slot];
+	}
+	printf("figure: moved  N %4u + 1  M %7u (auto)  %.4f of %d flows moved, minimal %.4f, "
+	       "excess %.4f  target <= 0.01: %s\n", n, m, (double)moved / MOVED_FLOWS,
+	       MOVED_FLOWS, 1.0 / (n + 1), (double)moved / MOVED_FLOWS - 1.0 / (n + 1),
+	       (double)moved / MOVED_FLOWS - 1.0 / (n + 1) <= 0.01 ? "MET" : "NOT MET");
+	err = 0;
+out:
+	free(b);
+	free(names);
+	free(before);
+	free(after);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
+	static const unsigned moved_n[] = { 2, 4, 10, 100, 500, 1000 };
 	static const struct { unsigned n; uint32_t m; } full[] = {
-		{10, 65537}, {100, 65537}, {500, 65537}, {1000, 100103}, {1000, 655373},
+		{10, 0}, {100, 0}, {500, 0}, {1000, 0},   /* m 0: the auto size */
 	};
 	unsigned swaps = 200, scenarios = sizeof(full) / sizeof(full[0]);
 	int err = 0;
@@ -294,7 +343,10 @@ int main(int argc, char **argv)
 	       "of st_lb_active,\nvisible = flip start to the first probe packet on the new "
 	       "table, install = the outer-map\nupdate before the flip (returns after an RCU "
 	       "grace period), apply = the whole apply()\n");
+	for (unsigned s = 0; s < sizeof(moved_n) / sizeof(moved_n[0]) && !err; s++)
+		err = moved_flows(moved_n[s]);
 	for (unsigned s = 0; s < scenarios && !err; s++)
-		err = scenario(full[s].n, full[s].m, swaps);
+		err = scenario(full[s].n, full[s].m ? full[s].m : st_maglev_size_auto(full[s].n + 1),
+			       swaps);
 	return err ? 1 : 0;
 }

@@ -9,7 +9,9 @@
  * shares (builder's proportional turns: each backend within n + 1 slots of
  * M * w / W); disruption measured over 10^5 synthetic flows, each looked up
  * here (hash mod M) in the old and the new table, against the minimum
- * 1/(N+1) (add) or the removed backend's share (remove), + 1%.
+ * 1/(N+1) (add) or the removed backend's share (remove), + 1%, at the
+ * default table (65537), at the product's "auto" size for N = 2..1000 and,
+ * pinned, at sizes below the product's bound.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -254,7 +256,8 @@ static void check_add_one(size_t n, uint32_t m, double excess_max)
 	free(names);
 }
 
-/* The default table (M 65537) up to 500 backends (M >= 131 N): <= 1%. */
+/* M 65537 (the "auto" size up to 32 backends) up to 500 backends (M >= 131 N):
+ * <= 1% here, but the product refuses M < 2000 N (maglev.h). */
 static void test_add_one_backend(void)
 {
 	check_add_one(4, 65537, 0.01);
@@ -268,13 +271,43 @@ static void test_add_one_backend(void)
 /*
  * Maglev's excess disruption grows as M / N shrinks: at M ~ 100 N it is a
  * few percent, not 1% (measured: N 10, M 1103 -> 3.5%).  Pinned here so
- * that a change to the builder shows; the 1% target needs M >~ 130 N.
+ * that a change to the builder shows; the product refuses these sizes
+ * (maglev.h: M >= 2000 N).
  */
 static void test_add_one_backend_small_table(void)
 {
 	check_add_one(4, 1009, 0.01);
 	check_add_one(10, 1103, 0.05);
 	check_add_one(100, 10103, 0.05);
+}
+
+/*
+ * The product's rule (maglev.h, actuators.xdp_lb.table_size = "auto"):
+ * adding one backend to N, at the table size a pool of N + 1 backends gets,
+ * moves at most 1/(N + 1) + 1% of 10^5 flows (the acceptance bound; the
+ * oracle is the definition: flows whose backend differs between the two
+ * tables).  The sizes themselves against primes found by hand.
+ */
+static void test_add_one_backend_auto_size(void)
+{
+	static const size_t ns[] = { 2, 4, 10, 100, 500, 1000 };
+
+	CU_ASSERT_EQUAL(st_maglev_size_auto(1), 65537);
+	CU_ASSERT_EQUAL(st_maglev_size_auto(32), 65537);      /* 64000 < 65537 */
+	CU_ASSERT_EQUAL(st_maglev_size_auto(33), 66029);      /* first prime >= 66000 */
+	CU_ASSERT_EQUAL(st_maglev_size_auto(101), 202001);
+	CU_ASSERT_EQUAL(st_maglev_size_auto(1001), 2002001);
+	CU_ASSERT_EQUAL(st_maglev_size_auto(1024), 2048003);
+	CU_ASSERT_EQUAL(st_maglev_size_auto(9000), 0);        /* > ST_MAGLEV_SIZE_MAX */
+	CU_ASSERT_EQUAL(st_maglev_check_size_bounded(66029, 33), 0);
+	CU_ASSERT_EQUAL(st_maglev_check_size_bounded(65537, 33), -EINVAL); /* < 66000 */
+	CU_ASSERT_EQUAL(st_maglev_check_size_bounded(66031, 33), -EINVAL); /* not prime */
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		uint32_t m = st_maglev_size_auto(ns[i] + 1);
+
+		CU_ASSERT_EQUAL_FATAL(st_maglev_check_size_bounded(m, ns[i] + 1), 0);
+		check_add_one(ns[i], m, 0.01);
+	}
 }
 
 static void check_remove_one(size_t n, size_t removed, uint32_t m)
@@ -323,4 +356,5 @@ ST_TEST_MAIN("control/actuate/xdplb/maglev",
 	ST_TEST(test_order_independent),
 	ST_TEST(test_add_one_backend),
 	ST_TEST(test_add_one_backend_small_table),
+	ST_TEST(test_add_one_backend_auto_size),
 	ST_TEST(test_remove_one_backend))

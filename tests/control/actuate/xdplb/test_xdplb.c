@@ -129,6 +129,28 @@ static size_t frame_build(uint8_t *f, const struct flow *fl, bool vlan)
 	return l2 + ip_bytes;
 }
 
+/* Inserts `words` 32-bit words of IPv4 options (RFC 791 section 3.1: NOPs,
+ * then End of Option List) after the 20-byte header of a frame_build()
+ * frame of `bytes`; fixes IHL, total length and checksum.  New size. */
+static size_t frame_add_ip_options(uint8_t *f, size_t bytes, bool vlan, unsigned words)
+{
+	size_t l2 = vlan ? 18 : 14, opt = 4u * words, ip_bytes = bytes - l2 + opt;
+	uint8_t *ip = f + l2;
+	uint16_t csum;
+
+	memmove(ip + 20 + opt, ip + 20, bytes - l2 - 20);
+	memset(ip + 20, 1, opt);             /* NOP */
+	ip[20 + opt - 1] = 0;                /* End of Option List */
+	ip[0] = (uint8_t)(0x40 | (5 + words));
+	ip[2] = (uint8_t)(ip_bytes >> 8);
+	ip[3] = (uint8_t)ip_bytes;
+	ip[10] = ip[11] = 0;
+	csum = (uint16_t)~ones_sum(ip, 20 + opt);
+	ip[10] = (uint8_t)(csum >> 8);
+	ip[11] = (uint8_t)csum;
+	return bytes + opt;
+}
+
 struct run {
 	int verdict;
 	uint8_t out[FRAME_MAX + 64];
@@ -416,6 +438,58 @@ static void test_other_frames_pass(void)
 	a->ops->destroy(a);
 }
 
+/* A frame with IP options goes where the same flow without options goes
+ * (the hash covers addresses, ports and protocol only); every truncation
+ * of one passes with the parse-error counter. */
+static void test_ip_options_follow_the_table(void)
+{
+	struct st_actuator *a = lb_create(ST_XDP_FWD_TX);
+	struct st_actuator_backend b[4];
+	struct st_actuator_result res;
+	uint64_t c[ST_LB__COUNT];
+	uint8_t in[FRAME_MAX], plain_dst[6];
+	unsigned wrong = 0, forwarded = 0, truncated = 0, passed = 0;
+	struct run r;
+	size_t bytes;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	for (unsigned i = 0; i < 4; i++)
+		backend_make(&b[i], i, 1);
+	CU_ASSERT_EQUAL_FATAL(a->ops->apply(a, b, 4, false, &res), 0);
+	for (unsigned i = 0; i < 400; i++) {
+		struct flow fl = flow_make(i, i % 2 ? 6 : 17);
+		bool vlan = i % 3 == 0;
+		unsigned words = 1 + i % 10;  /* IHL 6..15 */
+
+		bytes = frame_build(in, &fl, vlan);
+		CU_ASSERT_EQUAL_FATAL(run_frame(a, in, bytes, &r), 0);
+		memcpy(plain_dst, r.out, 6);
+		bytes = frame_add_ip_options(in, bytes, vlan, words);
+		CU_ASSERT_EQUAL_FATAL(run_frame(a, in, bytes, &r), 0);
+		wrong += r.verdict != XDP_TX || r.out_bytes != bytes ||
+			 memcmp(r.out, plain_dst, 6) != 0 ||
+			 memcmp(r.out + 12, in + 12, bytes - 12) != 0;
+		forwarded += 2;
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+	/* Truncated inside the options or the transport header. */
+	for (int kind = 0; kind < 2; kind++) {
+		struct flow fl = flow_make(7, kind ? 6 : 17);
+		size_t whole = frame_add_ip_options(in, frame_build(in, &fl, false), false, 10);
+
+		for (bytes = 14 + 20; bytes < whole - 8; bytes++) {
+			CU_ASSERT_EQUAL_FATAL(run_frame(a, in, bytes, &r), 0);
+			passed += r.verdict == XDP_PASS;
+			truncated++;
+		}
+	}
+	CU_ASSERT_EQUAL(passed, truncated);
+	counters_get(a, c);
+	CU_ASSERT_EQUAL(c[ST_LB_FORWARDED], forwarded);
+	CU_ASSERT_EQUAL(c[ST_LB_PASS_PARSE_ERROR], truncated);
+	a->ops->destroy(a);
+}
+
 static void test_ipip_outer_header(void)
 {
 	struct st_actuator *a = lb_create(ST_XDP_FWD_IPIP);
@@ -612,6 +686,7 @@ ST_TEST_MAIN("control/actuate/xdplb/xdplb",
 	ST_TEST(test_tx_chooses_the_table_backend),
 	ST_TEST(test_many_flows_follow_the_table),
 	ST_TEST(test_other_frames_pass),
+	ST_TEST(test_ip_options_follow_the_table),
 	ST_TEST(test_ipip_outer_header),
 	ST_TEST(test_redirect_rewrites_to_the_egress_mac),
 	ST_TEST(test_apply_contract))
