@@ -14,6 +14,8 @@ Oracles, all from tshark 4.0 on the same capture (never from shadowtap):
   - Kafka records: per Produce request to 9092, last offset delta + 1 per
     partition batch, summed;
   - packets: frames 10.0.0.10:9092 <- clients, and -> clients;
+  - retransmissions: frames of those tshark's TCP analysis flags as a
+    retransmission (the generator duplicates 2 % of the client's segments);
   - latency: per (TCP stream, correlation id), the response frame's time
     minus the request frame's time; shadowtap's p99 of an epoch must lie
     between tshark's order statistics around rank 0.99 of that epoch's
@@ -61,7 +63,7 @@ backends = (
     { name = "b1"; pool = "ingest"; address = "10.0.0.11"; standby = true; }
 );
 policy = { cooldown_s = 30; scale_up_utilization = 0.8; scale_down_utilization = 0.2;
-           latency_p99_ms_max = %(latency)s; };
+           latency_p99_ms_max = %(latency)s; retransmissions_per_s_max = %(retrans)s; };
 actuators = { dry_run = true; };
 """
 
@@ -91,6 +93,11 @@ def oracle(cap):
         records += sum(int(d) + 1 for d in deltas.split(",") if d)
     to = len(tshark(cap, f"ip.dst=={KAFKA_SERVER} && tcp.dstport==9092", "frame.number"))
     frm = len(tshark(cap, f"ip.src=={KAFKA_SERVER} && tcp.srcport==9092", "frame.number"))
+    retrans_ns = [ns(t) for (t,) in tshark(
+        cap, f"ip.addr=={KAFKA_SERVER} && tcp.port==9092 && (tcp.analysis.retransmission || "
+        "tcp.analysis.spurious_retransmission || tcp.analysis.fast_retransmission)",
+        "frame.time_epoch")]
+    retrans = len(retrans_ns)
     asked, pairs = {}, []
     for t, stream, corr, dport in tshark(cap, "kafka", "frame.time_epoch", "tcp.stream",
                                          "kafka.correlation_id", "tcp.dstport"):
@@ -102,7 +109,8 @@ def oracle(cap):
                 pairs.append((asked.pop(key), ns(t)))   # (request, response) ns
     lat_us = [(b - a) / 1e3 for a, b in pairs]
     publishes = len(tshark(cap, "mqtt.msgtype == 3 && tcp.dstport == 1883", "frame.number"))
-    return {"records": records, "packets_to": to, "packets_from": frm,
+    return {"records": records, "packets_to": to, "packets_from": frm, "retrans": retrans,
+            "retrans_ns": retrans_ns,
             "lat_min_ms": min(lat_us) / 1e3, "lat_max_ms": max(lat_us) / 1e3,
             "latencies": len(lat_us), "pairs": pairs, "publishes": publishes}
 
@@ -146,14 +154,14 @@ def ctl_json(sock, *args):
     return json.loads(r.stdout)
 
 
-def run(tmp, name, cap, latency_limit):
+def run(tmp, name, cap, latency_limit, retrans_limit="0.0"):
     """shadowtap-cp and shadowtap-dp on the capture; the views at the end."""
     conf = os.path.join(tmp, name + ".conf")
     sock = os.path.join(tmp, name + ".sock")
     inst = "be%d%s" % (os.getpid(), name)
     port = free_port()
     with open(conf, "w") as f:
-        f.write(CONFIG % {"latency": latency_limit})
+        f.write(CONFIG % {"latency": latency_limit, "retrans": retrans_limit})
     cp = subprocess.Popen([CP, "--config", conf, "--instance", inst,
                            "--state-dir", os.path.join(tmp, name + ".state"), "--socket", sock,
                            "--prometheus", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
@@ -203,12 +211,12 @@ def prom(text, family, backend):
     return float(m.group(1)) if m else None
 
 
-def reactive_latency(decisions):
-    """The scale_up decisions whose reasons name the latency limit."""
+def reactive_latency(decisions, metric="latency p99 ms"):
+    """The scale_up decisions whose reasons name the metric's limit."""
     ups = []
     for d in decisions:
         for r in d.get("reasons", []):
-            m = re.search(r"latency p99 ms ([0-9.]+) over ([0-9.]+)", r.get("text", ""))
+            m = re.search(re.escape(metric) + r" ([0-9.]+) over ([0-9.]+)", r.get("text", ""))
             if d.get("kind") == "scale_up" and r.get("trigger") == "reactive" and m:
                 ups.append((d, float(m.group(1)), float(m.group(2))))
     return ups
@@ -221,11 +229,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="st-be-") as tmp:
         cap = os.path.join(tmp, "be.pcap")
         subprocess.run([GEN, "-q", "-o", cap, "-d", "8s", "--seed", "11",
-                        "--stream", "kafka:orders,rate=400,keys=100,partitions=2,version=8,acks=1",
+                        "--stream", "kafka:orders,rate=400,keys=100,partitions=2,version=8,acks=1,"
+                        "dup=0.02",
                         "--stream", "mqtt:sensors/t,rate=50,qos=1"], check=True)
         want = oracle(cap)
         print(f"tshark: {want['records']} Kafka records, {want['packets_to']} frames to and "
-              f"{want['packets_from']} from {KAFKA_SERVER}:9092, {want['latencies']} "
+              f"{want['packets_from']} from {KAFKA_SERVER}:9092 ({want['retrans']} "
+              f"retransmissions), {want['latencies']} "
               f"request->response latencies {want['lat_min_ms']:.3f}..{want['lat_max_ms']:.3f} "
               f"ms, {want['publishes']} MQTT PUBLISH frames")
         check(want["records"] > 0 and want["latencies"] > 0, f"tshark found nothing: {want}")
@@ -245,6 +255,8 @@ def main():
               f"{want['packets_to']}/{want['packets_from']}")
         check(t0.get("packets") == want["packets_to"] + want["packets_from"],
               f"off: b0 packets total {t0.get('packets')}")
+        check(t0.get("retransmissions") == want["retrans"] > 0,
+              f"off: b0 retransmissions {t0.get('retransmissions')} != tshark {want['retrans']}")
         p99 = b0.get("latest", {}).get("latency_p99_ms")
         check(p99 is not None and lo <= p99 <= hi,
               f"off: b0 latest p99 {p99} ms outside tshark's {lo:.3f}..{hi:.3f}")
@@ -270,13 +282,15 @@ def main():
               want["packets_to"] + want["packets_from"], "off: Prometheus packets_total of b0")
         check(prom(a["metrics"], "shadowtap_backend_records_per_second", "b1") == 0,
               "off: Prometheus records_per_second of b1")
-        check(not reactive_latency(a["decisions"]),
-              f"off: a latency decision with the limit off: {reactive_latency(a['decisions'])}")
+        check(not reactive_latency(a["decisions"]) and
+              not reactive_latency(a["decisions"], "retransmissions/s"),
+              f"off: a reactive decision with the limits off: {a['decisions']}")
         print(f"off: b0 records {t0.get('records')}, packets {t0.get('packets_to')} to / "
-              f"{t0.get('packets_from')} from, latest p99 {p99} ms (tshark {e_lo}..{e_hi}); "
+              f"{t0.get('packets_from')} from, retransmissions {t0.get('retransmissions')}, "
+              f"latest p99 {p99} ms (tshark {e_lo}..{e_hi}); "
               "unmatched "
               f"{[(u.get('address'), u.get('port')) for u in un]}; "
-              f"{len(a['decisions'])} decisions, none reactive on latency")
+              f"{len(a['decisions'])} decisions, none on a reactive limit")
 
         b = run(tmp, "limit", cap, "0.1")
         ups = reactive_latency(b["decisions"])
@@ -299,6 +313,25 @@ def main():
                   f"limit: decision inputs {d.get('inputs')}")
             print(f"limit: scale_up of {d.get('backend')} ({d.get('result')}): "
                   f"{'; '.join(r['text'] for r in d['reasons'])}")
+
+        # Run C: retransmissions/s over 1: the reason's value is the judged
+        # epoch's retransmissions as tshark flags them, per second
+        c = run(tmp, "retrans", cap, "0.0", "1.0")
+        ups = reactive_latency(c["decisions"], "retransmissions/s")
+        check(ups and not reactive_latency(c["decisions"]),
+              "retrans: no scale_up names retransmissions/s alone: "
+              f"{[(d.get('kind'), d.get('reasons')) for d in c['decisions']]}")
+        if ups:
+            d, value, limit = ups[0]
+            length = (c["backends"].get("epoch") or {}).get("epoch_ns", 1)
+            end = d.get("data_time_ns", 0)
+            n = sum(1 for t in want["retrans_ns"] if end - length <= t < end)
+            expect = round(n / (length / 1e9), 1)
+            check(d.get("backend") == "b1" and limit == 1.0 and value == expect,
+                  f"retrans: {d.get('backend')}: reason value {value} over {limit}, tshark "
+                  f"{n} retransmissions in the judged epoch = {expect}/s")
+            print(f"retrans: scale_up of {d.get('backend')}: "
+                  f"{'; '.join(r['text'] for r in d['reasons'])} (tshark: {n} in that epoch)")
 
     if failures:
         print(f"{len(failures)} failure(s)")
