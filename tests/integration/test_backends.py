@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ backends = (
     { name = "b1"; pool = "ingest"; address = "10.0.0.11"; standby = true; }
 );
 policy = { cooldown_s = 30; scale_up_utilization = 0.8; scale_down_utilization = 0.2;
-           latency_p99_ms_max = %(latency)s; retransmissions_per_s_max = %(retrans)s; };
+           latency_p99_ms_max = %(latency)s; retransmissions_per_s_max = %(retrans)s;
+           zero_windows_per_s_max = %(zwin)s; };
 actuators = { dry_run = true; };
 """
 
@@ -138,6 +140,48 @@ def p99_range(pairs, start, length):
     return lo, hi
 
 
+def csum16(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def zero_windows(src, dst, every):
+    """Copies the classic Ethernet/IPv4 pcap src to dst with the window of
+    every `every`-th pure segment (ACK, no SYN/FIN/RST) from the Kafka
+    server set to 0 and its TCP checksum made right again."""
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    off, seen, changed = 24, 0, 0
+    while off + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, off + 8)[0]
+        frame = off + 16
+        if (caplen >= 54 and data[frame + 12:frame + 14] == b"\x08\x00" and
+                data[frame + 23] == 6 and
+                socket.inet_ntoa(bytes(data[frame + 26:frame + 30])) == KAFKA_SERVER):
+            ip = frame + 14
+            ihl = (data[ip] & 0x0F) * 4
+            tcp = ip + ihl
+            total = struct.unpack_from("!H", data, ip + 2)[0]
+            flags = data[tcp + 13]
+            if struct.unpack_from("!H", data, tcp)[0] == 9092 and flags & 0x10 and \
+                    not flags & 0x07 and ip + total <= frame + caplen:
+                seen += 1
+                if seen % every == 0:
+                    struct.pack_into("!HH", data, tcp + 14, 0, 0)   # window, checksum
+                    seg = bytes(data[tcp:ip + total])
+                    pseudo = bytes(data[ip + 12:ip + 20]) + struct.pack("!BBH", 0, 6, len(seg))
+                    struct.pack_into("!H", data, tcp + 16, csum16(pseudo + seg))
+                    changed += 1
+        off = frame + caplen
+    with open(dst, "wb") as f:
+        f.write(data)
+    return changed
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -154,14 +198,15 @@ def ctl_json(sock, *args):
     return json.loads(r.stdout)
 
 
-def run(tmp, name, cap, latency_limit, retrans_limit="0.0"):
+def run(tmp, name, cap, latency_limit, retrans_limit="0.0", zwin_limit="0.0"):
     """shadowtap-cp and shadowtap-dp on the capture; the views at the end."""
     conf = os.path.join(tmp, name + ".conf")
     sock = os.path.join(tmp, name + ".sock")
     inst = "be%d%s" % (os.getpid(), name)
     port = free_port()
     with open(conf, "w") as f:
-        f.write(CONFIG % {"latency": latency_limit, "retrans": retrans_limit})
+        f.write(CONFIG % {"latency": latency_limit, "retrans": retrans_limit,
+                          "zwin": zwin_limit})
     cp = subprocess.Popen([CP, "--config", conf, "--instance", inst,
                            "--state-dir", os.path.join(tmp, name + ".state"), "--socket", sock,
                            "--prometheus", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
@@ -331,6 +376,34 @@ def main():
                   f"retrans: {d.get('backend')}: reason value {value} over {limit}, tshark "
                   f"{n} retransmissions in the judged epoch = {expect}/s")
             print(f"retrans: scale_up of {d.get('backend')}: "
+                  f"{'; '.join(r['text'] for r in d['reasons'])} (tshark: {n} in that epoch)")
+
+        # Run D: the same capture with a zero window in every 20th pure
+        # segment from the server; zero windows/s over 1
+        zcap = os.path.join(tmp, "zwin.pcap")
+        changed = zero_windows(cap, zcap, 20)
+        zw_ns = [ns(t) for (t,) in tshark(zcap, f"ip.src=={KAFKA_SERVER} && tcp.srcport==9092 "
+                                          "&& tcp.analysis.zero_window", "frame.time_epoch")]
+        check(len(zw_ns) == changed > 0,
+              f"zwin: tshark flags {len(zw_ns)} zero windows, {changed} written")
+        z = run(tmp, "zwin", zcap, "0.0", "0.0", "1.0")
+        zt = row(z["backends"], "b0").get("totals", {})
+        check(zt.get("zero_windows_from") == len(zw_ns),
+              f"zwin: b0 zero windows {zt.get('zero_windows_from')} != tshark {len(zw_ns)}")
+        ups = reactive_latency(z["decisions"], "zero windows/s")
+        check(ups, "zwin: no scale_up names zero windows/s: "
+              f"{[(d.get('kind'), d.get('reasons')) for d in z['decisions']]}")
+        if ups:
+            d, value, limit = ups[0]
+            length = (z["backends"].get("epoch") or {}).get("epoch_ns", 1)
+            end = d.get("data_time_ns", 0)
+            n = sum(1 for t in zw_ns if end - length <= t < end)
+            expect = round(n / (length / 1e9), 1)
+            check(d.get("backend") == "b1" and limit == 1.0 and value == expect,
+                  f"zwin: {d.get('backend')}: reason value {value} over {limit}, tshark "
+                  f"{n} zero windows in the judged epoch = {expect}/s")
+            print(f"zwin: b0 zero windows {zt.get('zero_windows_from')} (tshark {len(zw_ns)}); "
+                  f"scale_up of {d.get('backend')}: "
                   f"{'; '.join(r['text'] for r in d['reasons'])} (tshark: {n} in that epoch)")
 
     if failures:
