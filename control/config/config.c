@@ -1800,7 +1800,9 @@ static int parse_policy(struct load_ctx *c, const config_setting_t *root)
 {
 	static const char *const known[] = {
 		"cooldown_s", "hysteresis", "high_cardinality", "skew_top1_share",
-		"scale_up_utilization", "scale_down_utilization", NULL,
+		"scale_up_utilization", "scale_down_utilization",
+		"retransmissions_per_s_max", "zero_windows_per_s_max", "latency_p99_ms_max",
+		NULL,
 	};
 	struct st_config_policy *p = &c->cfg->policy;
 	uint64_t cooldown = p->cooldown_s;
@@ -1824,6 +1826,15 @@ static int parse_policy(struct load_ctx *c, const config_setting_t *root)
 	if (!rc)
 		rc = get_real(c, sec, "scale_down_utilization", 0, 1, OPEN_MAX,
 			      &p->scale_down_utilization);
+	if (!rc)
+		rc = get_real(c, sec, "retransmissions_per_s_max", 0, ST_CONFIG_RATE_MAX, 0,
+			      &p->retransmissions_per_s_max);
+	if (!rc)
+		rc = get_real(c, sec, "zero_windows_per_s_max", 0, ST_CONFIG_RATE_MAX, 0,
+			      &p->zero_windows_per_s_max);
+	if (!rc)
+		rc = get_real(c, sec, "latency_p99_ms_max", 0, ST_CONFIG_LATENCY_MS_MAX, 0,
+			      &p->latency_p99_ms_max);
 	if (rc)
 		return rc;
 	p->cooldown_s = (uint32_t)cooldown;

@@ -334,7 +334,17 @@ struct st_config_policy {
 	double scale_up_utilization;   /* pool rate / capacity (actual or
 					* forecast) that adds a backend, (0, 1], 0.8 */
 	double scale_down_utilization; /* ... that removes one, [0, up), 0.3 */
+	/* Reactive limits per backend, measured by the data plane's Backend
+	 * Metrics record (shadowtap/backends.h); a backend over one triggers a
+	 * scale-up of its pool.  0 = that metric is no trigger (the default). */
+	double retransmissions_per_s_max; /* TCP retransmissions/s, both ways,
+					   * 0..ST_CONFIG_RATE_MAX, 0 */
+	double zero_windows_per_s_max;    /* zero windows/s the backend
+					   * advertises, 0..ST_CONFIG_RATE_MAX, 0 */
+	double latency_p99_ms_max;        /* request -> response p99, ms,
+					   * 0..ST_CONFIG_LATENCY_MS_MAX, 0 */
 };
+#define ST_CONFIG_LATENCY_MS_MAX 3600000.0   /* an hour */
 
 /* One entry of the port map as st_config_ports() lists it. */
 struct st_config_port {

@@ -22,6 +22,7 @@
 
 #include "control/config/config.h"
 #include "control/cp/analysis.h"
+#include "control/cp/backends.h"
 #include "control/cp/reconf.h"
 #include "dataplane/compiler.h"
 #include "shadowtap/ring.h"
@@ -53,6 +54,8 @@ struct st_cp_counters {
 	uint64_t profiles_bad;        /* st_profile_parse refused */
 	uint64_t profiles_too_big;    /* longer than ST_PROFILE_MAX_BYTES */
 	uint64_t profiles_unanalysed; /* st_analysis_process refused */
+	uint64_t backends_parsed;     /* Backend Metrics records taken */
+	uint64_t backends_bad;        /* st_backends_parse refused (or too large) */
 	uint64_t signals_raised;
 	uint64_t signals_by_severity[4];
 	uint64_t evlog_write_errors;
@@ -71,6 +74,8 @@ struct st_cp {
 	char event_log_path[ST_CONFIG_PATH_MAX + 16]; /* + "/events.jsonl" */
 	struct st_analysis *analysis;
 	struct st_cp_reconf *reconf;         /* NULL: no pools in the config */
+	struct st_cp_backends *backends;     /* per-backend metrics, latest epoch */
+	const char *last_bad_backends_reason;/* static, from st_backends_parse */
 	bool reactive_only;                  /* --reactive-only */
 	struct st_ring *ring;                /* NULL while waiting for it */
 	uint64_t ring_generation;

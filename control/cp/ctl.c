@@ -94,6 +94,7 @@ static const char *const type_names[] = {
 	[ST_CTL_MODELS] = "models",
 	[ST_CTL_MODELS_RETRAIN] = "models_retrain",
 	[ST_CTL_DECISIONS] = "decisions",
+	[ST_CTL_BACKENDS] = "backends",
 };
 
 const char *st_ctl_type_name(uint16_t type)

@@ -3,7 +3,10 @@
  * the data plane (shadowtap-dp) writes to its shared-memory ring, parses
  * it, hands it to the analysis seam (analysis.h), writes the signals that
  * raises to the event log and to the control socket's followers, and
- * answers shadowctl (server.c) and Prometheus (metrics.c).
+ * answers shadowctl (server.c) and Prometheus (metrics.c).  The ring also
+ * carries one Backend Metrics record per epoch (magic "STBE",
+ * shadowtap/backends.h): it goes to the per-backend aggregation
+ * (backends.h), which the views and the policy read.
  *
  * Threading: one thread, one epoll loop (see cp.h).  The ring has no file
  * descriptor, so the loop polls it: it drains the ring, and sleeps in
@@ -189,6 +192,29 @@ static void raise_signal(struct st_cp *cp, const struct st_signal *sig)
 	st_cp_server_push_signal(cp->server, sig);
 }
 
+/* A Backend Metrics record (shadowtap/backends.h): the epoch's figures per
+ * backend, for the views and the policy's next judgement. */
+static void take_backends(struct st_cp *cp, const void *rec, uint32_t len, uint8_t *scratch)
+{
+	struct st_backends_view v;
+	const char *why = NULL;
+
+	if (len > ST_BACKENDS_MAX_BYTES) {
+		cp->n.backends_bad++;
+		cp->last_bad_backends_reason = "longer than ST_BACKENDS_MAX_BYTES";
+		return;
+	}
+	memcpy(scratch, rec, len);
+	if (st_backends_parse(scratch, len, &v, &why)) {
+		cp->n.backends_bad++;
+		cp->last_bad_backends_reason = why;
+		return;
+	}
+	cp->n.backends_parsed++;
+	/* a duplicate or older epoch is counted there and left out */
+	st_cp_backends_take(cp->backends, &v);
+}
+
 static void take_record(struct st_cp *cp, const void *rec, uint32_t len, uint8_t *scratch)
 {
 	struct st_profile_view v;
@@ -197,6 +223,10 @@ static void take_record(struct st_cp *cp, const void *rec, uint32_t len, uint8_t
 	bool raised = false;
 
 	cp->n.ring_records++;
+	if (st_backends_is_record(rec, len)) {
+		take_backends(cp, rec, len, scratch);
+		return;
+	}
 	if (len > ST_PROFILE_MAX_BYTES) {
 		cp->n.profiles_too_big++;
 		return;
@@ -332,6 +362,8 @@ static void reload(struct st_cp *cp)
 		}
 		st_cp_reconf_destroy(cp->reconf);
 		cp->reconf = r;
+		st_cp_backends_reconfigure(cp->backends, fresh);
+		st_cp_reconf_set_backends(cp->reconf, cp->backends);
 	}
 	st_analysis_reconfigure(cp->analysis, fresh);
 	st_config_destroy(cp->cfg);
@@ -503,7 +535,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **c
 
 static int run(struct st_cp *cp, struct sigwatch *sw)
 {
-	uint8_t *scratch = malloc(ST_PROFILE_MAX_BYTES);
+	uint8_t *scratch = malloc(ST_MAX(ST_PROFILE_MAX_BYTES, ST_BACKENDS_MAX_BYTES));
 	uint64_t next_tick = 0;
 
 	if (!scratch) {
@@ -623,6 +655,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowtap-cp: %s\n", msg);
 		goto out_analysis;
 	}
+	cp.backends = st_cp_backends_create(cp.cfg);
+	if (!cp.backends) {
+		fprintf(stderr, "shadowtap-cp: %s\n", strerror(errno));
+		goto out_analysis;
+	}
+	st_cp_reconf_set_backends(cp.reconf, cp.backends);
 	cp.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (cp.epfd < 0) {
 		fprintf(stderr, "shadowtap-cp: %s\n", strerror(errno));
@@ -663,6 +701,7 @@ out_analysis:
 	if (cp.epfd >= 0)
 		close(cp.epfd);
 	st_cp_reconf_destroy(cp.reconf);
+	st_cp_backends_destroy(cp.backends);
 	st_analysis_destroy(cp.analysis);
 	st_cp_evlog_close(cp.evlog);
 out_config:

@@ -15,10 +15,12 @@
  *
  * Bounds: METRICS_CONNS_MAX connections (one more is closed at once), a
  * REQUEST_MAX-byte head (longer: 431), IDLE_NS without progress (closed).
- * A response is at most the exposition of ST_ANALYSIS_STREAMS_MAX streams.
+ * A response is at most the exposition of ST_ANALYSIS_STREAMS_MAX streams
+ * and ST_CONFIG_BACKENDS_MAX backends.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +151,60 @@ static void stream_samples(FILE *f, const struct st_analysis *a, enum stream_fig
 	}
 }
 
+enum backend_figure { B_RATE, B_BYTES, B_RETRANS, B_ZWIN, B_P99, B_RECORDS, B_PACKETS };
+
+static const struct {
+	const char *name, *type, *help;
+} backend_families[] = {
+	[B_RATE] = { "shadowtap_backend_records_per_second", "gauge",
+		     "Records per second to the backend in the latest epoch's Backend Metrics." },
+	[B_BYTES] = { "shadowtap_backend_bytes_per_second", "gauge",
+		      "Frame bytes per second to and from the backend in the latest epoch." },
+	[B_RETRANS] = { "shadowtap_backend_retransmissions_per_second", "gauge",
+			"TCP retransmissions per second to and from the backend in the latest epoch." },
+	[B_ZWIN] = { "shadowtap_backend_zero_windows_per_second", "gauge",
+		     "Zero windows per second the backend advertised in the latest epoch." },
+	[B_P99] = { "shadowtap_backend_latency_p99_milliseconds", "gauge",
+		    "p99 of request -> response latency at the backend in the latest epoch "
+		    "(NaN: no sample)." },
+	[B_RECORDS] = { "shadowtap_backend_records_total", "counter",
+			"Records to the backend in every Backend Metrics record read." },
+	[B_PACKETS] = { "shadowtap_backend_packets_total", "counter",
+			"Frames to and from the backend in every Backend Metrics record read." },
+};
+
+static void backend_samples(FILE *f, const struct st_cp_backends *b, enum backend_figure fig)
+{
+	family(f, backend_families[fig].name, backend_families[fig].type,
+	       backend_families[fig].help);
+	for (size_t i = 0; i < st_cp_backends_count(b); i++) {
+		const struct st_cp_backend_row *r = st_cp_backends_at(b, i);
+		const struct st_cp_backend_figures *x = &r->latest;
+
+		fprintf(f, "%s{backend=\"", backend_families[fig].name);
+		label_value(f, r->name);
+		fputs("\",pool=\"", f);
+		label_value(f, r->pool);
+		fputs("\"} ", f);
+		switch (fig) {
+		case B_RATE: fprintf(f, "%.17g\n", x->records_per_s); break;
+		case B_BYTES: fprintf(f, "%.17g\n", x->bytes_per_s); break;
+		case B_RETRANS: fprintf(f, "%.17g\n", x->retransmissions_per_s); break;
+		case B_ZWIN: fprintf(f, "%.17g\n", x->zero_windows_per_s); break;
+		case B_P99:
+			if (isnan(x->latency_p99_ms))
+				fputs("NaN\n", f);
+			else
+				fprintf(f, "%.17g\n", x->latency_p99_ms);
+			break;
+		case B_RECORDS: fprintf(f, "%" PRIu64 "\n", r->totals.records); break;
+		case B_PACKETS:
+			fprintf(f, "%" PRIu64 "\n", r->totals.packets_to + r->totals.packets_from);
+			break;
+		}
+	}
+}
+
 static void exposition(FILE *f, struct st_cp *cp)
 {
 	struct st_ring_stats rs = { 0 };
@@ -158,6 +214,14 @@ static void exposition(FILE *f, struct st_cp *cp)
 		st_ring_stats(cp->ring, &rs);
 	for (unsigned fig = 0; fig < ST_ARRAY_SIZE(stream_families); fig++)
 		stream_samples(f, cp->analysis, fig);
+	for (unsigned fig = 0; fig < ST_ARRAY_SIZE(backend_families); fig++)
+		backend_samples(f, cp->backends, fig);
+	family(f, "shadowtap_cp_backend_metrics_parsed_total", "counter",
+	       "Backend Metrics records read from the ring and accepted.");
+	sample_u64(f, "shadowtap_cp_backend_metrics_parsed_total", cp->n.backends_parsed);
+	family(f, "shadowtap_cp_backend_metrics_bad_total", "counter",
+	       "Backend Metrics records refused by their parser (or too large).");
+	sample_u64(f, "shadowtap_cp_backend_metrics_bad_total", cp->n.backends_bad);
 	family(f, "shadowtap_signals_total", "counter", "Signals raised, by severity.");
 	for (unsigned sev = ST_SEVERITY_LOW; sev <= ST_SEVERITY_HIGH; sev++)
 		fprintf(f, "shadowtap_signals_total{severity=\"%s\"} %" PRIu64 "\n",

@@ -34,10 +34,20 @@ struct st_cp_reconf {
 	uint64_t last_epoch_ns;
 	bool have_epoch;
 	struct st_policy_stream_input *inputs; /* ST_ANALYSIS_STREAMS_MAX */
+	const struct st_cp_backends *backends; /* NULL: no reactive metrics */
+	struct st_policy_backend_metrics *metrics; /* one per config backend */
 	struct running_hook hooks[HOOKS_MAX];
 	char *json;                            /* DECISION_JSON_MAX */
 	struct st_cp_reconf_stats n;
 };
+
+static void set_reactive_limits(struct st_policy_options *opt,
+				const struct st_config_policy *pol)
+{
+	opt->retransmissions_per_s_max = pol->retransmissions_per_s_max;
+	opt->zero_windows_per_s_max = pol->zero_windows_per_s_max;
+	opt->latency_p99_ms_max = pol->latency_p99_ms_max;
+}
 
 /* actuators.xdp_lb, pinned for the instance; 0 or -errno with err set. */
 static int xdp_lb_create(struct st_cp_reconf *r, const char *instance, char *err,
@@ -90,10 +100,12 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 	r->inputs = calloc(ST_ANALYSIS_STREAMS_MAX, sizeof(*r->inputs));
 	r->json = malloc(DECISION_JSON_MAX);
 	r->previous = calloc(ST_ACTUATOR_BACKENDS_MAX, sizeof(*r->previous));
-	if (!r->inputs || !r->json || !r->previous)
+	r->metrics = calloc(st_config_backend_count(cfg) + 1, sizeof(*r->metrics));
+	if (!r->inputs || !r->json || !r->previous || !r->metrics)
 		goto out_free;
 	st_policy_options_init(&opt);
 	opt.mode = reactive_only ? ST_POLICY_REACTIVE_ONLY : ST_POLICY_COMBINED;
+	set_reactive_limits(&opt, st_config_policy(cfg));
 	r->policy = st_policy_create(cfg, &opt);
 	if (!r->policy)
 		goto out_free;
@@ -121,6 +133,7 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 
 out_free:
 	st_policy_destroy(r->policy);
+	free(r->metrics);
 	free(r->previous);
 	free(r->json);
 	free(r->inputs);
@@ -142,10 +155,17 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r)
 	if (r->xdp_lb)
 		r->xdp_lb->ops->destroy(r->xdp_lb);  /* its table stays (actuator.h) */
 	st_policy_destroy(r->policy);
+	free(r->metrics);
 	free(r->previous);
 	free(r->json);
 	free(r->inputs);
 	free(r);
+}
+
+void st_cp_reconf_set_backends(struct st_cp_reconf *r, const struct st_cp_backends *b)
+{
+	if (r)
+		r->backends = b;
 }
 
 /*
@@ -377,6 +397,11 @@ void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
 		r->last_epoch_ns = epoch_start_ns;
 		return;
 	}
+	/* the judged epoch's backend metrics, when its record came */
+	in.n_metrics = st_cp_backends_policy_metrics(r->backends, r->last_epoch_ns,
+						     epoch_start_ns, r->metrics,
+						     st_config_backend_count(r->cfg));
+	in.metrics = in.n_metrics ? r->metrics : NULL;
 	r->last_epoch_ns = epoch_start_ns;
 	fill_inputs(r, a, &in.n_streams);
 	in.streams = r->inputs;

@@ -15,6 +15,15 @@
  * capture, the wall clock live.  A decision's JSON carries it as
  * data_time_ns (its time_ns in the event log is when the log wrote it).
  *
+ * Reactive metrics per backend (backends.h): the Backend Metrics record of
+ * epoch E comes after E's profiles and before any profile of E+1, so when
+ * a profile of E+1 opens the judgement of E, the latest record is E's.
+ * The policy gets the figures of the latest record whose epoch starts in
+ * [judged epoch start, new epoch start), none when there is no such record
+ * (a data plane that does not send them, or a lost record), and the
+ * limits of policy.{retransmissions_per_s_max, zero_windows_per_s_max,
+ * latency_p99_ms_max}.
+ *
  * Actuators: actuators.nexthop when enabled (a nexthop group over
  * rtnetlink in shadowtap-cp's network namespace: every decision's table),
  * and actuators.xdp_lb when enabled (the XDP Maglev balancer, pinned for
@@ -39,6 +48,7 @@
 
 #include "control/config/config.h"
 #include "control/cp/analysis.h"
+#include "control/cp/backends.h"
 
 struct st_cp_reconf;
 
@@ -61,6 +71,10 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r);
 void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
 			  uint64_t epoch_start_ns, uint64_t now_ns,
 			  st_cp_log_fn log, void *ctx);
+
+/* The per-backend metrics the policy reads (kept, not owned; NULL: none);
+ * set it again after a new reconf or backends module.  r NULL: no-op. */
+void st_cp_reconf_set_backends(struct st_cp_reconf *r, const struct st_cp_backends *b);
 
 /* Polls running hooks (never blocks); call it every loop turn. */
 void st_cp_reconf_tick(struct st_cp_reconf *r, st_cp_log_fn log, void *ctx);

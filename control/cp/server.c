@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,21 @@ static const char *proto_name(unsigned p)
 	return p < ST_ARRAY_SIZE(names) ? names[p] : "unknown";
 }
 
+/* cp-status: the Backend Metrics records read (shadowtap/backends.h). */
+static json_t *backend_metrics_status(const struct st_cp *cp)
+{
+	struct st_cp_backends_stats st;
+
+	st_cp_backends_stats(cp->backends, &st);
+	return json_pack("{s:I, s:I, s:s?, s:I, s:I, s:I}",
+			 "parsed", I(cp->n.backends_parsed),
+			 "bad", I(cp->n.backends_bad),
+			 "last_bad_reason", cp->last_bad_backends_reason,
+			 "unmatched_dropped", I(st.unmatched_dropped),
+			 "latency_bad", I(st.latency_bad),
+			 "out_of_order", I(st.out_of_order));
+}
+
 static json_t *status_body(struct st_cp_server *s)
 {
 	struct st_cp *cp = s->cp;
@@ -212,7 +228,7 @@ static json_t *status_body(struct st_cp_server *s)
 			   : json_pack("{s:b, s:s, s:I}", "ok", cp->last_reload_ok,
 				       "error", cp->last_reload_error,
 				       "time_ns", I(cp->last_reload_real_ns)));
-	return json_pack("{s:s, s:i, s:f, s:I, s:o*, s:{s:I, s:I, s:I, s:I, s:s?}, s:I, s:I,"
+	return json_pack("{s:s, s:i, s:f, s:I, s:o*, s:{s:I, s:I, s:I, s:I, s:s?}, s:o*, s:I, s:I,"
 			 " s:{s:I, s:o*}, s:o*, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i},"
 			 " s:s, s:s?, s:s, s:I}",
 			 "version", ST_CP_VERSION,
@@ -226,6 +242,7 @@ static json_t *status_body(struct st_cp_server *s)
 			 "too_big", I(cp->n.profiles_too_big),
 			 "unanalysed", I(cp->n.profiles_unanalysed),
 			 "last_bad_reason", cp->last_bad_reason,
+			 "backend_metrics", backend_metrics_status(cp),
 			 "streams", I(st_analysis_stream_count(cp->analysis)),
 			 "streams_refused", I(st_analysis_streams_refused(cp->analysis)),
 			 "signals", "raised", I(cp->n.signals_raised), "by_severity", sev,
@@ -399,6 +416,105 @@ static json_t *signals_body(struct st_cp_server *s, uint32_t count)
 	return json_pack("{s:o*, s:I}", "signals", a, "raised", I(cp->n.signals_raised));
 }
 
+/* A figure that may be unknown (NAN): null in JSON. */
+static json_t *real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+static json_t *figures_object(const struct st_cp_backend_figures *f)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:o}",
+			 "entries", I(f->entries),
+			 "records", I(f->records), "record_bytes", I(f->record_bytes),
+			 "packets_to", I(f->packets_to), "bytes_to", I(f->bytes_to),
+			 "packets_from", I(f->packets_from), "bytes_from", I(f->bytes_from),
+			 "packets", I(f->packets_to + f->packets_from),
+			 "retransmissions_to", I(f->retransmissions_to),
+			 "retransmissions_from", I(f->retransmissions_from),
+			 "zero_windows_from", I(f->zero_windows_from),
+			 "zero_windows_to", I(f->zero_windows_to),
+			 "flows_new", I(f->flows_new), "egress_records", I(f->egress_records),
+			 "latency_samples", I(f->latency_samples),
+			 "records_per_s", f->records_per_s, "bytes_per_s", f->bytes_per_s,
+			 "retransmissions_per_s", f->retransmissions_per_s,
+			 "zero_windows_per_s", f->zero_windows_per_s,
+			 "latency_p99_ms", real_or_null(f->latency_p99_ms));
+}
+
+static json_t *backend_row(const struct st_cp_backend_row *r)
+{
+	const struct st_cp_backend_totals *t = &r->totals;
+	char addr[64];
+	uint8_t bytes[16];
+
+	memcpy(bytes, r->address.bytes, sizeof(bytes));
+	st_cp_backends_addr_text(r->address.af == AF_INET ? 4 : 6, bytes, addr, sizeof(addr));
+	return json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I, s:I}}",
+			 "name", r->name, "pool", r->pool, "address", addr,
+			 "latest", figures_object(&r->latest),
+			 "totals", "epochs", I(t->epochs), "records", I(t->records),
+			 "record_bytes", I(t->record_bytes), "packets_to", I(t->packets_to),
+			 "packets_from", I(t->packets_from),
+			 "packets", I(t->packets_to + t->packets_from),
+			 "bytes_to", I(t->bytes_to), "bytes_from", I(t->bytes_from),
+			 "retransmissions", I(t->retransmissions),
+			 "zero_windows_from", I(t->zero_windows_from),
+			 "latency_samples", I(t->latency_samples));
+}
+
+static json_t *endpoint_row(const struct st_cp_endpoint_row *e)
+{
+	char addr[64];
+
+	st_cp_backends_addr_text(e->family, e->addr, addr, sizeof(addr));
+	return json_pack("{s:s, s:i, s:s, s:o}", "address", addr, "port", (int)e->port,
+			 "protocol", proto_name(e->protocol), "latest", figures_object(&e->latest));
+}
+
+/* BACKENDS: the latest epoch per backend, then the unmatched endpoints. */
+static json_t *backends_body(struct st_cp_server *s)
+{
+	const struct st_cp_backends *b = s->cp->backends;
+	const struct st_cp_backends_epoch *ep = st_cp_backends_latest(b);
+	json_t *rows = json_array(), *unmatched = json_array(), *epoch;
+	struct st_cp_backends_stats st;
+
+	st_cp_backends_stats(b, &st);
+	for (size_t i = 0; rows && i < st_cp_backends_count(b); i++)
+		if (json_array_append_new(rows, backend_row(st_cp_backends_at(b, i)))) {
+			json_decref(rows);
+			rows = NULL;
+		}
+	for (size_t i = 0; unmatched && i < st_cp_backends_unmatched_count(b); i++)
+		if (json_array_append_new(unmatched,
+					  endpoint_row(st_cp_backends_unmatched_at(b, i)))) {
+			json_decref(unmatched);
+			unmatched = NULL;
+		}
+	epoch = !ep->valid ? json_null()
+		: json_pack("{s:I, s:I, s:i, s:i, s:b, s:I, s:I}",
+			    "epoch_start_ns", I(ep->meta.epoch_start_ns),
+			    "epoch_ns", I(ep->meta.epoch_ns),
+			    "cores_merged", (int)ep->meta.cores_merged,
+			    "cores_expected", (int)ep->meta.cores_expected,
+			    "partial", (ep->meta.flags & ST_BACKENDS_F_PARTIAL) != 0,
+			    "overflow", I(ep->meta.overflow), "entries", I(ep->entries));
+	return json_pack("{s:o*, s:o*, s:o*, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}}",
+			 "epoch", epoch, "backends", rows, "unmatched", unmatched,
+			 "counters",
+			 "records", I(s->cp->n.backends_parsed),
+			 "records_bad", I(s->cp->n.backends_bad),
+			 "epochs", I(st.epochs), "entries", I(st.entries),
+			 "entries_matched", I(st.entries_matched),
+			 "unmatched_dropped", I(st.unmatched_dropped),
+			 "latency_bad", I(st.latency_bad),
+			 "out_of_order", I(st.out_of_order),
+			 "last_bad_reason", s->cp->last_bad_backends_reason);
+}
+
 /* The multivariate model as `shadowctl models` shows it. */
 static json_t *models_body(struct st_cp_server *s)
 {
@@ -457,6 +573,9 @@ static void handle(struct conn *c, const struct st_ctl_request *req)
 		send_json(c, req, json_pack("{s:o, s:b}", "decisions",
 					    st_cp_reconf_decisions(s->cp->reconf, req->count),
 					    "enabled", s->cp->reconf != NULL));
+		break;
+	case ST_CTL_BACKENDS:
+		send_json(c, req, backends_body(s));
 		break;
 	case ST_CTL_MODELS_RETRAIN: {
 		int rc = st_analysis_retrain(s->cp->analysis);

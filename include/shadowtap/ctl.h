@@ -55,6 +55,10 @@
  *   DECISIONS       {"count": n}        the latest n reconfiguration
  *                                       decisions, 1..ST_CTL_SIGNALS_MAX,
  *                                       default 50
+ *   BACKENDS        {}                  the latest epoch's figures per
+ *                                       backend of the config and per
+ *                                       endpoint that matched none
+ *                                       (control/cp/backends.h)
  * Response bodies are JSON objects whose members control/cp/server.c lists
  * beside each handler; a client ignores members it does not know.
  *
@@ -88,7 +92,8 @@ enum st_ctl_type {
 	ST_CTL_MODELS = 6,
 	ST_CTL_MODELS_RETRAIN = 7,
 	ST_CTL_DECISIONS = 8,
-	ST_CTL_REQUEST_LAST = ST_CTL_DECISIONS,
+	ST_CTL_BACKENDS = 9,
+	ST_CTL_REQUEST_LAST = ST_CTL_BACKENDS,
 	ST_CTL_SIGNAL = 0x100,          /* push: one raised signal */
 	ST_CTL_ERROR = 0x7fff,          /* response: the request failed */
 };

@@ -26,8 +26,9 @@ static void usage(FILE *out)
 "Loads FILE as shadowtap-cp and `shadowctl analyze --config` do: libconfig\n"
 "syntax, every section, setting, type and range, and the checks across\n"
 "sections (see examples/shadowtap.conf).  Valid: prints \"FILE: OK\" and a\n"
-"summary (stream rules, the port map, pools, backends, enabled actuators)\n"
-"on stdout.  Invalid or unreadable: prints the first mistake as one line,\n"
+"summary (stream rules, the port map, pools, backends, enabled actuators,\n"
+"the policy's reactive limits per backend, \"off\" when 0) on stdout.\n"
+"Invalid or unreadable: prints the first mistake as one line,\n"
 "\"FILE:LINE: what is wrong\" (\"FILE: why\" when no line applies), on\n"
 "stderr.  A running shadowtap-cp is not contacted.\n"
 "\n"
@@ -51,6 +52,23 @@ static size_t standby_count(const struct st_config *cfg)
 	for (size_t i = 0; i < st_config_backend_count(cfg); i++)
 		n += st_config_backend_at(cfg, i)->standby;
 	return n;
+}
+
+/* policy's reactive limits per backend, 0 = off */
+static void print_limit(const char *name, double v, const char *sep)
+{
+	if (v > 0)
+		printf("%s %g%s", name, v, sep);
+	else
+		printf("%s off%s", name, sep);
+}
+
+static void print_limits(const struct st_config_policy *p)
+{
+	printf("  reactive: ");
+	print_limit(" retransmissions/s", p->retransmissions_per_s_max, ",");
+	print_limit(" zero windows/s", p->zero_windows_per_s_max, ",");
+	print_limit(" latency p99 ms", p->latency_p99_ms_max, "\n");
 }
 
 static void print_text(const char *path, const struct st_config *cfg,
@@ -78,6 +96,7 @@ static void print_text(const char *path, const struct st_config *cfg,
 	if (a->hook.argc)
 		any = printf(" hook") > 0;
 	printf("%s%s\n", any ? "" : " none enabled", a->dry_run ? " (dry run)" : "");
+	print_limits(st_config_policy(cfg));
 }
 
 static int print_json(const char *path, const struct st_config *cfg,
@@ -92,7 +111,8 @@ static int print_json(const char *path, const struct st_config *cfg,
 			"port", (json_int_t)ports[i].port,
 			"transport", transport_name(ports[i].transport),
 			"protocol", st_proto_name(ports[i].proto)));
-	doc = json_pack("{s:s, s:b, s:I, s:o, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b}}",
+	doc = json_pack("{s:s, s:b, s:I, s:o, s:I, s:I, s:I, s:{s:b, s:b, s:b, s:b},"
+			" s:{s:f, s:f, s:f}}",
 			"file", path, "ok", 1,
 			"streams", (json_int_t)st_config_stream_count(cfg),
 			"ports", list,
@@ -100,7 +120,11 @@ static int print_json(const char *path, const struct st_config *cfg,
 			"backends", (json_int_t)st_config_backend_count(cfg),
 			"standby_backends", (json_int_t)standby_count(cfg),
 			"actuators", "dry_run", a->dry_run, "nexthop", a->nexthop.enabled,
-			"xdp_lb", a->xdp_lb.enabled, "hook", a->hook.argc > 0);
+			"xdp_lb", a->xdp_lb.enabled, "hook", a->hook.argc > 0,
+			"reactive_limits",
+			"retransmissions_per_s_max", st_config_policy(cfg)->retransmissions_per_s_max,
+			"zero_windows_per_s_max", st_config_policy(cfg)->zero_windows_per_s_max,
+			"latency_p99_ms_max", st_config_policy(cfg)->latency_p99_ms_max);
 	if (!doc) {
 		fprintf(stderr, "shadowctl config: %s\n", strerror(ENOMEM));
 		return 1;

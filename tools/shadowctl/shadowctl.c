@@ -32,6 +32,8 @@ static const struct subcommand subcommands[] = {
 	  "recent predictive signals; --follow for new ones as they come" },
 	{ "decisions", shadowctl_decisions,
 	  "the reconfiguration decisions: inputs, reasons, action, result" },
+	{ "backends", shadowctl_backends,
+	  "per backend: records/s, retransmissions, zero windows, latency p99" },
 	{ "top", shadowctl_top,
 	  "live view: streams by rate with sparklines, refreshed each second" },
 	{ "models", shadowctl_models,

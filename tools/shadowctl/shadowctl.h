@@ -19,6 +19,7 @@ int shadowctl_streams(int argc, char **argv);
 int shadowctl_cp_profile(int argc, char **argv);
 int shadowctl_signals(int argc, char **argv);
 int shadowctl_decisions(int argc, char **argv);
+int shadowctl_backends(int argc, char **argv);
 int shadowctl_top(int argc, char **argv);
 int shadowctl_models(int argc, char **argv);
 int shadowctl_config(int argc, char **argv);

@@ -1,7 +1,7 @@
 /*
  * shadowctl's views of the running control plane, through its socket
  * (cp_client.h): cp-status, streams, profile STREAM, signals [--follow],
- * top, models [--retrain].  Every read command takes --json (the response
+ * top, models [--retrain], decisions, backends.  Every read command takes --json (the response
  * body as the daemon sent it, one line), --socket PATH and --config FILE
  * (whose control.socket_path names the socket).
  */
@@ -160,6 +160,7 @@ static void show_status(const json_t *b)
 	const json_t *ring = json_object_get(b, "ring"), *p = json_object_get(b, "profiles");
 	const json_t *cfg = json_object_get(b, "config"), *cl = json_object_get(b, "clients");
 	const json_t *sig = json_object_get(b, "signals");
+	const json_t *bm = json_object_get(b, "backend_metrics");
 	const json_t *last = json_object_get(cfg, "last_reload");
 
 	printf("shadowtap-cp %s, pid %" PRIu64 ", up %.0f s\n", str(b, "version"),
@@ -179,6 +180,11 @@ static void show_status(const json_t *b)
 	       json_is_string(json_object_get(p, "last_bad_reason")) ? ", last: " : "",
 	       json_is_string(json_object_get(p, "last_bad_reason"))
 	       ? str(p, "last_bad_reason") : "", u64(b, "streams"), u64(sig, "raised"));
+	printf("backend metrics: %" PRIu64 " records parsed, %" PRIu64 " bad%s%s\n",
+	       u64(bm, "parsed"), u64(bm, "bad"),
+	       json_is_string(json_object_get(bm, "last_bad_reason")) ? ", last: " : "",
+	       json_is_string(json_object_get(bm, "last_bad_reason"))
+	       ? str(bm, "last_bad_reason") : "");
 	printf("config: %s; %" PRIu64 " reloads, %" PRIu64 " refused", str(cfg, "source"),
 	       u64(cfg, "reloads"), u64(cfg, "reload_failures"));
 	if (json_is_object(last))
@@ -429,6 +435,76 @@ int shadowctl_decisions(int argc, char **argv)
 		return rc;
 	req.count = x.count;
 	return one_call("decisions", &o, &req, show_decisions);
+}
+
+/* ---- backends ---- */
+
+static void show_figures_head(const char *what)
+{
+	printf("%-16s %-22s %12s %12s %10s %10s %10s %10s %10s\n", what, "ADDRESS",
+	       "RECORDS/S", "BYTES/S", "RETRANS/S", "ZEROWIN/S", "P99 MS", "RECORDS",
+	       "PACKETS");
+}
+
+static void show_figures(const char *name, const char *addr, const json_t *f)
+{
+	const json_t *p99 = json_object_get(f, "latency_p99_ms");
+	char p99_text[32];
+
+	if (json_is_number(p99))
+		snprintf(p99_text, sizeof(p99_text), "%.3f", json_number_value(p99));
+	else
+		snprintf(p99_text, sizeof(p99_text), "-");
+	printf("%-16s %-22s %12.1f %12.1f %10.2f %10.2f %10s %10" PRIu64 " %10" PRIu64 "\n",
+	       name, addr, num(f, "records_per_s"), num(f, "bytes_per_s"),
+	       num(f, "retransmissions_per_s"), num(f, "zero_windows_per_s"), p99_text,
+	       u64(f, "records"), u64(f, "packets"));
+}
+
+static void show_backends(const json_t *b)
+{
+	const json_t *ep = json_object_get(b, "epoch"), *r;
+	size_t i;
+
+	if (!json_is_object(ep)) {
+		printf("no Backend Metrics record read yet\n");
+		return;
+	}
+	printf("epoch %" PRIu64 " (%.3f s)%s, %" PRIu64 " endpoint%s\n",
+	       u64(ep, "epoch_start_ns"), (double)u64(ep, "epoch_ns") / 1e9,
+	       json_is_true(json_object_get(ep, "partial")) ? " partial" : "",
+	       u64(ep, "entries"), u64(ep, "entries") == 1 ? "" : "s");
+	show_figures_head("BACKEND");
+	json_array_foreach(json_object_get(b, "backends"), i, r)
+		show_figures(str(r, "name"), str(r, "address"), json_object_get(r, "latest"));
+	if (json_array_size(json_object_get(b, "unmatched"))) {
+		printf("endpoints that match no backend:\n");
+		show_figures_head("PROTO/PORT");
+		json_array_foreach(json_object_get(b, "unmatched"), i, r) {
+			char what[32];
+
+			snprintf(what, sizeof(what), "%s/%" PRIu64, str(r, "protocol"),
+				 u64(r, "port"));
+			show_figures(what, str(r, "address"), json_object_get(r, "latest"));
+		}
+	}
+}
+
+int shadowctl_backends(int argc, char **argv)
+{
+	struct st_cpc_opts o = { 0 };
+	struct extra x = { .count = ST_CTL_SIGNALS_DEFAULT };
+	struct st_ctl_request req = { .type = ST_CTL_BACKENDS, .count = ST_CTL_SIGNALS_DEFAULT };
+	int rc = parse(argc, argv, "shadowctl backends [--socket PATH] [--config FILE] [--json]\n"
+		       "The latest epoch's figures per backend of shadowtap-cp's config (the\n"
+		       "data plane's Backend Metrics: records/s, bytes/s, retransmissions/s,\n"
+		       "zero windows/s the backend advertised, request latency p99), then\n"
+		       "the endpoints that match no backend's address.  --json adds totals\n"
+		       "since start.", &o, &x, false);
+
+	if (rc >= 0)
+		return rc;
+	return one_call("backends", &o, &req, show_backends);
 }
 
 /* ---- models ---- */

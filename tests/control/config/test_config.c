@@ -1190,7 +1190,9 @@ static void test_cp_range_ends_accepted(void)
 		"  hook = { command = [ \"/bin/a\", \"\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\",\n"
 		"    \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\" ]; timeout_ms = 600000; }; };\n"
 		"policy = { cooldown_s = 86400; hysteresis = 0.5; high_cardinality = 1099511627776L;\n"
-		"  skew_top1_share = 1; scale_up_utilization = 1; scale_down_utilization = 0.999; };\n");
+		"  skew_top1_share = 1; scale_up_utilization = 1; scale_down_utilization = 0.999;\n"
+		"  retransmissions_per_s_max = 1e12; zero_windows_per_s_max = 1000000000000L;\n"
+		"  latency_p99_ms_max = 3600000; };\n");
 	const struct st_config_actuators *a;
 	const struct st_config_backend *b;
 	const struct st_config_detectors *d;
@@ -1245,6 +1247,9 @@ static void test_cp_range_ends_accepted(void)
 	CU_ASSERT(st_config_policy(cfg)->cooldown_s == 86400 &&
 		  st_config_policy(cfg)->high_cardinality == 1ull << 40 &&
 		  st_config_policy(cfg)->scale_down_utilization == 0.999);
+	CU_ASSERT(st_config_policy(cfg)->retransmissions_per_s_max == 1e12 &&
+		  st_config_policy(cfg)->zero_windows_per_s_max == 1e12 &&
+		  st_config_policy(cfg)->latency_p99_ms_max == 3600000.0);
 	st_config_destroy(cfg);
 
 	/* the other ends; a rule without capacity_rps inherits the defaults' */
@@ -1254,7 +1259,9 @@ static void test_cp_range_ends_accepted(void)
 			"detectors = { season_s = 2419200; bocpd_hazard = 1e-12; cusum_threshold = 1e-9; };\n"
 			"retention = { coarse_s = 3600; fine_s = 60; coarse_step_s = 10; };\n"
 			"policy = { cooldown_s = 0; hysteresis = 0; high_cardinality = 1;\n"
-			"  skew_top1_share = 1e-9; scale_down_utilization = 0; };\n"
+			"  skew_top1_share = 1e-9; scale_down_utilization = 0;\n"
+			"  retransmissions_per_s_max = 0; zero_windows_per_s_max = 0.5;\n"
+			"  latency_p99_ms_max = 0.001; };\n"
 			"actuators = { xdp_lb = { table_size = 16777213; forward = \"ipip\"; vip = \"0.0.0.0:65535\"; };\n"
 			"  nexthop = { group_id = 1; table = 1; route = \"10.0.0.0/8\"; };\n"
 			"  hook = { timeout_ms = 1; command = [ \"/x\" ]; }; };\n");
@@ -1267,6 +1274,16 @@ static void test_cp_range_ends_accepted(void)
 	CU_ASSERT(a->xdp_lb.table_size == 16777213 && a->xdp_lb.forward == ST_XDP_FWD_IPIP &&
 		  a->xdp_lb.vip_port == 65535 && a->nexthop.route_prefix_len == 8 &&
 		  a->nexthop.group_id == 1 && a->hook.argc == 1 && a->hook.timeout_ms == 1);
+	CU_ASSERT(st_config_policy(cfg)->retransmissions_per_s_max == 0 &&
+		  st_config_policy(cfg)->zero_windows_per_s_max == 0.5 &&
+		  st_config_policy(cfg)->latency_p99_ms_max == 0.001);
+	st_config_destroy(cfg);
+	/* the reactive limits are off unless set */
+	cfg = st_config_default();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT(st_config_policy(cfg)->retransmissions_per_s_max == 0 &&
+		  st_config_policy(cfg)->zero_windows_per_s_max == 0 &&
+		  st_config_policy(cfg)->latency_p99_ms_max == 0);
 	st_config_destroy(cfg);
 }
 
@@ -1328,6 +1345,20 @@ static void test_cp_out_of_range(void)
 		     "scale_down_utilization = 0.5 must be below scale_up_utilization = 0.5");
 	expect_error("policy = {\n  scale_up_utilization = 0.2; };\n", 2,
 		     "scale_down_utilization = 0.3 must be below scale_up_utilization = 0.2");
+	expect_error("policy = {\n  retransmissions_per_s_max = -0.5; };\n", 2,
+		     "retransmissions_per_s_max = -0.5 is out of range 0..1e+12");
+	expect_error("policy = { cooldown_s = 1;\n\n  retransmissions_per_s_max = 1.5e12; };\n", 3,
+		     "retransmissions_per_s_max = 1.5e+12 is out of range 0..1e+12");
+	expect_error("policy = {\n  zero_windows_per_s_max = -1; };\n", 2,
+		     "zero_windows_per_s_max = -1 is out of range 0..1e+12");
+	expect_error("policy = {\n  zero_windows_per_s_max = 2e12; };\n", 2,
+		     "zero_windows_per_s_max = 2e+12 is out of range 0..1e+12");
+	expect_error("policy = {\n  latency_p99_ms_max = -1; };\n", 2,
+		     "latency_p99_ms_max = -1 is out of range 0..3.6e+06");
+	expect_error("policy = {\n  latency_p99_ms_max = 3600000.5; };\n", 2,
+		     "latency_p99_ms_max = 3.6e+06 is out of range 0..3.6e+06");
+	expect_error("policy = {\n  latency_p99_ms_max = \"5\"; };\n", 2,
+		     "latency_p99_ms_max must be a number, not a string");
 	expect_error("pools = ( { name = \"p\";\n  max_backends = 0; } );\n", 2, "max_backends = 0 is out of range 1..1024");
 	expect_error("pools = ( { name = \"p\";\n  min_backends = 1025; } );\n", 2, "min_backends = 1025 is out of range 0..1024");
 	expect_error("pools = ( { name = \"p\"; min_backends = 0; } );\n"

@@ -30,6 +30,7 @@ streams = { rules = (
   { name = "s"; protocol = "mqtt"; } ); };
 actuators = { dry_run = true;
   nexthop = { enabled = true; route = "203.0.113.10/32"; }; };
+policy = { zero_windows_per_s_max = 5; latency_p99_ms_max = 250.5; };
 """
 
 # line 4: b2's pool does not exist
@@ -71,6 +72,8 @@ def main():
         check("  pools:     2" in lines, f"good file: pools in {out!r}")
         check("  backends:  3 (1 standby)" in lines, f"good file: backends in {out!r}")
         check("  actuators: nexthop (dry run)" in lines, f"good file: actuators in {out!r}")
+        check("  reactive:  retransmissions/s off, zero windows/s 5, latency p99 ms 250.5"
+              in lines, f"good file: reactive limits in {out!r}")
 
         rc, out, err = ctl("config", "check", "--json", good)
         check(rc == 0 and err == "", f"--json: rc {rc}, stderr {err!r}")
@@ -81,7 +84,10 @@ def main():
                       {"port": 9093, "transport": "tcp", "protocol": "kafka"}],
             "pools": 2, "backends": 3, "standby_backends": 1,
             "actuators": {"dry_run": True, "nexthop": True, "xdp_lb": False,
-                          "hook": False}}, f"--json: {doc!r}")
+                          "hook": False},
+            "reactive_limits": {"retransmissions_per_s_max": 0.0,
+                                "zero_windows_per_s_max": 5.0,
+                                "latency_p99_ms_max": 250.5}}, f"--json: {doc!r}")
 
         rc, out, err = ctl("config", "check", bad)
         check(rc == 1 and out == "", f"bad file: rc {rc}, stdout {out!r}")

@@ -125,6 +125,13 @@ static void test_request_decode(void)
 	CU_ASSERT_EQUAL(decode(8, 0, "{\"count\":3}", &r), 0);
 	CU_ASSERT_EQUAL(r.count, 3);
 	CU_ASSERT_EQUAL(decode(8, 0, "{\"count\":1025}", &r), -EINVAL);
+	/* BACKENDS: type 9, no members */
+	CU_ASSERT_EQUAL(ST_CTL_BACKENDS, 9);
+	CU_ASSERT_EQUAL(decode(9, 0, "", &r), 0);
+	CU_ASSERT_EQUAL(r.type, 9);
+	CU_ASSERT_EQUAL(decode(9, 0, "{\"future\":true}", &r), 0);
+	CU_ASSERT_EQUAL(decode(9, 0, "[]", &r), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(st_ctl_type_name(9), "backends");
 }
 
 static void test_request_refusals(void)
@@ -134,7 +141,7 @@ static void test_request_refusals(void)
 	char err[200];
 
 	CU_ASSERT_EQUAL(decode(0, 0, "{}", &r), -ENOTSUP);
-	CU_ASSERT_EQUAL(decode(9, 0, "{}", &r), -ENOTSUP);   /* past DECISIONS (8) */
+	CU_ASSERT_EQUAL(decode(10, 0, "{}", &r), -ENOTSUP);  /* past BACKENDS (9) */
 	CU_ASSERT_EQUAL(decode(ST_CTL_SIGNAL, 0, "{}", &r), -ENOTSUP);
 	CU_ASSERT_EQUAL(decode(ST_CTL_ERROR, 0, "{}", &r), -ENOTSUP);
 	CU_ASSERT_EQUAL(decode(ST_CTL_STATUS, ST_CTL_F_RESPONSE, "{}", &r), -EINVAL);
@@ -173,6 +180,10 @@ static void test_request_encode(void)
 	CU_ASSERT_EQUAL(memcmp(out + 24, "{\"count\":5}", 11), 0);
 	r.count = 0;
 	CU_ASSERT_EQUAL(st_ctl_request_encode(&r, out, sizeof(out)), -EINVAL);
+	/* BACKENDS: the header alone, type 9 at offset 6 */
+	r = (struct st_ctl_request){ .type = ST_CTL_BACKENDS, .count = 50, .request_id = 1 };
+	CU_ASSERT_EQUAL(st_ctl_request_encode(&r, out, sizeof(out)), 24);
+	CU_ASSERT(out[6] == 9 && out[7] == 0 && out[12] == 0 && out[16] == 1);
 	r = (struct st_ctl_request){ .type = ST_CTL_STREAMS, .history = true };
 	CU_ASSERT_EQUAL(st_ctl_request_encode(&r, out, sizeof(out)), 24 + 16);
 	CU_ASSERT_EQUAL(memcmp(out + 24, "{\"history\":true}", 16), 0);

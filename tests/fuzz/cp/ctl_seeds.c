@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 		{ .type = ST_CTL_MODELS, .request_id = 9, .count = 50 },
 		{ .type = ST_CTL_MODELS_RETRAIN, .request_id = 10, .count = 50 },
 		{ .type = ST_CTL_DECISIONS, .request_id = 11, .count = 20 },
+		{ .type = ST_CTL_BACKENDS, .request_id = 12, .count = 50 },
 	};
 	uint8_t buf[ST_CTL_HDR_BYTES + ST_CTL_REQUEST_BODY_MAX];
 
