@@ -18,7 +18,11 @@ next ones; shadowtap-dp replays a short capture so that epochs pass.  Then:
   - the nexthop group (`ip -j nexthop show`) holds the same members;
   - stopping shadowtap-cp leaves the balancer attached and its table in
     place (actuator.h: destroy leaves the kernel's table); a restarted
-    shadowtap-cp adopts it: the same inner table map stays active.
+    shadowtap-cp adopts it: the same inner table map stays active;
+  - a dry run (actuators.dry_run) of a config whose policy wants another
+    table logs its decisions as dry_run and leaves the kernel as it was:
+    `shadowctl routes --json`, `ip -j nexthop show` and table 100 are the
+    same before and after.
 
 Then all or nothing: the standby's gateway is off every connected network,
 so the scale-up that adds it passes the balancer and fails in the nexthop
@@ -335,6 +339,34 @@ def policy_case(ns, inst, tmp, conf, cap, procs):
     again = routes(ns, conf, inst).get("xdp_lb", {})
     check(again.get("table_map_id") == x.get("table_map_id"),
           f"restart: table map {again.get('table_map_id')}, was {x.get('table_map_id')}")
+    # dry run: a config whose policy wants another table (b0's weight 1)
+    # changes nothing in the kernel, read before and after by shadowctl
+    # routes (the balancer's maps, the group, the route) and by iproute2
+    cp.terminate()
+    cp.wait(timeout=30)
+    dry = os.path.join(tmp, "dry.conf")
+    with open(dry, "w") as f:
+        f.write(CONFIG.replace("weight = 4;", "weight = 1;")
+                .replace("actuators = {", "actuators = {\n    dry_run = true;"))
+    cp, sock = start_cp(ns, dry, inst, tmp, "dry")
+    procs.append(cp)
+    check(cp.poll() is None, "dry run: shadowtap-cp did not start")
+
+    def kernel():
+        ip = [subprocess.run(["ip", "-n", ns, "-j", *a], stdout=subprocess.PIPE).stdout
+              for a in (["nexthop", "show"], ["route", "show", "table", "100"])]
+        return routes(ns, dry, inst), ip
+    before = kernel()
+    decisions = replay(inst, cap, dry, sock)
+    after = kernel()
+    check(decisions and all(d.get("result") == "dry_run" for d in decisions),
+          f"dry run: results {[d.get('result') for d in decisions]}")
+    check(any(t["name"] == "b0" and t["weight"] != 4 for d in decisions
+              for t in d.get("table", [])),
+          "dry run: no decision wanted another table than the installed one")
+    check(before == after, f"dry run changed the kernel: before {before}, after {after}")
+    print(f"dry run: {len(decisions)} decisions, all dry_run; routes, nexthops and table 100 "
+          "identical before and after")
 
 
 def main():
