@@ -74,7 +74,10 @@ typedef void (*st_cp_log_fn)(void *ctx, json_t *event);
  * actuator's socket or bpf error, ENOTSUP: xdp_lb enabled in a build
  * without it) and a reason in err.  reactive_only: the policy ignores the
  * predictive inputs.  instance: the data plane's instance (the XDP
- * balancer's pins are under /sys/fs/bpf/shadowtap/<instance>).
+ * balancer's pins are under /sys/fs/bpf/shadowtap/<instance>).  The
+ * policy starts from the tables the actuators read back (Adoption, above);
+ * a read that fails is logged and leaves the config's state, it does not
+ * fail the create.
  */
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
 					 const char *instance, char *err, size_t err_len);
