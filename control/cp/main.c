@@ -346,7 +346,9 @@ static void reload(struct st_cp *cp)
 		return;
 	}
 	{
-		/* the policy holds the config: a new one, its state starts over */
+		/* the policy holds the config: a new one, which adopts the
+		 * kernel's tables and carries the old one's streams and
+		 * cooldowns over (reconf.h) */
 		struct st_cp_reconf *r = st_cp_reconf_create(fresh, cp->reactive_only,
 							     cp->control.instance, err,
 							     sizeof(err));
@@ -360,6 +362,7 @@ static void reload(struct st_cp *cp)
 			st_config_destroy(fresh);
 			return;
 		}
+		st_cp_reconf_carry(r, cp->reconf);
 		st_cp_reconf_destroy(cp->reconf);
 		cp->reconf = r;
 		st_cp_backends_reconfigure(cp->backends, fresh);

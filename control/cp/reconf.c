@@ -38,6 +38,8 @@ struct st_cp_reconf {
 	struct st_policy_backend_metrics *metrics; /* one per config backend */
 	struct running_hook hooks[HOOKS_MAX];
 	char *json;                            /* DECISION_JSON_MAX */
+	json_t *pending;                       /* events of create/carry, logged at
+						* the next tick or profile */
 	struct st_cp_reconf_stats n;
 };
 
@@ -83,6 +85,101 @@ static int xdp_lb_create(struct st_cp_reconf *r, const char *instance, char *err
 #endif
 }
 
+/* An event for the log once a log function is at hand (tick, profile). */
+static void pend(struct st_cp_reconf *r, json_t *ev)
+{
+	if (ev)
+		json_array_append_new(r->pending, ev);   /* takes ev, even on failure */
+}
+
+static void flush_pending(struct st_cp_reconf *r, st_cp_log_fn log, void *ctx)
+{
+	size_t n = json_array_size(r->pending);
+
+	for (size_t i = 0; i < n; i++)
+		log(ctx, json_incref(json_array_get(r->pending, i)));
+	json_array_clear(r->pending);
+}
+
+/* What actuator `a` holds, into buf[0..ST_ACTUATOR_BACKENDS_MAX); a
+ * failure is logged.  0 or -errno. */
+static int read_table(struct st_cp_reconf *r, struct st_actuator *a,
+		      struct st_actuator_backend *buf, size_t *n)
+{
+	int rc = a->ops->read(a, buf, ST_ACTUATOR_BACKENDS_MAX, n);
+
+	if (!rc && *n > ST_ACTUATOR_BACKENDS_MAX)
+		rc = -E2BIG;
+	if (rc) {
+		*n = 0;
+		pend(r, json_pack("{s:s, s:s, s:s}", "event", "policy_adopted", "actuator",
+				  a->ops->name, "error", strerror(-rc)));
+	}
+	return rc;
+}
+
+/* The event of one pool's adoption: the entries read back that matched. */
+static json_t *adopted_event(const struct st_cp_reconf *r, const char *source,
+			     const struct st_actuator_backend *t, size_t n,
+			     const struct st_policy_adoption *a)
+{
+	json_t *backends = json_array();
+
+	for (size_t i = 0; backends && i < n; i++) {
+		int b = st_policy_match_entry(r->policy, &t[i]);
+
+		if (b < 0 || st_config_backend_at(r->cfg, (size_t)b)->pool != a->pool)
+			continue;
+		json_array_append_new(backends, json_pack("{s:s, s:I}", "name",
+				      st_config_backend_at(r->cfg, (size_t)b)->name,
+				      "weight", (json_int_t)t[i].weight));
+	}
+	return json_pack("{s:s, s:s, s:s, s:o*, s:b, s:I, s:I, s:I, s:I}",
+			 "event", "policy_adopted",
+			 "pool", st_config_pool_at(r->cfg, a->pool)->name,
+			 "actuator", source, "backends", backends, "changed", a->changed,
+			 "activated", (json_int_t)a->activated,
+			 "drained", (json_int_t)a->drained,
+			 "unknown", (json_int_t)a->unknown,
+			 "other_pool", (json_int_t)a->other_pool);
+}
+
+/*
+ * The policy's starting state from the kernel (policy.h rule 8), pool by
+ * pool: the nexthop group's table when it holds backends of the pool (it
+ * is applied last: when it holds a table, every actuator took it), else
+ * the XDP balancer's for its pool.  Read even in a dry run (never
+ * written).  Failures to read leave the config's state and are logged.
+ */
+static void adopt_kernel(struct st_cp_reconf *r)
+{
+	struct st_actuator_backend *nh = NULL, *xdp = NULL;
+	size_t n_nh = 0, n_xdp = 0;
+	bool nh_ok = false, xdp_ok = false;
+
+	if (r->nexthop && (nh = calloc(ST_ACTUATOR_BACKENDS_MAX, sizeof(*nh))))
+		nh_ok = read_table(r, r->nexthop, nh, &n_nh) == 0 && n_nh;
+	if (r->xdp_lb && (xdp = calloc(ST_ACTUATOR_BACKENDS_MAX, sizeof(*xdp))))
+		xdp_ok = read_table(r, r->xdp_lb, xdp, &n_xdp) == 0 && n_xdp;
+	for (size_t i = 0; i < st_config_pool_count(r->cfg); i++) {
+		const char *pool = st_config_pool_at(r->cfg, i)->name;
+		struct st_policy_adoption a;
+		const char *source = NULL;
+		const struct st_actuator_backend *t = NULL;
+		size_t n = 0;
+
+		if (nh_ok && st_policy_adopt(r->policy, pool, nh, n_nh, &a) == 0)
+			source = "nexthop", t = nh, n = n_nh;
+		else if (xdp_ok && i == r->xdp_lb_pool &&
+			 st_policy_adopt(r->policy, pool, xdp, n_xdp, &a) == 0)
+			source = "xdp_lb", t = xdp, n = n_xdp;
+		if (source)
+			pend(r, adopted_event(r, source, t, n, &a));
+	}
+	free(xdp);
+	free(nh);
+}
+
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
 					 const char *instance, char *err, size_t err_len)
 {
@@ -101,7 +198,8 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 	r->json = malloc(DECISION_JSON_MAX);
 	r->previous = calloc(ST_ACTUATOR_BACKENDS_MAX, sizeof(*r->previous));
 	r->metrics = calloc(st_config_backend_count(cfg) + 1, sizeof(*r->metrics));
-	if (!r->inputs || !r->json || !r->previous || !r->metrics)
+	r->pending = json_array();
+	if (!r->inputs || !r->json || !r->previous || !r->metrics || !r->pending)
 		goto out_free;
 	st_policy_options_init(&opt);
 	opt.mode = reactive_only ? ST_POLICY_REACTIVE_ONLY : ST_POLICY_COMBINED;
@@ -129,9 +227,11 @@ struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool react
 			return NULL;
 		}
 	}
+	adopt_kernel(r);
 	return r;
 
 out_free:
+	json_decref(r->pending);
 	st_policy_destroy(r->policy);
 	free(r->metrics);
 	free(r->previous);
@@ -155,11 +255,24 @@ void st_cp_reconf_destroy(struct st_cp_reconf *r)
 	if (r->xdp_lb)
 		r->xdp_lb->ops->destroy(r->xdp_lb);  /* its table stays (actuator.h) */
 	st_policy_destroy(r->policy);
+	json_decref(r->pending);
 	free(r->metrics);
 	free(r->previous);
 	free(r->json);
 	free(r->inputs);
 	free(r);
+}
+
+int st_cp_reconf_carry(struct st_cp_reconf *to, const struct st_cp_reconf *from)
+{
+	int n;
+
+	if (!to || !from)
+		return 0;
+	n = st_policy_carry(to->policy, from->policy);
+	if (n >= 0)
+		pend(to, json_pack("{s:s, s:i}", "event", "policy_carried", "streams", n));
+	return n;
 }
 
 void st_cp_reconf_set_backends(struct st_cp_reconf *r, const struct st_cp_backends *b)
@@ -389,6 +502,7 @@ void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,
 
 	if (!r)
 		return;
+	flush_pending(r, log, ctx);
 	if (r->have_epoch && epoch_start_ns <= r->last_epoch_ns)
 		return;
 	if (!r->have_epoch) {
@@ -417,6 +531,7 @@ void st_cp_reconf_tick(struct st_cp_reconf *r, st_cp_log_fn log, void *ctx)
 {
 	if (!r)
 		return;
+	flush_pending(r, log, ctx);
 	for (size_t i = 0; i < HOOKS_MAX; i++) {
 		struct running_hook *h = &r->hooks[i];
 		struct st_hook_status st;

@@ -37,6 +37,19 @@
  * the reconfiguration (exit, reload) leaves the kernel's tables as they
  * are; a new one adopts the running XDP balancer when its settings match.
  *
+ * Adoption (issue 6; policy.h rule 8): a new reconfiguration (start,
+ * SIGHUP) reads what the enabled actuators hold, also in a dry run
+ * (read, never written), and hands it to the policy as its starting
+ * state, pool by pool: the nexthop group's table when it holds backends of
+ * the pool (applied last, so a table there is one every actuator took),
+ * else the XDP balancer's for its pool; a pool neither holds keeps the
+ * config's state.  Each adopted pool gives a "policy_adopted" event
+ * (pool, actuator, backends with the weights read back, changed,
+ * activated, drained, unknown, other_pool); a failed read gives one with
+ * "actuator" and "error".  On SIGHUP st_cp_reconf_carry() also carries the
+ * streams' assignments and the pools' cooldowns over ("policy_carried").
+ * These events are logged at the next st_cp_reconf_tick() or _profile().
+ *
  * Thread safety: the daemon's loop only.
  */
 #ifndef ST_CONTROL_CP_RECONF_H
@@ -61,11 +74,22 @@ typedef void (*st_cp_log_fn)(void *ctx, json_t *event);
  * actuator's socket or bpf error, ENOTSUP: xdp_lb enabled in a build
  * without it) and a reason in err.  reactive_only: the policy ignores the
  * predictive inputs.  instance: the data plane's instance (the XDP
- * balancer's pins are under /sys/fs/bpf/shadowtap/<instance>).
+ * balancer's pins are under /sys/fs/bpf/shadowtap/<instance>).  The
+ * policy starts from the tables the actuators read back (Adoption, above);
+ * a read that fails is logged and leaves the config's state, it does not
+ * fail the create.
  */
 struct st_cp_reconf *st_cp_reconf_create(const struct st_config *cfg, bool reactive_only,
 					 const char *instance, char *err, size_t err_len);
 void st_cp_reconf_destroy(struct st_cp_reconf *r);
+
+/*
+ * A SIGHUP's new reconfiguration `to` takes over the streams' pool
+ * assignments and the pools' cooldowns of `from` (st_policy_carry), by
+ * name; call it before destroying `from`.  Returns the streams carried
+ * (0 when either is NULL), or -errno.
+ */
+int st_cp_reconf_carry(struct st_cp_reconf *to, const struct st_cp_reconf *from);
 
 /* A profile of epoch epoch_start_ns was analysed (see the file head). */
 void st_cp_reconf_profile(struct st_cp_reconf *r, const struct st_analysis *a,

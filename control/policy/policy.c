@@ -40,6 +40,9 @@ struct pool {
 	bool decided;                 /* a scaling decision was made */
 	uint64_t last_decision_ns;
 	bool retry;                   /* an apply failed: re-emit the table */
+	bool adopt_hold;              /* adoption changed it: no drain ... */
+	bool hold_started;            /* ... within cooldown_s of hold_from_ns, */
+	uint64_t hold_from_ns;        /* the first epoch after the adoption */
 	/* this epoch */
 	double load_rps, forecast_rps, min_horizon_s;
 };
@@ -804,6 +807,9 @@ static void maybe_scale_down(struct st_policy *p, size_t pool, const struct pool
 	double rest, after;
 	int victim;
 
+	if (pl->hold_started &&
+	    p->now_ns - pl->hold_from_ns < (uint64_t)p->knobs.cooldown_s * NS_PER_S)
+		return;
 	if (!v->capacity_known || v->reactive_hits || v->in_flight ||
 	    v->committed <= pl->cfg.min_backends || !(v->util <= down) ||
 	    !(v->futil <= down) || budget_left(p) == 0)
@@ -912,8 +918,14 @@ int st_policy_evaluate(struct st_policy *p, const struct st_policy_input *in,
 	p->stats.epochs++;
 	*first_id = p->next_id;
 	for (size_t i = 0; i < p->n_pools; i++) {
-		p->pools[i].load_rps = p->pools[i].forecast_rps = 0;
-		p->pools[i].min_horizon_s = -1;
+		struct pool *pl = &p->pools[i];
+
+		pl->load_rps = pl->forecast_rps = 0;
+		pl->min_horizon_s = -1;
+		if (pl->adopt_hold && !pl->hold_started) {
+			pl->hold_started = true;
+			pl->hold_from_ns = p->now_ns;
+		}
 	}
 	take_metrics(p, in);
 	for (size_t i = 0; i < in->n_streams; i++)
@@ -924,6 +936,137 @@ int st_policy_evaluate(struct st_policy *p, const struct st_policy_input *in,
 	}
 	*n = p->epoch_made;
 	return 0;
+}
+
+/* ---- adoption and carry-over (rule 8) ---- */
+
+static int pool_by_name(const struct st_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_pools; i++)
+		if (strcmp(p->pools[i].cfg.name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int st_policy_match_entry(const struct st_policy *p, const struct st_actuator_backend *e)
+{
+	const struct backend *b;
+
+	if (e->name[0]) {
+		for (size_t i = 0; i < p->n_backends; i++)
+			if (strcmp(p->backends[i].cfg.name, e->name) == 0)
+				return (int)i;
+		return -1;
+	}
+	if (e->id >= p->n_backends)
+		return -1;
+	b = &p->backends[e->id];
+	if (e->address.af &&
+	    (e->address.af != b->cfg.address.af ||
+	     memcmp(e->address.bytes, b->cfg.address.bytes, sizeof(e->address.bytes))))
+		return -1;
+	return (int)e->id;
+}
+
+int st_policy_adopt(struct st_policy *p, const char *pool,
+		    const struct st_actuator_backend *table, size_t n,
+		    struct st_policy_adoption *out)
+{
+	struct st_policy_adoption a;
+	bool held[ST_CONFIG_BACKENDS_MAX + 1];
+	int pi;
+
+	if (!p || !pool || (!table && n))
+		return -EINVAL;
+	pi = pool_by_name(p, pool);
+	if (pi < 0)
+		return -ENOENT;
+	memset(&a, 0, sizeof(a));
+	memset(held, 0, sizeof(held));
+	a.pool = (unsigned)pi;
+	for (size_t i = 0; i < n; i++) {
+		int bi = st_policy_match_entry(p, &table[i]);
+
+		if (bi < 0 || (size_t)bi >= sizeof(held)) {
+			a.unknown++;
+		} else if (p->backends[bi].cfg.pool != (unsigned)pi) {
+			a.other_pool++;
+		} else if (!held[bi]) {
+			held[bi] = true;
+			a.matched++;
+		}
+	}
+	if (out)
+		*out = a;
+	if (a.matched == 0)
+		return -ENODATA;
+	for (size_t i = 0; i < p->n_backends; i++) {
+		struct backend *b = &p->backends[i];
+		enum backend_state was = b->state;
+
+		if (b->cfg.pool != (unsigned)pi)
+			continue;
+		if (held[i])
+			b->state = B_ACTIVE;
+		else if (b->state != B_PROVISIONING && b->state != B_READY)
+			b->state = B_STANDBY;
+		b->ramp_step = 0;
+		if (committed(b) != (was != B_STANDBY))
+			a.changed = true;
+		if (held[i] && b->cfg.standby)
+			a.activated++;
+		if (!held[i] && !b->cfg.standby)
+			a.drained++;
+	}
+	if (a.changed)
+		p->pools[pi].adopt_hold = true;
+	if (out)
+		*out = a;
+	return 0;
+}
+
+int st_policy_carry(struct st_policy *to, const struct st_policy *from)
+{
+	int carried = 0;
+
+	if (!to || !from)
+		return -EINVAL;
+	for (size_t i = 0; i < from->n_pools; i++) {
+		const struct pool *f = &from->pools[i];
+		int ti = pool_by_name(to, f->cfg.name);
+		struct pool *t;
+
+		if (ti < 0)
+			continue;
+		t = &to->pools[ti];
+		t->decided = f->decided;
+		t->last_decision_ns = f->last_decision_ns;
+		t->retry = f->retry;
+		t->adopt_hold = t->hold_started = false;
+	}
+	for (size_t i = 0; i <= from->streams_mask; i++) {
+		const struct stream *f = &from->streams[i];
+		struct stream *t;
+		int ti;
+
+		if (!f->used || f->pool < 0)
+			continue;
+		ti = pool_by_name(to, from->pools[f->pool].cfg.name);
+		if (ti < 0)
+			continue;
+		t = stream_get(to, f->name);
+		if (!t) {
+			to->stats.streams_refused++;
+			continue;
+		}
+		t->pool = ti;
+		t->high_cardinality = f->high_cardinality;
+		t->skewed = f->skewed;
+		t->decided = f->decided;
+		t->last_decision_ns = f->last_decision_ns;
+		carried++;
+	}
+	return carried;
 }
 
 /* ---- results and hooks ---- */

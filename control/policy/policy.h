@@ -126,6 +126,36 @@
  *    cooldown the policy emits a REWEIGHT with the pool's desired table
  *    (reason "retry").  The policy's own state keeps the desired table.
  *
+ * 8. Adoption (st_policy_adopt).  A new policy starts from the config
+ *    (standbys standby, the others active), but the kernel may already
+ *    route over another table: the one an earlier policy left (before a
+ *    restart or a SIGHUP, which both create a new policy).  Before its
+ *    first epoch the caller hands the policy what the actuators read back,
+ *    and the policy takes it as its committed state, pool by pool:
+ *      - an entry is matched to a config backend by name, or, when read
+ *        back without one (the nexthop group after a restart), by id (the
+ *        config index) provided the address read back is the backend's;
+ *        entries that match no backend of the pool (unknown names, other
+ *        pools' backends, ids out of range or with another address) are
+ *        ignored and counted;
+ *      - when no entry matches a backend of the pool, nothing is adopted:
+ *        the kernel holds no table of this pool yet (a first start), and
+ *        the pool keeps the config's state;
+ *      - otherwise the table is the truth: a backend in it is active (a
+ *        standby in it has been scaled up), one not in it is a standby (a
+ *        non-standby has been drained), so that the policy's table is the
+ *        kernel's and capacities count only backends that take traffic;
+ *        min_backends and the other rules then act as usual;
+ *      - weights stay the policy's (rule 5): the kernel's may be scaled
+ *        (the nexthop group holds 1..256), so the read weight is reported,
+ *        not kept; a ramp in progress is adopted as complete;
+ *      - adoption makes no decision.  When it changed the pool's state (a
+ *        backend's committed state is not the config's), the pool is not
+ *        drained within cooldown_s of the first epoch after it (when the
+ *        table last changed is unknown); scale-ups are not held back.
+ *    st_policy_carry() then may carry a previous policy's streams and
+ *    pools' cooldowns over (a SIGHUP), which replaces that hold.
+ *
  * The same input epoch after epoch gives each decision once: every rule
  * compares with the policy's state (the stream's pool, the pool's
  * committed backends), not with the previous input.
@@ -349,6 +379,53 @@ unsigned st_policy_ds2_backends(double load_rps, double capacity_rps,
  */
 int st_policy_pool_table(const struct st_policy *p, unsigned pool,
 			 struct st_actuator_backend *out, size_t max, size_t *n);
+
+/* What st_policy_adopt() did with one pool's table. */
+struct st_policy_adoption {
+	unsigned pool;             /* the config's pool index */
+	unsigned matched;          /* entries matched to the pool's backends */
+	unsigned activated;        /* config standbys the table holds: now active */
+	unsigned drained;          /* config non-standbys the table lacks: now standby */
+	unsigned unknown;          /* entries ignored: no backend of the config */
+	unsigned other_pool;       /* entries ignored: another pool's backend */
+	bool changed;              /* a backend's committed state moved */
+};
+
+/*
+ * Takes `table` (read back from an actuator; table[i].name may be "",
+ * then table[i].id is the config index, checked against the address read
+ * back when it has one) as pool `pool`'s committed state (rule 8).  Call
+ * it before the first st_policy_evaluate(); a later call works too (a
+ * ramp or hook in progress of the pool is then ended: backends in the
+ * table become active, the others standby, except those whose hook
+ * runs).  Makes no decision.  *out (may be NULL) says what it did.
+ * Returns 0; -ENODATA when no entry matches a backend of the pool (the
+ * pool's state is unchanged, *out still counts the entries ignored);
+ * -ENOENT (no such pool); -EINVAL (p or pool NULL, table NULL with n > 0).
+ */
+int st_policy_adopt(struct st_policy *p, const char *pool,
+		    const struct st_actuator_backend *table, size_t n,
+		    struct st_policy_adoption *out);
+
+/*
+ * The config index of the backend read-back entry `e` names (rule 8's
+ * match: by name, else by id with the address checked), or -1 (none).
+ * Pure.
+ */
+int st_policy_match_entry(const struct st_policy *p, const struct st_actuator_backend *e);
+
+/*
+ * Carries state from `from` (the policy of the previous config) into
+ * `to` (a new one, before its first epoch): each stream assigned to a pool
+ * whose name `to` has keeps that pool, its class and the time of its last
+ * decision (so it is not assigned again, and its cooldown runs on); each
+ * pool of the same name keeps its last scaling decision's time (its
+ * cooldown) and a pending retry, which replaces adoption's drain hold.
+ * Backends' states are not carried (adoption reads them from the kernel).
+ * Returns the number of streams carried (<= streams_max of `to`; more are
+ * counted in streams_refused), or -EINVAL (a NULL argument).
+ */
+int st_policy_carry(struct st_policy *to, const struct st_policy *from);
 
 /* Counters. */
 struct st_policy_stats {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "control/policy/hook.h"
@@ -855,6 +856,232 @@ static void test_log_ring_and_bad_calls(void)
 	st_config_destroy(cfg);
 }
 
+/* ---- adoption (rule 8) ---- */
+
+/*
+ * Pool p: b1 active, b2 and b3 standbys, 1000 records/s each, min 1,
+ * cooldown 10 s, up 0.8, down 0.3 (target 0.55).
+ */
+static const char *adopt_conf =
+	"pools = ( { name = \"p\"; backend_capacity_rps = 1000.0; min_backends = 1; } );\n"
+	"backends = (\n"
+	" { name = \"b1\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+	" { name = \"b2\"; pool = \"p\"; address = \"10.0.0.2\"; standby = true; },\n"
+	" { name = \"b3\"; pool = \"p\"; address = \"10.0.0.3\"; standby = true; }\n"
+	");\n"
+	"policy = { cooldown_s = 10; scale_up_utilization = 0.8;\n"
+	"           scale_down_utilization = 0.3; };\n";
+
+static struct st_actuator_backend entry(const char *name, uint32_t id, uint32_t weight)
+{
+	struct st_actuator_backend e;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	e.id = id;
+	e.weight = weight;
+	return e;
+}
+
+/* True when no decision of [first, first + n) takes `name` out of the
+ * table or drains it. */
+static bool keeps(const struct st_policy *p, uint64_t first, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct st_policy_decision *d = st_policy_find(p, first + i);
+
+		if (!d || weight_of(d, name) == 0 ||
+		    (d->kind == ST_POLICY_SCALE_DOWN && !strcmp(d->backend, name)))
+			return false;
+	}
+	return true;
+}
+
+static void test_adopt_keeps_an_activated_standby(void)
+{
+	struct st_policy *p = policy_from(adopt_conf, NULL);
+	/* what the nexthop group holds after a restart: no names, ids = the
+	 * config's indexes, weights scaled (256 each) */
+	struct st_actuator_backend t[2] = { entry("", 0, 256), entry("", 1, 256) };
+	struct st_policy_stream_input s = stream("x", 1200, NAN);
+	struct st_policy_adoption a;
+	const struct st_policy_decision *d;
+	const char *state;
+	uint32_t w;
+	uint64_t first;
+	size_t n;
+
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", t, 2, &a), 0);
+	CU_ASSERT_EQUAL(a.pool, 0);
+	CU_ASSERT_EQUAL(a.matched, 2);
+	CU_ASSERT_EQUAL(a.activated, 1);       /* b2 */
+	CU_ASSERT_EQUAL(a.drained, 0);
+	CU_ASSERT_EQUAL(a.unknown, 0);
+	CU_ASSERT_TRUE(a.changed);
+	/* no decision from the adoption itself */
+	CU_ASSERT_EQUAL(st_policy_log_count(p), 0);
+	CU_ASSERT_EQUAL(st_policy_backend_state(p, 1, &state, &w), 0);
+	CU_ASSERT_STRING_EQUAL(state, "active");
+	CU_ASSERT_EQUAL(w, 1000);              /* the policy's weight (rule 5) */
+	/* 1200 of 2000 = 0.6: between down 0.3 and up 0.8: the assign only,
+	 * its table {b1, b2} at full weight (1000 each) */
+	n = epoch(p, 100 * S, &s, 1, &first);
+	CU_ASSERT_EQUAL(n, 1);
+	d = st_policy_find(p, first);
+	CU_ASSERT_EQUAL(d->kind, ST_POLICY_ASSIGN);
+	CU_ASSERT_EQUAL(d->n_table, 2);
+	CU_ASSERT_EQUAL(weight_of(d, "b1"), 1000);
+	CU_ASSERT_EQUAL(weight_of(d, "b2"), 1000);
+	/* the load keeps needing b2, past the cooldown: no decision at all */
+	for (uint64_t t_s = 101; t_s < 130; t_s++) {
+		n = epoch(p, t_s * S, &s, 1, &first);
+		CU_ASSERT_EQUAL(n, 0);
+		CU_ASSERT_TRUE(keeps(p, first, n, "b2"));
+	}
+	/* 1700 of 2000 = 0.85 >= 0.8: a scale-up of b3 (the next standby),
+	 * not of b2 again; b2 stays in its table */
+	s.records_per_s = 1700;
+	n = epoch(p, 130 * S, &s, 1, &first);
+	CU_ASSERT_EQUAL(n, 1);
+	d = st_policy_find(p, first);
+	CU_ASSERT_EQUAL(d->kind, ST_POLICY_SCALE_UP);
+	CU_ASSERT_STRING_EQUAL(d->backend, "b3");
+	CU_ASSERT_TRUE(keeps(p, first, n, "b2"));
+	st_policy_destroy(p);
+}
+
+static void test_adopt_then_scale_down_after_cooldown(void)
+{
+	struct st_policy *p = policy_from(adopt_conf, NULL);
+	struct st_actuator_backend t[2] = { entry("b1", 0, 1000), entry("b2", 7, 1000) };
+	struct st_policy_stream_input s = stream("x", 100, NAN);
+	const struct st_policy_decision *d;
+	uint64_t first;
+
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", t, 2, NULL), 0);
+	/* 100 of 2000 = 0.05 <= 0.3, without b2 0.1 < 0.8: a drain, but the
+	 * adoption changed the pool: none within 10 s of the first epoch
+	 * (100 s): at 100 s the assign only, none up to 109 s */
+	CU_ASSERT_EQUAL(epoch(p, 100 * S, &s, 1, &first), 1);
+	CU_ASSERT_EQUAL(st_policy_find(p, first)->kind, ST_POLICY_ASSIGN);
+	for (uint64_t t_s = 101; t_s < 110; t_s++)
+		CU_ASSERT_EQUAL(epoch(p, t_s * S, &s, 1, NULL), 0);
+	/* 110 s: the last active in file order (b2) is drained */
+	CU_ASSERT_EQUAL(epoch(p, 110 * S, &s, 1, &first), 1);
+	d = st_policy_find(p, first);
+	CU_ASSERT_EQUAL(d->kind, ST_POLICY_SCALE_DOWN);
+	CU_ASSERT_STRING_EQUAL(d->backend, "b2");
+	CU_ASSERT_EQUAL(d->n_table, 1);
+	CU_ASSERT_STRING_EQUAL(d->table[0].name, "b1");
+	/* min_backends 1: no further drain */
+	CU_ASSERT_EQUAL(epoch(p, 130 * S, &s, 1, NULL), 0);
+	st_policy_destroy(p);
+}
+
+static void test_adopt_ignores_and_counts_unknown_entries(void)
+{
+	struct st_policy *p = policy_from(
+		"pools = ( { name = \"p\"; backend_capacity_rps = 1000.0; },\n"
+		"          { name = \"q\"; backend_capacity_rps = 1000.0; } );\n"
+		"backends = (\n"
+		" { name = \"b1\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		" { name = \"b2\"; pool = \"p\"; address = \"10.0.0.2\"; standby = true; },\n"
+		" { name = \"c1\"; pool = \"q\"; address = \"10.0.1.1\"; }\n"
+		");\n"
+		"policy = { cooldown_s = 0; };\n", NULL);
+	struct st_actuator_backend t[5] = {
+		entry("ghost", 0, 5),        /* a name the config lacks */
+		entry("", 9, 5),             /* an id past the config's 3 */
+		entry("", 1, 5),             /* b2 by id, but another address */
+		entry("c1", 2, 5),           /* pool q's */
+		entry("b2", 1, 5),           /* b2 */
+	};
+	struct st_policy_stream_input s = stream("x", 100, NAN);
+	struct st_policy_adoption a;
+	const struct st_policy_decision *d;
+	const char *state;
+	uint32_t w;
+	uint64_t first;
+
+	t[2].address.af = AF_INET;   /* 10.9.9.9, not b2's 10.0.0.2 */
+	t[2].address.bytes[0] = 10;
+	t[2].address.bytes[1] = t[2].address.bytes[2] = t[2].address.bytes[3] = 9;
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", t, 5, &a), 0);
+	CU_ASSERT_EQUAL(a.matched, 1);
+	CU_ASSERT_EQUAL(a.unknown, 3);
+	CU_ASSERT_EQUAL(a.other_pool, 1);
+	CU_ASSERT_EQUAL(a.activated, 1);       /* b2 */
+	CU_ASSERT_EQUAL(a.drained, 1);         /* b1, absent from the table */
+	CU_ASSERT_EQUAL(st_policy_backend_state(p, 0, &state, &w), 0);
+	CU_ASSERT_STRING_EQUAL(state, "standby");
+	CU_ASSERT_EQUAL(st_policy_backend_state(p, 1, &state, &w), 0);
+	CU_ASSERT_STRING_EQUAL(state, "active");
+	/* pool q: only unknown and other pools' entries: -ENODATA, q keeps
+	 * the config's state (c1 active) */
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "q", t, 2, &a), -ENODATA);
+	CU_ASSERT_EQUAL(a.unknown, 2);
+	CU_ASSERT_EQUAL(st_policy_backend_state(p, 2, &state, &w), 0);
+	CU_ASSERT_STRING_EQUAL(state, "active");
+	/* an empty table (nothing installed yet): -ENODATA as well */
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", NULL, 0, &a), -ENODATA);
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "nope", t, 5, &a), -ENOENT);
+	CU_ASSERT_EQUAL(st_policy_adopt(p, NULL, t, 5, &a), -EINVAL);
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", NULL, 2, &a), -EINVAL);
+	/* the assign carries the adopted table: {b2} */
+	CU_ASSERT_EQUAL(epoch(p, 1 * S, &s, 1, &first), 1);
+	d = st_policy_find(p, first);
+	CU_ASSERT_EQUAL(d->n_table, 1);
+	CU_ASSERT_STRING_EQUAL(d->table[0].name, "b2");
+	st_policy_destroy(p);
+}
+
+static void test_adopt_unchanged_table_holds_nothing(void)
+{
+	/* the config's own table: nothing changed, no drain hold: cooldown 10
+	 * s, yet the drain of an idle b2 (a non-standby) comes at once */
+	struct st_policy *p = policy_from(
+		"pools = ( { name = \"p\"; backend_capacity_rps = 1000.0; min_backends = 1; } );\n"
+		"backends = ( { name = \"b1\"; pool = \"p\"; address = \"10.0.0.1\"; },\n"
+		"             { name = \"b2\"; pool = \"p\"; address = \"10.0.0.2\"; } );\n"
+		"policy = { cooldown_s = 10; scale_down_utilization = 0.3; };\n", NULL);
+	struct st_actuator_backend t[2] = { entry("b1", 0, 1), entry("b2", 1, 1) };
+	struct st_policy_stream_input s = stream("x", 100, NAN);
+	struct st_policy_adoption a;
+	uint64_t first;
+
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", t, 2, &a), 0);
+	CU_ASSERT_FALSE(a.changed);
+	CU_ASSERT_EQUAL(epoch(p, 100 * S, &s, 1, &first), 2);
+	CU_ASSERT_EQUAL(st_policy_find(p, first + 1)->kind, ST_POLICY_SCALE_DOWN);
+	st_policy_destroy(p);
+}
+
+static void test_carry_streams_and_cooldown(void)
+{
+	struct st_policy *old = policy_from(adopt_conf, NULL);
+	struct st_policy *p;
+	struct st_policy_stream_input s = stream("x", 850, NAN);
+	struct st_actuator_backend t[2] = { entry("b1", 0, 1000), entry("b2", 1, 1000) };
+	uint64_t first;
+
+	/* the old policy: assign x, scale b2 up at 100 s (850 / 1000 = 0.85) */
+	CU_ASSERT_EQUAL(epoch(old, 100 * S, &s, 1, NULL), 2);
+	/* a SIGHUP: a new policy adopts {b1, b2} and carries x and the
+	 * pool's cooldown (last scaling at 100 s) */
+	p = policy_from(adopt_conf, NULL);
+	CU_ASSERT_EQUAL(st_policy_adopt(p, "p", t, 2, NULL), 0);
+	CU_ASSERT_EQUAL(st_policy_carry(p, old), 1);
+	CU_ASSERT_EQUAL(st_policy_carry(NULL, old), -EINVAL);
+	st_policy_destroy(old);
+	/* x is known: no assign; 1700 / 2000 = 0.85 but within 10 s of 100 s */
+	s.records_per_s = 1700;
+	CU_ASSERT_EQUAL(epoch(p, 105 * S, &s, 1, NULL), 0);
+	/* 110 s: the carried cooldown is over: b3 */
+	CU_ASSERT_EQUAL(epoch(p, 110 * S, &s, 1, &first), 1);
+	CU_ASSERT_STRING_EQUAL(st_policy_find(p, first)->backend, "b3");
+	st_policy_destroy(p);
+}
+
 ST_TEST_MAIN("control/policy/policy",
 	ST_TEST(test_cardinality_class_with_hysteresis),
 	ST_TEST(test_skew_class_and_ties),
@@ -878,4 +1105,9 @@ ST_TEST_MAIN("control/policy/policy",
 	ST_TEST(test_dry_run_marked),
 	ST_TEST(test_failed_apply_is_retried),
 	ST_TEST(test_decision_json_parses),
-	ST_TEST(test_log_ring_and_bad_calls))
+	ST_TEST(test_log_ring_and_bad_calls),
+	ST_TEST(test_adopt_keeps_an_activated_standby),
+	ST_TEST(test_adopt_then_scale_down_after_cooldown),
+	ST_TEST(test_adopt_ignores_and_counts_unknown_entries),
+	ST_TEST(test_adopt_unchanged_table_holds_nothing),
+	ST_TEST(test_carry_streams_and_cooldown))
