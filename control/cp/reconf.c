@@ -367,9 +367,9 @@ static void why_append(char *why, size_t bytes, const char *name, const char *te
 
 	if (!text[0] || len + 1 >= bytes)
 		return;
-	n = snprintf(why + len, bytes - len, "%s%s: ", len ? "; " : "", name);
-	if (n > 0 && len + (size_t)n < bytes)
-		strncat(why, text, bytes - len - (size_t)n - 1);
+	n = snprintf(why + len, bytes - len, "%s%s: %s", len ? "; " : "", name, text);
+	if (n < 0 || (size_t)n >= bytes - len)
+		why[bytes - 1] = '\0';  /* cut to fit: the field's size is the limit */
 }
 
 /*

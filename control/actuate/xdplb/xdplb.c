@@ -988,7 +988,7 @@ int st_xdplb_routes(struct st_actuator *a, struct st_xdplb_route *out, size_t ma
 		return -ENOMEM;
 	err = current_load(x, cur);
 	for (uint32_t i = 0; !err && cur->table && i < ST_LB_BACKENDS_MAX; i++) {
-		uint64_t sums[2];
+		uint64_t sums[2] = {0, 0};
 
 		if (cur->slots[i] == 0)
 			continue;
