@@ -107,6 +107,11 @@ struct st_worker {
 	struct st_be_table *be_spare;
 	uint64_t be_gen;
 	struct st_be_entry *be_udp;    /* the current UDP datagram's endpoint */
+	/* the last UDP datagram's endpoint and its index in the table of
+	 * epoch udp_be_gen (0: none): datagrams of one endpoint come in runs */
+	struct st_be_key udp_be_key;
+	int32_t udp_be_index;
+	uint64_t udp_be_gen;
 
 	/* the last UDP server endpoint and its stream (JSONL datagrams) */
 	uint8_t udp_addr[16];
@@ -860,7 +865,15 @@ static inline void frame_path(struct st_worker *w, const uint8_t *frame,
 				st_be_key_from_pkt(&k, p.family, p.daddr, p.dport, (uint8_t)proto);
 			else
 				st_be_key_from_pkt(&k, p.family, p.saddr, p.sport, (uint8_t)proto);
-			at = st_be_table_find(w->be, &k);
+			if (w->udp_be_gen == w->be_gen &&
+			    memcmp(&k, &w->udp_be_key, sizeof(k)) == 0) {
+				at = w->udp_be_index;
+			} else {
+				at = st_be_table_find(w->be, &k);
+				w->udp_be_key = k;
+				w->udp_be_index = at;
+				w->udp_be_gen = at >= 0 ? w->be_gen : 0;
+			}
 			if (at >= 0) {
 				w->be_udp = st_be_table_entry(w->be, at);
 				backend_packet(w->be_udp, &p, dir);

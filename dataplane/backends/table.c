@@ -105,19 +105,6 @@ uint32_t st_be_table_generation(const struct st_be_table *t)
 	return t->generation;
 }
 
-void st_be_key_from_pkt(struct st_be_key *k, uint8_t family, const uint8_t addr[16],
-			uint16_t port, uint8_t protocol)
-{
-	memset(k, 0, sizeof(*k));
-	k->family = family;
-	k->protocol = protocol;
-	k->port = port;
-	if (family == 4)
-		memcpy(k->addr, addr + 12, 4);
-	else
-		memcpy(k->addr, addr, 16);
-}
-
 int32_t st_be_table_find(struct st_be_table *t, const struct st_be_key *k)
 {
 	uint32_t s = (uint32_t)key_hash(k) & t->slot_mask;

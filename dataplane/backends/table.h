@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "shadowtap/backends.h"
@@ -74,8 +75,19 @@ uint32_t st_be_table_generation(const struct st_be_table *t);
  * Key from a packet's server side: addr is st_pkt's 16 bytes (IPv4 mapped
  * as ::ffff:a.b.c.d, pkt.h), family 4 or 6.
  */
-void st_be_key_from_pkt(struct st_be_key *k, uint8_t family, const uint8_t addr[16],
-			uint16_t port, uint8_t protocol);
+static inline void st_be_key_from_pkt(struct st_be_key *k, uint8_t family,
+				      const uint8_t addr[16], uint16_t port,
+				      uint8_t protocol)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = family;
+	k->protocol = protocol;
+	k->port = port;
+	if (family == 4)
+		memcpy(k->addr, addr + 12, 4);
+	else
+		memcpy(k->addr, addr, 16);
+}
 
 /*
  * The index of k's entry, inserted (zeroed) when new; -1 when the table is
