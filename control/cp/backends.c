@@ -20,6 +20,9 @@
 struct building {
 	struct st_cp_backend_figures f;
 	struct st_qs *latency;          /* NULL: no sample yet */
+	/* during st_cp_backends_reconfigure only: an old row's totals */
+	struct st_cp_backend_totals kept;
+	char kept_name[ST_CONFIG_NAME_BYTES];
 };
 
 struct st_cp_backends {
@@ -51,23 +54,34 @@ static void drop_sketches(struct st_cp_backends *b)
 
 void st_cp_backends_reconfigure(struct st_cp_backends *b, const struct st_config *cfg)
 {
-	size_t n = st_config_backend_count(cfg);
+	size_t n = st_config_backend_count(cfg), old_rows = b->n_rows;
 
 	drop_sketches(b);
 	b->building = false;
-	b->n_rows = n < ST_CONFIG_BACKENDS_MAX ? n : ST_CONFIG_BACKENDS_MAX;
-	memset(b->pub_rows, 0, ST_CONFIG_BACKENDS_MAX * sizeof(*b->pub_rows));
-	memset(b->rows, 0, ST_CONFIG_BACKENDS_MAX * sizeof(*b->rows));
-	for (size_t i = 0; i < b->n_rows; i++) {
+	/* the old rows' totals, kept for backends of the same name; the
+	 * building rows are free now and hold them meanwhile */
+	for (size_t i = 0; i < old_rows; i++)
+		b->rows[i].kept = b->pub_rows[i].totals;
+	for (size_t i = 0; i < old_rows; i++)
+		memcpy(b->rows[i].kept_name, b->pub_rows[i].name, sizeof(b->rows[i].kept_name));
+	n = n < ST_CONFIG_BACKENDS_MAX ? n : ST_CONFIG_BACKENDS_MAX;
+	for (size_t i = 0; i < n; i++) {
 		const struct st_config_backend *cb = st_config_backend_at(cfg, i);
 		const struct st_config_pool *pool = st_config_pool_at(cfg, cb->pool);
 		struct st_cp_backend_row *r = &b->pub_rows[i];
 
+		memset(r, 0, sizeof(*r));
+		for (size_t k = 0; k < old_rows; k++)
+			if (!strcmp(b->rows[k].kept_name, cb->name))
+				r->totals = b->rows[k].kept;
 		snprintf(r->name, sizeof(r->name), "%s", cb->name);
 		snprintf(r->pool, sizeof(r->pool), "%s", pool ? pool->name : "");
 		r->address = cb->address;
 		r->latest.latency_p99_ms = NAN;
 	}
+	b->n_rows = n;
+	memset(b->pub_rows + n, 0, (ST_CONFIG_BACKENDS_MAX - n) * sizeof(*b->pub_rows));
+	memset(b->rows, 0, ST_CONFIG_BACKENDS_MAX * sizeof(*b->rows));
 	b->n_ep = b->n_pub_ep = 0;
 	memset(&b->latest, 0, sizeof(b->latest));
 }
@@ -267,11 +281,51 @@ void st_cp_backends_end(struct st_cp_backends *b)
 	b->building = false;
 }
 
+/*
+ * A PARTIAL record of an epoch already taken: a core that missed the merge
+ * sends its share later (dataplane/engine.c).  The epoch's figures were
+ * judged without it; its counts still go into the totals.
+ */
+static void take_late(struct st_cp_backends *b, const struct st_backends_view *v)
+{
+	struct st_backends_entry e;
+	size_t pos = 0;
+
+	b->st.late_partial++;
+	while (st_backends_next(v, &pos, &e) == 1) {
+		long i = match(b, &e);
+		struct st_cp_backend_totals *t;
+		struct st_qs *q = NULL;
+
+		if (i < 0)
+			continue;
+		t = &b->pub_rows[i].totals;
+		t->records += e.records;
+		t->record_bytes += e.record_bytes;
+		t->packets_to += e.packets_to;
+		t->packets_from += e.packets_from;
+		t->bytes_to += e.bytes_to;
+		t->bytes_from += e.bytes_from;
+		t->retransmissions += e.retransmissions_to + e.retransmissions_from;
+		t->zero_windows_from += e.zero_windows_from;
+		if (merge_latency(b, &q, &e) == 0 && q)
+			t->latency_samples += st_qs_count(q);
+		st_qs_destroy(q);
+	}
+}
+
 int st_cp_backends_take(struct st_cp_backends *b, const struct st_backends_view *v)
 {
 	struct st_backends_entry e;
 	size_t pos = 0;
-	int rc = st_cp_backends_begin(b, &v->meta);
+	int rc;
+
+	if (b->latest.valid && (v->meta.flags & ST_BACKENDS_F_PARTIAL) &&
+	    v->meta.epoch_start_ns <= b->latest.meta.epoch_start_ns) {
+		take_late(b, v);
+		return -EALREADY;
+	}
+	rc = st_cp_backends_begin(b, &v->meta);
 
 	if (rc)
 		return rc;

@@ -23,8 +23,8 @@
  *                            sketches (DDSketch merges are exact), µs / 1000;
  *                            NAN when the epoch had no latency sample.
  * A backend with no entry in the epoch's record had no traffic: its
- * figures are 0 (latency NAN).  Totals since start (or since the last
- * config change) are kept beside, per backend.
+ * figures are 0 (latency NAN).  Totals since start are kept beside, per
+ * backend (across a config change, for a backend of the same name).
  *
  * Use: st_cp_backends_take() of a parsed record, or by hand
  * st_cp_backends_begin() with the record's meta, st_cp_backends_add() for
@@ -64,7 +64,9 @@ struct st_cp_backend_figures {
 	double latency_p99_ms;          /* NAN: no sample */
 };
 
-/* Sums since start (or the last st_cp_backends_reconfigure). */
+/* Sums since start, kept across st_cp_backends_reconfigure() for a
+ * backend of the same name; a late core's PARTIAL record counts here
+ * (not in the epoch's figures, which were judged without it). */
 struct st_cp_backend_totals {
 	uint64_t epochs;                /* records that listed it */
 	uint64_t records, record_bytes, packets_to, packets_from, bytes_to, bytes_from;
@@ -104,6 +106,9 @@ struct st_cp_backends_stats {
 					 * not */
 	uint64_t out_of_order;          /* add outside begin/end, or an epoch
 					 * not after the latest: ignored */
+	uint64_t late_partial;          /* PARTIAL records of an epoch already
+					 * taken (a late core's share): into
+					 * the totals only */
 };
 
 struct st_cp_backends;
@@ -139,6 +144,8 @@ void st_cp_backends_end(struct st_cp_backends *b);
  * begin, add of every entry, end, for a record st_backends_parse()
  * accepted.  Returns begin's result (0, -EINVAL, -EALREADY: nothing
  * taken); an entry's add error is counted and the others are taken.
+ * A PARTIAL record of an epoch already taken (a late core's share) goes
+ * into the totals only, counted in late_partial, and returns -EALREADY.
  */
 int st_cp_backends_take(struct st_cp_backends *b, const struct st_backends_view *v);
 

@@ -179,13 +179,14 @@ static json_t *backend_metrics_status(const struct st_cp *cp)
 	struct st_cp_backends_stats st;
 
 	st_cp_backends_stats(cp->backends, &st);
-	return json_pack("{s:I, s:I, s:s?, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:s?, s:I, s:I, s:I, s:I}",
 			 "parsed", I(cp->n.backends_parsed),
 			 "bad", I(cp->n.backends_bad),
 			 "last_bad_reason", cp->last_bad_backends_reason,
 			 "unmatched_dropped", I(st.unmatched_dropped),
 			 "latency_bad", I(st.latency_bad),
-			 "out_of_order", I(st.out_of_order));
+			 "out_of_order", I(st.out_of_order),
+			 "late_partial", I(st.late_partial));
 }
 
 static json_t *status_body(struct st_cp_server *s)
@@ -502,7 +503,7 @@ static json_t *backends_body(struct st_cp_server *s)
 			    "cores_expected", (int)ep->meta.cores_expected,
 			    "partial", (ep->meta.flags & ST_BACKENDS_F_PARTIAL) != 0,
 			    "overflow", I(ep->meta.overflow), "entries", I(ep->entries));
-	return json_pack("{s:o*, s:o*, s:o*, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}}",
+	return json_pack("{s:o*, s:o*, s:o*, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}}",
 			 "epoch", epoch, "backends", rows, "unmatched", unmatched,
 			 "counters",
 			 "records", I(s->cp->n.backends_parsed),
@@ -512,6 +513,7 @@ static json_t *backends_body(struct st_cp_server *s)
 			 "unmatched_dropped", I(st.unmatched_dropped),
 			 "latency_bad", I(st.latency_bad),
 			 "out_of_order", I(st.out_of_order),
+			 "late_partial", I(st.late_partial),
 			 "last_bad_reason", s->cp->last_bad_backends_reason);
 }
 

@@ -27,7 +27,14 @@ static const char conf_text[] =
 	"  { name = \"b1\"; pool = \"p\"; address = \"2001:db8::7\"; },\n"
 	"  { name = \"b2\"; pool = \"p\"; address = \"10.0.0.9\"; standby = true; } );\n";
 
+static struct st_config *load_conf_text(const char *text);
+
 static struct st_config *load_conf(void)
+{
+	return load_conf_text(conf_text);
+}
+
+static struct st_config *load_conf_text(const char *text)
 {
 	char path[] = "/tmp/st-cp-backends-XXXXXX";
 	char err[256];
@@ -36,7 +43,7 @@ static struct st_config *load_conf(void)
 
 	if (fd < 0)
 		return NULL;
-	if (write(fd, conf_text, sizeof(conf_text) - 1) != (ssize_t)(sizeof(conf_text) - 1)) {
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
 		close(fd);
 		unlink(path);
 		return NULL;
@@ -300,10 +307,12 @@ static void test_order_and_bounds(void)
 	st_cp_backends_stats(b, &st);
 	CU_ASSERT(st.out_of_order == 4 && st.epochs == 1);   /* 2 adds, 2 begins */
 	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->latest.records, 9);
-	/* a new config: the figures start over */
+	/* a new config: the epoch's figures start over, the totals of a
+	 * backend of the same name stay (b0's one epoch of 9 records) */
 	st_cp_backends_reconfigure(b, cfg);
 	CU_ASSERT_FALSE(st_cp_backends_latest(b)->valid);
-	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 0);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->latest.records, 0);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 9);
 	CU_ASSERT_EQUAL(st_cp_backends_unmatched_count(b), 0);
 	st_cp_backends_destroy(b);
 	st_cp_backends_destroy(NULL);
@@ -411,7 +420,76 @@ static void test_many_epochs(void)
 	st_config_destroy(cfg);
 }
 
+/* A late core's PARTIAL record of an epoch already taken: into the totals
+ * only; a whole record of an old epoch: ignored.  A reload keeps the totals
+ * of a backend whose name stays, not of one renamed. */
+static void test_late_partial_and_reload(void)
+{
+	static const char renamed[] =
+		"pools = ( { name = \"p\"; min_backends = 1; } );\n"
+		"backends = (\n"
+		"  { name = \"bx\"; pool = \"p\"; address = \"10.0.0.5\"; },\n"
+		"  { name = \"b1\"; pool = \"p\"; address = \"2001:db8::7\"; } );\n";
+	struct st_config *cfg = load_conf(), *cfg2 = load_conf_text(renamed);
+	struct st_backends_meta m = meta_at(EPOCH0);
+	struct st_cp_backends_stats st;
+	struct st_backends_entry e[2];
+	struct st_cp_backends *b;
+	uint32_t len = 0;
+	uint8_t *blob = latency_blob(500, 4, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(blob);
+	b = st_cp_backends_create(cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	memset(e, 0, sizeof(e));
+	v4(&e[0], 10, 0, 0, 5);               /* b0 */
+	e[0].records = 10, e[0].packets_to = 3, e[0].retransmissions_to = 1;
+	e[1].family = 6;                       /* b1 */
+	memcpy(e[1].addr, v6_b1, 16);
+	e[1].records = 7;
+	/* core 0 of 2 in time: PARTIAL */
+	m.cores_expected = 2;
+	m.flags = ST_BACKENDS_F_PARTIAL;
+	CU_ASSERT_EQUAL(take_built(b, e, 2, &m), 0);
+	/* core 1 late, same epoch: 5 more records of b0, 4 latency samples,
+	 * 2 retransmissions from the server */
+	e[0].records = 5, e[0].packets_to = 2, e[0].retransmissions_to = 0;
+	e[0].retransmissions_from = 2, e[0].latency = blob, e[0].latency_len = len;
+	CU_ASSERT_EQUAL(take_built(b, e, 1, &m), -EALREADY);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->latest.records, 10);   /* as judged */
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 15);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.packets_to, 5);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.retransmissions, 3);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.latency_samples, 4);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 1)->totals.records, 7);
+	/* a whole (not PARTIAL) record of the same epoch: ignored */
+	m.cores_expected = 1, m.flags = 0;
+	CU_ASSERT_EQUAL(take_built(b, e, 1, &m), -EALREADY);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 15);
+	st_cp_backends_stats(b, &st);
+	CU_ASSERT(st.late_partial == 1 && st.out_of_order == 1 && st.epochs == 1);
+	/* reload: b1 keeps its name and totals; b0 became bx and starts over */
+	st_cp_backends_reconfigure(b, cfg2);
+	CU_ASSERT_EQUAL(st_cp_backends_count(b), 2);
+	CU_ASSERT_STRING_EQUAL(st_cp_backends_at(b, 0)->name, "bx");
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 0);
+	CU_ASSERT_STRING_EQUAL(st_cp_backends_at(b, 1)->name, "b1");
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 1)->totals.records, 7);
+	CU_ASSERT_PTR_NULL(st_cp_backends_at(b, 2));
+	/* and back: b0 is new again (its old totals went with the reload) */
+	st_cp_backends_reconfigure(b, cfg);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 0)->totals.records, 0);
+	CU_ASSERT_EQUAL(st_cp_backends_at(b, 1)->totals.records, 7);
+	free(blob);
+	st_cp_backends_destroy(b);
+	st_config_destroy(cfg2);
+	st_config_destroy(cfg);
+}
+
 ST_TEST_MAIN("control/cp/backends",
+	ST_TEST(test_late_partial_and_reload),
 	ST_TEST(test_sums_and_rates),
 	ST_TEST(test_order_and_bounds),
 	ST_TEST(test_record_by_hand),
