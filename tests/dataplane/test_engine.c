@@ -56,7 +56,7 @@ struct fake {
 /* Epochs 1 and 2 without any frame (the gap case), when gap is set. */
 static bool gap;
 
-#define PACE 5
+#define PACE 2
 
 static uint64_t mono_ns(void)
 {
@@ -444,8 +444,8 @@ static void test_gap_of_two_epochs(void)
 	gap = false;
 }
 
-/* A live input (frames arrive at 5x their capture pace, epochs of 200 ms
- * by the wall clock) whose core 1 stalls for 600 ms halfway: with a 50 ms
+/* A live input (frames arrive at 2x their capture pace, epochs of 500 ms
+ * by the wall clock) whose core 1 stalls for 1500 ms halfway: with a 100 ms
  * grace the merger writes the epochs without core 1 (PARTIAL), then core
  * 1's part on its own.  Every record is in some profile: the epochs core 1
  * loses when it wakes (it crosses several boundaries at once, the merger
@@ -465,12 +465,12 @@ static void test_late_core_partial(void)
 	k.cap.finite = false;
 	k.cap.timestamps = false;
 	k.stall_at = k.count[1] / 2;
-	k.stall_ms = 600;
+	k.stall_ms = 1500;
 	k.paced = true;
 	engine_config(&ec, 2, &o);
 	ec.clock = ST_ENGINE_CLOCK_WALL;
-	ec.worker.sketch.epoch_ns = 200000000ull;
-	ec.grace_ns = 50000000ull;
+	ec.worker.sketch.epoch_ns = 500000000ull;
+	ec.grace_ns = 100000000ull;
 	e = st_engine_create(&ec, &k.cap, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	k.start_ns = mono_ns();
