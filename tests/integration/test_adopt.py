@@ -32,10 +32,9 @@ import sys
 import tempfile
 import time
 
+import cp_harness
+
 GEN = os.environ["SHADOWTAP_GEN"]
-DP = os.environ["SHADOWTAP_DP"]
-CP = os.environ["SHADOWTAP_CP"]
-CTL = os.environ["SHADOWCTL"]
 failures = []
 
 
@@ -66,38 +65,17 @@ actuators = {
 
 
 def start_cp(ns, conf, inst, tmp, events):
-    sock = os.path.join(tmp, "cp.sock")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    cp = subprocess.Popen(["nsenter", "--net=/run/netns/" + ns, CP, "--config", conf,
-                           "--instance", inst, "--state-dir", os.path.join(tmp, "state"),
-                           "--socket", sock, "--prometheus", "off", "--event-log", events],
-                          stderr=subprocess.PIPE)
-    deadline = time.time() + 20
-    while not os.path.exists(sock) and time.time() < deadline and cp.poll() is None:
-        time.sleep(0.05)
-    return cp, sock
+    return cp_harness.start_cp(ns, conf, inst, tmp, events, wait_s=20)
 
 
 def replay(inst, cap, conf, sock):
     """Replays the capture into the instance's ring, waits until shadowtap-cp
     has parsed every profile; returns the decisions of its policy."""
-    dp = subprocess.run([DP, "--instance", inst, "--pcap", cap, "--config", conf,
-                         "--ring-mib", "16"], stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, timeout=60)
+    dp, decisions, err = cp_harness.replay(inst, cap, conf, sock, dp_timeout_s=60,
+                                           quiet_polls=6, quiet_wait_s=20, poll_s=0.1)
     check(dp.returncode == 0, f"shadowtap-dp exit {dp.returncode}: {dp.stderr[-300:]!r}")
-    last, still, deadline = -1, 0, time.time() + 20
-    while still < 6 and time.time() < deadline:
-        r = subprocess.run([CTL, "cp-status", "--json", "--socket", sock],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        n = json.loads(r.stdout)["profiles"]["parsed"] if r.returncode == 0 else -1
-        still = still + 1 if n == last else 0
-        last = n
-        time.sleep(0.1)
-    r = subprocess.run([CTL, "decisions", "--json", "--count", "1024", "--socket", sock],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    check(r.returncode == 0, f"shadowctl decisions: {r.stderr!r}")
-    return json.loads(r.stdout).get("decisions", []) if r.returncode == 0 else []
+    check(decisions is not None, f"shadowctl decisions: {err!r}")
+    return decisions or []
 
 
 def group(ns):

@@ -42,9 +42,9 @@ import sys
 import tempfile
 import time
 
+import cp_harness
+
 GEN = os.environ["SHADOWTAP_GEN"]
-DP = os.environ["SHADOWTAP_DP"]
-CP = os.environ["SHADOWTAP_CP"]
 CTL = os.environ["SHADOWCTL"]
 SEED_OFFSET = 0x6d61676c65763031   # "maglev01", maglev.h
 SEED_SKIP = 0x6d61676c65763032     # "maglev02"
@@ -155,37 +155,16 @@ def routes(ns, conf, inst):
 
 
 def start_cp(ns, conf, inst, tmp, tag):
-    sock = os.path.join(tmp, "cp.sock")
-    if os.path.exists(sock):
-        os.unlink(sock)
-    cp = subprocess.Popen(["nsenter", "--net=/run/netns/" + ns, CP, "--config", conf,
-                           "--instance", inst, "--state-dir", os.path.join(tmp, "state"),
-                           "--socket", sock, "--prometheus", "off",
-                           "--event-log", os.path.join(tmp, tag + ".events.jsonl")],
-                          stderr=subprocess.PIPE)
-    deadline = time.time() + 30
-    while not os.path.exists(sock) and time.time() < deadline and cp.poll() is None:
-        time.sleep(0.05)
-    return cp, sock
+    return cp_harness.start_cp(ns, conf, inst, tmp,
+                               os.path.join(tmp, tag + ".events.jsonl"), wait_s=30)
 
 
 def replay(inst, cap, conf, sock):
     """Replays the capture into the instance's ring; returns the decisions."""
-    dp = subprocess.run([DP, "--instance", inst, "--pcap", cap, "--config", conf,
-                         "--ring-mib", "16"], stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE, timeout=120)
+    dp, decisions, _ = cp_harness.replay(inst, cap, conf, sock, dp_timeout_s=120,
+                                         quiet_polls=8, quiet_wait_s=60, poll_s=0.2)
     check(dp.returncode == 0, f"shadowtap-dp exit {dp.returncode}: {dp.stderr[-300:]!r}")
-    last, still, deadline = -1, 0, time.time() + 60
-    while still < 8 and time.time() < deadline:
-        r = subprocess.run([CTL, "cp-status", "--json", "--socket", sock],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        n = json.loads(r.stdout)["profiles"]["parsed"] if r.returncode == 0 else -1
-        still = still + 1 if n == last else 0
-        last = n
-        time.sleep(0.2)
-    r = subprocess.run([CTL, "decisions", "--json", "--count", "1024", "--socket", sock],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    decisions = json.loads(r.stdout).get("decisions", []) if r.returncode == 0 else []
+    decisions = decisions or []
     for d in decisions:
         print(f"decision {d.get('id')}: {d.get('kind')} {d.get('backend', '')} "
               f"-> {d.get('result')} {d.get('result_why', '')!r} table "
