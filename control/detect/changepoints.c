@@ -157,6 +157,117 @@ static void standardise(const double *values, size_t n, size_t n_dim, size_t d,
 }
 
 /*
+ * Step 5's seasonal profile.  The period of dimension d is the lag P in
+ * [2, min((n - 1) / 4, ST_CP_SEASON_MAX_LAG)] where the autocorrelation of
+ * the first differences has a local peak (above lag P - 1, not below lag
+ * P + 1) of at least ST_CP_SEASON_MIN_ACF, the highest such peak; 0 when
+ * there is none.  Differences, because a trend or a level shift moves the
+ * series' own autocorrelation at every lag.  acf holds max lag + 2 values,
+ * diff n - 1.
+ */
+#define ST_CP_SEASON_MIN_ACF 0.5
+#define ST_CP_SEASON_MAX_LAG 500u
+
+static size_t season_period(const double *values, size_t n, size_t n_dim,
+			    size_t d, double *diff, double *acf)
+{
+	size_t m = n - 1, max_lag = m / 4, lag, i, best = 0;
+	double mean = 0, var = 0;
+
+	if (max_lag > ST_CP_SEASON_MAX_LAG)
+		max_lag = ST_CP_SEASON_MAX_LAG;
+	if (max_lag < 2)
+		return 0;
+	for (i = 0; i < m; i++) {
+		diff[i] = values[(i + 1) * n_dim + d] - values[i * n_dim + d];
+		mean += diff[i] / (double)m;
+	}
+	for (i = 0; i < m; i++)
+		var += (diff[i] - mean) * (diff[i] - mean);
+	if (!(var > 0))
+		return 0;
+	for (lag = 1; lag <= max_lag + 1; lag++) {
+		double sum = 0;
+
+		for (i = 0; i + lag < m; i++)
+			sum += (diff[i] - mean) * (diff[i + lag] - mean);
+		acf[lag] = sum / var;
+	}
+	for (lag = 2; lag <= max_lag; lag++)
+		if (acf[lag] > acf[lag - 1] && acf[lag] >= acf[lag + 1] &&
+		    acf[lag] >= ST_CP_SEASON_MIN_ACF &&
+		    (best == 0 || acf[lag] > acf[best]))
+			best = lag;
+	return best;
+}
+
+/*
+ * Dimension d of values less its seasonal profile of period P into out
+ * (one value per observation): the profile at phase k is the median over
+ * the cycles of the deviation from the centred moving average (over P
+ * observations; for an even P, the mean of the two windows of P around
+ * the half-step, the classical 2xP average), centred to sum 0.  tmp holds
+ * n + 1, dev n.
+ */
+static void remove_season(const double *values, size_t n, size_t n_dim,
+			  size_t d, size_t period, double *out, double *tmp,
+			  double *dev)
+{
+	size_t h = period / 2, t, k, m;
+	double *cum = tmp, profile_mean = 0;
+
+	cum[0] = 0;
+	for (t = 0; t < n; t++)
+		cum[t + 1] = cum[t] + values[t * n_dim + d];
+	for (t = h; t + h < n; t++) {
+		double avg = period % 2 ?
+			     (cum[t + h + 1] - cum[t - h]) / (double)period :
+			     (cum[t + h] - cum[t - h] + cum[t + h + 1] -
+			      cum[t - h + 1]) / (2.0 * (double)period);
+
+		dev[t] = values[t * n_dim + d] - avg;
+	}
+	/* out[] holds the profile (period values) until the last loop */
+	for (k = 0; k < period; k++) {
+		m = 0;
+		for (t = h + (k + period - h % period) % period; t + h < n;
+		     t += period)
+			tmp[m++] = dev[t];
+		out[k] = m ? median(tmp, m) : 0;
+		profile_mean += out[k] / (double)period;
+	}
+	for (k = 0; k < period; k++)
+		tmp[k] = out[k] - profile_mean;
+	for (t = 0; t < n; t++)
+		out[t] = values[t * n_dim + d] - tmp[t % period];
+}
+
+/*
+ * Step 5's input with merge_season: each dimension with a seasonal period
+ * (season_period) less its profile (remove_season), standardised as in
+ * step 1; the others as z has them.  a, b, c hold n + 1 each.
+ */
+static void season_adjust(const struct st_cp_params *p, const double *values,
+			  const double *z, size_t n, size_t n_dim, double *zm,
+			  double *a, double *b, double *c)
+{
+	size_t d, i, period;
+
+	for (d = 0; d < n_dim; d++) {
+		period = season_period(values, n, n_dim, d, a, b);
+		if (period == 0) {
+			for (i = 0; i < n; i++)
+				zm[i * n_dim + d] = z[i * n_dim + d];
+			continue;
+		}
+		remove_season(values, n, n_dim, d, period, a, b, c);
+		standardise(a, n, 1, 0, p->scale_mix, c, b);
+		for (i = 0; i < n; i++)
+			zm[i * n_dim + d] = c[i];
+	}
+}
+
+/*
  * Step 3: start_prob[s] from the run-length posterior after observation t
  * (run_prob[r - 1] = P(r_t = r), r = 1..live).  cum[] (live + 1 entries)
  * holds prefix sums of the confirmed mass (r >= min_lag).
@@ -400,7 +511,7 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 		.prior_alpha = p->prior_alpha, .prior_beta = p->prior_beta,
 	};
 	struct st_bocpd *b = NULL;
-	double *z = NULL, *work = NULL, *sums = NULL;
+	double *z = NULL, *work = NULL, *sums = NULL, *zm = NULL;
 	size_t *order = NULL, i, d, found;
 	int ret = 0;
 
@@ -448,7 +559,18 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 			ret = -ENOMEM;
 			goto out_free;
 		}
-		found = merge_weak(p, z, n_obs, n_dim, order, found, sums, work);
+		if (p->merge_season) {
+			/* step 5's input; work's first 3 (n + 1) are free */
+			zm = malloc(n_obs * n_dim * sizeof(*zm));
+			if (!zm) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+			season_adjust(p, values, z, n_obs, n_dim, zm, work,
+				      work + n_obs + 1, work + 2 * (n_obs + 1));
+		}
+		found = merge_weak(p, zm ? zm : z, n_obs, n_dim, order, found,
+				   sums, work);
 	}
 	for (i = 0; i < found && i < max_cps; i++)
 		cps[i] = order[i];
@@ -456,6 +578,7 @@ int st_changepoints_with(const struct st_cp_params *p, const double *values,
 	if (found > max_cps)
 		ret = -ENOBUFS;
 out_free:
+	free(zm);
 	free(sums);
 	free(order);
 	free(work);

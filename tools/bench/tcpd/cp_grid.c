@@ -33,6 +33,7 @@ static int set_param(struct st_cp_params *p, const char *key, double v)
 	else if (!strcmp(key, "merge_trend")) p->merge_trend = (unsigned)v;
 	else if (!strcmp(key, "merge_bayes")) p->merge_bayes = (unsigned)v;
 	else if (!strcmp(key, "locate")) p->locate = (unsigned)v;
+	else if (!strcmp(key, "merge_season")) p->merge_season = (unsigned)v;
 	else return -EINVAL;
 	return 0;
 }

@@ -51,7 +51,7 @@ GRID = [
 BASE = {"hazard": 0.003, "kappa": 0.03, "alpha": 1, "beta": 1, "min_lag": 3,
         "spread": 2, "threshold": 0.95, "min_gap": 10, "scale_mix": 0.75,
         "merge_penalty": 0, "var_floor": 0.01, "merge_trend": 0,
-        "merge_bayes": 0, "locate": 0}
+        "merge_bayes": 0, "locate": 0, "merge_season": 0}
 
 
 def build():
