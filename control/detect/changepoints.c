@@ -106,6 +106,7 @@ static const struct st_cp_params ST_CP_PARAMS_DEFAULT = {
 	.merge_trend = 0,
 	.locate = 0,
 	.merge_bayes = 0,
+	.merge_season = 1,
 };
 
 #define ST_CP_MAX_DIM 64

@@ -463,6 +463,57 @@ static void test_changepoints_bayes_merge(void)
 	CU_ASSERT(cps[1] >= 348 && cps[1] <= 352);
 }
 
+/*
+ * merge_season: monthly-like data (period 12: a sine of amplitude 1.3 plus
+ * a spike of 1.3 at phase 3, noise sd 0.2) with the level dropping by 4
+ * at 72 and again at 168 (a short last segment, as in TCPD's
+ * `seatbelts`); the oracle is the constructed indices.  The season inflates
+ * each segment's variance, so at merge_penalty 15 the level merge on the
+ * series as it is keeps only one of the two changes (checked, so the test
+ * can fail); less its seasonal profile both stay.  The same season without
+ * the drops has no change point at the default.
+ */
+static void seasonal_series(double *x, size_t n, double drop, uint64_t seed)
+{
+	struct rng r = { seed };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x[i] = 1.3 * sin(2 * M_PI * (double)i / 12) +
+		       (i % 12 == 3 ? 1.3 : 0) + 0.2 * gauss(&r) -
+		       (i >= 72 ? drop : 0) - (i >= 168 ? drop : 0);
+}
+
+static void test_changepoints_seasonal_merge(void)
+{
+	struct st_cp_params p = {
+		.hazard = 0.003, .prior_kappa = 0.03, .prior_alpha = 1,
+		.prior_beta = 1, .min_lag = 3, .spread = 2, .threshold = 0.95,
+		.min_gap = 10, .scale_mix = 0.75, .merge_penalty = 15,
+		.var_floor = 0.01, .merge_season = 0,
+	};
+	double x[192];
+	size_t cps[16], n;
+	uint64_t seed;
+
+	for (seed = 41; seed < 46; seed++) {
+		seasonal_series(x, 192, 4, seed);
+		CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 192, 1, cps, 16, &n), 0);
+		CU_ASSERT_EQUAL(n, 1);
+		p.merge_season = 1;
+		CU_ASSERT_EQUAL(st_changepoints_with(&p, x, 192, 1, cps, 16, &n), 0);
+		p.merge_season = 0;
+		CU_ASSERT_EQUAL_FATAL(n, 2);
+		CU_ASSERT(cps[0] >= 67 && cps[0] <= 77);
+		CU_ASSERT(cps[1] >= 163 && cps[1] <= 173);
+		CU_ASSERT_EQUAL(st_changepoints(x, 192, 1, cps, 16, &n), 0);
+		CU_ASSERT_EQUAL(n, 2);
+		seasonal_series(x, 192, 0, seed);
+		CU_ASSERT_EQUAL(st_changepoints(x, 192, 1, cps, 16, &n), 0);
+		CU_ASSERT_EQUAL(n, 0);
+	}
+}
+
 static void test_changepoints_multidim_and_errors(void)
 {
 	struct rng r = { 17 };
@@ -545,4 +596,5 @@ ST_TEST_MAIN("control/detect/detect",
 	ST_TEST(test_changepoints_none_on_recurring_sawtooth),
 	ST_TEST(test_changepoints_exact_step_index),
 	ST_TEST(test_changepoints_bayes_merge),
+	ST_TEST(test_changepoints_seasonal_merge),
 	ST_TEST(test_changepoints_multidim_and_errors))

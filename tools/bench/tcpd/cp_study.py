@@ -19,9 +19,9 @@ TCPDBench metrics, and prints:
 
 GRID.json: {"key": [values...], ...} with cp_grid.c's keys, or a list of
 such objects (the union of their products); without it GRID below, every
-variant of step 4 and step 5 considered for ST_CP_PARAMS_DEFAULT:
-  * the level or line merge with a penalty in units of ln(n_obs) (128 sets,
-    the grid the default was chosen on);
+variant of step 4 and step 5 considered for ST_CP_PARAMS_DEFAULT, each with
+and without the seasonal profile removed before the merge (merge_season):
+  * the level or line merge with a penalty in units of ln(n_obs) (256 sets);
   * the posterior odds merge (merge_bayes, no penalty of its own) with and
     without relocating the peaks (locate);
   * relocated peaks with the level or line merge.
@@ -41,10 +41,11 @@ import tcpd_metrics as metrics  # noqa: E402
 GRID = [
     {"hazard": [0.003, 0.01], "threshold": [0.8, 0.95],
      "merge_penalty": [0, 1, 2, 3, 4, 5, 6, 7], "merge_trend": [0, 1],
-     "var_floor": [0.01, 0.1]},
+     "var_floor": [0.01, 0.1], "merge_season": [0, 1]},
     {"hazard": [0.003, 0.01], "threshold": [0.8, 0.95], "merge_bayes": [1],
-     "merge_penalty": [1], "locate": [0, 1]},
-    {"locate": [1], "merge_penalty": [2, 4, 6], "merge_trend": [0, 1]},
+     "merge_penalty": [1], "locate": [0, 1], "merge_season": [0, 1]},
+    {"locate": [1], "merge_penalty": [2, 4, 6], "merge_trend": [0, 1],
+     "merge_season": [0, 1]},
 ]
 # cp_grid.c's starting values (ST_CP_PARAMS_DEFAULT with the merge off):
 # keys a part of the grid does not name take these.
