@@ -46,12 +46,13 @@ struct st_cp_params {
 			       * posterior odds test, no knob of its own */
 	unsigned merge_season; /* step 5: 1 = a dimension whose first
 				* differences have a clear seasonal period
-				* (autocorrelation peak >= 0.5 at a lag of 2 to
-				* n_obs / 4) is compared less its seasonal
-				* profile (per-phase median deviation from a
-				* centred moving average), so that a season
-				* inside a segment does not hide a change in
-				* level; 0 = the series as standardised */
+				* (an autocorrelation peak >= 0.5 at a lag
+				* of 2 to min(n_obs / 4, 500)) is compared
+				* less its seasonal profile (per-phase
+				* median deviation from a centred moving
+				* average), so that a season inside a
+				* segment does not hide a change in level;
+				* 0 = the series as standardised */
 };
 
 int st_changepoints_with(const struct st_cp_params *p, const double *values,
