@@ -5,7 +5,10 @@
  * Threads and what they share:
  *   core i    owns its st_worker, its inbox's consumer side, its epoch
  *             clock; core 0 (when dispatching) owns every inbox's producer
- *             side.
+ *             side and the dispatch table (struct dispatcher: nobody else
+ *             reads it, so a bucket moves with a plain store, between two
+ *             frames: the frames already in the old core's inbox stay
+ *             there, and the order of the frames of one core is kept).
  *   merger    reads published epochs (st_worker_published*), merges, writes
  *             the output, releases.
  * Shared words: `now_ns` (largest packet time seen; stored with release by
@@ -29,7 +32,6 @@
 #include "dataplane/compiler.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/engine.h"
-#include "dataplane/flow/flow.h"
 #include "dataplane/sketch/hash.h"
 #include "shadowtap/profile.h"
 
@@ -44,6 +46,17 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 				       * ~1 s, and a shorter nap costs the
 				       * worker that shares its CPU */
 #define STATS_EVERY_BURSTS 256
+#define DISPATCH_REBALANCE_NS 2000000ull  /* the default window: ~100 bursts
+					   * of the slowest input, and a
+					   * 64-flow split converges in tens
+					   * of ms */
+#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket moves at most once
+					   * per this (TCP flows pay a resync
+					   * per move) */
+#define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
+					   * window once per this many polls */
+
+_Static_assert(ST_ENGINE_WORKERS_MAX <= UINT8_MAX, "the RETA holds core ids in bytes");
 
 /* One frame in an inbox: this header, then caplen bytes, padded to 8. */
 struct inbox_entry {
@@ -62,6 +75,19 @@ struct inbox {
 	uint64_t head_local;                     /* producer: written, not yet
 						  * published (inbox_publish) */
 	uint64_t head_cache ST_CACHE_ALIGNED;    /* consumer's view of head */
+};
+
+/* Core 0's software dispatch: the RETA and the window's load signals.
+ * Core 0 thread only. */
+struct dispatcher {
+	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core */
+	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
+	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
+	uint64_t window_end_ns;                           /* mono; 0: not yet */
+	unsigned polls, full_polls;                       /* core 0's, window */
+	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
+	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_polls seen */
+	uint32_t until_forced_move;                       /* test knob */
 };
 
 struct core {
@@ -93,6 +119,7 @@ struct st_engine {
 	struct st_engine_config cfg;
 	struct st_capture *cap;
 	bool dispatch;
+	struct dispatcher *disp;             /* with dispatch; core 0 only */
 	bool finite;
 	uint64_t epoch_ns;
 
@@ -124,6 +151,7 @@ void st_engine_config_default(struct st_engine_config *cfg)
 	cfg->clock = ST_ENGINE_CLOCK_PACKET;
 	cfg->grace_ns = 200000000ull;
 	cfg->inbox_bytes = 4u << 20;
+	cfg->dispatch_rebalance_ns = DISPATCH_REBALANCE_NS;
 }
 
 static uint64_t wall_ns(void)
@@ -436,13 +464,119 @@ static void now_max(struct st_engine *e, uint64_t t)
 
 /* ---- a core's loop ------------------------------------------------------ */
 
-static unsigned dispatch_target(const struct st_engine *e, const struct st_frame *f)
+/* murmur3's fmix64 finaliser. */
+static inline uint64_t fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* One endpoint (16-byte address as decoded, port) mixed. */
+static inline uint64_t endpoint_mix(const uint8_t addr[16], uint16_t port)
+{
+	uint64_t hi, lo;
+
+	memcpy(&hi, addr, sizeof(hi));
+	memcpy(&lo, addr + 8, sizeof(lo));
+	return fmix64(lo ^ (hi << 32 | hi >> 32) ^
+		      (uint64_t)port * 0x9e3779b97f4a7c15ull);
+}
+
+/* The frame's dispatch bucket: the sum of its two endpoints' mixes, the
+ * same for both directions.  Cheaper than st_flow_hash() (no key to
+ * build, no XXH3), and only core 0 uses it.  False when the frame does not
+ * decode. */
+static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
+			    uint32_t *bucket)
 {
 	struct st_pkt p;
+	uint64_t h;
 
 	if (st_decode(f->data, f->caplen, e->cap->linktype, f->ts_ns, &p) != ST_DECODE_OK)
-		return 0;
-	return (unsigned)(st_flow_hash(&p) % e->cfg.workers);
+		return false;
+	h = endpoint_mix(p.saddr, p.sport) + endpoint_mix(p.daddr, p.dport);
+	*bucket = (uint32_t)(h >> 32) % ST_ENGINE_DISPATCH_BUCKETS;
+	return true;
+}
+
+static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	struct core *from = &e->core[d->reta[b]];
+
+	STAT_SET(from->stats.dispatch_buckets, from->stats.dispatch_buckets - 1);
+	STAT_ADD(e->core[to].stats.dispatch_buckets, 1);
+	d->reta[b] = (uint8_t)to;
+	d->moved_ns[b] = now_ns;
+	STAT_ADD(e->stats.dispatch_moves, 1);
+}
+
+/* Moves the smallest active bucket of core `from` that may move (held
+ * long enough; core 0 keeps its last one) to core `to`. */
+static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
+			   uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	uint32_t best = UINT32_MAX, best_frames = UINT32_MAX;
+	unsigned active = 0;
+
+	for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++) {
+		if (d->reta[b] != from || d->frames[b] == 0)
+			continue;
+		active++;
+		if (d->frames[b] < best_frames &&
+		    (d->moved_ns[b] == 0 || now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
+			best = b;
+			best_frames = d->frames[b];
+		}
+	}
+	if (best != UINT32_MAX && (from != 0 || active >= 2))
+		bucket_move(e, best, to, now_ns);
+}
+
+/* Core 0, at the end of a window: at most one bucket moves, by the rule in
+ * engine.h; then a new window. */
+static void rebalance(struct st_engine *e, uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	unsigned backlogged = 0, starved = 0;
+	uint64_t worst = 0, most_idle = 0;
+
+	for (unsigned t = 1; t < e->cfg.workers; t++) {
+		struct core *to = &e->core[t];
+		uint64_t idle = STAT_GET(to->stats.idle_polls);
+		uint64_t fill = to->inbox.head_local -
+				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
+		uint64_t idle_new = idle - d->idle_mark[t];
+
+		d->idle_mark[t] = idle;
+		if (d->push_fails[t] || fill > to->inbox.size / 4) {
+			/* the worse: the more frames that could not go in,
+			 * then the fuller */
+			uint64_t score = d->push_fails[t] * to->inbox.size + fill;
+
+			if (score > worst) {
+				worst = score;
+				backlogged = t;
+			}
+		} else if (idle_new > most_idle) {
+			most_idle = idle_new;
+			starved = t;
+		}
+	}
+	/* (the first call only starts the first window) */
+	if (d->window_end_ns && backlogged)
+		rebalance_move(e, backlogged, starved, now_ns);
+	else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
+		rebalance_move(e, 0, starved, now_ns);
+	memset(d->frames, 0, sizeof(d->frames));
+	memset(d->push_fails, 0, sizeof(d->push_fails));
+	d->polls = d->full_polls = 0;
+	d->window_end_ns = now_ns + e->cfg.dispatch_rebalance_ns;
 }
 
 /* Core 0 with dispatch: publishes what it pushed to every inbox, then
@@ -461,9 +595,21 @@ static void dispatch_flush(struct core *c, uint64_t t)
 static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns)
 {
 	struct st_engine *e = c->e;
-	unsigned t = dispatch_target(e, f);
-	struct core *to = &e->core[t];
+	struct dispatcher *d = e->disp;
+	uint32_t b;
+	unsigned t = 0;
+	struct core *to;
 
+	if (dispatch_bucket(e, f, &b)) {
+		d->frames[b]++;
+		if (unlikely(e->cfg.dispatch_move_every_frames) &&
+		    --d->until_forced_move == 0) {
+			d->until_forced_move = e->cfg.dispatch_move_every_frames;
+			bucket_move(e, b, (d->reta[b] + 1u) % e->cfg.workers, mono_ns());
+		}
+		t = d->reta[b];
+	}
+	to = &e->core[t];
 	if (t == 0) {
 		frame_in(c, f, clock_ns);
 		return;
@@ -476,6 +622,7 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		return;
 	}
 	while (!inbox_push(&to->inbox, f)) {
+		d->push_fails[t]++;
 		if (!e->finite || stopping(e)) {
 			STAT_ADD(c->stats.inbox_full_drops, 1);
 			return;
@@ -538,10 +685,21 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			else
 				frame_in(c, &f[i], clock_ns);
 		}
-		if (e->dispatch)
+		if (e->dispatch) {
+			struct dispatcher *d = e->disp;
+
 			dispatch_flush(c, packet_clock ? burst_max : 0);
-		else if (packet_clock && burst_max)
+			d->full_polls += n == ST_CAPTURE_BURST;
+			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 &&
+			    e->cfg.dispatch_rebalance_ns) {
+				uint64_t now = mono_ns();
+
+				if (now >= d->window_end_ns)
+					rebalance(e, now);
+			}
+		} else if (packet_clock && burst_max) {
 			now_max(e, burst_max);
+		}
 		STAT_ADD(c->stats.polled, (unsigned)n);
 		handled += (unsigned)n;
 		cap->ops->rx_release(cap, q);
@@ -593,6 +751,8 @@ static int core_main(void *arg, unsigned id)
 			}
 		} else {
 			n = poll_inbox(c);
+			if (n == 0)
+				STAT_ADD(c->stats.idle_polls, 1);
 			/* Acquire: pairs with input_done's release; then an
 			 * empty inbox is the end. */
 			if (n == 0 && atomic_load_explicit(&e->input_done,
@@ -938,6 +1098,16 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->backends = st_be_merge_create();
 	if (!e->slots || !e->core || !e->backends)
 		goto out_free;
+	if (e->dispatch) {
+		e->disp = calloc(1, sizeof(*e->disp));
+		if (!e->disp)
+			goto out_free;
+		for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++) {
+			e->disp->reta[b] = (uint8_t)(b % cfg->workers);
+			e->core[b % cfg->workers].stats.dispatch_buckets++;
+		}
+		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
+	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		struct core *c = &e->core[i];
 
@@ -1040,6 +1210,7 @@ void st_engine_destroy(struct st_engine *e)
 		for (unsigned i = 0; i <= e->slot_mask; i++)
 			st_sset_destroy(e->slots[i].merged);
 	st_be_merge_destroy(e->backends);
+	free(e->disp);
 	free(e->slots);
 	free(e->core);
 	free(e);
@@ -1063,6 +1234,8 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->inbox_full_drops = STAT_GET(c->inbox_full_drops);
 	s->inbox_waits = STAT_GET(c->inbox_waits);
 	s->inbox_oversize_drops = STAT_GET(c->inbox_oversize_drops);
+	s->idle_polls = STAT_GET(c->idle_polls);
+	s->dispatch_buckets = STAT_GET(c->dispatch_buckets);
 	s->records = STAT_GET(c->records);
 	s->record_bytes = STAT_GET(c->record_bytes);
 	s->egress_records = STAT_GET(c->egress_records);
@@ -1094,6 +1267,7 @@ void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s)
 	s->stream_slots_full = STAT_GET(e->stats.stream_slots_full);
 	s->backends_records = STAT_GET(e->stats.backends_records);
 	s->backends_build_errors = STAT_GET(e->stats.backends_build_errors);
+	s->dispatch_moves = STAT_GET(e->stats.dispatch_moves);
 	s->epoch_start_ns = atomic_load_explicit(&((struct st_engine *)e)->origin_ns,
 						 memory_order_relaxed);
 	s->running = e->stats.running;
@@ -1105,12 +1279,12 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 
 	st_engine_stats(e, &s);
 	fprintf(out, "{\"running\":%s,\"epoch_start_ns\":%" PRIu64
-		",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
+		",\"dispatch_moves\":%" PRIu64 ",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
 		",\"partial_profiles\":%" PRIu64 ",\"output_drops\":%" PRIu64
 		",\"build_errors\":%" PRIu64 ",\"merge_errors\":%" PRIu64
 		",\"stream_slots_full\":%" PRIu64 ",\"backends_records\":%" PRIu64
 		",\"backends_build_errors\":%" PRIu64 "},\"capture\":",
-		s.running ? "true" : "false", s.epoch_start_ns,
+		s.running ? "true" : "false", s.epoch_start_ns, s.dispatch_moves,
 		s.epochs_merged, s.profiles, s.partial_profiles, s.output_drops,
 		s.build_errors, s.merge_errors, s.stream_slots_full,
 		s.backends_records, s.backends_build_errors);
@@ -1127,7 +1301,9 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
 			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
 			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_oversize_drops\":%" PRIu64
-			",\"inbox_waits\":%" PRIu64 ",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
+			",\"inbox_waits\":%" PRIu64 ",\"idle_polls\":%" PRIu64
+			",\"dispatch_buckets\":%" PRIu64
+			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
 			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
 			",\"worker_drops\":%" PRIu64 ",\"reassembly_gaps\":%" PRIu64
 			",\"parse_errors\":%" PRIu64 ",\"flows_active\":%" PRIu64
@@ -1136,6 +1312,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"capture_drops\":{",
 			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
 			cs.inbox_full_drops, cs.inbox_oversize_drops, cs.inbox_waits,
+			cs.idle_polls, cs.dispatch_buckets,
 			cs.records, cs.record_bytes,
 			cs.egress_records, cs.decode_drops, cs.worker_drops,
 			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,

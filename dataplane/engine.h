@@ -9,12 +9,29 @@
  * records apart by their magic).
  *
  * Flow affinity.  Both directions of a flow must reach one core.  A capture
- * with one queue and several workers: core 0 polls the queue and hands
- * each frame to core st_flow_hash() % workers (a symmetric hash of the
- * canonical 5-tuple; frames that do not decode stay on core 0) through a
- * single-producer, single-consumer inbox per core; the frame is copied.  A
- * capture with flow_affinity and several queues: core i polls queues
- * i, i + workers, ... directly.
+ * with flow_affinity and several queues: core i polls queues i,
+ * i + workers, ... directly.  A capture with one queue and several
+ * workers: core 0 polls the queue and dispatches in software, like a NIC's
+ * RSS: a symmetric hash of the frame's two endpoints picks one of
+ * ST_ENGINE_DISPATCH_BUCKETS buckets, and an indirection table (a RETA)
+ * maps the bucket to a core; core 0 works on its own frames and copies the
+ * others' into a single-producer, single-consumer inbox per core.  Frames
+ * that do not decode stay on core 0, which counts them.
+ *
+ * The table starts even (bucket b on core b % workers) and adapts: core 0
+ * pays the poll and the dispatch of every frame, so an even split makes it
+ * the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
+ * one bucket that carried frames in the window: from a target whose inbox
+ * filled (a quarter full, or a frame had to wait or was dropped) to a
+ * starved core (else core 0); or, when core 0 is busy (most of its polls
+ * came back full) and a target found its inbox empty, from core 0 to that
+ * target.  In between it holds.  The smallest active bucket moves (the
+ * smallest step); a bucket moves at most once a second, and core 0 keeps
+ * its last active bucket.  Every move is counted (dispatch_moves).  A moved
+ * bucket's flows continue on the new core mid-stream: UDP datagrams are
+ * whole and lose nothing; a TCP flow is picked up as a capture that starts
+ * mid-flow is (the gap and the codec's resync are counted), and its entry
+ * on the old core idles out.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
  * (pcap files, net_pcap): the first frame fixes the first epoch, and the
@@ -53,6 +70,7 @@
 #include "dataplane/worker.h"
 
 #define ST_ENGINE_WORKERS_MAX 64
+#define ST_ENGINE_DISPATCH_BUCKETS 1024   /* software dispatch's RETA */
 
 enum st_engine_clock {
 	ST_ENGINE_CLOCK_PACKET = 0,  /* the frames' timestamps */
@@ -74,11 +92,19 @@ struct st_engine_config {
 	enum st_engine_clock clock;
 	uint64_t grace_ns;                /* live inputs: wait for a late core */
 	uint32_t inbox_bytes;             /* per core, with software dispatch */
+	uint64_t dispatch_rebalance_ns;   /* software dispatch: the window after
+					   * which core 0 may move one bucket;
+					   * 0: never (the even split stays) */
+	uint32_t dispatch_move_every_frames; /* tests: also move the bucket of
+					   * every Nth polled frame to the
+					   * next core, whatever the load;
+					   * 0: off */
 	struct st_engine_output output;
 };
 
-/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, the
- * worker's defaults; classifier and output zeroed (the caller sets them). */
+/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, a 2 ms
+ * rebalance window, the worker's defaults; classifier and output zeroed
+ * (the caller sets them). */
 void st_engine_config_default(struct st_engine_config *cfg);
 
 /* One core's counters, each read atomically (not a snapshot of all). */
@@ -89,6 +115,8 @@ struct st_engine_core_stats {
 	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
 	uint64_t inbox_waits;             /* finite input: waited for room */
 	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
+	uint64_t idle_polls;              /* dispatch target: inbox was empty */
+	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it */
 	uint64_t records, record_bytes, egress_records;
 	uint64_t decode_drops, worker_drops;
 	uint64_t reassembly_gaps, parse_errors;
@@ -114,6 +142,8 @@ struct st_engine_stats {
 					   * merge group, after its profiles */
 	uint64_t backends_build_errors;   /* ... that could not be built */
 	uint64_t epoch_start_ns;          /* the first epoch, 0 before it */
+	uint64_t dispatch_moves;          /* buckets core 0 moved to another
+					   * core (software dispatch) */
 	bool running;
 };
 
