@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -53,6 +54,8 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 #define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket moves at most once
 					   * per this (TCP flows pay a resync
 					   * per move) */
+#define DISPATCH_STARVED_SHARE 16         /* a target idle for 1/16 of a
+					   * window is starved */
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
 					   * window once per this many polls */
 
@@ -86,7 +89,7 @@ struct dispatcher {
 	uint64_t window_end_ns;                           /* mono; 0: not yet */
 	unsigned polls, full_polls;                       /* core 0's, window */
 	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
-	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_polls seen */
+	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_ns seen */
 	uint32_t until_forced_move;                       /* test knob */
 };
 
@@ -486,20 +489,88 @@ static inline uint64_t endpoint_mix(const uint8_t addr[16], uint16_t port)
 		      (uint64_t)port * 0x9e3779b97f4a7c15ull);
 }
 
-/* The frame's dispatch bucket: the sum of its two endpoints' mixes, the
- * same for both directions.  Cheaper than st_flow_hash() (no key to
- * build, no XXH3), and only core 0 uses it.  False when the frame does not
- * decode. */
+/* The bucket of two endpoints: the sum of their mixes, the same for both
+ * directions. */
+static inline uint32_t endpoints_bucket(const uint8_t sa[16], uint16_t sport,
+					const uint8_t da[16], uint16_t dport)
+{
+	uint64_t h = endpoint_mix(sa, sport) + endpoint_mix(da, dport);
+
+	return (uint32_t)(h >> 32) % ST_ENGINE_DISPATCH_BUCKETS;
+}
+
+static inline uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * The common frame without st_decode(): Ethernet, up to ST_PKT_VLAN_MAX
+ * tags, IPv4 (not a fragment) or IPv6 (no extension header), TCP or UDP,
+ * the ports captured.  The endpoints are those st_decode() gives (IPv4 as
+ * ::ffff:a.b.c.d), so that a flow whose frames take either path lands in
+ * one bucket.  False for anything else (the caller asks st_decode()).  It
+ * checks only what it reads: a frame it accepts may still be a decode drop
+ * for the worker, which counts it wherever it goes.
+ */
+static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket)
+{
+	uint8_t sa[16] = { [10] = 0xff, [11] = 0xff }, da[16] = { [10] = 0xff, [11] = 0xff };
+	uint32_t off = 14;
+	uint16_t type;
+	uint8_t l4;
+
+	if (caplen < off)
+		return false;
+	type = be16_at(f + 12);
+	for (unsigned tags = 0; type == 0x8100 || type == 0x88a8 || type == 0x9100; tags++) {
+		if (tags == ST_PKT_VLAN_MAX || caplen < off + 4)
+			return false;
+		type = be16_at(f + off + 2);
+		off += 4;
+	}
+	if (type == 0x0800) {
+		uint32_t ihl;
+
+		if (caplen < off + 20 || (f[off] >> 4) != 4)
+			return false;
+		ihl = (f[off] & 0x0fu) * 4u;
+		/* MF or a fragment offset: st_decode() says "ip_fragment" */
+		if (ihl < 20 || (be16_at(f + off + 6) & 0x3fff))
+			return false;
+		l4 = f[off + 9];
+		memcpy(sa + 12, f + off + 12, 4);
+		memcpy(da + 12, f + off + 16, 4);
+		off += ihl;
+	} else if (type == 0x86dd) {
+		if (caplen < off + 40 || (f[off] >> 4) != 6)
+			return false;
+		l4 = f[off + 6];
+		memcpy(sa, f + off + 8, 16);
+		memcpy(da, f + off + 24, 16);
+		off += 40;
+	} else {
+		return false;
+	}
+	if ((l4 != IPPROTO_TCP && l4 != IPPROTO_UDP) || caplen < off + 4)
+		return false;
+	*bucket = endpoints_bucket(sa, be16_at(f + off), da, be16_at(f + off + 2));
+	return true;
+}
+
+/* The frame's dispatch bucket (cheaper than st_flow_hash(): no key to
+ * build, no XXH3; only core 0 uses it).  False when the frame does not
+ * decode to a TCP or UDP packet. */
 static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
 			    uint32_t *bucket)
 {
 	struct st_pkt p;
-	uint64_t h;
 
+	if (e->cap->linktype == ST_DLT_EN10MB && quick_bucket(f->data, f->caplen, bucket))
+		return true;
 	if (st_decode(f->data, f->caplen, e->cap->linktype, f->ts_ns, &p) != ST_DECODE_OK)
 		return false;
-	h = endpoint_mix(p.saddr, p.sport) + endpoint_mix(p.daddr, p.dport);
-	*bucket = (uint32_t)(h >> 32) % ST_ENGINE_DISPATCH_BUCKETS;
+	*bucket = endpoints_bucket(p.saddr, p.sport, p.daddr, p.dport);
 	return true;
 }
 
@@ -515,8 +586,9 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 	STAT_ADD(e->stats.dispatch_moves, 1);
 }
 
-/* Moves the smallest active bucket of core `from` that may move (held
- * long enough; core 0 keeps its last one) to core `to`. */
+/* Moves the smallest active bucket of core `from` to core `to`.  Off core
+ * 0, only a bucket that stayed a second (a flow pays for each move; a
+ * backlogged target sheds at once, or it drops) and never core 0's last. */
 static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 			   uint64_t now_ns)
 {
@@ -529,7 +601,8 @@ static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 			continue;
 		active++;
 		if (d->frames[b] < best_frames &&
-		    (d->moved_ns[b] == 0 || now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
+		    (from != 0 || d->moved_ns[b] == 0 ||
+		     now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
 			best = b;
 			best_frames = d->frames[b];
 		}
@@ -548,10 +621,10 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 
 	for (unsigned t = 1; t < e->cfg.workers; t++) {
 		struct core *to = &e->core[t];
-		uint64_t idle = STAT_GET(to->stats.idle_polls);
+		uint64_t idle = STAT_GET(to->stats.idle_ns);
 		uint64_t fill = to->inbox.head_local -
 				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
-		uint64_t idle_new = idle - d->idle_mark[t];
+		uint64_t idle_ns_new = idle - d->idle_mark[t];
 
 		d->idle_mark[t] = idle;
 		if (d->push_fails[t] || fill > to->inbox.size / 4) {
@@ -563,8 +636,9 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 				worst = score;
 				backlogged = t;
 			}
-		} else if (idle_new > most_idle) {
-			most_idle = idle_new;
+		} else if (idle_ns_new >= e->cfg.dispatch_rebalance_ns / DISPATCH_STARVED_SHARE &&
+			   idle_ns_new > most_idle) {
+			most_idle = idle_ns_new;
 			starved = t;
 		}
 	}
@@ -725,13 +799,31 @@ static unsigned poll_inbox(struct core *c)
 	return n;
 }
 
+/* A dispatch target: the time its inbox was empty (idle_ns), from the
+ * clock read when it goes idle, every 64 idle polls and when work comes:
+ * never while busy. */
+static void idle_account(struct core *c, unsigned n, uint64_t *idle_since,
+			 unsigned *idle_polls)
+{
+	if (n == 0 && *idle_since == 0) {
+		*idle_since = mono_ns();
+		*idle_polls = 0;
+	} else if ((n > 0 && *idle_since) || (n == 0 && ++*idle_polls % 64 == 0)) {
+		uint64_t now = mono_ns();
+
+		STAT_ADD(c->stats.idle_ns, now - *idle_since);
+		*idle_since = n ? 0 : now;
+	}
+}
+
 static int core_main(void *arg, unsigned id)
 {
 	struct st_engine *e = arg;
 	struct core *c = &e->core[id];
 	struct st_frame f[ST_CAPTURE_BURST];
 	bool polls = !e->dispatch || id == 0;
-	unsigned bursts = 0;
+	unsigned bursts = 0, idle_polls = 0;
+	uint64_t idle_since = 0;
 	struct st_worker *w;
 
 	if (e->cfg.clock == ST_ENGINE_CLOCK_WALL &&
@@ -751,8 +843,7 @@ static int core_main(void *arg, unsigned id)
 			}
 		} else {
 			n = poll_inbox(c);
-			if (n == 0)
-				STAT_ADD(c->stats.idle_polls, 1);
+			idle_account(c, n, &idle_since, &idle_polls);
 			/* Acquire: pairs with input_done's release; then an
 			 * empty inbox is the end. */
 			if (n == 0 && atomic_load_explicit(&e->input_done,
@@ -1234,7 +1325,7 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->inbox_full_drops = STAT_GET(c->inbox_full_drops);
 	s->inbox_waits = STAT_GET(c->inbox_waits);
 	s->inbox_oversize_drops = STAT_GET(c->inbox_oversize_drops);
-	s->idle_polls = STAT_GET(c->idle_polls);
+	s->idle_ns = STAT_GET(c->idle_ns);
 	s->dispatch_buckets = STAT_GET(c->dispatch_buckets);
 	s->records = STAT_GET(c->records);
 	s->record_bytes = STAT_GET(c->record_bytes);
@@ -1301,7 +1392,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
 			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
 			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_oversize_drops\":%" PRIu64
-			",\"inbox_waits\":%" PRIu64 ",\"idle_polls\":%" PRIu64
+			",\"inbox_waits\":%" PRIu64 ",\"idle_ns\":%" PRIu64
 			",\"dispatch_buckets\":%" PRIu64
 			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
 			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
@@ -1312,7 +1403,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"capture_drops\":{",
 			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
 			cs.inbox_full_drops, cs.inbox_oversize_drops, cs.inbox_waits,
-			cs.idle_polls, cs.dispatch_buckets,
+			cs.idle_ns, cs.dispatch_buckets,
 			cs.records, cs.record_bytes,
 			cs.egress_records, cs.decode_drops, cs.worker_drops,
 			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,

@@ -23,11 +23,11 @@
  * the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
  * one bucket that carried frames in the window: from a target whose inbox
  * filled (a quarter full, or a frame had to wait or was dropped) to a
- * starved core (else core 0); or, when core 0 is busy (most of its polls
- * came back full) and a target found its inbox empty, from core 0 to that
- * target.  In between it holds.  The smallest active bucket moves (the
- * smallest step); a bucket moves at most once a second, and core 0 keeps
- * its last active bucket.  Every move is counted (dispatch_moves).  A moved
+ * starved core (else core 0); or, when core 0 is busy (3/4 of its polls
+ * came back full) and a target's inbox was empty for 1/16 of the window
+ * (idle_ns), from core 0 to that target.  In between it holds.  The
+ * smallest active bucket moves (the smallest step); a bucket leaves core 0
+ * at most once a second, and core 0 keeps its last active bucket.  Every move is counted (dispatch_moves).  A moved
  * bucket's flows continue on the new core mid-stream: UDP datagrams are
  * whole and lose nothing; a TCP flow is picked up as a capture that starts
  * mid-flow is (the gap and the codec's resync are counted), and its entry
@@ -115,7 +115,8 @@ struct st_engine_core_stats {
 	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
 	uint64_t inbox_waits;             /* finite input: waited for room */
 	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
-	uint64_t idle_polls;              /* dispatch target: inbox was empty */
+	uint64_t idle_ns;                 /* dispatch target: time its inbox
+					   * was empty (wall, monotonic) */
 	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it */
 	uint64_t records, record_bytes, egress_records;
 	uint64_t decode_drops, worker_drops;
