@@ -47,10 +47,11 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 				       * ~1 s, and a shorter nap costs the
 				       * worker that shares its CPU */
 #define STATS_EVERY_BURSTS 256
-#define DISPATCH_REBALANCE_NS 2000000ull  /* the default window: ~100 bursts
-					   * of the slowest input, and a
-					   * 64-flow split converges in tens
-					   * of ms */
+#define DISPATCH_REBALANCE_NS 10000000ull /* the default window: hundreds of
+					   * bursts, longer than a scheduler's
+					   * time slice (a core that lost its
+					   * CPU for one is not a trend); a
+					   * 64-flow split converges in ~0.1 s */
 #define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket moves at most once
 					   * per this (TCP flows pay a resync
 					   * per move) */
@@ -90,6 +91,7 @@ struct dispatcher {
 	unsigned polls, full_polls;                       /* core 0's, window */
 	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
 	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_ns seen */
+	uint64_t fill_mark[ST_ENGINE_WORKERS_MAX];        /* inbox bytes seen */
 	uint32_t until_forced_move;                       /* test knob */
 };
 
@@ -627,7 +629,10 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 		uint64_t idle_ns_new = idle - d->idle_mark[t];
 
 		d->idle_mark[t] = idle;
-		if (d->push_fails[t] || fill > to->inbox.size / 4) {
+		bool growing = fill > d->fill_mark[t];
+
+		d->fill_mark[t] = fill;
+		if (d->push_fails[t] || (growing && fill > to->inbox.size / 4)) {
 			/* the worse: the more frames that could not go in,
 			 * then the fuller */
 			uint64_t score = d->push_fails[t] * to->inbox.size + fill;

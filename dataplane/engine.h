@@ -22,7 +22,8 @@
  * pays the poll and the dispatch of every frame, so an even split makes it
  * the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
  * one bucket that carried frames in the window: from a target whose inbox
- * filled (a quarter full, or a frame had to wait or was dropped) to a
+ * fills (over a quarter full and fuller than at the window's start, or a
+ * frame had to wait or was dropped) to a
  * starved core (else core 0); or, when core 0 is busy (3/4 of its polls
  * came back full) and a target's inbox was empty for 1/16 of the window
  * (idle_ns), from core 0 to that target.  In between it holds.  The
@@ -102,7 +103,7 @@ struct st_engine_config {
 	struct st_engine_output output;
 };
 
-/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, a 2 ms
+/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, a 10 ms
  * rebalance window, the worker's defaults; classifier and output zeroed
  * (the caller sets them). */
 void st_engine_config_default(struct st_engine_config *cfg);

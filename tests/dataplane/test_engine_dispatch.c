@@ -259,7 +259,8 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	st_engine_destroy(e);
 }
 
-/* Not busy (most polls not full), or idle under 1/16 of the window: hold. */
+/* Not busy (most polls not full), idle under 1/16 of the window, or an
+ * inbox fuller than a quarter that is not filling: hold. */
 static void test_rule_holds_in_between(void)
 {
 	struct st_engine *e = rule_engine(2);
@@ -282,6 +283,24 @@ static void test_rule_holds_in_between(void)
 	CU_ASSERT_EQUAL(moves(e), 0);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(d->reta[6], 0);
+	/* core 1's inbox over a quarter full, but no fuller than the
+	 * window before (it drains what it was given while away) */
+	t += WINDOW_NS;
+	d->frames[5] = 100;
+	d->frames[7] = 100;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
+	d->fill_mark[1] = e->core[1].inbox.size / 2 + 64;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	/* ... and once it grows, it sheds */
+	t += WINDOW_NS;
+	d->frames[5] = 100;
+	d->frames[7] = 50;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	e->core[1].inbox.head_local = 0;
 	st_engine_destroy(e);
 }
 
