@@ -86,6 +86,7 @@ struct inbox {
 struct dispatcher {
 	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core */
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
+	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
 	uint64_t window_end_ns;                           /* mono; 0: not yet */
 	unsigned polls, full_polls;                       /* core 0's, window */
@@ -124,6 +125,7 @@ struct st_engine {
 	struct st_engine_config cfg;
 	struct st_capture *cap;
 	bool dispatch;
+	bool rebalance;                      /* dispatch that adapts */
 	struct dispatcher *disp;             /* with dispatch; core 0 only */
 	bool finite;
 	uint64_t epoch_ns;
@@ -515,7 +517,8 @@ static inline uint16_t be16_at(const uint8_t *p)
  * checks only what it reads: a frame it accepts may still be a decode drop
  * for the worker, which counts it wherever it goes.
  */
-static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket)
+static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket,
+			 uint8_t *l4_proto)
 {
 	uint8_t sa[16] = { [10] = 0xff, [11] = 0xff }, da[16] = { [10] = 0xff, [11] = 0xff };
 	uint32_t off = 14;
@@ -557,22 +560,25 @@ static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket)
 	if ((l4 != IPPROTO_TCP && l4 != IPPROTO_UDP) || caplen < off + 4)
 		return false;
 	*bucket = endpoints_bucket(sa, be16_at(f + off), da, be16_at(f + off + 2));
+	*l4_proto = l4;
 	return true;
 }
 
-/* The frame's dispatch bucket (cheaper than st_flow_hash(): no key to
- * build, no XXH3; only core 0 uses it).  False when the frame does not
- * decode to a TCP or UDP packet. */
+/* The frame's dispatch bucket and IPPROTO_TCP/UDP (cheaper than
+ * st_flow_hash(): no key to build, no XXH3; only core 0 uses it).  False
+ * when the frame does not decode to a TCP or UDP packet. */
 static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
-			    uint32_t *bucket)
+			    uint32_t *bucket, uint8_t *l4_proto)
 {
 	struct st_pkt p;
 
-	if (e->cap->linktype == ST_DLT_EN10MB && quick_bucket(f->data, f->caplen, bucket))
+	if (e->cap->linktype == ST_DLT_EN10MB &&
+	    quick_bucket(f->data, f->caplen, bucket, l4_proto))
 		return true;
 	if (st_decode(f->data, f->caplen, e->cap->linktype, f->ts_ns, &p) != ST_DECODE_OK)
 		return false;
 	*bucket = endpoints_bucket(p.saddr, p.sport, p.daddr, p.dport);
+	*l4_proto = p.l4_proto;
 	return true;
 }
 
@@ -588,9 +594,10 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 	STAT_ADD(e->stats.dispatch_moves, 1);
 }
 
-/* Moves the smallest active bucket of core `from` to core `to`.  Off core
- * 0, only a bucket that stayed a second (a flow pays for each move; a
- * backlogged target sheds at once, or it drops) and never core 0's last. */
+/* Moves the smallest active bucket of core `from` to core `to`: one that
+ * carried no TCP unless dispatch_move_tcp; off core 0, only a bucket that
+ * stayed a second (a flow pays for each move; a backlogged target sheds at
+ * once, or it drops) and never core 0's last active one. */
 static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 			   uint64_t now_ns)
 {
@@ -602,6 +609,8 @@ static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 		if (d->reta[b] != from || d->frames[b] == 0)
 			continue;
 		active++;
+		if (d->tcp[b] && !e->cfg.dispatch_move_tcp)
+			continue;
 		if (d->frames[b] < best_frames &&
 		    (from != 0 || d->moved_ns[b] == 0 ||
 		     now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
@@ -653,6 +662,7 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 	else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
 		rebalance_move(e, 0, starved, now_ns);
 	memset(d->frames, 0, sizeof(d->frames));
+	memset(d->tcp, 0, sizeof(d->tcp));
 	memset(d->push_fails, 0, sizeof(d->push_fails));
 	d->polls = d->full_polls = 0;
 	d->window_end_ns = now_ns + e->cfg.dispatch_rebalance_ns;
@@ -676,11 +686,13 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 	struct st_engine *e = c->e;
 	struct dispatcher *d = e->disp;
 	uint32_t b;
+	uint8_t l4;
 	unsigned t = 0;
 	struct core *to;
 
-	if (dispatch_bucket(e, f, &b)) {
+	if (dispatch_bucket(e, f, &b, &l4)) {
 		d->frames[b]++;
+		d->tcp[b] |= l4 == IPPROTO_TCP;
 		if (unlikely(e->cfg.dispatch_move_every_frames) &&
 		    --d->until_forced_move == 0) {
 			d->until_forced_move = e->cfg.dispatch_move_every_frames;
@@ -769,8 +781,7 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 
 			dispatch_flush(c, packet_clock ? burst_max : 0);
 			d->full_polls += n == ST_CAPTURE_BURST;
-			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 &&
-			    e->cfg.dispatch_rebalance_ns) {
+			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
 				uint64_t now = mono_ns();
 
 				if (now >= d->window_end_ns)
@@ -1184,6 +1195,8 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->cfg.worker.double_buffered = true;
 	e->cap = cap;
 	e->dispatch = cap->queues == 1 && cfg->workers > 1;
+	e->rebalance = e->dispatch && cfg->dispatch_rebalance_ns &&
+		       (!cap->finite || cfg->dispatch_rebalance_finite);
 	e->finite = cap->finite;
 	e->epoch_ns = cfg->worker.sketch.epoch_ns;
 	while (slots < 2 * cfg->worker.max_streams * cfg->workers)

@@ -28,11 +28,19 @@
  * came back full) and a target's inbox was empty for 1/16 of the window
  * (idle_ns), from core 0 to that target.  In between it holds.  The
  * smallest active bucket moves (the smallest step); a bucket leaves core 0
- * at most once a second, and core 0 keeps its last active bucket.  Every move is counted (dispatch_moves).  A moved
- * bucket's flows continue on the new core mid-stream: UDP datagrams are
- * whole and lose nothing; a TCP flow is picked up as a capture that starts
- * mid-flow is (the gap and the codec's resync are counted), and its entry
- * on the old core idles out.
+ * at most once a second, and core 0 keeps its last active bucket.  Every
+ * move is counted (dispatch_moves).  A moved bucket's flows continue on
+ * the new core mid-stream.  UDP datagrams are whole: nothing is lost or
+ * counted twice.  A TCP flow is picked up as in a capture that starts
+ * mid-flow: no record is lost going to a core that never saw the flow, but
+ * one that comes back to a core finds a hole there (a reassembly gap, the
+ * codec's resync: counted), the flow counts as a new flow on its new core
+ * and as active on both in that epoch (Backend Metrics flows_new, the
+ * profiles' flows_active), and its entry on the old core idles out.  So
+ * the rule moves buckets that carried TCP in the window only with
+ * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp); the others move
+ * for free.  A finite input (a file) does not adapt: its output must not
+ * depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
  * (pcap files, net_pcap): the first frame fixes the first epoch, and the
@@ -96,6 +104,9 @@ struct st_engine_config {
 	uint64_t dispatch_rebalance_ns;   /* software dispatch: the window after
 					   * which core 0 may move one bucket;
 					   * 0: never (the even split stays) */
+	bool dispatch_move_tcp;           /* the adaptive rule may move buckets
+					   * that carry TCP (see above) */
+	bool dispatch_rebalance_finite;   /* tests: adapt on a finite input too */
 	uint32_t dispatch_move_every_frames; /* tests: also move the bucket of
 					   * every Nth polled frame to the
 					   * next core, whatever the load;

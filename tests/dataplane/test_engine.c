@@ -271,8 +271,10 @@ static void engine_config(struct st_engine_config *ec, unsigned workers, struct 
 	ec->workers = workers;
 	ec->inbox_bytes = 1u << 16;       /* small: the dispatcher must wait */
 	ec->dispatch_move_every_frames = move_every;
-	if (rebalance_ns)
+	if (rebalance_ns) {
 		ec->dispatch_rebalance_ns = rebalance_ns;
+		ec->dispatch_rebalance_finite = true;
+	}
 	if (adaptive_off)
 		ec->dispatch_rebalance_ns = 0;
 	ec->output = (struct st_engine_output){

@@ -75,8 +75,9 @@ static void build(struct frame *f, enum shape shape, uint32_t a4, uint32_t b4,
 static bool bucket_of(const struct st_engine *e, const struct frame *f, uint32_t *b)
 {
 	struct st_frame sf = { .data = f->b, .caplen = f->n, .wire_len = f->n, .ts_ns = 1 };
+	uint8_t l4;
 
-	return dispatch_bucket(e, &sf, b);
+	return dispatch_bucket(e, &sf, b, &l4);
 }
 
 /* The st_decode() path's bucket. */
@@ -98,6 +99,7 @@ static void test_bucket_same_both_ways_and_both_paths(void)
 		for (unsigned i = 0; i < 64; i++) {
 			struct frame fwd, rev;
 			uint32_t bf, br, q;
+			uint8_t l4;
 
 			build(&fwd, s, 0x0a010101u + i, 0x0a000028u, (uint16_t)(40000 + i), 9092, false);
 			build(&rev, s, 0x0a010101u + i, 0x0a000028u, (uint16_t)(40000 + i), 9092, true);
@@ -108,7 +110,9 @@ static void test_bucket_same_both_ways_and_both_paths(void)
 			CU_ASSERT_EQUAL(bf, decoded_bucket(&fwd));
 			CU_ASSERT_EQUAL(br, decoded_bucket(&rev));
 			/* the quick parse takes every shape but the extension header */
-			CU_ASSERT_EQUAL(quick_bucket(fwd.b, fwd.n, &q), s != V6_HOPOPTS);
+			CU_ASSERT_EQUAL(quick_bucket(fwd.b, fwd.n, &q, &l4), s != V6_HOPOPTS);
+			if (s != V6_HOPOPTS)
+				CU_ASSERT_EQUAL(l4, s == V4_UDP ? IPPROTO_UDP : IPPROTO_TCP);
 			if (s == V4_UDP)
 				distinct += seen[bf]++ == 0;
 		}
@@ -367,7 +371,87 @@ static void test_rule_bucket_hold(void)
 	st_engine_destroy(e);
 }
 
+/* A bucket that carried TCP in the window stays unless dispatch_move_tcp:
+ * the UDP one moves even though it is larger. */
+static void test_rule_tcp_buckets_stay(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[6] = 500;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[6], 1);
+	CU_ASSERT_EQUAL(d->reta[4] + d->reta[8], 0);
+	/* only TCP left on core 0: nothing moves */
+	t += WINDOW_NS;
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	/* allowed: the smaller TCP bucket goes */
+	e->cfg.dispatch_move_tcp = true;
+	t += WINDOW_NS;
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[8], 1);
+	st_engine_destroy(e);
+}
+
+/* A finite input does not adapt unless asked (its output must not depend
+ * on timing); a live one does; one worker has no dispatch at all. */
+static void test_rule_not_on_finite_inputs(void)
+{
+	struct st_engine_config ec;
+	struct st_capture cap = rule_cap;
+	struct st_engine *e;
+	char err[128];
+
+	st_engine_config_default(&ec);
+	ec.workers = 2;
+	ec.worker.classifier.port_proto = no_proto;
+	ec.worker.classifier.stream = no_stream;
+	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->dispatch && e->rebalance);
+	st_engine_destroy(e);
+	cap.finite = true;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->dispatch && !e->rebalance);
+	st_engine_destroy(e);
+	ec.dispatch_rebalance_finite = true;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->rebalance);
+	st_engine_destroy(e);
+	ec.workers = 1;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(!e->dispatch && !e->rebalance && !e->disp);
+	st_engine_destroy(e);
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_rule_tcp_buckets_stay),
+	ST_TEST(test_rule_not_on_finite_inputs),
 	ST_TEST(test_bucket_same_both_ways_and_both_paths),
 	ST_TEST(test_bucket_none_for_undecodable),
 	ST_TEST(test_rule_busy_core0_feeds_starved_target),
