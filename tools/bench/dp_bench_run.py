@@ -244,7 +244,8 @@ def dp_fresh(o, proc):
 def run_dp(o, files, workers, label):
     pre = Prefix()
     lcores = "0@1" if workers == 1 else "0@0,1@1"
-    argv = [o.dp, "--dpdk", "--workers", str(workers), "--instance", INSTANCE, *KEYS,
+    extra = ["--dispatch-move-tcp"] if o.dispatch_move_tcp and workers > 1 else []
+    argv = [o.dp, "--dpdk", "--workers", str(workers), "--instance", INSTANCE, *KEYS, *extra,
             "--", *EAL_MEM, "--file-prefix", pre.name, "--lcores", lcores, *vdevs(files)]
     say(f"command: {cmdline(argv)}")
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -328,6 +329,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--dispatch-move-tcp", action="store_true",
+                    help="software dispatch may move TCP flows between cores "
+                         "(shadowtap-dp --dispatch-move-tcp)")
     o = ap.parse_args()
     b = o.build
     o.dp = f"{b}/dataplane/dp/shadowtap-dp"
