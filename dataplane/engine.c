@@ -681,7 +681,17 @@ static void dispatch_flush(struct core *c, uint64_t t)
 		now_max(e, t);
 }
 
-static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns)
+enum handoff {
+	HANDOFF_OWN = 0,     /* core 0's: the caller works on it */
+	HANDOFF_PUSHED,      /* in a target's inbox */
+	HANDOFF_DROPPED,     /* counted: oversize, or an inbox full (live) */
+};
+
+/* Core 0 with dispatch: hands f to its core; core 0's own frames are left
+ * to the caller, so that the others' frames are published before core 0
+ * works on its own. */
+static enum handoff dispatch(struct core *c, const struct st_frame *f,
+			     uint64_t clock_ns)
 {
 	struct st_engine *e = c->e;
 	struct dispatcher *d = e->disp;
@@ -700,23 +710,21 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		}
 		t = d->reta[b];
 	}
+	if (t == 0)
+		return HANDOFF_OWN;
 	to = &e->core[t];
-	if (t == 0) {
-		frame_in(c, f, clock_ns);
-		return;
-	}
 	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
 		/* Past half the inbox a frame may never fit, even in an
 		 * empty inbox (a wrap pads to the end first): a wait on a
 		 * file input could last for ever. */
 		STAT_ADD(c->stats.inbox_oversize_drops, 1);
-		return;
+		return HANDOFF_DROPPED;
 	}
 	while (!inbox_push(&to->inbox, f)) {
 		d->push_fails[t]++;
 		if (!e->finite || stopping(e)) {
 			STAT_ADD(c->stats.inbox_full_drops, 1);
-			return;
+			return HANDOFF_DROPPED;
 		}
 		STAT_ADD(c->stats.inbox_waits, 1);
 		/* The consumer drains only what it can see; and our own
@@ -726,14 +734,28 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		tick(c, clock_ns, false);
 		sched_yield();
 	}
-	STAT_ADD(c->stats.dispatched, 1);
+	return HANDOFF_PUSHED;
+}
+
+/* Core 0 with dispatch: works on its own frames of the burst, deferred
+ * (own[] indexes f[]), and forgets them. */
+static void own_frames(struct core *c, const struct st_frame *f, unsigned *own,
+		       unsigned *n_own, uint64_t clock_ns)
+{
+	for (unsigned i = 0; i < *n_own; i++)
+		frame_in(c, &f[own[i]], clock_ns);
+	*n_own = 0;
 }
 
 /* Polls the core's queues once; the frames handled.  The packet time is
  * said once per burst, and before any frame that starts a new epoch (then
  * after publishing the frames before it): a frame of a later epoch may make
  * core 0 wait for the merger, which waits for the other cores to close the
- * epoch, which they do only once they are told the time. */
+ * epoch, which they do only once they are told the time.  With dispatch,
+ * core 0 works on its own frames after publishing the others' (at the end
+ * of the burst, or at an epoch's start: the frames it defers are of one
+ * epoch, and it closes its epoch only through its own frames or a time
+ * that ends it, which it says only after working on the frames before). */
 static unsigned poll_queues(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
@@ -745,7 +767,8 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
 		int n = cap->ops->rx_burst(cap, q, f, ST_CAPTURE_BURST);
 		uint64_t said = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
-		uint64_t burst_max = 0;
+		uint64_t burst_max = 0, pushed = 0;
+		unsigned own[ST_CAPTURE_BURST], n_own = 0;
 
 		mine++;
 		if (n == ST_CAPTURE_END) {
@@ -767,19 +790,34 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			if (packet_clock && ts > burst_max) {
 				burst_max = ts;
 				if (e->dispatch && ts / e->epoch_ns > said / e->epoch_ns) {
+					dispatch_flush(c, 0);
+					own_frames(c, f, own, &n_own, clock_ns);
 					dispatch_flush(c, ts);
 					said = ts;
 				}
 			}
-			if (e->dispatch)
-				dispatch(c, &f[i], clock_ns);
-			else
+			if (!e->dispatch) {
 				frame_in(c, &f[i], clock_ns);
+				continue;
+			}
+			switch (dispatch(c, &f[i], clock_ns)) {
+			case HANDOFF_OWN:
+				own[n_own++] = (unsigned)i;
+				break;
+			case HANDOFF_PUSHED:
+				pushed++;
+				break;
+			case HANDOFF_DROPPED:
+				break;
+			}
 		}
 		if (e->dispatch) {
 			struct dispatcher *d = e->disp;
 
+			dispatch_flush(c, 0);
+			own_frames(c, f, own, &n_own, clock_ns);
 			dispatch_flush(c, packet_clock ? burst_max : 0);
+			STAT_ADD(c->stats.dispatched, pushed);
 			d->full_polls += n == ST_CAPTURE_BURST;
 			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
 				uint64_t now = mono_ns();
