@@ -595,11 +595,11 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 }
 
 /* Moves the smallest active bucket of core `from` to core `to`: one that
- * carried no TCP unless dispatch_move_tcp; off core 0, only a bucket that
+ * carried no TCP unless tcp_too; off core 0, only a bucket that
  * stayed a second (a flow pays for each move; a backlogged target sheds at
  * once, or it drops) and never core 0's last active one. */
 static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
-			   uint64_t now_ns)
+			   bool tcp_too, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
 	uint32_t best = UINT32_MAX, best_frames = UINT32_MAX;
@@ -609,7 +609,7 @@ static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 		if (d->reta[b] != from || d->frames[b] == 0)
 			continue;
 		active++;
-		if (d->tcp[b] && !e->cfg.dispatch_move_tcp)
+		if (d->tcp[b] && !tcp_too)
 			continue;
 		if (d->frames[b] < best_frames &&
 		    (from != 0 || d->moved_ns[b] == 0 ||
@@ -657,10 +657,14 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 		}
 	}
 	/* (the first call only starts the first window) */
+	/* TCP moves when allowed, and off a target whose inbox refused
+	 * frames (dropped on a live input): a moved flow costs less than
+	 * frames lost on every window. */
 	if (d->window_end_ns && backlogged)
-		rebalance_move(e, backlogged, starved, now_ns);
+		rebalance_move(e, backlogged, starved,
+			       e->cfg.dispatch_move_tcp || d->push_fails[backlogged], now_ns);
 	else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
-		rebalance_move(e, 0, starved, now_ns);
+		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp, now_ns);
 	memset(d->frames, 0, sizeof(d->frames));
 	memset(d->tcp, 0, sizeof(d->tcp));
 	memset(d->push_fails, 0, sizeof(d->push_fails));

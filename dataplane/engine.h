@@ -38,8 +38,10 @@
  * and as active on both in that epoch (Backend Metrics flows_new, the
  * profiles' flows_active), and its entry on the old core idles out.  So
  * the rule moves buckets that carried TCP in the window only with
- * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp); the others move
- * for free.  A finite input (a file) does not adapt: its output must not
+ * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or off a target
+ * whose inbox refused frames in the window (a live input drops them: a
+ * moved flow costs less than a loss every window); the others move for
+ * free.  A finite input (a file) does not adapt: its output must not
  * depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps

@@ -414,6 +414,39 @@ static void test_rule_tcp_buckets_stay(void)
 	st_engine_destroy(e);
 }
 
+/* Off a target that is only filling, a TCP bucket stays (the UDP one goes
+ * even though larger); off one whose inbox refused frames, the smallest
+ * TCP bucket goes too. */
+static void test_rule_tcp_sheds_only_on_refusal(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	d->frames[7] = 300;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->reta[5], 1);
+	t += WINDOW_NS;
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 64;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	t += WINDOW_NS;
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	d->push_fails[1] = 1;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[5], 0);
+	e->core[1].inbox.head_local = 0;
+	st_engine_destroy(e);
+}
+
 /* A finite input does not adapt unless asked (its output must not depend
  * on timing); a live one does; one worker has no dispatch at all. */
 static void test_rule_not_on_finite_inputs(void)
@@ -451,6 +484,7 @@ static void test_rule_not_on_finite_inputs(void)
 
 ST_TEST_MAIN("dataplane/engine_dispatch",
 	ST_TEST(test_rule_tcp_buckets_stay),
+	ST_TEST(test_rule_tcp_sheds_only_on_refusal),
 	ST_TEST(test_rule_not_on_finite_inputs),
 	ST_TEST(test_bucket_same_both_ways_and_both_paths),
 	ST_TEST(test_bucket_none_for_undecodable),
