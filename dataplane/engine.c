@@ -60,7 +60,9 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
 					   * window once per this many polls */
 
-_Static_assert(ST_ENGINE_WORKERS_MAX <= UINT8_MAX, "the RETA holds core ids in bytes");
+#define BUCKET_UNMAPPED UINT8_MAX        /* a bucket that saw no frame yet */
+
+_Static_assert(ST_ENGINE_WORKERS_MAX < BUCKET_UNMAPPED, "the RETA holds core ids in bytes");
 
 /* One frame in an inbox: this header, then caplen bytes, padded to 8. */
 struct inbox_entry {
@@ -84,7 +86,9 @@ struct inbox {
 /* Core 0's software dispatch: the RETA and the window's load signals.
  * Core 0 thread only. */
 struct dispatcher {
-	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core */
+	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core, or
+							   * BUCKET_UNMAPPED */
+	unsigned next_core;                               /* the next mapping */
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
 	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
@@ -582,6 +586,26 @@ static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
 	return true;
 }
 
+static void bucket_map(struct st_engine *e, uint32_t b, unsigned core)
+{
+	e->disp->reta[b] = (uint8_t)core;
+	STAT_ADD(e->core[core].stats.dispatch_buckets, 1);
+}
+
+/* The core of bucket b; a bucket's first frame maps it to the next core in
+ * turn, so that the flows (not the buckets, most of which stay empty)
+ * start evenly spread, in an order that depends on the input only. */
+static inline unsigned bucket_core(struct st_engine *e, uint32_t b)
+{
+	struct dispatcher *d = e->disp;
+
+	if (unlikely(d->reta[b] == BUCKET_UNMAPPED)) {
+		bucket_map(e, b, d->next_core);
+		d->next_core = (d->next_core + 1) % e->cfg.workers;
+	}
+	return d->reta[b];
+}
+
 static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
@@ -707,12 +731,13 @@ static enum handoff dispatch(struct core *c, const struct st_frame *f,
 	if (dispatch_bucket(e, f, &b, &l4)) {
 		d->frames[b]++;
 		d->tcp[b] |= l4 == IPPROTO_TCP;
+		t = bucket_core(e, b);
 		if (unlikely(e->cfg.dispatch_move_every_frames) &&
 		    --d->until_forced_move == 0) {
 			d->until_forced_move = e->cfg.dispatch_move_every_frames;
-			bucket_move(e, b, (d->reta[b] + 1u) % e->cfg.workers, mono_ns());
+			t = (t + 1) % e->cfg.workers;
+			bucket_move(e, b, t, mono_ns());
 		}
-		t = d->reta[b];
 	}
 	if (t == 0)
 		return HANDOFF_OWN;
@@ -1253,10 +1278,7 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 		e->disp = calloc(1, sizeof(*e->disp));
 		if (!e->disp)
 			goto out_free;
-		for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++) {
-			e->disp->reta[b] = (uint8_t)(b % cfg->workers);
-			e->core[b % cfg->workers].stats.dispatch_buckets++;
-		}
+		memset(e->disp->reta, BUCKET_UNMAPPED, sizeof(e->disp->reta));
 		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {

@@ -18,9 +18,11 @@
  * others' into a single-producer, single-consumer inbox per core.  Frames
  * that do not decode stay on core 0, which counts them.
  *
- * The table starts even (bucket b on core b % workers) and adapts: core 0
- * pays the poll and the dispatch of every frame, so an even split makes it
- * the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
+ * The table starts even: a bucket is mapped at its first frame, to the
+ * next core in turn (so the flows, not the mostly empty buckets, are
+ * spread, in an order that depends on the input only).  On a live input
+ * it adapts: core 0 pays the poll and the dispatch of every frame, so an
+ * even split makes it the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
  * one bucket that carried frames in the window: from a target whose inbox
  * fills (over a quarter full and fuller than at the window's start, or a
  * frame had to wait or was dropped) to a
@@ -131,7 +133,9 @@ struct st_engine_core_stats {
 	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
 	uint64_t idle_ns;                 /* dispatch target: time its inbox
 					   * was empty (wall, monotonic) */
-	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it */
+	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it
+					   * (a bucket is mapped at its first
+					   * frame) */
 	uint64_t records, record_bytes, egress_records;
 	uint64_t decode_drops, worker_drops;
 	uint64_t reassembly_gaps, parse_errors;

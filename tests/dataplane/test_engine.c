@@ -365,7 +365,7 @@ static void tally(const struct out *o, struct tally *t)
 	}
 }
 
-/* The dispatch table's buckets are all somewhere; forced moves happen
+/* The dispatch table's mapped buckets are somewhere; forced moves happen
  * exactly every move_every frames (each frame decodes); without dispatch
  * nothing moves. */
 static void check_dispatch(const struct st_engine *e, unsigned workers,
@@ -387,7 +387,8 @@ static void check_dispatch(const struct st_engine *e, unsigned workers,
 		CU_ASSERT_EQUAL(buckets, 0);
 		return;
 	}
-	CU_ASSERT_EQUAL(buckets, ST_ENGINE_DISPATCH_BUCKETS);
+	/* mapped at their first frames: some, and never more than there are */
+	CU_ASSERT(buckets >= workers && buckets <= ST_ENGINE_DISPATCH_BUCKETS);
 	if (move_every && adaptive_off)
 		CU_ASSERT_EQUAL(es.dispatch_moves, polled / move_every);
 }

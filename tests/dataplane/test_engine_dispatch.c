@@ -187,8 +187,8 @@ static struct st_capture rule_cap = {
 	.timestamps = true, .finite = false,
 };
 
-/* An engine of `workers` with dispatch, its first window started at t=1 s;
- * bucket b carries frames[b] frames this window. */
+/* An engine of `workers` with dispatch, buckets 0..15 mapped to core
+ * b % workers, its first window started at t=1 s. */
 static struct st_engine *rule_engine(unsigned workers)
 {
 	struct st_engine_config ec;
@@ -204,6 +204,8 @@ static struct st_engine *rule_engine(unsigned workers)
 	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e->disp);
+	for (uint32_t b = 0; b < 16; b++)
+		bucket_map(e, b, b % workers);
 	rebalance(e, SEC_NS);
 	CU_ASSERT_EQUAL(e->disp->window_end_ns, SEC_NS + WINDOW_NS);
 	return e;
@@ -236,7 +238,7 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(d->reta[6], 0);
-	CU_ASSERT_EQUAL(buckets(e, 0), ST_ENGINE_DISPATCH_BUCKETS / 2);
+	CU_ASSERT_EQUAL(buckets(e, 0), 8);
 	d->frames[4] = 500;
 	d->frames[6] = 100;
 	d->frames[5] = 50;      /* core 1's already */
@@ -246,8 +248,8 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	CU_ASSERT_EQUAL(d->reta[6], 1);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(buckets(e, 0), ST_ENGINE_DISPATCH_BUCKETS / 2 - 1);
-	CU_ASSERT_EQUAL(buckets(e, 1), ST_ENGINE_DISPATCH_BUCKETS / 2 + 1);
+	CU_ASSERT_EQUAL(buckets(e, 0), 7);
+	CU_ASSERT_EQUAL(buckets(e, 1), 9);
 	/* the window restarted: counts cleared */
 	CU_ASSERT_EQUAL(d->frames[4], 0);
 	CU_ASSERT_EQUAL(d->polls, 0);
@@ -337,8 +339,7 @@ static void test_rule_backlogged_target_sheds(void)
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(d->reta[5], 0);
 	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2),
-			ST_ENGINE_DISPATCH_BUCKETS);
+	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 16);
 	e->core[2].inbox.head_local = 0;
 	st_engine_destroy(e);
 }
@@ -482,7 +483,36 @@ static void test_rule_not_on_finite_inputs(void)
 	st_engine_destroy(e);
 }
 
+/* A bucket is mapped at its first frame, to the cores in turn, and stays:
+ * three workers, buckets first seen in the order 900, 3, 900, 77, 500, 3,
+ * 12 map to 0, 1, -, 2, 0, -, 1. */
+static void test_buckets_mapped_in_turn_at_first_frame(void)
+{
+	static const uint32_t seen[] = { 900, 3, 900, 77, 500, 3, 12 };
+	static const unsigned want[] = { 0, 1, 0, 2, 0, 1, 1 };
+	struct st_engine_config ec;
+	struct st_engine *e;
+	char err[128];
+
+	st_engine_config_default(&ec);
+	ec.workers = 3;
+	ec.worker.classifier.port_proto = no_proto;
+	ec.worker.classifier.stream = no_stream;
+	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
+	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 0);
+	for (unsigned i = 0; i < 7; i++)
+		CU_ASSERT_EQUAL(bucket_core(e, seen[i]), want[i]);
+	CU_ASSERT_EQUAL(buckets(e, 0), 2);
+	CU_ASSERT_EQUAL(buckets(e, 1), 2);
+	CU_ASSERT_EQUAL(buckets(e, 2), 1);
+	CU_ASSERT_EQUAL(e->disp->reta[4], BUCKET_UNMAPPED);
+	st_engine_destroy(e);
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),
 	ST_TEST(test_rule_tcp_sheds_only_on_refusal),
 	ST_TEST(test_rule_not_on_finite_inputs),
