@@ -52,9 +52,9 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 					   * time slice (a core that lost its
 					   * CPU for one is not a trend); a
 					   * 64-flow split converges in ~0.1 s */
-#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket moves at most once
-					   * per this (TCP flows pay a resync
-					   * per move) */
+#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket leaves core 0 at
+					   * most once per this (a TCP flow
+					   * pays for each move) */
 #define DISPATCH_STARVED_SHARE 16         /* a target idle for 1/16 of a
 					   * window is starved */
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
@@ -660,10 +660,9 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 		uint64_t fill = to->inbox.head_local -
 				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
 		uint64_t idle_ns_new = idle - d->idle_mark[t];
-
-		d->idle_mark[t] = idle;
 		bool growing = fill > d->fill_mark[t];
 
+		d->idle_mark[t] = idle;
 		d->fill_mark[t] = fill;
 		if (d->push_fails[t] || (growing && fill > to->inbox.size / 4)) {
 			/* the worse: the more frames that could not go in,
@@ -680,10 +679,10 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 			starved = t;
 		}
 	}
-	/* (the first call only starts the first window) */
-	/* TCP moves when allowed, and off a target whose inbox refused
-	 * frames (dropped on a live input): a moved flow costs less than
-	 * frames lost on every window. */
+	/* The first call only starts the first window.  TCP moves when
+	 * allowed, and off a target whose inbox refused frames (dropped on a
+	 * live input): a moved flow costs less than frames lost every
+	 * window. */
 	if (d->window_end_ns && backlogged)
 		rebalance_move(e, backlogged, starved,
 			       e->cfg.dispatch_move_tcp || d->push_fails[backlogged], now_ns);
