@@ -16,7 +16,9 @@
  * ST_ENGINE_DISPATCH_BUCKETS buckets, and an indirection table (a RETA)
  * maps the bucket to a core; core 0 works on its own frames and copies the
  * others' into a single-producer, single-consumer inbox per core.  Frames
- * that do not decode stay on core 0, which counts them.
+ * without a TCP/UDP endpoint pair stay on core 0; the core a frame reaches
+ * counts its decode drop, if any (the dispatch parse reads only the
+ * headers it needs, and may pass on a frame st_decode() then refuses).
  *
  * The table starts even: a bucket is mapped at its first frame, to the
  * next core in turn (so the flows, not the mostly empty buckets, are
