@@ -5,7 +5,10 @@
  * Threads and what they share:
  *   core i    owns its st_worker, its inbox's consumer side, its epoch
  *             clock; core 0 (when dispatching) owns every inbox's producer
- *             side.
+ *             side and the dispatch table (struct dispatcher: nobody else
+ *             reads it, so a bucket moves with a plain store, between two
+ *             frames: the frames already in the old core's inbox stay
+ *             there, and the order of the frames of one core is kept).
  *   merger    reads published epochs (st_worker_published*), merges, writes
  *             the output, releases.
  * Shared words: `now_ns` (largest packet time seen; stored with release by
@@ -18,6 +21,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -29,7 +33,6 @@
 #include "dataplane/compiler.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/engine.h"
-#include "dataplane/flow/flow.h"
 #include "dataplane/sketch/hash.h"
 #include "shadowtap/profile.h"
 
@@ -44,6 +47,22 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 				       * ~1 s, and a shorter nap costs the
 				       * worker that shares its CPU */
 #define STATS_EVERY_BURSTS 256
+#define DISPATCH_REBALANCE_NS 10000000ull /* the default window: hundreds of
+					   * bursts, longer than a scheduler's
+					   * time slice (a core that lost its
+					   * CPU for one is not a trend); a
+					   * 64-flow split converges in ~0.1 s */
+#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket leaves core 0 at
+					   * most once per this (a TCP flow
+					   * pays for each move) */
+#define DISPATCH_STARVED_SHARE 16         /* a target idle for 1/16 of a
+					   * window is starved */
+#define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
+					   * window once per this many polls */
+
+#define BUCKET_UNMAPPED UINT8_MAX        /* a bucket that saw no frame yet */
+
+_Static_assert(ST_ENGINE_WORKERS_MAX < BUCKET_UNMAPPED, "the RETA holds core ids in bytes");
 
 /* One frame in an inbox: this header, then caplen bytes, padded to 8. */
 struct inbox_entry {
@@ -62,6 +81,23 @@ struct inbox {
 	uint64_t head_local;                     /* producer: written, not yet
 						  * published (inbox_publish) */
 	uint64_t head_cache ST_CACHE_ALIGNED;    /* consumer's view of head */
+};
+
+/* Core 0's software dispatch: the RETA and the window's load signals.
+ * Core 0 thread only. */
+struct dispatcher {
+	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core, or
+							   * BUCKET_UNMAPPED */
+	unsigned next_core;                               /* the next mapping */
+	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
+	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
+	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
+	uint64_t window_end_ns;                           /* mono; 0: not yet */
+	unsigned polls, full_polls;                       /* core 0's, window */
+	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
+	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_ns seen */
+	uint64_t fill_mark[ST_ENGINE_WORKERS_MAX];        /* inbox bytes seen */
+	uint32_t until_forced_move;                       /* test knob */
 };
 
 struct core {
@@ -93,6 +129,8 @@ struct st_engine {
 	struct st_engine_config cfg;
 	struct st_capture *cap;
 	bool dispatch;
+	bool rebalance;                      /* dispatch that adapts */
+	struct dispatcher *disp;             /* with dispatch; core 0 only */
 	bool finite;
 	uint64_t epoch_ns;
 
@@ -124,6 +162,7 @@ void st_engine_config_default(struct st_engine_config *cfg)
 	cfg->clock = ST_ENGINE_CLOCK_PACKET;
 	cfg->grace_ns = 200000000ull;
 	cfg->inbox_bytes = 4u << 20;
+	cfg->dispatch_rebalance_ns = DISPATCH_REBALANCE_NS;
 }
 
 static uint64_t wall_ns(void)
@@ -436,13 +475,224 @@ static void now_max(struct st_engine *e, uint64_t t)
 
 /* ---- a core's loop ------------------------------------------------------ */
 
-static unsigned dispatch_target(const struct st_engine *e, const struct st_frame *f)
+/* murmur3's fmix64 finaliser. */
+static inline uint64_t fmix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* One endpoint (16-byte address as decoded, port) mixed. */
+static inline uint64_t endpoint_mix(const uint8_t addr[16], uint16_t port)
+{
+	uint64_t hi, lo;
+
+	memcpy(&hi, addr, sizeof(hi));
+	memcpy(&lo, addr + 8, sizeof(lo));
+	return fmix64(lo ^ (hi << 32 | hi >> 32) ^
+		      (uint64_t)port * 0x9e3779b97f4a7c15ull);
+}
+
+/* The bucket of two endpoints: the sum of their mixes, the same for both
+ * directions. */
+static inline uint32_t endpoints_bucket(const uint8_t sa[16], uint16_t sport,
+					const uint8_t da[16], uint16_t dport)
+{
+	uint64_t h = endpoint_mix(sa, sport) + endpoint_mix(da, dport);
+
+	return (uint32_t)(h >> 32) % ST_ENGINE_DISPATCH_BUCKETS;
+}
+
+static inline uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * The common frame without st_decode(): Ethernet, up to ST_PKT_VLAN_MAX
+ * tags, IPv4 (not a fragment) or IPv6 (no extension header), TCP or UDP,
+ * the ports captured.  The endpoints are those st_decode() gives (IPv4 as
+ * ::ffff:a.b.c.d), so that a flow whose frames take either path lands in
+ * one bucket.  False for anything else (the caller asks st_decode()).  It
+ * checks only what it reads: a frame it accepts may still be a decode drop
+ * for the worker, which counts it wherever it goes.
+ */
+static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket,
+			 uint8_t *l4_proto)
+{
+	uint8_t sa[16] = { [10] = 0xff, [11] = 0xff }, da[16] = { [10] = 0xff, [11] = 0xff };
+	uint32_t off = 14;
+	uint16_t type;
+	uint8_t l4;
+
+	if (caplen < off)
+		return false;
+	type = be16_at(f + 12);
+	for (unsigned tags = 0; type == 0x8100 || type == 0x88a8 || type == 0x9100; tags++) {
+		if (tags == ST_PKT_VLAN_MAX || caplen < off + 4)
+			return false;
+		type = be16_at(f + off + 2);
+		off += 4;
+	}
+	if (type == 0x0800) {
+		uint32_t ihl;
+
+		if (caplen < off + 20 || (f[off] >> 4) != 4)
+			return false;
+		ihl = (f[off] & 0x0fu) * 4u;
+		/* MF or a fragment offset: st_decode() says "ip_fragment" */
+		if (ihl < 20 || (be16_at(f + off + 6) & 0x3fff))
+			return false;
+		l4 = f[off + 9];
+		memcpy(sa + 12, f + off + 12, 4);
+		memcpy(da + 12, f + off + 16, 4);
+		off += ihl;
+	} else if (type == 0x86dd) {
+		if (caplen < off + 40 || (f[off] >> 4) != 6)
+			return false;
+		l4 = f[off + 6];
+		memcpy(sa, f + off + 8, 16);
+		memcpy(da, f + off + 24, 16);
+		off += 40;
+	} else {
+		return false;
+	}
+	if ((l4 != IPPROTO_TCP && l4 != IPPROTO_UDP) || caplen < off + 4)
+		return false;
+	*bucket = endpoints_bucket(sa, be16_at(f + off), da, be16_at(f + off + 2));
+	*l4_proto = l4;
+	return true;
+}
+
+/* The frame's dispatch bucket and IPPROTO_TCP/UDP (cheaper than
+ * st_flow_hash(): no key to build, no XXH3; only core 0 uses it).  False
+ * when the frame does not decode to a TCP or UDP packet. */
+static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
+			    uint32_t *bucket, uint8_t *l4_proto)
 {
 	struct st_pkt p;
 
+	if (e->cap->linktype == ST_DLT_EN10MB &&
+	    quick_bucket(f->data, f->caplen, bucket, l4_proto))
+		return true;
 	if (st_decode(f->data, f->caplen, e->cap->linktype, f->ts_ns, &p) != ST_DECODE_OK)
-		return 0;
-	return (unsigned)(st_flow_hash(&p) % e->cfg.workers);
+		return false;
+	*bucket = endpoints_bucket(p.saddr, p.sport, p.daddr, p.dport);
+	*l4_proto = p.l4_proto;
+	return true;
+}
+
+static void bucket_map(struct st_engine *e, uint32_t b, unsigned core)
+{
+	e->disp->reta[b] = (uint8_t)core;
+	STAT_ADD(e->core[core].stats.dispatch_buckets, 1);
+}
+
+/* The core of bucket b; a bucket's first frame maps it to the next core in
+ * turn, so that the flows (not the buckets, most of which stay empty)
+ * start evenly spread, in an order that depends on the input only. */
+static inline unsigned bucket_core(struct st_engine *e, uint32_t b)
+{
+	struct dispatcher *d = e->disp;
+
+	if (unlikely(d->reta[b] == BUCKET_UNMAPPED)) {
+		bucket_map(e, b, d->next_core);
+		d->next_core = (d->next_core + 1) % e->cfg.workers;
+	}
+	return d->reta[b];
+}
+
+static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	struct core *from = &e->core[d->reta[b]];
+
+	STAT_SET(from->stats.dispatch_buckets, from->stats.dispatch_buckets - 1);
+	STAT_ADD(e->core[to].stats.dispatch_buckets, 1);
+	d->reta[b] = (uint8_t)to;
+	d->moved_ns[b] = now_ns;
+	STAT_ADD(e->stats.dispatch_moves, 1);
+}
+
+/* Moves the smallest active bucket of core `from` to core `to`: one that
+ * carried no TCP unless tcp_too; off core 0, only a bucket that
+ * stayed a second (a flow pays for each move; a backlogged target sheds at
+ * once, or it drops) and never core 0's last active one. */
+static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
+			   bool tcp_too, uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	uint32_t best = UINT32_MAX, best_frames = UINT32_MAX;
+	unsigned active = 0;
+
+	for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++) {
+		if (d->reta[b] != from || d->frames[b] == 0)
+			continue;
+		active++;
+		if (d->tcp[b] && !tcp_too)
+			continue;
+		if (d->frames[b] < best_frames &&
+		    (from != 0 || d->moved_ns[b] == 0 ||
+		     now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
+			best = b;
+			best_frames = d->frames[b];
+		}
+	}
+	if (best != UINT32_MAX && (from != 0 || active >= 2))
+		bucket_move(e, best, to, now_ns);
+}
+
+/* Core 0, at the end of a window: at most one bucket moves, by the rule in
+ * engine.h; then a new window. */
+static void rebalance(struct st_engine *e, uint64_t now_ns)
+{
+	struct dispatcher *d = e->disp;
+	unsigned backlogged = 0, starved = 0;
+	uint64_t worst = 0, most_idle = 0;
+
+	for (unsigned t = 1; t < e->cfg.workers; t++) {
+		struct core *to = &e->core[t];
+		uint64_t idle = STAT_GET(to->stats.idle_ns);
+		uint64_t fill = to->inbox.head_local -
+				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
+		uint64_t idle_ns_new = idle - d->idle_mark[t];
+		bool growing = fill > d->fill_mark[t];
+
+		d->idle_mark[t] = idle;
+		d->fill_mark[t] = fill;
+		if (d->push_fails[t] || (growing && fill > to->inbox.size / 4)) {
+			/* the worse: the more frames that could not go in,
+			 * then the fuller */
+			uint64_t score = d->push_fails[t] * to->inbox.size + fill;
+
+			if (score > worst) {
+				worst = score;
+				backlogged = t;
+			}
+		} else if (idle_ns_new >= e->cfg.dispatch_rebalance_ns / DISPATCH_STARVED_SHARE &&
+			   idle_ns_new > most_idle) {
+			most_idle = idle_ns_new;
+			starved = t;
+		}
+	}
+	/* The first call only starts the first window.  TCP moves when
+	 * allowed, and off a target whose inbox refused frames (dropped on a
+	 * live input): a moved flow costs less than frames lost every
+	 * window. */
+	if (d->window_end_ns && backlogged)
+		rebalance_move(e, backlogged, starved,
+			       e->cfg.dispatch_move_tcp || d->push_fails[backlogged], now_ns);
+	else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
+		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp, now_ns);
+	memset(d->frames, 0, sizeof(d->frames));
+	memset(d->tcp, 0, sizeof(d->tcp));
+	memset(d->push_fails, 0, sizeof(d->push_fails));
+	d->polls = d->full_polls = 0;
+	d->window_end_ns = now_ns + e->cfg.dispatch_rebalance_ns;
 }
 
 /* Core 0 with dispatch: publishes what it pushed to every inbox, then
@@ -458,27 +708,51 @@ static void dispatch_flush(struct core *c, uint64_t t)
 		now_max(e, t);
 }
 
-static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns)
+enum handoff {
+	HANDOFF_OWN = 0,     /* core 0's: the caller works on it */
+	HANDOFF_PUSHED,      /* in a target's inbox */
+	HANDOFF_DROPPED,     /* counted: oversize, or an inbox full (live) */
+};
+
+/* Core 0 with dispatch: hands f to its core; core 0's own frames are left
+ * to the caller, so that the others' frames are published before core 0
+ * works on its own. */
+static enum handoff dispatch(struct core *c, const struct st_frame *f,
+			     uint64_t clock_ns)
 {
 	struct st_engine *e = c->e;
-	unsigned t = dispatch_target(e, f);
-	struct core *to = &e->core[t];
+	struct dispatcher *d = e->disp;
+	uint32_t b;
+	uint8_t l4;
+	unsigned t = 0;
+	struct core *to;
 
-	if (t == 0) {
-		frame_in(c, f, clock_ns);
-		return;
+	if (dispatch_bucket(e, f, &b, &l4)) {
+		d->frames[b]++;
+		d->tcp[b] |= l4 == IPPROTO_TCP;
+		t = bucket_core(e, b);
+		if (unlikely(e->cfg.dispatch_move_every_frames) &&
+		    --d->until_forced_move == 0) {
+			d->until_forced_move = e->cfg.dispatch_move_every_frames;
+			t = (t + 1) % e->cfg.workers;
+			bucket_move(e, b, t, mono_ns());
+		}
 	}
+	if (t == 0)
+		return HANDOFF_OWN;
+	to = &e->core[t];
 	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
 		/* Past half the inbox a frame may never fit, even in an
 		 * empty inbox (a wrap pads to the end first): a wait on a
 		 * file input could last for ever. */
 		STAT_ADD(c->stats.inbox_oversize_drops, 1);
-		return;
+		return HANDOFF_DROPPED;
 	}
 	while (!inbox_push(&to->inbox, f)) {
+		d->push_fails[t]++;
 		if (!e->finite || stopping(e)) {
 			STAT_ADD(c->stats.inbox_full_drops, 1);
-			return;
+			return HANDOFF_DROPPED;
 		}
 		STAT_ADD(c->stats.inbox_waits, 1);
 		/* The consumer drains only what it can see; and our own
@@ -488,14 +762,28 @@ static void dispatch(struct core *c, const struct st_frame *f, uint64_t clock_ns
 		tick(c, clock_ns, false);
 		sched_yield();
 	}
-	STAT_ADD(c->stats.dispatched, 1);
+	return HANDOFF_PUSHED;
+}
+
+/* Core 0 with dispatch: works on its own frames of the burst, deferred
+ * (own[] indexes f[]), and forgets them. */
+static void own_frames(struct core *c, const struct st_frame *f, unsigned *own,
+		       unsigned *n_own, uint64_t clock_ns)
+{
+	for (unsigned i = 0; i < *n_own; i++)
+		frame_in(c, &f[own[i]], clock_ns);
+	*n_own = 0;
 }
 
 /* Polls the core's queues once; the frames handled.  The packet time is
  * said once per burst, and before any frame that starts a new epoch (then
  * after publishing the frames before it): a frame of a later epoch may make
  * core 0 wait for the merger, which waits for the other cores to close the
- * epoch, which they do only once they are told the time. */
+ * epoch, which they do only once they are told the time.  With dispatch,
+ * core 0 works on its own frames after publishing the others' (at the end
+ * of the burst, or at an epoch's start: the frames it defers are of one
+ * epoch, and it closes its epoch only through its own frames or a time
+ * that ends it, which it says only after working on the frames before). */
 static unsigned poll_queues(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
@@ -507,7 +795,8 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
 		int n = cap->ops->rx_burst(cap, q, f, ST_CAPTURE_BURST);
 		uint64_t said = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
-		uint64_t burst_max = 0;
+		uint64_t burst_max = 0, pushed = 0;
+		unsigned own[ST_CAPTURE_BURST], n_own = 0;
 
 		mine++;
 		if (n == ST_CAPTURE_END) {
@@ -529,19 +818,44 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			if (packet_clock && ts > burst_max) {
 				burst_max = ts;
 				if (e->dispatch && ts / e->epoch_ns > said / e->epoch_ns) {
+					dispatch_flush(c, 0);
+					own_frames(c, f, own, &n_own, clock_ns);
 					dispatch_flush(c, ts);
 					said = ts;
 				}
 			}
-			if (e->dispatch)
-				dispatch(c, &f[i], clock_ns);
-			else
+			if (!e->dispatch) {
 				frame_in(c, &f[i], clock_ns);
+				continue;
+			}
+			switch (dispatch(c, &f[i], clock_ns)) {
+			case HANDOFF_OWN:
+				own[n_own++] = (unsigned)i;
+				break;
+			case HANDOFF_PUSHED:
+				pushed++;
+				break;
+			case HANDOFF_DROPPED:
+				break;
+			}
 		}
-		if (e->dispatch)
+		if (e->dispatch) {
+			struct dispatcher *d = e->disp;
+
+			dispatch_flush(c, 0);
+			own_frames(c, f, own, &n_own, clock_ns);
 			dispatch_flush(c, packet_clock ? burst_max : 0);
-		else if (packet_clock && burst_max)
+			STAT_ADD(c->stats.dispatched, pushed);
+			d->full_polls += n == ST_CAPTURE_BURST;
+			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
+				uint64_t now = mono_ns();
+
+				if (now >= d->window_end_ns)
+					rebalance(e, now);
+			}
+		} else if (packet_clock && burst_max) {
 			now_max(e, burst_max);
+		}
 		STAT_ADD(c->stats.polled, (unsigned)n);
 		handled += (unsigned)n;
 		cap->ops->rx_release(cap, q);
@@ -567,13 +881,31 @@ static unsigned poll_inbox(struct core *c)
 	return n;
 }
 
+/* A dispatch target: the time its inbox was empty (idle_ns), from the
+ * clock read when it goes idle, every 64 idle polls and when work comes:
+ * never while busy. */
+static void idle_account(struct core *c, unsigned n, uint64_t *idle_since,
+			 unsigned *idle_polls)
+{
+	if (n == 0 && *idle_since == 0) {
+		*idle_since = mono_ns();
+		*idle_polls = 0;
+	} else if ((n > 0 && *idle_since) || (n == 0 && ++*idle_polls % 64 == 0)) {
+		uint64_t now = mono_ns();
+
+		STAT_ADD(c->stats.idle_ns, now - *idle_since);
+		*idle_since = n ? 0 : now;
+	}
+}
+
 static int core_main(void *arg, unsigned id)
 {
 	struct st_engine *e = arg;
 	struct core *c = &e->core[id];
 	struct st_frame f[ST_CAPTURE_BURST];
 	bool polls = !e->dispatch || id == 0;
-	unsigned bursts = 0;
+	unsigned bursts = 0, idle_polls = 0;
+	uint64_t idle_since = 0;
 	struct st_worker *w;
 
 	if (e->cfg.clock == ST_ENGINE_CLOCK_WALL &&
@@ -593,6 +925,7 @@ static int core_main(void *arg, unsigned id)
 			}
 		} else {
 			n = poll_inbox(c);
+			idle_account(c, n, &idle_since, &idle_polls);
 			/* Acquire: pairs with input_done's release; then an
 			 * empty inbox is the end. */
 			if (n == 0 && atomic_load_explicit(&e->input_done,
@@ -928,6 +1261,8 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->cfg.worker.double_buffered = true;
 	e->cap = cap;
 	e->dispatch = cap->queues == 1 && cfg->workers > 1;
+	e->rebalance = e->dispatch && cfg->dispatch_rebalance_ns &&
+		       (!cap->finite || cfg->dispatch_rebalance_finite);
 	e->finite = cap->finite;
 	e->epoch_ns = cfg->worker.sketch.epoch_ns;
 	while (slots < 2 * cfg->worker.max_streams * cfg->workers)
@@ -938,6 +1273,13 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->backends = st_be_merge_create();
 	if (!e->slots || !e->core || !e->backends)
 		goto out_free;
+	if (e->dispatch) {
+		e->disp = calloc(1, sizeof(*e->disp));
+		if (!e->disp)
+			goto out_free;
+		memset(e->disp->reta, BUCKET_UNMAPPED, sizeof(e->disp->reta));
+		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
+	}
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		struct core *c = &e->core[i];
 
@@ -1040,6 +1382,7 @@ void st_engine_destroy(struct st_engine *e)
 		for (unsigned i = 0; i <= e->slot_mask; i++)
 			st_sset_destroy(e->slots[i].merged);
 	st_be_merge_destroy(e->backends);
+	free(e->disp);
 	free(e->slots);
 	free(e->core);
 	free(e);
@@ -1063,6 +1406,8 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->inbox_full_drops = STAT_GET(c->inbox_full_drops);
 	s->inbox_waits = STAT_GET(c->inbox_waits);
 	s->inbox_oversize_drops = STAT_GET(c->inbox_oversize_drops);
+	s->idle_ns = STAT_GET(c->idle_ns);
+	s->dispatch_buckets = STAT_GET(c->dispatch_buckets);
 	s->records = STAT_GET(c->records);
 	s->record_bytes = STAT_GET(c->record_bytes);
 	s->egress_records = STAT_GET(c->egress_records);
@@ -1094,6 +1439,7 @@ void st_engine_stats(const struct st_engine *e, struct st_engine_stats *s)
 	s->stream_slots_full = STAT_GET(e->stats.stream_slots_full);
 	s->backends_records = STAT_GET(e->stats.backends_records);
 	s->backends_build_errors = STAT_GET(e->stats.backends_build_errors);
+	s->dispatch_moves = STAT_GET(e->stats.dispatch_moves);
 	s->epoch_start_ns = atomic_load_explicit(&((struct st_engine *)e)->origin_ns,
 						 memory_order_relaxed);
 	s->running = e->stats.running;
@@ -1105,12 +1451,12 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 
 	st_engine_stats(e, &s);
 	fprintf(out, "{\"running\":%s,\"epoch_start_ns\":%" PRIu64
-		",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
+		",\"dispatch_moves\":%" PRIu64 ",\"merger\":{\"epochs_merged\":%" PRIu64 ",\"profiles\":%" PRIu64
 		",\"partial_profiles\":%" PRIu64 ",\"output_drops\":%" PRIu64
 		",\"build_errors\":%" PRIu64 ",\"merge_errors\":%" PRIu64
 		",\"stream_slots_full\":%" PRIu64 ",\"backends_records\":%" PRIu64
 		",\"backends_build_errors\":%" PRIu64 "},\"capture\":",
-		s.running ? "true" : "false", s.epoch_start_ns,
+		s.running ? "true" : "false", s.epoch_start_ns, s.dispatch_moves,
 		s.epochs_merged, s.profiles, s.partial_profiles, s.output_drops,
 		s.build_errors, s.merge_errors, s.stream_slots_full,
 		s.backends_records, s.backends_build_errors);
@@ -1127,7 +1473,9 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 		fprintf(out, "%s{\"core\":%u,\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64
 			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
 			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_oversize_drops\":%" PRIu64
-			",\"inbox_waits\":%" PRIu64 ",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
+			",\"inbox_waits\":%" PRIu64 ",\"idle_ns\":%" PRIu64
+			",\"dispatch_buckets\":%" PRIu64
+			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
 			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
 			",\"worker_drops\":%" PRIu64 ",\"reassembly_gaps\":%" PRIu64
 			",\"parse_errors\":%" PRIu64 ",\"flows_active\":%" PRIu64
@@ -1136,6 +1484,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"capture_drops\":{",
 			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
 			cs.inbox_full_drops, cs.inbox_oversize_drops, cs.inbox_waits,
+			cs.idle_ns, cs.dispatch_buckets,
 			cs.records, cs.record_bytes,
 			cs.egress_records, cs.decode_drops, cs.worker_drops,
 			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,

@@ -9,12 +9,44 @@
  * records apart by their magic).
  *
  * Flow affinity.  Both directions of a flow must reach one core.  A capture
- * with one queue and several workers: core 0 polls the queue and hands
- * each frame to core st_flow_hash() % workers (a symmetric hash of the
- * canonical 5-tuple; frames that do not decode stay on core 0) through a
- * single-producer, single-consumer inbox per core; the frame is copied.  A
- * capture with flow_affinity and several queues: core i polls queues
- * i, i + workers, ... directly.
+ * with flow_affinity and several queues: core i polls queues i,
+ * i + workers, ... directly.  A capture with one queue and several
+ * workers: core 0 polls the queue and dispatches in software, like a NIC's
+ * RSS: a symmetric hash of the frame's two endpoints picks one of
+ * ST_ENGINE_DISPATCH_BUCKETS buckets, and an indirection table (a RETA)
+ * maps the bucket to a core; core 0 works on its own frames and copies the
+ * others' into a single-producer, single-consumer inbox per core.  Frames
+ * without a TCP/UDP endpoint pair stay on core 0; the core a frame reaches
+ * counts its decode drop, if any (the dispatch parse reads only the
+ * headers it needs, and may pass on a frame st_decode() then refuses).
+ *
+ * The table starts even: a bucket is mapped at its first frame, to the
+ * next core in turn (so the flows, not the mostly empty buckets, are
+ * spread, in an order that depends on the input only).  On a live input
+ * it adapts: core 0 pays the poll and the dispatch of every frame, so an
+ * even split makes it the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
+ * one bucket that carried frames in the window: from a target whose inbox
+ * fills (over a quarter full and fuller than at the window's start, or a
+ * frame had to wait or was dropped) to a
+ * starved core (else core 0); or, when core 0 is busy (3/4 of its polls
+ * came back full) and a target's inbox was empty for 1/16 of the window
+ * (idle_ns), from core 0 to that target.  In between it holds.  The
+ * smallest active bucket moves (the smallest step); a bucket leaves core 0
+ * at most once a second, and core 0 keeps its last active bucket.  Every
+ * move is counted (dispatch_moves).  A moved bucket's flows continue on
+ * the new core mid-stream.  UDP datagrams are whole: nothing is lost or
+ * counted twice.  A TCP flow is picked up as in a capture that starts
+ * mid-flow: no record is lost going to a core that never saw the flow, but
+ * one that comes back to a core finds a hole there (a reassembly gap, the
+ * codec's resync: counted), the flow counts as a new flow on its new core
+ * and as active on both in that epoch (Backend Metrics flows_new, the
+ * profiles' flows_active), and its entry on the old core idles out.  So
+ * the rule moves buckets that carried TCP in the window only with
+ * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or off a target
+ * whose inbox refused frames in the window (a live input drops them: a
+ * moved flow costs less than a loss every window); the others move for
+ * free.  A finite input (a file) does not adapt: its output must not
+ * depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
  * (pcap files, net_pcap): the first frame fixes the first epoch, and the
@@ -53,6 +85,7 @@
 #include "dataplane/worker.h"
 
 #define ST_ENGINE_WORKERS_MAX 64
+#define ST_ENGINE_DISPATCH_BUCKETS 1024   /* software dispatch's RETA */
 
 enum st_engine_clock {
 	ST_ENGINE_CLOCK_PACKET = 0,  /* the frames' timestamps */
@@ -74,11 +107,22 @@ struct st_engine_config {
 	enum st_engine_clock clock;
 	uint64_t grace_ns;                /* live inputs: wait for a late core */
 	uint32_t inbox_bytes;             /* per core, with software dispatch */
+	uint64_t dispatch_rebalance_ns;   /* software dispatch: the window after
+					   * which core 0 may move one bucket;
+					   * 0: never (the even split stays) */
+	bool dispatch_move_tcp;           /* the adaptive rule may move buckets
+					   * that carry TCP (see above) */
+	bool dispatch_rebalance_finite;   /* tests: adapt on a finite input too */
+	uint32_t dispatch_move_every_frames; /* tests: also move the bucket of
+					   * every Nth polled frame to the
+					   * next core, whatever the load;
+					   * 0: off */
 	struct st_engine_output output;
 };
 
-/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, the
- * worker's defaults; classifier and output zeroed (the caller sets them). */
+/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, a 10 ms
+ * rebalance window, the worker's defaults; classifier and output zeroed
+ * (the caller sets them). */
 void st_engine_config_default(struct st_engine_config *cfg);
 
 /* One core's counters, each read atomically (not a snapshot of all). */
@@ -89,6 +133,11 @@ struct st_engine_core_stats {
 	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
 	uint64_t inbox_waits;             /* finite input: waited for room */
 	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
+	uint64_t idle_ns;                 /* dispatch target: time its inbox
+					   * was empty (wall, monotonic) */
+	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it
+					   * (a bucket is mapped at its first
+					   * frame) */
 	uint64_t records, record_bytes, egress_records;
 	uint64_t decode_drops, worker_drops;
 	uint64_t reassembly_gaps, parse_errors;
@@ -114,6 +163,8 @@ struct st_engine_stats {
 					   * merge group, after its profiles */
 	uint64_t backends_build_errors;   /* ... that could not be built */
 	uint64_t epoch_start_ns;          /* the first epoch, 0 before it */
+	uint64_t dispatch_moves;          /* buckets core 0 moved to another
+					   * core (software dispatch) */
 	bool running;
 };
 

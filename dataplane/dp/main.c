@@ -171,6 +171,9 @@ static void usage(FILE *out)
 "OPTIONS:\n"
 "  --workers N          worker cores, 1..64 (default 1).  With one input queue,\n"
 "                       core 0 hands frames to the others by a symmetric flow hash\n"
+"                       through a table it rebalances on a live input\n"
+"  --dispatch-move-tcp  let that rebalancing move TCP flows too (each move: the\n"
+"                       flow counts as new on its new core, a possible gap)\n"
 "  --config F           the shadowtap config file (port map, streams, key and\n"
 "                       numeric fields, sketch sizes); default: built-in defaults\n"
 "  --key PATH           add a JSON-pointer key field to every stream; repeatable\n"
@@ -235,6 +238,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },
 		{ "xdp-ring", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "dispatch-move-tcp", no_argument, NULL, 'T' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "proto", required_argument, NULL, 'p' },
@@ -256,7 +260,7 @@ int main(int argc, char **argv)
 	unsigned long long workers = 1, epoch_ms = 0, grace_ms = 200, ring_mib = 64, v;
 	unsigned long long mbufs = 0;
 	double pace = 0;
-	bool stats = false;
+	bool stats = false, move_tcp = false;
 	struct st_engine_config ec;
 	struct st_ring_config rc;
 	struct st_config *cfg = NULL;
@@ -358,6 +362,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T':
+			move_tcp = true;
+			break;
 		case 's':
 			stats = true;
 			break;
@@ -418,6 +425,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ec.workers = (unsigned)workers;
+	ec.dispatch_move_tcp = move_tcp;
 	ec.grace_ns = grace_ms * 1000000ull;
 
 	/* The input. */

@@ -9,6 +9,14 @@
  * epoch's profiles comes one Backend Metrics record (shadowtap/backends.h):
  * it must parse, and its per-endpoint records and datagrams (each datagram
  * carries one record) must be the counts chosen per destination.
+ *
+ * Software dispatch moves buckets of flows between cores (engine.h): the
+ * same exact counts hold with a bucket forced to move every few frames
+ * and with the adaptive rule deciding at every chance; and on TCP JSON
+ * lines (one line per segment) moved that often, each stream's records
+ * are the lines sent minus exactly one line per reassembly gap its
+ * profiles count (a flow that comes back to a core finds a hole there; the
+ * JSONL codec skips the first line after a gap, codec/jsonl.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -55,6 +63,12 @@ struct fake {
 
 /* Epochs 1 and 2 without any frame (the gap case), when gap is set. */
 static bool gap;
+/* Software dispatch knobs for engine_config() (0: the defaults), and the
+ * moves of the last run. */
+static uint32_t move_every;
+static uint64_t rebalance_ns;
+static bool adaptive_off;
+static uint64_t last_moves;
 
 #define PACE 2
 
@@ -232,7 +246,8 @@ static void out_free(struct out *o)
 static enum st_proto port_proto(const void *ctx, uint8_t l4, uint16_t port)
 {
 	(void)ctx;
-	return l4 == IPPROTO_UDP && port == 5140 ? ST_PROTO_JSONL : ST_PROTO_NONE;
+	return (l4 == IPPROTO_UDP || l4 == IPPROTO_TCP) && port == 5140 ? ST_PROTO_JSONL
+									 : ST_PROTO_NONE;
 }
 
 static int stream_def(const void *ctx, enum st_proto proto, const uint8_t *topic,
@@ -255,6 +270,13 @@ static void engine_config(struct st_engine_config *ec, unsigned workers, struct 
 	ec->worker.reasm_budget_bytes = 1u << 20;
 	ec->workers = workers;
 	ec->inbox_bytes = 1u << 16;       /* small: the dispatcher must wait */
+	ec->dispatch_move_every_frames = move_every;
+	if (rebalance_ns) {
+		ec->dispatch_rebalance_ns = rebalance_ns;
+		ec->dispatch_rebalance_finite = true;
+	}
+	if (adaptive_off)
+		ec->dispatch_rebalance_ns = 0;
 	ec->output = (struct st_engine_output){
 		.reserve = out_reserve, .commit = out_commit, .ctx = o,
 	};
@@ -264,6 +286,7 @@ static void engine_config(struct st_engine_config *ec, unsigned workers, struct 
  * the name's last address byte. */
 struct tally {
 	uint64_t stream_records[STREAMS];
+	uint64_t stream_gaps[STREAMS];
 	uint64_t records[STREAMS][EPOCHS];
 	unsigned profiles[STREAMS][EPOCHS];
 	unsigned partial, parse_errors, bad_stream;
@@ -327,6 +350,7 @@ static void tally(const struct out *o, struct tally *t)
 		}
 		s = octet - 40;
 		t->stream_records[s] += v.counters.records;
+	t->stream_gaps[s] += v.counters.reassembly_gaps;
 		if (v.meta.epoch_start_ns >= T0 && v.meta.epoch_start_ns < T0 + EPOCHS * SEC) {
 			e = (unsigned)((v.meta.epoch_start_ns - T0) / SEC);
 			t->records[s][e] += v.counters.records;
@@ -339,6 +363,34 @@ static void tally(const struct out *o, struct tally *t)
 								    : t->merged_max;
 		CU_ASSERT_EQUAL(v.meta.protocol, ST_PROFILE_PROTO_JSONL);
 	}
+}
+
+/* The dispatch table's mapped buckets are somewhere; forced moves happen
+ * exactly every move_every frames (each frame decodes); without dispatch
+ * nothing moves. */
+static void check_dispatch(const struct st_engine *e, unsigned workers,
+			   unsigned queues, unsigned polled)
+{
+	struct st_engine_stats es;
+	uint64_t buckets = 0;
+
+	st_engine_stats(e, &es);
+	last_moves = es.dispatch_moves;
+	for (unsigned i = 0; i < workers; i++) {
+		struct st_engine_core_stats cs;
+
+		st_engine_core_stats(e, i, &cs);
+		buckets += cs.dispatch_buckets;
+	}
+	if (workers == 1 || queues > 1) {
+		CU_ASSERT_EQUAL(es.dispatch_moves, 0);
+		CU_ASSERT_EQUAL(buckets, 0);
+		return;
+	}
+	/* mapped at their first frames: some, and never more than there are */
+	CU_ASSERT(buckets >= workers && buckets <= ST_ENGINE_DISPATCH_BUCKETS);
+	if (move_every && adaptive_off)
+		CU_ASSERT_EQUAL(es.dispatch_moves, polled / move_every);
 }
 
 static void run_counts(unsigned workers, unsigned queues)
@@ -403,6 +455,7 @@ static void run_counts(unsigned workers, unsigned queues)
 		CU_ASSERT_EQUAL(cs.epochs_published, EPOCHS);
 	}
 	CU_ASSERT_EQUAL(frames, k.count[0] + k.count[1]);
+	check_dispatch(e, workers, queues, k.count[0]);
 	st_engine_destroy(e);
 	out_free(&o);
 	fake_free(&k);
@@ -421,6 +474,158 @@ static void test_two_and_three_workers_dispatch(void)
 		run_counts(2, 1);
 		run_counts(3, 1);
 	}
+}
+
+/* A bucket forced to move every 3 (or 50) frames, the adaptive rule off:
+ * flows hop from core to core mid-epoch, and no record is lost or counted
+ * twice. */
+static void test_dispatch_forced_moves(void)
+{
+	static const uint32_t every[] = { 3, 50 };
+
+	adaptive_off = true;
+	for (unsigned r = 0; r < 3; r++)
+		for (unsigned i = 0; i < 2; i++) {
+			move_every = every[i];
+			run_counts(2, 1);
+			CU_ASSERT(last_moves > 0);
+			run_counts(3, 1);
+		}
+	move_every = 0;
+	adaptive_off = false;
+}
+
+/* The adaptive rule with a window of one clock read (every 8 polls): it
+ * moves buckets (the small inboxes fill, or a target starves while core 0
+ * polls full bursts), and still every count is exact. */
+static void test_dispatch_adaptive_moves(void)
+{
+	uint64_t moves = 0;
+
+	rebalance_ns = 1;
+	for (unsigned r = 0; r < 5; r++) {
+		run_counts(2, 1);
+		moves += last_moves;
+		run_counts(3, 1);
+		moves += last_moves;
+	}
+	CU_ASSERT(moves > 0);
+	rebalance_ns = 0;
+}
+
+#define TCP_FLOWS 24
+#define TCP_LINES 120            /* per flow, one per segment */
+
+/* TCP_FLOWS client connections to the three destinations (flow j to
+ * stream j % STREAMS), client to server only (a mirror of one direction):
+ * a SYN, then TCP_LINES segments of one JSON line each, the flows
+ * interleaved, 1 ms apart. */
+static void fake_build_tcp(struct fake *k)
+{
+	uint32_t seq[TCP_FLOWS];
+	uint64_t ts = T0;
+
+	memset(k, 0, sizeof(*k));
+	k->frames[0] = calloc(MAX_FRAMES, sizeof(struct mem_frame));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k->frames[0]);
+	for (unsigned i = 0; i <= TCP_LINES; i++)
+		for (unsigned j = 0; j < TCP_FLOWS; j++) {
+			unsigned s = j % STREAMS;
+			struct frame f = { .n = 0 };
+			struct mem_frame *m;
+			char payload[96];
+			uint32_t len = 0;
+
+			if (i == 0)
+				seq[j] = 1000000u * (j + 1);
+			else
+				len = (uint32_t)snprintf(payload, sizeof(payload),
+					"{\"user\":{\"id\":\"u%u\"},\"amount\":%u}\n", j, i);
+			fr_eth(&f, 0x0800);
+			fr_ipv4(&f, 0x0a010101u + s, 0x0a000028u + s, IPPROTO_TCP, 5,
+				20 + len, 0);
+			fr_tcp(&f, (uint16_t)(40000 + j), 5140, seq[j], 0,
+			       i == 0 ? ST_TCP_SYN : ST_TCP_ACK | ST_TCP_PSH, 5, 65535);
+			fr_bytes(&f, payload, len);
+			seq[j] += i == 0 ? 1 : len;
+			CU_ASSERT_FATAL(k->count[0] < MAX_FRAMES);
+			m = &k->frames[0][k->count[0]++];
+			memcpy(m->b, f.b, f.n);
+			m->n = f.n;
+			m->ts = ts;
+			ts += 1000000;
+		}
+	k->cap = (struct st_capture){
+		.ops = &fake_ops, .backend = "memory", .queues = 1,
+		.linktype = ST_DLT_EN10MB, .timestamps = true, .finite = true,
+		.flow_affinity = true, .impl = k,
+	};
+}
+
+/* TCP flows moved every 7 frames between 2 or 3 cores: a flow moved to a
+ * core that never saw it is picked up mid-stream whole (its segments
+ * start at line starts); one that comes back to a core finds a hole
+ * there, and loses the first line after it.  So the records are the lines
+ * sent minus the cores' reassembly gaps, exactly; and there were gaps (the
+ * test can see a loss).  Per stream, records plus the profiles' gaps are at
+ * most the lines sent: a gap on a core that saw only the flow's SYN (no
+ * record yet, so no stream) is counted on the core, not on a stream. */
+static void test_dispatch_tcp_moves(void)
+{
+	uint64_t all_gaps = 0;
+
+	adaptive_off = true;
+	move_every = 7;
+	for (unsigned workers = 2; workers <= 3; workers++) {
+		struct st_engine_config ec;
+		struct st_engine *e;
+		struct out o = { .n = 0 };
+		struct fake k;
+		struct tally t;
+		char err[256];
+		uint64_t sent_per_stream = (uint64_t)TCP_FLOWS / STREAMS * TCP_LINES;
+		uint64_t profile_records = 0, stream_gaps = 0;
+		uint64_t core_gaps = 0, core_records = 0;
+
+		fake_build_tcp(&k);
+		engine_config(&ec, workers, &o);
+		e = st_engine_create(&ec, &k.cap, err, sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_EQUAL(st_engine_run(e, err, sizeof(err)), 0);
+		tally(&o, &t);
+		CU_ASSERT_EQUAL(t.parse_errors, 0);
+		CU_ASSERT_EQUAL(t.bad_stream, 0);
+		CU_ASSERT_EQUAL(t.partial, 0);
+		for (unsigned s = 0; s < STREAMS; s++) {
+			CU_ASSERT(t.stream_records[s] + t.stream_gaps[s] <= sent_per_stream);
+			profile_records += t.stream_records[s];
+			stream_gaps += t.stream_gaps[s];
+		}
+		for (unsigned i = 0; i < workers; i++) {
+			struct st_engine_core_stats cs;
+
+			st_engine_core_stats(e, i, &cs);
+			core_gaps += cs.reassembly_gaps;
+			core_records += cs.records;
+		}
+		CU_ASSERT_EQUAL(profile_records, core_records);
+		CU_ASSERT_EQUAL(profile_records + core_gaps, STREAMS * sent_per_stream);
+		if (profile_records + core_gaps != STREAMS * sent_per_stream)
+			printf("\n  workers %u: %llu records + %llu gaps != %llu lines",
+			       workers, (unsigned long long)profile_records,
+			       (unsigned long long)core_gaps,
+			       (unsigned long long)(STREAMS * sent_per_stream));
+		CU_ASSERT(stream_gaps <= core_gaps);
+		all_gaps += stream_gaps;
+		check_dispatch(e, workers, 1, k.count[0]);
+		CU_ASSERT(last_moves > 0);
+		st_engine_destroy(e);
+		out_free(&o);
+		fake_free(&k);
+	}
+	CU_ASSERT(all_gaps > 0);
+	move_every = 0;
+	adaptive_off = false;
 }
 
 static void test_two_queues(void)
@@ -629,6 +834,9 @@ static void test_impossible_configs_refused(void)
 ST_TEST_MAIN("dataplane/engine",
 	ST_TEST(test_one_worker),
 	ST_TEST(test_two_and_three_workers_dispatch),
+	ST_TEST(test_dispatch_forced_moves),
+	ST_TEST(test_dispatch_adaptive_moves),
+	ST_TEST(test_dispatch_tcp_moves),
 	ST_TEST(test_two_queues),
 	ST_TEST(test_gap_of_two_epochs),
 	ST_TEST(test_late_core_partial),

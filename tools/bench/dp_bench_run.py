@@ -222,7 +222,9 @@ def dp_status(o):
     return {k: sum(c[k] for c in cores) for k in
             ("frames", "records", "record_bytes", "dispatched", "worker_drops",
              "decode_drops", "parse_errors", "reassembly_gaps", "inbox_full_drops")} | {
-        "per_core": [c["frames"] for c in cores]}
+        "per_core": [c["frames"] for c in cores],
+        "dispatch_moves": doc["engine"].get("dispatch_moves", 0),
+        "buckets": [c.get("dispatch_buckets", 0) for c in cores]}
 
 
 def dp_fresh(o, proc):
@@ -242,7 +244,8 @@ def dp_fresh(o, proc):
 def run_dp(o, files, workers, label):
     pre = Prefix()
     lcores = "0@1" if workers == 1 else "0@0,1@1"
-    argv = [o.dp, "--dpdk", "--workers", str(workers), "--instance", INSTANCE, *KEYS,
+    extra = ["--dispatch-move-tcp"] if o.dispatch_move_tcp and workers > 1 else []
+    argv = [o.dp, "--dpdk", "--workers", str(workers), "--instance", INSTANCE, *KEYS, *extra,
             "--", *EAL_MEM, "--file-prefix", pre.name, "--lcores", lcores, *vdevs(files)]
     say(f"command: {cmdline(argv)}")
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -272,7 +275,7 @@ def run_dp(o, files, workers, label):
         raise RuntimeError(f"shadowtap-dp exit status {rc}: {err}")
     dt = t2 - t1
     cpu = (c2 - c1) / dt if c1 is not None and c2 is not None else 0
-    d = {k: s2[k] - s1[k] for k in s1 if k != "per_core"}
+    d = {k: s2[k] - s1[k] for k in s1 if k not in ("per_core", "buckets")}
     per_core = [b - a for a, b in zip(s1["per_core"], s2["per_core"])]
     r = {"fps": d["frames"] / dt, "rps": d["records"] / dt,
          "vbps": d["record_bytes"] * 8 / dt, "cpu": cpu, "dt": dt,
@@ -284,6 +287,10 @@ def run_dp(o, files, workers, label):
         f"{r['rps'] / 1e6:.3f} Mrecords/s, {r['vbps'] / 1e9:.3f} Gbit/s of values over "
         f"{dt:.1f} s; {cpu:.2f} CPUs busy; drops {drops}, parse errors "
         f"{d['parse_errors']}, gaps {d['reassembly_gaps']}")
+    if workers > 1 and len(files) == 1:
+        say(f"figure:   software dispatch: {d['dispatch_moves']} bucket moves in the window "
+            f"({s2['dispatch_moves']} since the start); buckets per core at the end "
+            f"{s2['buckets']}")
     say("figure:   CPUs busy by thread: " + ", ".join(
         f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())))
     return r
@@ -322,6 +329,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--dispatch-move-tcp", action="store_true",
+                    help="software dispatch may move TCP flows between cores "
+                         "(shadowtap-dp --dispatch-move-tcp)")
     o = ap.parse_args()
     b = o.build
     o.dp = f"{b}/dataplane/dp/shadowtap-dp"

@@ -1,0 +1,524 @@
+/*
+ * Software dispatch's pieces inside the engine (dataplane/engine.c is
+ * included to reach them): the bucket of a frame and the rebalancing rule.
+ *
+ * Bucket: both directions of a flow get the same bucket, and the quick
+ * parse agrees with the st_decode() path on every frame it accepts
+ * (IPv4/IPv6, TCP/UDP, zero to two VLAN tags), so that a flow whose frames
+ * take either path stays on one core; frames the quick parse refuses (an
+ * IPv6 extension header, another link type) still get the bucket of their
+ * flow; frames that do not decode (a fragment, ARP) get none.  Oracle: the
+ * frames' two directions, built by hand.
+ *
+ * Rule (engine.h): each case sets the window's signals by hand and checks
+ * the one move (or none) the documented rule asks for.
+ */
+#include <netinet/in.h>
+
+#include "dataplane/engine.c"
+#include "decode/frames.h"
+#include "st_test.h"
+
+#define WINDOW_NS 2000000ull
+#define SEC_NS 1000000000ull
+
+enum shape { V4_UDP, V4_TCP, V4_VLAN1, V4_VLAN2, V6_TCP, V6_HOPOPTS, V6_VLAN1 };
+
+static const uint8_t v6a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const uint8_t v6b[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 2 };
+
+/* One frame of `shape` from (a, ap) to (b, bp); `reverse` swaps them. */
+static void build(struct frame *f, enum shape shape, uint32_t a4, uint32_t b4,
+		  uint16_t ap, uint16_t bp, bool reverse)
+{
+	uint16_t sp = reverse ? bp : ap, dp = reverse ? ap : bp;
+	uint32_t s4 = reverse ? b4 : a4, d4 = reverse ? a4 : b4;
+	const uint8_t *s6 = reverse ? v6b : v6a, *d6 = reverse ? v6a : v6b;
+	bool tcp = shape != V4_UDP;
+
+	f->n = 0;
+	switch (shape) {
+	case V4_VLAN1:
+		fr_eth(f, 0x8100);
+		fr_vlan(f, 10, 0x0800);
+		break;
+	case V4_VLAN2:
+		fr_eth(f, 0x88a8);
+		fr_vlan(f, 100, 0x8100);
+		fr_vlan(f, 10, 0x0800);
+		break;
+	case V6_VLAN1:
+		fr_eth(f, 0x8100);
+		fr_vlan(f, 10, 0x86dd);
+		break;
+	case V6_TCP:
+	case V6_HOPOPTS:
+		fr_eth(f, 0x86dd);
+		break;
+	default:
+		fr_eth(f, 0x0800);
+	}
+	if (shape == V6_TCP || shape == V6_VLAN1) {
+		fr_ipv6(f, s6, d6, IPPROTO_TCP, 20);
+	} else if (shape == V6_HOPOPTS) {
+		fr_ipv6(f, s6, d6, 0, 28);
+		fr_ipv6_opts(f, IPPROTO_TCP, 0);
+	} else {
+		fr_ipv4(f, s4, d4, tcp ? IPPROTO_TCP : IPPROTO_UDP, 5, tcp ? 20 : 8, 0);
+	}
+	if (tcp)
+		fr_tcp(f, sp, dp, 1000, 2000, ST_TCP_ACK, 5, 512);
+	else
+		fr_udp(f, sp, dp, 8);
+}
+
+static bool bucket_of(const struct st_engine *e, const struct frame *f, uint32_t *b)
+{
+	struct st_frame sf = { .data = f->b, .caplen = f->n, .wire_len = f->n, .ts_ns = 1 };
+	uint8_t l4;
+
+	return dispatch_bucket(e, &sf, b, &l4);
+}
+
+/* The st_decode() path's bucket. */
+static uint32_t decoded_bucket(const struct frame *f)
+{
+	struct st_pkt p;
+
+	CU_ASSERT_EQUAL_FATAL(st_decode(f->b, f->n, ST_DLT_EN10MB, 1, &p), ST_DECODE_OK);
+	return endpoints_bucket(p.saddr, p.sport, p.daddr, p.dport);
+}
+
+static void test_bucket_same_both_ways_and_both_paths(void)
+{
+	struct st_capture cap = { .linktype = ST_DLT_EN10MB };
+	struct st_engine e = { .cap = &cap };
+	unsigned seen[ST_ENGINE_DISPATCH_BUCKETS] = { 0 }, distinct = 0;
+
+	for (enum shape s = V4_UDP; s <= V6_VLAN1; s++)
+		for (unsigned i = 0; i < 64; i++) {
+			struct frame fwd, rev;
+			uint32_t bf, br, q;
+			uint8_t l4;
+
+			build(&fwd, s, 0x0a010101u + i, 0x0a000028u, (uint16_t)(40000 + i), 9092, false);
+			build(&rev, s, 0x0a010101u + i, 0x0a000028u, (uint16_t)(40000 + i), 9092, true);
+			CU_ASSERT_FATAL(bucket_of(&e, &fwd, &bf));
+			CU_ASSERT_FATAL(bucket_of(&e, &rev, &br));
+			CU_ASSERT_EQUAL(bf, br);
+			CU_ASSERT(bf < ST_ENGINE_DISPATCH_BUCKETS);
+			CU_ASSERT_EQUAL(bf, decoded_bucket(&fwd));
+			CU_ASSERT_EQUAL(br, decoded_bucket(&rev));
+			/* the quick parse takes every shape but the extension header */
+			CU_ASSERT_EQUAL(quick_bucket(fwd.b, fwd.n, &q, &l4), s != V6_HOPOPTS);
+			if (s != V6_HOPOPTS)
+				CU_ASSERT_EQUAL(l4, s == V4_UDP ? IPPROTO_UDP : IPPROTO_TCP);
+			if (s == V4_UDP)
+				distinct += seen[bf]++ == 0;
+		}
+	/* 64 flows of one server spread (a hash that ignored the client
+	 * port would put them in one bucket) */
+	CU_ASSERT(distinct >= 48);
+}
+
+static void test_bucket_none_for_undecodable(void)
+{
+	struct st_capture cap = { .linktype = ST_DLT_EN10MB };
+	struct st_engine e = { .cap = &cap };
+	struct frame f = { .n = 0 };
+	uint32_t b;
+
+	fr_eth(&f, 0x0800);
+	fr_ipv4(&f, 0x0a010101u, 0x0a000028u, IPPROTO_UDP, 5, 8, 0x2000);   /* MF */
+	fr_udp(&f, 1, 2, 8);
+	CU_ASSERT_FALSE(bucket_of(&e, &f, &b));
+	f.n = 0;
+	fr_eth(&f, 0x0806);     /* ARP */
+	fr_fill(&f, 0, 28);
+	CU_ASSERT_FALSE(bucket_of(&e, &f, &b));
+	f.n = 10;               /* shorter than an Ethernet header */
+	CU_ASSERT_FALSE(bucket_of(&e, &f, &b));
+	f.n = 0;
+	fr_eth(&f, 0x8100);     /* three tags: st_decode's vlan_too_deep */
+	fr_vlan(&f, 1, 0x8100);
+	fr_vlan(&f, 2, 0x8100);
+	fr_vlan(&f, 3, 0x0800);
+	fr_ipv4(&f, 0x0a010101u, 0x0a000028u, IPPROTO_UDP, 5, 8, 0);
+	fr_udp(&f, 1, 2, 8);
+	CU_ASSERT_FALSE(bucket_of(&e, &f, &b));
+}
+
+/* ---- the rule ------------------------------------------------------------- */
+
+static void *no_reserve(void *ctx, size_t max)
+{
+	(void)ctx;
+	(void)max;
+	return NULL;
+}
+
+static void no_commit(void *ctx, size_t used)
+{
+	(void)ctx;
+	(void)used;
+}
+
+static enum st_proto no_proto(const void *ctx, uint8_t l4, uint16_t port)
+{
+	(void)ctx;
+	(void)l4;
+	(void)port;
+	return ST_PROTO_NONE;
+}
+
+static int no_stream(const void *ctx, enum st_proto proto, const uint8_t *topic,
+		     size_t len, struct st_worker_stream_def *def)
+{
+	(void)ctx;
+	(void)proto;
+	(void)topic;
+	(void)len;
+	(void)def;
+	return -EINVAL;
+}
+
+static struct st_capture rule_cap = {
+	.backend = "memory", .queues = 1, .linktype = ST_DLT_EN10MB,
+	.timestamps = true, .finite = false,
+};
+
+/* An engine of `workers` with dispatch, buckets 0..15 mapped to core
+ * b % workers, its first window started at t=1 s. */
+static struct st_engine *rule_engine(unsigned workers)
+{
+	struct st_engine_config ec;
+	struct st_engine *e;
+	char err[128];
+
+	st_engine_config_default(&ec);
+	ec.workers = workers;
+	ec.worker.classifier.port_proto = no_proto;
+	ec.worker.classifier.stream = no_stream;
+	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
+	ec.dispatch_rebalance_ns = WINDOW_NS;
+	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e->disp);
+	for (uint32_t b = 0; b < 16; b++)
+		bucket_map(e, b, b % workers);
+	rebalance(e, SEC_NS);
+	CU_ASSERT_EQUAL(e->disp->window_end_ns, SEC_NS + WINDOW_NS);
+	return e;
+}
+
+static uint64_t moves(const struct st_engine *e)
+{
+	struct st_engine_stats s;
+
+	st_engine_stats(e, &s);
+	return s.dispatch_moves;
+}
+
+static uint64_t buckets(const struct st_engine *e, unsigned core)
+{
+	struct st_engine_core_stats s;
+
+	st_engine_core_stats(e, core, &s);
+	return s.dispatch_buckets;
+}
+
+/* Core 0 busy, core 1 idle a quarter of the window: core 0's smallest
+ * active bucket goes to core 1; the next window it may not come back off
+ * core 0 by the same rule within a second, and core 0 keeps its last. */
+static void test_rule_busy_core0_feeds_starved_target(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(d->reta[6], 0);
+	CU_ASSERT_EQUAL(buckets(e, 0), 8);
+	d->frames[4] = 500;
+	d->frames[6] = 100;
+	d->frames[5] = 50;      /* core 1's already */
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[6], 1);
+	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(buckets(e, 0), 7);
+	CU_ASSERT_EQUAL(buckets(e, 1), 9);
+	/* the window restarted: counts cleared */
+	CU_ASSERT_EQUAL(d->frames[4], 0);
+	CU_ASSERT_EQUAL(d->polls, 0);
+
+	/* again starved, but core 0 has one active bucket left: it stays */
+	t += WINDOW_NS;
+	d->frames[4] = 500;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	st_engine_destroy(e);
+}
+
+/* Not busy (most polls not full), idle under 1/16 of the window, or an
+ * inbox fuller than a quarter that is not filling: hold. */
+static void test_rule_holds_in_between(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[4] = 500;
+	d->frames[6] = 100;
+	d->polls = 40;
+	d->full_polls = 20;     /* half full: core 0 keeps up */
+	e->core[1].stats.idle_ns = WINDOW_NS / 2;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	t += WINDOW_NS;
+	d->frames[4] = 500;
+	d->frames[6] = 100;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 32;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(d->reta[6], 0);
+	/* core 1's inbox over a quarter full, but no fuller than the
+	 * window before (it drains what it was given while away) */
+	t += WINDOW_NS;
+	d->frames[5] = 100;
+	d->frames[7] = 100;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
+	d->fill_mark[1] = e->core[1].inbox.size / 2 + 64;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	/* ... and once it grows, it sheds */
+	t += WINDOW_NS;
+	d->frames[5] = 100;
+	d->frames[7] = 50;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	e->core[1].inbox.head_local = 0;
+	st_engine_destroy(e);
+}
+
+/* A backlogged target (a push failed, or a quarter full) sheds its
+ * smallest active bucket at once, even one it got a moment ago: to a
+ * starved target when there is one, else to core 0. */
+static void test_rule_backlogged_target_sheds(void)
+{
+	struct st_engine *e = rule_engine(3);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	/* buckets 1, 4 are core 1's, 2, 5 core 2's */
+	d->frames[1] = 300;
+	d->frames[4] = 30;
+	d->frames[2] = 10;
+	d->push_fails[1] = 2;
+	e->core[2].stats.idle_ns = WINDOW_NS / 2;
+	d->moved_ns[4] = t - 1;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[4], 2);
+	CU_ASSERT_EQUAL(d->reta[1], 1);
+	CU_ASSERT_EQUAL(moves(e), 1);
+
+	/* core 2 a quarter full and more, nobody starved: to core 0 */
+	t += WINDOW_NS;
+	d->frames[2] = 300;
+	d->frames[5] = 20;
+	e->core[2].inbox.head_local = e->core[2].inbox.size / 4 + 8;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[5], 0);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 16);
+	e->core[2].inbox.head_local = 0;
+	st_engine_destroy(e);
+}
+
+/* A bucket that left core 0 less than a second ago does not leave it
+ * again (after it came back); after the second it may. */
+static void test_rule_bucket_hold(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[4] = 500;
+	d->frames[6] = 100;
+	d->moved_ns[6] = t - SEC_NS / 2;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	rebalance(e, t);
+	/* 6 is held: 4, the only other, moves (core 0 still has 6) */
+	CU_ASSERT_EQUAL(d->reta[6], 0);
+	CU_ASSERT_EQUAL(d->reta[4], 1);
+	t += SEC_NS;
+	d->frames[6] = 100;
+	d->frames[8] = 100;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[6] + d->reta[8], 1);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	st_engine_destroy(e);
+}
+
+/* A bucket that carried TCP in the window stays unless dispatch_move_tcp:
+ * the UDP one moves even though it is larger. */
+static void test_rule_tcp_buckets_stay(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[6] = 500;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[6], 1);
+	CU_ASSERT_EQUAL(d->reta[4] + d->reta[8], 0);
+	/* only TCP left on core 0: nothing moves */
+	t += WINDOW_NS;
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	/* allowed: the smaller TCP bucket goes */
+	e->cfg.dispatch_move_tcp = true;
+	t += WINDOW_NS;
+	d->frames[4] = 100;
+	d->tcp[4] = 1;
+	d->frames[8] = 10;
+	d->tcp[8] = 1;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[8], 1);
+	st_engine_destroy(e);
+}
+
+/* Off a target that is only filling, a TCP bucket stays (the UDP one goes
+ * even though larger); off one whose inbox refused frames, the smallest
+ * TCP bucket goes too. */
+static void test_rule_tcp_sheds_only_on_refusal(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	d->frames[7] = 300;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->reta[5], 1);
+	t += WINDOW_NS;
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 64;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	t += WINDOW_NS;
+	d->frames[5] = 10;
+	d->tcp[5] = 1;
+	d->push_fails[1] = 1;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[5], 0);
+	e->core[1].inbox.head_local = 0;
+	st_engine_destroy(e);
+}
+
+/* A finite input does not adapt unless asked (its output must not depend
+ * on timing); a live one does; one worker has no dispatch at all. */
+static void test_rule_not_on_finite_inputs(void)
+{
+	struct st_engine_config ec;
+	struct st_capture cap = rule_cap;
+	struct st_engine *e;
+	char err[128];
+
+	st_engine_config_default(&ec);
+	ec.workers = 2;
+	ec.worker.classifier.port_proto = no_proto;
+	ec.worker.classifier.stream = no_stream;
+	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->dispatch && e->rebalance);
+	st_engine_destroy(e);
+	cap.finite = true;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->dispatch && !e->rebalance);
+	st_engine_destroy(e);
+	ec.dispatch_rebalance_finite = true;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(e->rebalance);
+	st_engine_destroy(e);
+	ec.workers = 1;
+	e = st_engine_create(&ec, &cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT(!e->dispatch && !e->rebalance && !e->disp);
+	st_engine_destroy(e);
+}
+
+/* A bucket is mapped at its first frame, to the cores in turn, and stays:
+ * three workers, buckets first seen in the order 900, 3, 900, 77, 500, 3,
+ * 12 map to 0, 1, -, 2, 0, -, 1. */
+static void test_buckets_mapped_in_turn_at_first_frame(void)
+{
+	static const uint32_t seen[] = { 900, 3, 900, 77, 500, 3, 12 };
+	static const unsigned want[] = { 0, 1, 0, 2, 0, 1, 1 };
+	struct st_engine_config ec;
+	struct st_engine *e;
+	char err[128];
+
+	st_engine_config_default(&ec);
+	ec.workers = 3;
+	ec.worker.classifier.port_proto = no_proto;
+	ec.worker.classifier.stream = no_stream;
+	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
+	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 0);
+	for (unsigned i = 0; i < 7; i++)
+		CU_ASSERT_EQUAL(bucket_core(e, seen[i]), want[i]);
+	CU_ASSERT_EQUAL(buckets(e, 0), 2);
+	CU_ASSERT_EQUAL(buckets(e, 1), 2);
+	CU_ASSERT_EQUAL(buckets(e, 2), 1);
+	CU_ASSERT_EQUAL(e->disp->reta[4], BUCKET_UNMAPPED);
+	st_engine_destroy(e);
+}
+
+ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
+	ST_TEST(test_rule_tcp_buckets_stay),
+	ST_TEST(test_rule_tcp_sheds_only_on_refusal),
+	ST_TEST(test_rule_not_on_finite_inputs),
+	ST_TEST(test_bucket_same_both_ways_and_both_paths),
+	ST_TEST(test_bucket_none_for_undecodable),
+	ST_TEST(test_rule_busy_core0_feeds_starved_target),
+	ST_TEST(test_rule_holds_in_between),
+	ST_TEST(test_rule_backlogged_target_sheds),
+	ST_TEST(test_rule_bucket_hold))
