@@ -74,4 +74,5 @@ JSON_TARGET static inline void json_block_classify(const uint8_t *doc,
 #include "dataplane/json/json_block.h"
 
 #define JSON_SCAN_NAME st_json_scan_avx2
+#define JSON_LAZY_NAME st_json_fields_avx2
 #include "dataplane/json/json_scan.h"
