@@ -62,17 +62,16 @@ JSON_FN const uint8_t *json_lazy_skip_string(const uint8_t *p,
 }
 
 /* p: inside a container that is `nest` deep (1: the root), after its
- * opening bracket or any complete value in it.  The byte after its closing
- * bracket, or NULL with *reason: the text ends first, or the nesting
- * passes ST_JSON_NESTING_MAX.  Only brackets outside strings are counted
- * (their kinds are not matched) and strings skipped. */
-JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
-						const uint8_t *end,
-						struct json_cls *cls,
-						unsigned nest, int *reason)
+ * opening bracket or any complete value in it, with `open` containers
+ * (itself included) to close.  The byte after its closing bracket, or NULL
+ * with *reason: the text ends first, or the nesting passes
+ * ST_JSON_NESTING_MAX.  Only brackets outside strings are counted (their
+ * kinds are not matched) and strings skipped. */
+JSON_FN const uint8_t *json_lazy_skip_bytes(const uint8_t *p,
+					    const uint8_t *end,
+					    struct json_cls *cls, unsigned nest,
+					    unsigned open, int *reason)
 {
-	unsigned open = 1;
-
 	for (;;) {
 		while (p < end && !st_json_skip_class[*p])
 			p++;
@@ -103,6 +102,93 @@ JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
 		}
 	}
 }
+
+#ifdef JSON_SKIP_SIMD
+/* Bit i: the XOR of bits 0..i of x. */
+JSON_FN uint64_t json_prefix_xor(uint64_t x)
+{
+	x ^= x << 1;
+	x ^= x << 2;
+	x ^= x << 4;
+	x ^= x << 8;
+	x ^= x << 16;
+	x ^= x << 32;
+	return x;
+}
+
+/* The same, 64 bytes at a time: in a window without a backslash the bytes
+ * inside strings are the prefix XOR of its quotes (p is never inside a
+ * string), so the brackets outside strings are two masks.  A string that
+ * runs past the window is skipped by json_lazy_skip_string(); a window
+ * with a backslash hands the rest to the byte loop. */
+JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
+						const uint8_t *end,
+						struct json_cls *cls,
+						unsigned nest, int *reason)
+{
+	unsigned open = 1;
+
+	while (p < end) {
+		uint64_t m[4], in, opens, closes, brackets;
+		unsigned last = 64;
+
+		json_skip_masks(cls->doc, end, p, m);
+		if (unlikely(m[1]))
+			return json_lazy_skip_bytes(p, end, cls, nest, open, reason);
+		in = json_prefix_xor(m[0]);
+		opens = m[2] & ~in;
+		closes = m[3] & ~in;
+		if (in >> 63) {
+			/* a string opens at `last` and goes on past the window
+			 * (or past the end: bits there are 0) */
+			last = 63u - (unsigned)__builtin_clzll(m[0]);
+			opens &= (1ull << last) - 1;
+			closes &= (1ull << last) - 1;
+		}
+		if (!closes) {
+			open += (unsigned)__builtin_popcountll(opens);
+			if (unlikely(nest + open - 1 > ST_JSON_NESTING_MAX)) {
+				*reason = ST_JSON_E_TOO_DEEP;
+				return NULL;
+			}
+		} else {
+			for (brackets = opens | closes; brackets;
+			     brackets &= brackets - 1) {
+				uint64_t bit = brackets & -brackets;
+
+				if (opens & bit) {
+					if (unlikely(nest + open >
+						     ST_JSON_NESTING_MAX)) {
+						*reason = ST_JSON_E_TOO_DEEP;
+						return NULL;
+					}
+					open++;
+				} else if (--open == 0) {
+					return p + __builtin_ctzll(bit) + 1;
+				}
+			}
+		}
+		if (last < 64) {
+			p = json_lazy_skip_string(p + last + 1, end, cls, reason);
+			if (!p)
+				return NULL;
+			p++;
+		} else {
+			p += 64;
+		}
+	}
+	*reason = ST_JSON_E_UNTERMINATED;
+	return NULL;
+}
+#else
+JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
+						const uint8_t *end,
+						struct json_cls *cls,
+						unsigned nest, int *reason)
+{
+	return json_lazy_skip_bytes(p, end, cls, nest, 1, reason);
+}
+#endif
 
 JSON_TARGET
 int JSON_LAZY_NAME(const struct st_json_plan *plan, const uint8_t *doc,
