@@ -589,12 +589,6 @@ static inline void json_cls_init(struct json_cls *cls, const uint8_t *doc,
 	(void)cls, (void)doc, (void)end;
 }
 
-static inline void json_cls_init_lazy(struct json_cls *cls,
-				      const uint8_t *doc, const uint8_t *end)
-{
-	(void)cls, (void)doc, (void)end;
-}
-
 static inline const uint8_t *json_string_run(const uint8_t *p,
 					     const uint8_t *end,
 					     struct json_cls *cls)

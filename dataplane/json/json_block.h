@@ -51,20 +51,6 @@ JSON_TARGET static inline void json_cls_init(struct json_cls *cls,
 	}
 }
 
-/* For the lazy scan (json_lazy.h), which reads only a part of the
- * document: each block is classified the first time the parser looks into
- * it, whatever the document's length. */
-JSON_TARGET static inline void json_cls_init_lazy(struct json_cls *cls,
-						  const uint8_t *doc,
-						  const uint8_t *end)
-{
-	cls->doc = doc;
-	cls->end = end;
-	cls->base = NULL;
-	cls->stop = cls->not_ws = 0;
-	cls->eager = false;
-}
-
 /* The masks of the block holding p, shifted so that bit 0 is p; the first
  * set bit from p on, across blocks, else end. */
 #define JSON_BLOCK_RUN(mask_field)                                            \

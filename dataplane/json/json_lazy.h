@@ -323,6 +323,10 @@ value:
 
 		if (!q)
 			return -ST_JSON_E_BAD_NUMBER;
+		/* inside a container a number cannot end the text: the text
+		 * may have been cut inside it (the full scan says the same) */
+		if (unlikely(q == end) && depth)
+			return -ST_JSON_E_UNTERMINATED;
 		if (cur_capture) {
 			uint16_t taken = json_capture(values, cur_capture,
 						      ST_JSON_NUMBER, p,
