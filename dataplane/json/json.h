@@ -47,6 +47,10 @@
  * ST_JSON_NESTING_MAX.  A rejected document gets one reason (enum
  * st_json_error) that does not depend on the SIMD level.
  *
+ * Fields only.  st_json_scan_fields() is the lazy variant for streams whose
+ * schema is not wanted: the same values, but it reads the document only up
+ * to the last field and checks only what it reads (its contract below).
+ *
  * SIMD.  The scan runs in one of three builds of the same parser that
  * differ only in their byte classifiers: where a string's run of plain
  * bytes ends (quote, backslash, control or non-ASCII byte) and where a
@@ -191,7 +195,11 @@ int st_json_scan_level(enum st_simd_level level,
  *     "" the whole document): the trailing whitespace (TRAILING_DATA);
  *   - the nesting depth of everything it descends into or skips
  *     (TOO_DEEP), and that the text does not end inside what it reads
- *     (UNTERMINATED), EMPTY and BAD_CALL as st_json_scan().
+ *     (UNTERMINATED; so too a number inside a container that runs into
+ *     the end of the text, which may have been cut), EMPTY, SCRATCH_FULL
+ *     and BAD_CALL as st_json_scan().
+ * A refusal is always a real error: st_json_scan() refuses that document
+ * too (for the same reason when the error is its first).
  * Not checked: the content of a skipped string (it ends at the first '"'
  * not escaped by a backslash; escapes, UTF-8 and control characters are
  * not looked at); inside a skipped container anything but the count of

@@ -21,6 +21,11 @@
  * validates what it visits: in "fields" mode it skips what it does not
  * need, and never converts the numbers it skips in either mode).
  *
+ * Our lazy scan (st_json_scan_fields(), a stream's `schema = false`) runs
+ * as one more contender, fields mode only: it reads a record up to the
+ * last field asked for and checks only what it reads, as On-Demand does;
+ * its values must agree with the others' before anything is timed.
+ *
  * Speed.  Each repetition times every contender once over all records
  * (clock_gettime() around the loop), the contenders in
  * rotating order; the figure is the median repetition.  Pinned to CPU 0.
