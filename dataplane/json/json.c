@@ -44,7 +44,7 @@ const uint8_t st_json_string_stop[256] = {
 #undef R4
 
 const uint8_t st_json_skip_class[256] = {
-	['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3,
+	['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3, ['\\'] = 4,
 };
 
 static const char *const error_names[ST_JSON_E__COUNT] = {

@@ -60,7 +60,7 @@ extern const uint8_t st_json_value_type[256]; /* st_json_type of a value
 					       * starting with it, or 0 */
 extern const uint8_t st_json_string_stop[256]; /* '"', '\\', < 0x20, >= 0x80 */
 /* For skipping a value unread (the lazy scan): 1 for '"', 2 for '{' and
- * '[', 3 for '}' and ']', 0 for every other byte. */
+ * '[', 3 for '}' and ']', 4 for '\\', 0 for every other byte. */
 extern const uint8_t st_json_skip_class[256];
 
 /*

@@ -94,6 +94,12 @@ JSON_FN const uint8_t *json_lazy_skip_bytes(const uint8_t *p,
 				return NULL;
 			p++;
 			break;
+		case 4:
+			/* a backslash outside a string (invalid JSON): it
+			 * escapes the next byte here too, as in the SIMD
+			 * skipper, so that every build skips alike */
+			p += end - p >= 2 ? 2 : 1;
+			break;
 		case 2:
 			if (unlikely(nest + open > ST_JSON_NESTING_MAX)) {
 				*reason = ST_JSON_E_TOO_DEEP;
@@ -124,11 +130,28 @@ JSON_FN uint64_t json_prefix_xor(uint64_t x)
 	return x;
 }
 
-/* The same, 64 bytes at a time: in a window without a backslash the bytes
- * inside strings are the prefix XOR of its quotes (p is never inside a
- * string), so the brackets outside strings are two masks.  A string that
- * runs past the window is skipped by json_lazy_skip_string(); a window
- * with a backslash hands the rest to the byte loop. */
+/* The bytes of a window that a backslash escapes: each run of backslashes
+ * escapes the byte after it when its length is odd (the run pairs off from
+ * its start, as the byte loop reads it).  Adding a run's lowest bit to the
+ * mask carries through the run and leaves a bit just past its end; the
+ * length is odd when start and end differ in parity, so runs are taken in
+ * two sets by the parity of their start.  A run reaching bit 63 carries
+ * out of the window: the caller hands such windows to the byte loop. */
+JSON_FN uint64_t json_escaped(uint64_t bs)
+{
+	const uint64_t even = 0x5555555555555555ull;
+	uint64_t starts = bs & ~(bs << 1);
+	uint64_t ends_from_even = (bs + (starts & even)) & ~bs;
+	uint64_t ends_from_odd = (bs + (starts & ~even)) & ~bs;
+
+	return (ends_from_even & ~even) | (ends_from_odd & even);
+}
+
+/* The same, 64 bytes at a time: the bytes inside strings are the prefix
+ * XOR of the window's unescaped quotes (p is never inside a string), so
+ * the brackets outside strings are two masks.  A string that runs past the
+ * window is skipped by json_lazy_skip_string(); a window whose last byte is
+ * a backslash hands the rest to the byte loop. */
 JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
 						const uint8_t *end,
 						struct json_cls *cls,
@@ -141,8 +164,19 @@ JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
 		unsigned last = 64;
 
 		json_skip_masks(cls->doc, end, p, m);
-		if (unlikely(m[1]))
-			return json_lazy_skip_bytes(p, end, cls, nest, open, reason);
+		if (unlikely(m[1])) {
+			if (unlikely(m[1] >> 63))
+				return json_lazy_skip_bytes(p, end, cls, nest, open,
+							    reason);
+			uint64_t esc = json_escaped(m[1]);
+
+			/* an escaped bracket is always inside a string in
+			 * JSON; outside one it is skipped like the byte loop
+			 * skips it */
+			m[0] &= ~esc;
+			m[2] &= ~esc;
+			m[3] &= ~esc;
+		}
 		in = json_prefix_xor(m[0]);
 		opens = m[2] & ~in;
 		closes = m[3] & ~in;

@@ -424,6 +424,8 @@ static void test_skipper_windows(void)
 		"{\"\\\"\":{\"\\\\\":[\"\\u005d\"]}}",
 		"[\"\xc3\xa9\xe2\x82\xac\",{\"k\":null},true,-1.5e3]",
 		"{}", "[]",
+		/* backslash runs of odd and even length before quotes */
+		"[\"\\\\\\\\\\\\\\\"x\\\\\\\\\\\\\\\\\",{\"k\":\"]\\\\\"}]",
 	};
 	const char *ptrs[] = { "/w" };
 	struct st_json_plan *plan = st_json_plan_create(ptrs, 1);
