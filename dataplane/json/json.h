@@ -207,7 +207,7 @@ int st_json_scan_level(enum st_simd_level level,
  * and literals are not); and everything after the point where the scan
  * stops.  So a document with an error there is accepted with its values.
  *
- * Bounded: no recursion, no allocation, about 1 KB of stack.  Thread
+ * Bounded: no recursion, no allocation, about 2 KB of stack.  Thread
  * safety as st_json_scan().
  */
 int st_json_scan_fields(const struct st_json_plan *plan, const uint8_t *doc,

@@ -160,7 +160,7 @@ JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
 	unsigned open = 1;
 
 	while (p < end) {
-		uint64_t m[4], in, opens, closes, brackets;
+		uint64_t m[4], in, opens, closes, brackets, esc;
 		unsigned last = 64;
 
 		json_skip_masks(cls->doc, end, p, m);
@@ -168,11 +168,10 @@ JSON_FN const uint8_t *json_lazy_skip_container(const uint8_t *p,
 			if (unlikely(m[1] >> 63))
 				return json_lazy_skip_bytes(p, end, cls, nest, open,
 							    reason);
-			uint64_t esc = json_escaped(m[1]);
-
 			/* an escaped bracket is always inside a string in
 			 * JSON; outside one it is skipped like the byte loop
 			 * skips it */
+			esc = json_escaped(m[1]);
 			m[0] &= ~esc;
 			m[2] &= ~esc;
 			m[3] &= ~esc;
