@@ -530,8 +530,14 @@ static void record_fields(struct st_worker *w, struct stream *s,
 		w->values_not_json++;
 		return;
 	}
-	rc = st_json_scan(s->plan, r->value, r->value_len, w->values, w->scratch,
-			  sizeof(w->scratch), st_sset_schema(s->set), &w->json);
+	/* schema = false: the lazy scan reads up to the last field and checks
+	 * only that part (dataplane/json/json.h) */
+	rc = s->def.no_schema ?
+		st_json_scan_fields(s->plan, r->value, r->value_len, w->values,
+				    w->scratch, sizeof(w->scratch)) :
+		st_json_scan(s->plan, r->value, r->value_len, w->values,
+			     w->scratch, sizeof(w->scratch),
+			     st_sset_schema(s->set), &w->json);
 	if (rc < 0) {
 		c->parse_errors[ST_WORKER_PERR_JSON_INVALID]++;
 		if ((unsigned)-rc < ST_JSON_E__COUNT)

@@ -56,6 +56,10 @@ struct st_worker_stream_def {
 	char key[ST_SSET_KEY_FIELDS_MAX][ST_WORKER_FIELD_NAME_MAX + 1];
 	unsigned numeric_fields;              /* 0..4 */
 	char numeric[ST_SSET_NUMERIC_FIELDS_MAX][ST_WORKER_FIELD_NAME_MAX + 1];
+	bool no_schema;                       /* fields only (the config's
+					       * `schema = false`): values are
+					       * read by st_json_scan_fields(),
+					       * the schema is not walked */
 };
 
 /* How the worker classifies traffic; the callbacks must not be NULL. */

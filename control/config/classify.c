@@ -28,6 +28,7 @@ static int cls_stream(const void *ctx, enum st_proto proto, const uint8_t *topic
 	def->numeric_fields = f->n_numerics;
 	for (unsigned i = 0; i < f->n_numerics; i++)
 		snprintf(def->numeric[i], sizeof(def->numeric[i]), "%s", f->numerics[i]);
+	def->no_schema = !st_config_stream_schema(rule);
 	return 0;
 }
 

@@ -1193,7 +1193,7 @@ static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t inde
 {
 	static const char *const known[] = {
 		"name", "protocol", "match", "key_fields", "numeric_fields",
-		"criticality", "capacity_rps", "pool", NULL,
+		"criticality", "capacity_rps", "pool", "schema", NULL,
 	};
 	struct st_config_stream *r = &c->cfg->streams[index];
 	const config_setting_t *at;
@@ -1204,6 +1204,7 @@ static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t inde
 	r->fields = c->cfg->default_fields;  /* inherited unless set */
 	r->criticality = ST_CRIT_MEDIUM;
 	r->capacity_rps = c->cfg->params.capacity_rps;
+	r->schema = true;
 	rc = check_members(c, e, "a streams.rules entry", known);
 	if (!rc)
 		rc = get_string(c, e, "name", true, "streams.rules entry", &at, &text);
@@ -1236,6 +1237,8 @@ static int parse_rule(struct load_ctx *c, const config_setting_t *e, size_t inde
 	if (text && parse_criticality(text, &r->criticality))
 		return fail(c, at, "unknown criticality \"%s\" (low, medium or high)", text);
 	rc = get_double(c, e, "capacity_rps", 0, ST_CONFIG_RATE_MAX, &r->capacity_rps);
+	if (!rc)
+		rc = get_bool(c, e, "schema", &r->schema);
 	if (!rc)
 		rc = get_text(c, e, "pool", true, r->pool, sizeof(r->pool), &at);
 	if (rc || !r->pool[0])
@@ -2180,6 +2183,11 @@ const struct st_config_fields *st_config_stream_fields(const struct st_config *c
 enum st_criticality st_config_stream_criticality(const struct st_config_stream *rule)
 {
 	return rule ? rule->criticality : ST_CRIT_MEDIUM;
+}
+
+bool st_config_stream_schema(const struct st_config_stream *rule)
+{
+	return rule ? rule->schema : true;
 }
 
 const struct st_config_threshold *st_config_threshold(const struct st_config *cfg,

@@ -123,6 +123,14 @@ struct st_config_stream {
 	char pool[ST_CONFIG_NAME_BYTES];      /* a `pools` name the stream is
 					       * pinned to; "": the policy picks
 					       * by profile (the default) */
+	bool schema;                          /* `schema`: walk the values'
+					       * schema (default true); false:
+					       * fields only, by the lazy scan
+					       * (st_json_scan_fields(), see
+					       * dataplane/json/json.h): no
+					       * schema sketch or drift, and a
+					       * value is invalid JSON only for
+					       * an error in the part read */
 	unsigned line;                        /* where the rule starts; 0 if built */
 };
 
@@ -421,6 +429,9 @@ const struct st_config_fields *st_config_stream_fields(const struct st_config *c
 						       const struct st_config_stream *rule);
 /* The criticality of a stream: rule's, or ST_CRIT_MEDIUM when rule is NULL. */
 enum st_criticality st_config_stream_criticality(const struct st_config_stream *rule);
+/* Whether a stream's schema is walked: rule's `schema`, or true when rule
+ * is NULL (streams no rule names). */
+bool st_config_stream_schema(const struct st_config_stream *rule);
 
 /*
  * The stream a record of `proto` on `topic` (len bytes, any bytes, need not

@@ -43,6 +43,10 @@ const uint8_t st_json_string_stop[256] = {
 #undef R16
 #undef R4
 
+const uint8_t st_json_skip_class[256] = {
+	['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3, ['\\'] = 4,
+};
+
 static const char *const error_names[ST_JSON_E__COUNT] = {
 	[ST_JSON_OK] = "ok",
 	[ST_JSON_E_EMPTY] = "empty",
@@ -391,6 +395,7 @@ static int parse_pointer(struct st_json_plan *plan, unsigned i,
 			t->index = 0;
 			for (size_t k = 0; k < n; k++)
 				t->index = t->index * 10 + (out[k] - '0');
+			plan->index_tokens[ntok - 1] |= (uint16_t)(1u << i);
 		}
 		*arena += n;
 	}
@@ -524,6 +529,55 @@ int st_json_scan(const struct st_json_plan *plan, const uint8_t *doc,
 			 scratch, scratch_bytes, schema, stats);
 }
 
+static st_json_fields_fn *fields_build_of(enum st_simd_level level)
+{
+	switch (level) {
+	case ST_SIMD_AVX512:
+		return st_json_fields_avx512;
+	case ST_SIMD_AVX2:
+		return st_json_fields_avx2;
+	case ST_SIMD_SCALAR:
+		break;
+	}
+	return st_json_fields_scalar;
+}
+
+static int fields_with(st_json_fields_fn *build,
+		       const struct st_json_plan *plan, const uint8_t *doc,
+		       size_t len, struct st_json_value *values,
+		       uint8_t *scratch, size_t scratch_bytes)
+{
+	static const uint8_t empty_doc[1];
+
+	if (unlikely(!call_ok(plan, doc, len, values)))
+		return -ST_JSON_E_BAD_CALL;
+	if (!doc)
+		doc = empty_doc;
+	if (!scratch)
+		scratch_bytes = 0;
+	return build(plan, doc, len, values, scratch, scratch_bytes);
+}
+
+int st_json_scan_fields_level(enum st_simd_level level,
+			      const struct st_json_plan *plan,
+			      const uint8_t *doc, size_t len,
+			      struct st_json_value *values, uint8_t *scratch,
+			      size_t scratch_bytes)
+{
+	if (!st_cpu_has(level))
+		return -ST_JSON_E_BAD_CALL;
+	return fields_with(fields_build_of(level), plan, doc, len, values,
+			   scratch, scratch_bytes);
+}
+
+int st_json_scan_fields(const struct st_json_plan *plan, const uint8_t *doc,
+			size_t len, struct st_json_value *values,
+			uint8_t *scratch, size_t scratch_bytes)
+{
+	return fields_with(fields_build_of(st_cpu_simd_level()), plan, doc, len,
+			   values, scratch, scratch_bytes);
+}
+
 /* The scalar build: the reference for the classifiers of the others. */
 struct json_cls {
 	char unused;
@@ -556,4 +610,5 @@ static inline const uint8_t *json_ws_run(const uint8_t *p, const uint8_t *end,
 
 #define JSON_TARGET
 #define JSON_SCAN_NAME st_json_scan_scalar
+#define JSON_LAZY_NAME st_json_fields_scalar
 #include "dataplane/json/json_scan.h"

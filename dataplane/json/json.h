@@ -47,6 +47,10 @@
  * ST_JSON_NESTING_MAX.  A rejected document gets one reason (enum
  * st_json_error) that does not depend on the SIMD level.
  *
+ * Fields only.  st_json_scan_fields() is the lazy variant for streams whose
+ * schema is not wanted: the same values, but it reads the document only up
+ * to the last field and checks only what it reads (its contract below).
+ *
  * SIMD.  The scan runs in one of three builds of the same parser that
  * differ only in their byte classifiers: where a string's run of plain
  * bytes ends (quote, backslash, control or non-ASCII byte) and where a
@@ -157,6 +161,66 @@ int st_json_scan_level(enum st_simd_level level,
 		       uint8_t *scratch, size_t scratch_bytes,
 		       struct st_schema *schema,
 		       struct st_json_scan_stats *stats);
+
+/*
+ * The lazy fields-only scan: the values of `plan`'s pointers without
+ * validating the whole document, for streams whose schema is not wanted
+ * (a stream's `schema = false`).  Arguments, `values` and the scratch rule
+ * as st_json_scan() with schema NULL.
+ *
+ * Result.  For a document st_json_scan() accepts, st_json_scan_fields()
+ * returns 0 and the same values (found, type, text bytes and length,
+ * number bits) as st_json_scan(plan, ..., schema NULL): same first
+ * occurrence, same decoding, same conversion, same scratch use.
+ *
+ * What is read.  The scan walks the document from its start, like
+ * simdjson On-Demand, and returns 0 as soon as every pointer is found
+ * (a captured object or array once it is closed), without reading the
+ * rest.  A pointer not yet found is searched until the root closes (a
+ * later duplicate name may still hold it); with no pointer at all, only
+ * the first value byte is looked at.  It descends only into the
+ * containers on a wanted pointer's path; the others are skipped.
+ *
+ * Validation contract.  A document is refused (-enum st_json_error, the
+ * reason st_json_scan() gives when that error is the document's first)
+ * only for an error found in what the scan checks, which is:
+ *   - the structure of the containers it descends into, up to where it
+ *     stops: member names (in full: escapes, surrogates, UTF-8, control
+ *     characters), colons, commas (trailing ones too), brackets, and the
+ *     whitespace between them;
+ *   - every number (RFC 8259 §6 grammar) and literal met there, and
+ *     every extracted value in full (a string's escapes and UTF-8, an
+ *     extracted container as skipped below);
+ *   - when the root value is read to its end (a pointer not found, or
+ *     "" the whole document): the trailing whitespace (TRAILING_DATA);
+ *   - the nesting depth of everything it descends into or skips
+ *     (TOO_DEEP), and that the text does not end inside what it reads
+ *     (UNTERMINATED; so too a number inside a container that runs into
+ *     the end of the text, which may have been cut), EMPTY, SCRATCH_FULL
+ *     and BAD_CALL as st_json_scan().
+ * A refusal is always a real error: st_json_scan() refuses that document
+ * too (for the same reason when the error is its first).
+ * Not checked: the content of a skipped string (it ends at the first '"'
+ * not escaped by a backslash; escapes, UTF-8 and control characters are
+ * not looked at); inside a skipped container anything but the count of
+ * brackets outside strings (bracket kinds, commas, colons, names, numbers
+ * and literals are not); and everything after the point where the scan
+ * stops.  So a document with an error there is accepted with its values.
+ *
+ * Bounded: no recursion, no allocation, about 2 KB of stack.  Thread
+ * safety as st_json_scan().
+ */
+int st_json_scan_fields(const struct st_json_plan *plan, const uint8_t *doc,
+			size_t len, struct st_json_value *values,
+			uint8_t *scratch, size_t scratch_bytes);
+
+/* The same with a given build; a level the CPU lacks returns
+ * -ST_JSON_E_BAD_CALL.  All builds give identical results. */
+int st_json_scan_fields_level(enum st_simd_level level,
+			      const struct st_json_plan *plan,
+			      const uint8_t *doc, size_t len,
+			      struct st_json_value *values, uint8_t *scratch,
+			      size_t scratch_bytes);
 
 /* snake_case name of a reason, positive or negative ("ok" for 0);
  * "unknown" out of range. */

@@ -71,7 +71,54 @@ JSON_TARGET static inline void json_block_classify(const uint8_t *doc,
 	}
 }
 
+/* For the lazy scan's container skipper (json_lazy.h): 64 bytes from
+ * base (any byte of the document), bits past the end 0. */
+JSON_TARGET static inline void skip32(const uint8_t *s, uint32_t *quote,
+				      uint32_t *bslash, uint32_t *opens,
+				      uint32_t *closes)
+{
+	__m256i v = _mm256_loadu_si256((const __m256i *)s);
+	__m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+
+	*quote = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')));
+	*bslash = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\')));
+	/* '[' | 0x20 is '{', ']' | 0x20 is '}', and nothing else folds so */
+	*opens = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('{')));
+	*closes = (uint32_t)_mm256_movemask_epi8(
+		_mm256_cmpeq_epi8(folded, _mm256_set1_epi8('}')));
+}
+
+JSON_TARGET static inline void json_skip_masks(const uint8_t *doc,
+					       const uint8_t *end,
+					       const uint8_t *base,
+					       uint64_t m[4])
+{
+	size_t left = (size_t)(end - base);
+	uint32_t lo[4], hi[4];
+	unsigned shift = 0;
+	const uint8_t *s = base;
+	uint8_t block[64];
+
+	if (left < 64 && end - doc >= 64) {
+		shift = (unsigned)(64 - left);
+		s = end - 64;
+	} else if (left < 64) {
+		memcpy(block, base, left);
+		memset(block + left, ' ', 64 - left);
+		s = block;
+	}
+	skip32(s, &lo[0], &lo[1], &lo[2], &lo[3]);
+	skip32(s + 32, &hi[0], &hi[1], &hi[2], &hi[3]);
+	for (int i = 0; i < 4; i++)
+		m[i] = ((uint64_t)hi[i] << 32 | lo[i]) >> shift;
+}
+#define JSON_SKIP_SIMD 1
+
 #include "dataplane/json/json_block.h"
 
 #define JSON_SCAN_NAME st_json_scan_avx2
+#define JSON_LAZY_NAME st_json_fields_avx2
 #include "dataplane/json/json_scan.h"

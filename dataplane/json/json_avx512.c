@@ -35,7 +35,30 @@ JSON_TARGET static inline void json_block_classify(const uint8_t *doc,
 		    _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r'))) & live;
 }
 
+/* For the lazy scan's container skipper (json_lazy.h): 64 bytes from
+ * base (any byte of the document), bits past the end 0.  '[' | 0x20 is
+ * '{', ']' | 0x20 is '}', and no other byte folds so. */
+JSON_TARGET static inline void json_skip_masks(const uint8_t *doc,
+					       const uint8_t *end,
+					       const uint8_t *base,
+					       uint64_t m[4])
+{
+	size_t left = (size_t)(end - base);
+	uint64_t live = left >= 64 ? ~0ull : _bzhi_u64(~0ull, (unsigned)left);
+	__m512i v = left >= 64 ? _mm512_loadu_si512((const void *)base) :
+				 _mm512_maskz_loadu_epi8(live, base);
+	__m512i folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+
+	(void)doc;
+	m[0] = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"')) & live;
+	m[1] = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\')) & live;
+	m[2] = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('{')) & live;
+	m[3] = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8('}')) & live;
+}
+#define JSON_SKIP_SIMD 1
+
 #include "dataplane/json/json_block.h"
 
 #define JSON_SCAN_NAME st_json_scan_avx512
+#define JSON_LAZY_NAME st_json_fields_avx512
 #include "dataplane/json/json_scan.h"

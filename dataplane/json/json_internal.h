@@ -28,6 +28,9 @@ struct st_json_plan {
 	 * token `depth` of every pointer; a member whose bit is clear matches
 	 * none of them, and the per-pointer compares are skipped */
 	uint64_t name_filter[ST_JSON_WALK_DEPTH_MAX];
+	/* index_tokens[depth - 1]: pointers whose token `depth` is an array
+	 * index (the only ones an array element can match) */
+	uint16_t index_tokens[ST_JSON_WALK_DEPTH_MAX];
 	/* tok[depth - 1][i]: token `depth` of pointer i */
 	struct st_json_token tok[ST_JSON_WALK_DEPTH_MAX][ST_JSON_POINTERS_MAX];
 	locale_t c_locale;     /* for strtod_l: '.' whatever the process locale */
@@ -56,6 +59,9 @@ struct st_json_pending {
 extern const uint8_t st_json_value_type[256]; /* st_json_type of a value
 					       * starting with it, or 0 */
 extern const uint8_t st_json_string_stop[256]; /* '"', '\\', < 0x20, >= 0x80 */
+/* For skipping a value unread (the lazy scan): 1 for '"', 2 for '{' and
+ * '[', 3 for '}' and ']', 4 for '\\', 0 for every other byte. */
+extern const uint8_t st_json_skip_class[256];
 
 /*
  * Shared by the builds, out of line (rare paths, one definition so that the
@@ -88,6 +94,15 @@ typedef int st_json_scan_fn(const struct st_json_plan *plan,
 st_json_scan_fn st_json_scan_scalar;
 st_json_scan_fn st_json_scan_avx2;
 st_json_scan_fn st_json_scan_avx512;
+
+typedef int st_json_fields_fn(const struct st_json_plan *plan,
+			      const uint8_t *doc, size_t len,
+			      struct st_json_value *values, uint8_t *scratch,
+			      size_t scratch_bytes);
+
+st_json_fields_fn st_json_fields_scalar;
+st_json_fields_fn st_json_fields_avx2;
+st_json_fields_fn st_json_fields_avx512;
 
 /* The value of a number's text (validated by the scan), per json.h. */
 double st_json_number_value(const struct st_json_plan *plan,

@@ -580,5 +580,9 @@ done:
 	return 0;
 }
 
+#ifdef JSON_LAZY_NAME
+#include "dataplane/json/json_lazy.h"
+#endif
+
 #undef JSON_FN
 #undef JSON_LEVELS

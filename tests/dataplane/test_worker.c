@@ -44,6 +44,8 @@ static int stream_def(const void *ctx, enum st_proto proto, const uint8_t *topic
 	strcpy(def->key[0], "/user/id");
 	def->numeric_fields = 1;
 	strcpy(def->numeric[0], "/amount");
+	/* the config's `schema = false`, here for topics "lazy/..." */
+	def->no_schema = len >= 5 && memcmp(topic, "lazy/", 5) == 0;
 	return 0;
 }
 
@@ -201,6 +203,54 @@ static void test_mqtt_records_fields_and_errors(void)
 	st_worker_destroy(w);
 }
 
+/*
+ * A stream with no_schema (the config's schema = false): the fields come
+ * from the lazy scan, no schema is walked, and only errors in the part it
+ * reads make a value invalid.  The same values on a schema stream for
+ * comparison: there both errors count.
+ */
+static void test_no_schema_stream_fields_only(void)
+{
+	static const char *const values[] = {
+		"{\"user\":{\"id\":\"u1\"},\"amount\":5,\"x\":01}",  /* error after */
+		"{\"user\":{\"id\":\"u2\"},\"amount\":7.5}",
+		"{\"user\":{\"id\":\"u1\"},\"amount\":}",       /* error read */
+	};
+	static const char *const topics[] = { "lazy/a", "t/b" };
+	struct st_worker *w = worker(16);
+	struct seen seen = { 0 };
+	uint32_t seq = 1000;
+	uint8_t buf[256];
+
+	for (unsigned t = 0; t < 2; t++) {
+		for (unsigned i = 0; i < ST_ARRAY_SIZE(values); i++) {
+			size_t n = mqtt_publish(buf, topics[t], values[i]);
+
+			tcp_frame(w, 50000, seq, buf, n, T0 + i * 1000000u);
+			seq += (uint32_t)n;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(st_worker_epoch_close(w, T0 + 1000000000u, on_stream,
+						    &seen), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		bool lazy = strcmp(seen.name[i], "mqtt:lazy/a") == 0;
+
+		CU_ASSERT(lazy || strcmp(seen.name[i], "mqtt:t/b") == 0);
+		CU_ASSERT_EQUAL(seen.c[i].records, 3);
+		CU_ASSERT_EQUAL(seen.c[i].parse_errors[ST_WORKER_PERR_JSON_INVALID],
+				lazy ? 1 : 2);
+		CU_ASSERT_EQUAL(seen.amounts[i], lazy ? 2 : 1);
+		CU_ASSERT_DOUBLE_EQUAL(seen.amount_max[i], 7.5, 0.1);
+		CU_ASSERT(seen.distinct[i] > (lazy ? 1.5 : 0.5) &&
+			  seen.distinct[i] < (lazy ? 2.5 : 1.5));
+		/* no schema walked on the lazy stream; /user, /user/id,
+		 * /amount on the other */
+		CU_ASSERT_EQUAL(seen.schema[i], lazy ? 0 : 3);
+		CU_ASSERT_EQUAL(seen.has_user_id[i], !lazy);
+	}
+	st_worker_destroy(w);
+}
+
 static void test_record_across_segments(void)
 {
 	struct st_worker *w = worker(16);
@@ -284,6 +334,7 @@ static void test_bad_config_refused(void)
 
 ST_TEST_MAIN("dataplane/worker",
 	     ST_TEST(test_mqtt_records_fields_and_errors),
+	     ST_TEST(test_no_schema_stream_fields_only),
 	     ST_TEST(test_record_across_segments),
 	     ST_TEST(test_jsonl_datagram_named_by_destination),
 	     ST_TEST(test_stream_table_full_is_counted),

@@ -21,6 +21,11 @@
  * validates what it visits: in "fields" mode it skips what it does not
  * need, and never converts the numbers it skips in either mode).
  *
+ * Our lazy scan (st_json_scan_fields(), a stream's `schema = false`) runs
+ * as one more contender, fields mode only: it reads a record up to the
+ * last field asked for and checks only what it reads, as On-Demand does;
+ * its values must agree with the others' before anything is timed.
+ *
  * Speed.  Each repetition times every contender once over all records
  * (clock_gettime() around the loop), the contenders in
  * rotating order; the figure is the median repetition.  Pinned to CPU 0.
@@ -210,7 +215,7 @@ struct ours {
 	uint8_t scratch[1 << 16];
 };
 
-static void ours_pass(struct ours *o, enum st_simd_level level,
+static void ours_pass(struct ours *o, enum st_simd_level level, bool lazy,
 		      const struct json_bench_records *r, struct st_schema *schema,
 		      struct json_bench_sums *out)
 {
@@ -220,7 +225,10 @@ static void ours_pass(struct ours *o, enum st_simd_level level,
 	*out = (struct json_bench_sums){ 0 };
 	for (size_t i = 0; i < r->n; i++) {
 		/* the product's entry point at its own level */
-		int rc = product ?
+		int rc = lazy ?
+			st_json_scan_fields(o->plan, r->buf + r->off[i], r->len[i],
+					    v, o->scratch, sizeof(o->scratch)) :
+			product ?
 			st_json_scan(o->plan, r->buf + r->off[i], r->len[i], v,
 				     o->scratch, sizeof(o->scratch), schema, NULL) :
 			st_json_scan_level(level, o->plan, r->buf + r->off[i],
@@ -281,7 +289,7 @@ int json_peer_dom_pass(struct json_peer *peer,
 enum { MODE_FIELDS, MODE_SCHEMA, MODE__COUNT };
 static const char *const mode_names[MODE__COUNT] = { "fields", "fields+schema" };
 
-enum { OURS, PEER_ONDEMAND, PEER_DOM };
+enum { OURS, OURS_LAZY, PEER_ONDEMAND, PEER_DOM };
 
 struct contender {
 	const char *name;
@@ -301,7 +309,9 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 
 	st_schema_reset(schema);
 	t0 = st_bench_cpu_seconds();
-	if (c->kind != OURS) {
+	if (c->kind == OURS_LAZY && mode != MODE_FIELDS)
+		return 0;               /* fields only: no schema walk */
+	if (c->kind != OURS && c->kind != OURS_LAZY) {
 		int (*pass)(struct json_peer *, const struct json_bench_records *,
 			    struct st_schema *, struct json_bench_sums *) =
 			c->kind == PEER_DOM ? json_peer_dom_pass : json_peer_pass;
@@ -309,7 +319,8 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 		if (pass(peer, r, mode == MODE_SCHEMA ? schema : NULL, &sums) != 0)
 			return fail("simdjson peer not built in");
 	} else {
-		ours_pass(o, c->level, r, mode == MODE_SCHEMA ? schema : NULL, &sums);
+		ours_pass(o, c->level, c->kind == OURS_LAZY, r,
+			  mode == MODE_SCHEMA ? schema : NULL, &sums);
 	}
 	*sec = st_bench_cpu_seconds() - t0;
 	c->sums[mode] = sums;
@@ -413,6 +424,9 @@ static int check_agreement(struct contender *c, unsigned nc,
 		for (unsigned i = 0; i < nc; i++) {
 			const struct json_bench_sums *a = &c[0].sums[m], *b = &c[i].sums[m];
 
+			if (c[i].kind == OURS_LAZY && m != MODE_FIELDS)
+				continue;
+
 			if (b->failed || b->complete != r->n)
 				return fail("%s (%s): %" PRIu64 " records refused, %" PRIu64
 					    " of %zu complete", c[i].name, mode_names[m],
@@ -423,7 +437,7 @@ static int check_agreement(struct contender *c, unsigned nc,
 		}
 	}
 	for (unsigned i = 1; i < nc; i++)
-		if (c[i].fingerprint != c[0].fingerprint)
+		if (c[i].kind != OURS_LAZY && c[i].fingerprint != c[0].fingerprint)
 			return fail("%s and %s walked different schemas", c[0].name,
 				    c[i].name);
 	return 0;
@@ -431,7 +445,7 @@ static int check_agreement(struct contender *c, unsigned nc,
 
 static int run(const struct opts *o, const struct json_bench_records *r)
 {
-	struct contender c[5];
+	struct contender c[6];
 	unsigned nc = 0;
 	struct ours *ours = calloc(1, sizeof(*ours));
 	struct json_peer *peer = NULL;
@@ -451,6 +465,8 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 			"shadowtap (avx2)" : "shadowtap (scalar)",
 			.level = (enum st_simd_level)l };
 	}
+	c[nc++] = (struct contender){ .name = "shadowtap fields only, lazy (schema = false)",
+				      .kind = OURS_LAZY, .level = st_cpu_simd_level() };
 	if (!o->no_peer) {
 		peer = json_peer_create();
 		if (!peer) {
@@ -480,6 +496,9 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 		for (unsigned i = 0; i < nc; i++) {
 			double s = st_bench_median(c[i].sec[m], o->reps);
 
+			if (c[i].kind == OURS_LAZY && m != MODE_FIELDS)
+				continue;
+
 			printf("figure: %s, %s: %.1f ns/record, %.2f M records/s, "
 			       "%.2f GB/s\n", mode_names[m], c[i].name,
 			       s * 1e9 / (double)r->n, (double)r->n / s / 1e6,
@@ -488,10 +507,11 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 		for (unsigned p = 0; peer && p < nc; p++) {
 			double peer_s = st_bench_median(c[p].sec[m], o->reps);
 
-			if (c[p].kind == OURS)
+			if (c[p].kind == OURS || c[p].kind == OURS_LAZY)
 				continue;
 			for (unsigned i = 0; i < nc; i++)
-				if (c[i].kind == OURS)
+				if (c[i].kind == OURS ||
+				    (c[i].kind == OURS_LAZY && m == MODE_FIELDS))
 					printf("figure: %s, ratio %s / %s: %.2fx\n",
 					       mode_names[m], c[i].name, c[p].name,
 					       peer_s / st_bench_median(c[i].sec[m], o->reps));

@@ -229,8 +229,10 @@ static void test_example_equals_its_text(void)
 	CU_ASSERT_EQUAL(r->fields.n_numerics, 1);
 	CU_ASSERT_STRING_EQUAL(r->fields.numerics[0], "/amount");
 	CU_ASSERT_EQUAL(r->criticality, ST_CRIT_HIGH);
+	CU_ASSERT(r->schema && st_config_stream_schema(r));  /* schema = true */
 	r = st_config_stream_at(cfg, 1);
 	CU_ASSERT_STRING_EQUAL(r->name, "sensors");
+	CU_ASSERT(r->schema);                                 /* the default */
 	CU_ASSERT_EQUAL(r->proto, ST_PROTO_MQTT);
 	CU_ASSERT_STRING_EQUAL(r->match, "sensors/*/temperature");
 	CU_ASSERT_EQUAL(r->fields.n_keys, 2);
@@ -297,6 +299,16 @@ static void test_error_unknown_setting(void)
 
 static void test_error_wrong_type(void)
 {
+	expect_error("streams = { rules = (\n"
+		     "  { name = \"a\"; protocol = \"jsonl\";\n"
+		     "    schema = \"no\"; }\n"
+		     "); };\n", 3, "schema must be a boolean (true or false), not a string");
+	expect_error("streams = { rules = (\n"
+		     "  { name = \"a\"; protocol = \"jsonl\"; schema = 0; }\n"
+		     "); };\n", 2, "schema must be a boolean");
+	expect_error("defaults = {\n"
+		     "  schema = false;\n"
+		     "};\n", 2, "schema");   /* per stream rule only */
 	expect_error("defaults = {\n"
 		     "  hll_precision = \"12\";\n"
 		     "};\n", 2, "hll_precision must be an integer, not a string");
@@ -676,6 +688,37 @@ static void test_port_map_from_file(void)
 }
 
 /* ---- stream names ---- */
+
+/* `schema` per rule: false only where written; streams no rule names walk
+ * their schema.  The worker's stream definition carries it. */
+static void test_stream_schema_key(void)
+{
+	struct st_config *cfg = load_text(
+		"streams = { rules = (\n"
+		"  { name = \"lazy\"; protocol = \"jsonl\"; match = \"*:5140\";\n"
+		"    key_fields = [ \"/user/id\" ]; schema = false; },\n"
+		"  { name = \"full\"; protocol = \"jsonl\"; schema = true; },\n"
+		"  { name = \"dflt\"; protocol = \"mqtt\"; }\n"
+		"); };\n");
+	const struct st_config_stream *rule = NULL;
+	char name[ST_CONFIG_NAME_BYTES];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT(!st_config_stream_at(cfg, 0)->schema);
+	CU_ASSERT(st_config_stream_at(cfg, 1)->schema);
+	CU_ASSERT(st_config_stream_at(cfg, 2)->schema);
+	CU_ASSERT(st_config_stream_schema(NULL));
+	CU_ASSERT_EQUAL(st_config_stream_name(cfg, ST_PROTO_JSONL,
+					      (const uint8_t *)"10.0.0.2:5140", 13,
+					      name, &rule), 0);
+	CU_ASSERT_STRING_EQUAL(name, "lazy");
+	CU_ASSERT(rule && !st_config_stream_schema(rule));
+	CU_ASSERT_EQUAL(st_config_stream_name(cfg, ST_PROTO_JSONL,
+					      (const uint8_t *)"10.0.0.2:5141", 13,
+					      name, &rule), 0);
+	CU_ASSERT(rule && st_config_stream_schema(rule));
+	st_config_destroy(cfg);
+}
 
 static void test_unmatched_names(void)
 {
@@ -1674,6 +1717,7 @@ ST_TEST_MAIN("control/config/config",
 	ST_TEST(test_error_bad_port),
 	ST_TEST(test_error_file_and_include),
 	ST_TEST(test_port_map_from_file),
+	ST_TEST(test_stream_schema_key),
 	ST_TEST(test_unmatched_names),
 	ST_TEST(test_rule_order_and_globs),
 	ST_TEST(test_pointer_syntax),
