@@ -475,16 +475,6 @@ static void now_max(struct st_engine *e, uint64_t t)
 
 /* ---- a core's loop ------------------------------------------------------ */
 
-/* murmur3's fmix64 finaliser. */
-static inline uint64_t fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
 
 /* One endpoint (16-byte address as decoded, port) mixed. */
 static inline uint64_t endpoint_mix(const uint8_t addr[16], uint16_t port)
@@ -493,7 +483,7 @@ static inline uint64_t endpoint_mix(const uint8_t addr[16], uint16_t port)
 
 	memcpy(&hi, addr, sizeof(hi));
 	memcpy(&lo, addr + 8, sizeof(lo));
-	return fmix64(lo ^ (hi << 32 | hi >> 32) ^
+	return st_fmix64(lo ^ (hi << 32 | hi >> 32) ^
 		      (uint64_t)port * 0x9e3779b97f4a7c15ull);
 }
 

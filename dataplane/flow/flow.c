@@ -87,16 +87,6 @@ uint64_t st_flow_hash(const struct st_pkt *p)
 	return st_flow_key_hash(&key);
 }
 
-/* murmur3 fmix64: spreads every bit of the flow hash over the bucket bits. */
-static inline uint64_t remix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
 
 static inline struct st_flow *entry_at(const struct st_flow_table *t, uint32_t n)
 {
@@ -105,7 +95,7 @@ static inline struct st_flow *entry_at(const struct st_flow_table *t, uint32_t n
 
 static inline void buckets_of(const struct st_flow_table *t, uint64_t hash, uint32_t b[2])
 {
-	uint64_t mixed = remix(hash);
+	uint64_t mixed = st_fmix64(hash);
 
 	b[0] = (uint32_t)mixed & t->bucket_mask;
 	b[1] = (uint32_t)(mixed >> 32) & t->bucket_mask;

@@ -21,4 +21,17 @@ static inline uint64_t st_hash64(const void *key, size_t len)
 	return XXH3_64bits_withSeed(key, len, ST_HASH_SEED);
 }
 
+/* MurmurHash3's 64-bit finaliser (fmix64): a bijection that spreads every
+ * input bit over the output, for mixing values that are already hashes or
+ * small integers (flow buckets, dispatch buckets, schema fingerprints). */
+static inline uint64_t st_fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
 #endif

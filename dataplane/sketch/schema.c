@@ -122,21 +122,11 @@ _Static_assert(SCHEMA_HDR_BYTES +
 	       (SCHEMA_ENTRY_FIXED_BYTES + ST_SCHEMA_PATH_MAX) <= UINT32_MAX,
 	       "blob length fits the header's 32-bit length");
 
-/* MurmurHash3 64-bit finaliser. */
-static inline uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
 
 /* The fingerprint term of one (path_hash, type_mask) pair. */
 static inline uint64_t pair_term(uint64_t path_hash, uint8_t type_mask)
 {
-	return fmix64(path_hash ^ fmix64(type_mask * SCHEMA_GOLDEN));
+	return st_fmix64(path_hash ^ st_fmix64(type_mask * SCHEMA_GOLDEN));
 }
 
 static inline uint64_t add_sat(uint64_t a, uint64_t b)
