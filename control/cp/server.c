@@ -41,6 +41,7 @@
 
 #include "control/cp/cp.h"
 #include "control/cp/ctl_json.h"
+#include "control/store/store.h"
 
 #define CONNS_MAX 64
 #define FOLLOW_BACKLOG_MAX (256u << 10)
@@ -189,6 +190,31 @@ static json_t *backend_metrics_status(const struct st_cp *cp)
 			 "late_partial", I(st.late_partial));
 }
 
+/* cp-status: the store (control/store/store.h): the feature history on
+ * disk, and what opening it found after a crash or a restart. */
+static json_t *store_status(const struct st_cp *cp)
+{
+	struct st_store_stats st;
+
+	st_analysis_store_stats(cp->analysis, &st);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I}",
+			 "streams", I(st.streams),
+			 "profiles_kept", I(st.profiles_kept),
+			 "history_appended", I(st.history_appended),
+			 "coarse_appended", I(st.coarse_appended),
+			 "history_invalid", I(st.history_invalid),
+			 "history_late", I(st.history_late),
+			 "write_errors", I(st.write_errors),
+			 "segments", I(st.segments),
+			 "disk_bytes", I(st.disk_bytes),
+			 "segments_foreign", I(st.segments_foreign),
+			 "records_loaded", I(st.records_loaded),
+			 "torn_tails", I(st.torn_tails),
+			 "torn_bytes", I(st.torn_bytes),
+			 "checksum_failures", I(st.checksum_failures));
+}
+
 static json_t *status_body(struct st_cp_server *s)
 {
 	struct st_cp *cp = s->cp;
@@ -229,7 +255,7 @@ static json_t *status_body(struct st_cp_server *s)
 			   : json_pack("{s:b, s:s, s:I}", "ok", cp->last_reload_ok,
 				       "error", cp->last_reload_error,
 				       "time_ns", I(cp->last_reload_real_ns)));
-	return json_pack("{s:s, s:i, s:f, s:I, s:o*, s:{s:I, s:I, s:I, s:I, s:s?}, s:o*, s:I, s:I,"
+	return json_pack("{s:s, s:i, s:f, s:I, s:o*, s:{s:I, s:I, s:I, s:I, s:s?}, s:o*, s:o*, s:I, s:I,"
 			 " s:{s:I, s:o*}, s:o*, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i},"
 			 " s:s, s:s?, s:s, s:I}",
 			 "version", ST_CP_VERSION,
@@ -244,6 +270,7 @@ static json_t *status_body(struct st_cp_server *s)
 			 "unanalysed", I(cp->n.profiles_unanalysed),
 			 "last_bad_reason", cp->last_bad_reason,
 			 "backend_metrics", backend_metrics_status(cp),
+			 "store", store_status(cp),
 			 "streams", I(st_analysis_stream_count(cp->analysis)),
 			 "streams_refused", I(st_analysis_streams_refused(cp->analysis)),
 			 "signals", "raised", I(cp->n.signals_raised), "by_severity", sev,

@@ -161,6 +161,7 @@ static void show_status(const json_t *b)
 	const json_t *cfg = json_object_get(b, "config"), *cl = json_object_get(b, "clients");
 	const json_t *sig = json_object_get(b, "signals");
 	const json_t *bm = json_object_get(b, "backend_metrics");
+	const json_t *sto = json_object_get(b, "store");
 	const json_t *last = json_object_get(cfg, "last_reload");
 
 	printf("shadowtap-cp %s, pid %" PRIu64 ", up %.0f s\n", str(b, "version"),
@@ -185,6 +186,12 @@ static void show_status(const json_t *b)
 	       json_is_string(json_object_get(bm, "last_bad_reason")) ? ", last: " : "",
 	       json_is_string(json_object_get(bm, "last_bad_reason"))
 	       ? str(bm, "last_bad_reason") : "");
+	printf("store: %" PRIu64 " history records appended, %" PRIu64 " loaded at start "
+	       "(%" PRIu64 " torn tails cut, %" PRIu64 " damaged stretches skipped), %" PRIu64
+	       " segments, %" PRIu64 " bytes, %" PRIu64 " write errors\n",
+	       u64(sto, "history_appended") + u64(sto, "coarse_appended"),
+	       u64(sto, "records_loaded"), u64(sto, "torn_tails"), u64(sto, "checksum_failures"),
+	       u64(sto, "segments"), u64(sto, "disk_bytes"), u64(sto, "write_errors"));
 	printf("config: %s; %" PRIu64 " reloads, %" PRIu64 " refused", str(cfg, "source"),
 	       u64(cfg, "reloads"), u64(cfg, "reload_failures"));
 	if (json_is_object(last))
