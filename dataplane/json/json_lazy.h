@@ -307,8 +307,9 @@ value:
 	case '"': {
 		const uint8_t *s = p + 1, *q;
 		bool escaped = false;
-		const uint8_t *text = s;
+		const uint8_t *text;
 		size_t n;
+		int rc;
 
 		if (likely(!cur_capture)) {
 			q = json_lazy_skip_string(s, end, &cls, &reason);
@@ -320,17 +321,10 @@ value:
 		q = json_scan_string(s, end, &cls, &escaped, &reason);
 		if (!q)
 			return -reason;
-		n = (size_t)(q - s);
-		if (escaped) {
-			if (!scratch)
-				return -ST_JSON_E_SCRATCH_FULL;
-			n = st_json_decode(s, q, scratch + scratch_used,
-					   scratch_bytes - scratch_used);
-			if (n == SIZE_MAX)
-				return -ST_JSON_E_SCRATCH_FULL;
-			text = scratch + scratch_used;
-			scratch_used += n;
-		}
+		rc = json_string_text(s, q, escaped, scratch, scratch_bytes,
+				      &scratch_used, &text, &n);
+		if (rc)
+			return rc;
 		found |= json_capture(values, cur_capture, ST_JSON_STRING, text, n);
 		p = q + 1;
 		goto after_value;
@@ -338,22 +332,13 @@ value:
 	case 't':
 	case 'f':
 	case 'n': {
-		static const char *const literal[3] = { "true", "fals", "null" };
-		static const uint8_t literal_type[3] = { ST_JSON_TRUE,
-			ST_JSON_FALSE, ST_JSON_NULL };
-		unsigned k = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
-		size_t n = k == 1 ? 5 : 4;
-		uint32_t got, want;
+		uint8_t type;
+		size_t n = json_literal(p, end, &type);
 
-		if ((size_t)(end - p) < n)
-			return -ST_JSON_E_BAD_LITERAL;
-		memcpy(&got, p, 4);
-		memcpy(&want, literal[k], 4);
-		if (got != want || (k == 1 && p[4] != 'e'))
+		if (!n)
 			return -ST_JSON_E_BAD_LITERAL;
 		if (unlikely(cur_capture))
-			found |= json_capture(values, cur_capture, literal_type[k],
-					      p, n);
+			found |= json_capture(values, cur_capture, type, p, n);
 		p += n;
 		goto after_value;
 	}

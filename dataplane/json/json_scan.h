@@ -164,6 +164,53 @@ JSON_FN uint16_t json_capture(struct st_json_value *values, uint16_t capture,
 	return taken;
 }
 
+/* The literal at p (its first byte 't', 'f' or 'n'): its length, 4 or 5,
+ * with *type set, or 0 when it is not exactly true, false or null.  The
+ * first four bytes as one load; "false" has one more. */
+JSON_FN size_t json_literal(const uint8_t *p, const uint8_t *end, uint8_t *type)
+{
+	static const char *const literal[3] = { "true", "fals", "null" };
+	static const uint8_t literal_type[3] = { ST_JSON_TRUE, ST_JSON_FALSE,
+		ST_JSON_NULL };
+	unsigned k = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
+	size_t n = k == 1 ? 5 : 4;
+	uint32_t got, want;
+
+	if ((size_t)(end - p) < n)
+		return 0;
+	memcpy(&got, p, 4);
+	memcpy(&want, literal[k], 4);
+	if (got != want || (k == 1 && p[4] != 'e'))
+		return 0;
+	*type = literal_type[k];
+	return n;
+}
+
+/* The content of the string [s, q) as an extracted value: in place, or
+ * decoded into the scratch after *scratch_used when it has escapes.  0 with
+ * *text and *len set, or -ST_JSON_E_SCRATCH_FULL. */
+JSON_FN int json_string_text(const uint8_t *s, const uint8_t *q, bool escaped,
+			     uint8_t *scratch, size_t scratch_bytes,
+			     size_t *scratch_used, const uint8_t **text,
+			     size_t *len)
+{
+	size_t n = (size_t)(q - s);
+
+	*text = s;
+	if (escaped) {
+		if (!scratch)
+			return -ST_JSON_E_SCRATCH_FULL;
+		n = st_json_decode(s, q, scratch + *scratch_used,
+				   scratch_bytes - *scratch_used);
+		if (n == SIZE_MAX)
+			return -ST_JSON_E_SCRATCH_FULL;
+		*text = scratch + *scratch_used;
+		*scratch_used += n;
+	}
+	*len = n;
+	return 0;
+}
+
 /* memcmp(a, b, len) == 0; short names (the usual) without a call. */
 JSON_FN bool json_same_bytes(const uint8_t *a, const uint8_t *b, size_t len)
 {
@@ -369,19 +416,13 @@ value:
 		if (!q)
 			return -reason;
 		if (unlikely(cur_capture)) {
-			const uint8_t *text = s;
-			size_t n = (size_t)(q - s);
+			const uint8_t *text;
+			size_t n;
+			int rc = json_string_text(s, q, escaped, scratch, scratch_bytes,
+						  &scratch_used, &text, &n);
 
-			if (escaped) {
-				if (!scratch)
-					return -ST_JSON_E_SCRATCH_FULL;
-				n = st_json_decode(s, q, scratch + scratch_used,
-						   scratch_bytes - scratch_used);
-				if (n == SIZE_MAX)
-					return -ST_JSON_E_SCRATCH_FULL;
-				text = scratch + scratch_used;
-				scratch_used += n;
-			}
+			if (rc)
+				return rc;
 			json_capture(values, cur_capture, ST_JSON_STRING, text, n);
 		}
 		p = q + 1;
@@ -390,22 +431,13 @@ value:
 	case 't':
 	case 'f':
 	case 'n': {
-		/* the first four bytes as one load; "false" has one more */
-		static const char *const literal[3] = { "true", "fals", "null" };
-		static const uint8_t literal_type[3] = { ST_JSON_TRUE,
-			ST_JSON_FALSE, ST_JSON_NULL };
-		unsigned k = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
-		size_t n = k == 1 ? 5 : 4;
-		uint32_t got, want;
+		uint8_t type;
+		size_t n = json_literal(p, end, &type);
 
-		if ((size_t)(end - p) < n)
-			return -ST_JSON_E_BAD_LITERAL;
-		memcpy(&got, p, 4);
-		memcpy(&want, literal[k], 4);
-		if (got != want || (k == 1 && p[4] != 'e'))
+		if (!n)
 			return -ST_JSON_E_BAD_LITERAL;
 		if (unlikely(cur_capture))
-			json_capture(values, cur_capture, literal_type[k], p, n);
+			json_capture(values, cur_capture, type, p, n);
 		p += n;
 		goto after_value;
 	}
