@@ -55,6 +55,15 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 #define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket leaves core 0 at
 					   * most once per this (a TCP flow
 					   * pays for each move) */
+#define DISPATCH_BACKOFF_MIN_NS 100000000ull  /* after a target shed, core 0
+					   * feeds it again only after
+					   * this, doubled at every shed
+					   * up to the max (a split that
+					   * swings between two states
+					   * settles on the one that keeps
+					   * up); 2 x the max without a
+					   * shed starts over */
+#define DISPATCH_BACKOFF_MAX_NS 5000000000ull
 #define DISPATCH_STARVED_SHARE 16         /* a target idle for 1/16 of a
 					   * window is starved */
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
@@ -92,11 +101,17 @@ struct dispatcher {
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
 	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
-	uint64_t window_end_ns;                           /* mono; 0: not yet */
+	uint64_t window_start_ns, window_end_ns;          /* mono; 0: not yet */
 	unsigned polls, full_polls;                       /* core 0's, window */
 	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
 	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_ns seen */
 	uint64_t fill_mark[ST_ENGINE_WORKERS_MAX];        /* inbox bytes seen */
+	uint64_t shed_ns[ST_ENGINE_WORKERS_MAX];          /* its last shed */
+	uint64_t backoff_ns[ST_ENGINE_WORKERS_MAX];       /* no feeding until
+							   * shed_ns + this */
+	uint8_t behind[ST_ENGINE_WORKERS_MAX];            /* windows in a row
+							   * its inbox filled or
+							   * refused frames */
 	uint32_t until_forced_move;                       /* test knob */
 };
 
@@ -137,6 +152,7 @@ struct st_engine {
 	_Atomic uint64_t now_ns;
 	_Atomic uint64_t origin_ns;
 	_Atomic bool input_done;
+	_Atomic unsigned targets_ready;      /* dispatch targets polling */
 	_Atomic int stop;
 	_Atomic int error;                   /* first fatal capture error */
 
@@ -161,7 +177,7 @@ void st_engine_config_default(struct st_engine_config *cfg)
 	cfg->workers = 1;
 	cfg->clock = ST_ENGINE_CLOCK_PACKET;
 	cfg->grace_ns = 200000000ull;
-	cfg->inbox_bytes = 4u << 20;
+	cfg->inbox_bytes = 16u << 20;
 	cfg->dispatch_rebalance_ns = DISPATCH_REBALANCE_NS;
 }
 
@@ -608,32 +624,60 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 	STAT_ADD(e->stats.dispatch_moves, 1);
 }
 
-/* Moves the smallest active bucket of core `from` to core `to`: one that
- * carried no TCP unless tcp_too; off core 0, only a bucket that
- * stayed a second (a flow pays for each move; a backlogged target sheds at
- * once, or it drops) and never core 0's last active one. */
-static void rebalance_move(struct st_engine *e, unsigned from, unsigned to,
-			   bool tcp_too, uint64_t now_ns)
+/* Moves one active bucket of core `from` to core `to`: one that carried
+ * no TCP unless tcp_too; off core 0 only a bucket that stayed a second (a
+ * flow pays for each move; a backlogged target sheds at once, or it
+ * drops), and never core 0's last active one.  Off core 0 the largest
+ * that carried at most `fits` frames in the window (the target's room);
+ * off a target the smallest (the smallest step). */
+static bool rebalance_move(struct st_engine *e, unsigned from, unsigned to,
+			   bool tcp_too, uint32_t fits, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
-	uint32_t best = UINT32_MAX, best_frames = UINT32_MAX;
+	uint32_t best = UINT32_MAX, best_frames = 0;
 	unsigned active = 0;
 
 	for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++) {
-		if (d->reta[b] != from || d->frames[b] == 0)
+		uint32_t n = d->frames[b];
+
+		if (d->reta[b] != from || n == 0)
 			continue;
 		active++;
 		if (d->tcp[b] && !tcp_too)
 			continue;
-		if (d->frames[b] < best_frames &&
-		    (from != 0 || d->moved_ns[b] == 0 ||
-		     now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
+		if (from != 0) {
+			if (best == UINT32_MAX || n < best_frames) {
+				best = b;
+				best_frames = n;
+			}
+		} else if (n <= fits && (best == UINT32_MAX || n > best_frames) &&
+			   (d->moved_ns[b] == 0 ||
+			    now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
 			best = b;
-			best_frames = d->frames[b];
+			best_frames = n;
 		}
 	}
-	if (best != UINT32_MAX && (from != 0 || active >= 2))
-		bucket_move(e, best, to, now_ns);
+	if (best == UINT32_MAX || (from == 0 && active < 2))
+		return false;
+	bucket_move(e, best, to, now_ns);
+	return true;
+}
+
+/* The frames of the window a starved target t has room for: half its
+ * idle time, at its own cost per frame (its busy time over its frames in
+ * the window); all when it had none. */
+static uint32_t target_room(const struct dispatcher *d, unsigned t, uint64_t span_ns,
+			    uint64_t idle_ns)
+{
+	uint64_t frames = 0, busy = span_ns > idle_ns ? span_ns - idle_ns : 0, room;
+
+	for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++)
+		if (d->reta[b] == t)
+			frames += d->frames[b];
+	if (frames == 0 || busy == 0)
+		return UINT32_MAX;
+	room = (uint64_t)((double)idle_ns / 2 * (double)frames / (double)busy);
+	return room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
 }
 
 /* Core 0, at the end of a window: at most one bucket moves, by the rule in
@@ -643,6 +687,7 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 	struct dispatcher *d = e->disp;
 	unsigned backlogged = 0, starved = 0;
 	uint64_t worst = 0, most_idle = 0;
+	uint64_t span = now_ns - d->window_start_ns;
 
 	for (unsigned t = 1; t < e->cfg.workers; t++) {
 		struct core *to = &e->core[t];
@@ -650,11 +695,16 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 		uint64_t fill = to->inbox.head_local -
 				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
 		uint64_t idle_ns_new = idle - d->idle_mark[t];
-		bool growing = fill > d->fill_mark[t];
+		bool filled = fill > d->fill_mark[t] && fill > to->inbox.size / 4;
 
 		d->idle_mark[t] = idle;
 		d->fill_mark[t] = fill;
-		if (d->push_fails[t] || (growing && fill > to->inbox.size / 4)) {
+		/* two windows in a row: one is a core that lost its CPU to
+		 * another thread for a few ms, which the inbox absorbs or
+		 * drops either way */
+		d->behind[t] = filled || d->push_fails[t] ?
+			(uint8_t)(d->behind[t] < 2 ? d->behind[t] + 1 : 2) : 0;
+		if (d->behind[t] >= 2) {
 			/* the worse: the more frames that could not go in,
 			 * then the fuller */
 			uint64_t score = d->push_fails[t] * to->inbox.size + fill;
@@ -663,8 +713,9 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 				worst = score;
 				backlogged = t;
 			}
-		} else if (idle_ns_new >= e->cfg.dispatch_rebalance_ns / DISPATCH_STARVED_SHARE &&
-			   idle_ns_new > most_idle) {
+		} else if (idle_ns_new >= span / DISPATCH_STARVED_SHARE &&
+			   idle_ns_new > most_idle &&
+			   now_ns - d->shed_ns[t] >= d->backoff_ns[t]) {
 			most_idle = idle_ns_new;
 			starved = t;
 		}
@@ -673,15 +724,26 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 	 * allowed, and off a target whose inbox refused frames (dropped on a
 	 * live input): a moved flow costs less than frames lost every
 	 * window. */
-	if (d->window_end_ns && backlogged)
-		rebalance_move(e, backlogged, starved,
-			       e->cfg.dispatch_move_tcp || d->push_fails[backlogged], now_ns);
-	else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
-		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp, now_ns);
+	if (d->window_end_ns && backlogged) {
+		unsigned t = backlogged;
+
+		if (rebalance_move(e, t, starved, e->cfg.dispatch_move_tcp || d->push_fails[t],
+				   UINT32_MAX, now_ns)) {
+			d->backoff_ns[t] = !d->backoff_ns[t] ||
+					   now_ns - d->shed_ns[t] > 2 * DISPATCH_BACKOFF_MAX_NS ?
+				DISPATCH_BACKOFF_MIN_NS :
+				d->backoff_ns[t] * 2 > DISPATCH_BACKOFF_MAX_NS ?
+				DISPATCH_BACKOFF_MAX_NS : d->backoff_ns[t] * 2;
+			d->shed_ns[t] = now_ns;
+		}
+	} else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
+		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp,
+			       target_room(d, starved, span, most_idle), now_ns);
 	memset(d->frames, 0, sizeof(d->frames));
 	memset(d->tcp, 0, sizeof(d->tcp));
 	memset(d->push_fails, 0, sizeof(d->push_fails));
 	d->polls = d->full_polls = 0;
+	d->window_start_ns = now_ns;
 	d->window_end_ns = now_ns + e->cfg.dispatch_rebalance_ns;
 }
 
@@ -898,6 +960,15 @@ static int core_main(void *arg, unsigned id)
 	uint64_t idle_since = 0;
 	struct st_worker *w;
 
+	/* With dispatch, core 0 polls only once every target polls its
+	 * inbox: a live input's first frames would find a target not yet
+	 * scheduled, its inbox refusing them, and shed its buckets. */
+	if (e->dispatch && id != 0)
+		atomic_fetch_add_explicit(&e->targets_ready, 1, memory_order_relaxed);
+	while (e->dispatch && id == 0 && !stopping(e) &&
+	       atomic_load_explicit(&e->targets_ready, memory_order_relaxed) + 1 <
+	       e->cfg.workers)
+		sched_yield();
 	if (e->cfg.clock == ST_ENGINE_CLOCK_WALL &&
 	    !core_start(c, align_down(wall_ns(), e->epoch_ns)))
 		goto out_done;
@@ -1268,6 +1339,9 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 		if (!e->disp)
 			goto out_free;
 		memset(e->disp->reta, BUCKET_UNMAPPED, sizeof(e->disp->reta));
+		/* core 0 also polls and dispatches: of an odd count of
+		 * flows it takes the smaller half */
+		e->disp->next_core = 1;
 		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {

@@ -21,20 +21,26 @@
  * headers it needs, and may pass on a frame st_decode() then refuses).
  *
  * The table starts even: a bucket is mapped at its first frame, to the
- * next core in turn (so the flows, not the mostly empty buckets, are
- * spread, in an order that depends on the input only).  On a live input
- * it adapts: core 0 pays the poll and the dispatch of every frame, so an
- * even split makes it the bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
- * one bucket that carried frames in the window: from a target whose inbox
- * fills (over a quarter full and fuller than at the window's start, or a
- * frame had to wait or was dropped) to a
- * starved core (else core 0); or, when core 0 is busy (3/4 of its polls
- * came back full) and a target's inbox was empty for 1/16 of the window
- * (idle_ns), from core 0 to that target.  In between it holds.  The
- * smallest active bucket moves (the smallest step); a bucket leaves core 0
- * at most once a second, and core 0 keeps its last active bucket.  Every
- * move is counted (dispatch_moves).  A moved bucket's flows continue on
- * the new core mid-stream.  UDP datagrams are whole: nothing is lost or
+ * next core in turn, from core 1 (so the flows, not the mostly empty
+ * buckets, are spread, in an order that depends on the input only; of an
+ * odd count core 0 takes the smaller share), and core 0 polls only once
+ * every target polls its inbox.  On a live input it adapts: core 0 pays
+ * the poll and the dispatch of every frame, so an even split makes it the
+ * bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
+ * one bucket that carried frames in the window: from a target that is
+ * backlogged (a frame had to wait or was dropped in the window, or its
+ * inbox was over a quarter full and fuller than at the window's start in
+ * two windows in a row: one is a core that lost its CPU for a while) to a
+ * starved core (else core 0), its smallest active bucket (the smallest
+ * step); or, when core 0 is busy (3/4 of its polls came back full) and a
+ * target's inbox was empty for 1/16 of the window (idle_ns), from core 0
+ * to that target, the largest bucket that fits in the target's room: half
+ * its idle time in the window at its own cost per frame (its busy time
+ * over its frames).  A move that would overload the target does not
+ * happen, so the split settles instead of swinging.  In between it holds.
+ * A bucket leaves core 0 at most once a second, and core 0 keeps its last
+ * active bucket.  Every move is counted (dispatch_moves).  A moved
+ * bucket's flows continue on the new core mid-stream.  UDP datagrams are whole: nothing is lost or
  * counted twice.  A TCP flow is picked up as in a capture that starts
  * mid-flow: no record is lost going to a core that never saw the flow, but
  * one that comes back to a core finds a hole there (a reassembly gap, the

@@ -227,9 +227,12 @@ static uint64_t buckets(const struct st_engine *e, unsigned core)
 	return s.dispatch_buckets;
 }
 
-/* Core 0 busy, core 1 idle a quarter of the window: core 0's smallest
- * active bucket goes to core 1; the next window it may not come back off
- * core 0 by the same rule within a second, and core 0 keeps its last. */
+/* Core 0 busy, core 1 starved: core 1's room is half its idle time at
+ * its own cost per frame.  Here core 1 worked on 600 frames in 3/4 of the
+ * window and idled 1/4: 600 / (W*3/4) x W/8 = 100 frames of room.  Core
+ * 0's largest bucket that fits goes (6: 100 frames; 4 and 8 are too
+ * large); then less room than any bucket: hold; an idle core 1 takes the
+ * largest; and core 0 keeps its last active bucket. */
 static void test_rule_busy_core0_feeds_starved_target(void)
 {
 	struct st_engine *e = rule_engine(2);
@@ -241,12 +244,14 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	CU_ASSERT_EQUAL(buckets(e, 0), 8);
 	d->frames[4] = 500;
 	d->frames[6] = 100;
-	d->frames[5] = 50;      /* core 1's already */
+	d->frames[8] = 101;
+	d->frames[5] = 600;     /* core 1's already */
 	d->polls = d->full_polls = 40;
 	e->core[1].stats.idle_ns = WINDOW_NS / 4;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(d->reta[6], 1);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(d->reta[8], 0);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	CU_ASSERT_EQUAL(buckets(e, 0), 7);
 	CU_ASSERT_EQUAL(buckets(e, 1), 9);
@@ -254,19 +259,46 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	CU_ASSERT_EQUAL(d->frames[4], 0);
 	CU_ASSERT_EQUAL(d->polls, 0);
 
-	/* again starved, but core 0 has one active bucket left: it stays */
+	/* starved again (idle W/8 > W/16) but its room, 500 / (W*7/8) x
+	 * W/16 = 35 frames (5 and 6 are its own now), takes neither 4 nor
+	 * 8: hold */
 	t += WINDOW_NS;
 	d->frames[4] = 500;
+	d->frames[8] = 101;
+	d->frames[5] = 400;
+	d->frames[6] = 100;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	e->core[1].stats.idle_ns += WINDOW_NS / 8;
 	rebalance(e, t);
-	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[4], 0);
+	CU_ASSERT_EQUAL(d->reta[8], 0);
+
+	/* core 1 with nothing to do: any bucket fits, the largest goes */
+	t += WINDOW_NS;
+	d->frames[4] = 500;
+	d->frames[8] = 101;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[4], 1);
+	CU_ASSERT_EQUAL(d->reta[8], 0);
+
+	/* again, but core 0 has one active bucket left: it stays */
+	t += WINDOW_NS;
+	d->frames[8] = 101;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(d->reta[8], 0);
+	CU_ASSERT_EQUAL(moves(e), 2);
 	st_engine_destroy(e);
 }
 
-/* Not busy (most polls not full), idle under 1/16 of the window, or an
- * inbox fuller than a quarter that is not filling: hold. */
+/* Not busy (most polls not full), idle under 1/16 of the window, an inbox
+ * fuller than a quarter that is not filling, or one that filled in one
+ * window only: hold. */
 static void test_rule_holds_in_between(void)
 {
 	struct st_engine *e = rule_engine(2);
@@ -298,11 +330,19 @@ static void test_rule_holds_in_between(void)
 	d->fill_mark[1] = e->core[1].inbox.size / 2 + 64;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(moves(e), 0);
-	/* ... and once it grows, it sheds */
+	/* ... it grows: one window is a hiccup (a core that lost its CPU
+	 * for a few ms), hold ... */
 	t += WINDOW_NS;
 	d->frames[5] = 100;
 	d->frames[7] = 50;
 	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	/* ... a second one in a row is a trend: it sheds its smallest */
+	t += WINDOW_NS;
+	d->frames[5] = 100;
+	d->frames[7] = 50;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 256;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	CU_ASSERT_EQUAL(d->reta[7], 0);
@@ -310,8 +350,8 @@ static void test_rule_holds_in_between(void)
 	st_engine_destroy(e);
 }
 
-/* A backlogged target (a push failed, or a quarter full) sheds its
- * smallest active bucket at once, even one it got a moment ago: to a
+/* A target whose inbox refused frames or filled, two windows in a row,
+ * sheds its smallest active bucket, even one it got a moment ago: to a
  * starved target when there is one, else to core 0. */
 static void test_rule_backlogged_target_sheds(void)
 {
@@ -319,28 +359,96 @@ static void test_rule_backlogged_target_sheds(void)
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	/* buckets 1, 4 are core 1's, 2, 5 core 2's */
-	d->frames[1] = 300;
-	d->frames[4] = 30;
-	d->frames[2] = 10;
-	d->push_fails[1] = 2;
-	e->core[2].stats.idle_ns = WINDOW_NS / 2;
-	d->moved_ns[4] = t - 1;
-	rebalance(e, t);
+	/* buckets 1, 4 are core 1's, 2, 5 core 2's; one window of refusals
+	 * is a hiccup */
+	for (unsigned i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(moves(e), 0);
+		d->frames[1] = 300;
+		d->frames[4] = 30;
+		d->frames[2] = 10;
+		d->push_fails[1] = 2;
+		e->core[2].stats.idle_ns += WINDOW_NS / 2;
+		d->moved_ns[4] = t - 1;
+		rebalance(e, t);
+		t += WINDOW_NS;
+	}
+	t -= WINDOW_NS;
 	CU_ASSERT_EQUAL(d->reta[4], 2);
 	CU_ASSERT_EQUAL(d->reta[1], 1);
 	CU_ASSERT_EQUAL(moves(e), 1);
 
-	/* core 2 a quarter full and more, nobody starved: to core 0 */
-	t += WINDOW_NS;
-	d->frames[2] = 300;
-	d->frames[5] = 20;
-	e->core[2].inbox.head_local = e->core[2].inbox.size / 4 + 8;
-	rebalance(e, t);
+	/* core 2 a quarter full and more, two windows, nobody starved: to
+	 * core 0 */
+	for (unsigned i = 0; i < 2; i++) {
+		t += WINDOW_NS;
+		d->frames[2] = 300;
+		d->frames[5] = 20;
+		e->core[2].inbox.head_local = e->core[2].inbox.size / 4 + 8 + 8 * i;
+		rebalance(e, t);
+	}
 	CU_ASSERT_EQUAL(d->reta[5], 0);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 16);
 	e->core[2].inbox.head_local = 0;
+	st_engine_destroy(e);
+}
+
+/* After a target shed, core 0 feeds it again only after a backoff of
+ * 100 ms, doubled at each shed: a split that swings between a state the
+ * target keeps up with and one it does not settles on the first. */
+static void test_rule_feeding_backs_off_after_a_shed(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS, shed_at;
+
+	/* core 1 refuses frames two windows in a row: it sheds 7 */
+	for (unsigned i = 0; i < 2; i++) {
+		d->frames[5] = 100;
+		d->frames[7] = 50;
+		d->push_fails[1] = 1;
+		rebalance(e, t);
+		t += WINDOW_NS;
+	}
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	shed_at = t - WINDOW_NS;
+	/* then idle, core 0 busy: no feeding before 100 ms */
+	for (; t < shed_at + 100000000ull; t += WINDOW_NS) {
+		d->frames[4] = 500;
+		d->frames[7] = 50;
+		d->polls = d->full_polls = 40;
+		e->core[1].stats.idle_ns += WINDOW_NS;
+		rebalance(e, t);
+	}
+	CU_ASSERT_EQUAL(moves(e), 1);
+	d->frames[4] = 500;
+	d->frames[7] = 50;
+	d->polls = d->full_polls = 40;
+	e->core[1].stats.idle_ns += WINDOW_NS;
+	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[4], 1);
+	/* a second shed soon after: 200 ms this time */
+	for (unsigned i = 0; i < 2; i++) {
+		t += WINDOW_NS;
+		d->frames[4] = 500;
+		d->frames[5] = 100;
+		d->push_fails[1] = 1;
+		rebalance(e, t);
+	}
+	CU_ASSERT_EQUAL(moves(e), 3);
+	CU_ASSERT_EQUAL(d->reta[5], 0);
+	CU_ASSERT_EQUAL(d->backoff_ns[1], 200000000ull);
+	shed_at = t;
+	for (t += WINDOW_NS; t < shed_at + 200000000ull; t += WINDOW_NS) {
+		d->frames[4] = 500;
+		d->frames[5] = 100;
+		d->polls = d->full_polls = 40;
+		e->core[1].stats.idle_ns += WINDOW_NS;
+		rebalance(e, t);
+	}
+	CU_ASSERT_EQUAL(moves(e), 3);
 	st_engine_destroy(e);
 }
 
@@ -353,19 +461,19 @@ static void test_rule_bucket_hold(void)
 	uint64_t t = SEC_NS + WINDOW_NS;
 
 	d->frames[4] = 500;
-	d->frames[6] = 100;
+	d->frames[6] = 600;
 	d->moved_ns[6] = t - SEC_NS / 2;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	e->core[1].stats.idle_ns = WINDOW_NS;
 	rebalance(e, t);
-	/* 6 is held: 4, the only other, moves (core 0 still has 6) */
+	/* 6, the larger, is held: 4 moves (core 0 still has 6) */
 	CU_ASSERT_EQUAL(d->reta[6], 0);
 	CU_ASSERT_EQUAL(d->reta[4], 1);
 	t += SEC_NS;
 	d->frames[6] = 100;
 	d->frames[8] = 100;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	e->core[1].stats.idle_ns += SEC_NS;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(d->reta[6] + d->reta[8], 1);
 	CU_ASSERT_EQUAL(moves(e), 2);
@@ -373,7 +481,7 @@ static void test_rule_bucket_hold(void)
 }
 
 /* A bucket that carried TCP in the window stays unless dispatch_move_tcp:
- * the UDP one moves even though it is larger. */
+ * the UDP one moves. */
 static void test_rule_tcp_buckets_stay(void)
 {
 	struct st_engine *e = rule_engine(2);
@@ -382,11 +490,11 @@ static void test_rule_tcp_buckets_stay(void)
 
 	d->frames[4] = 100;
 	d->tcp[4] = 1;
-	d->frames[6] = 500;
+	d->frames[6] = 50;
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns = WINDOW_NS / 4;
+	e->core[1].stats.idle_ns = WINDOW_NS;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(d->reta[6], 1);
 	CU_ASSERT_EQUAL(d->reta[4] + d->reta[8], 0);
@@ -397,10 +505,10 @@ static void test_rule_tcp_buckets_stay(void)
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	e->core[1].stats.idle_ns += WINDOW_NS;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(moves(e), 1);
-	/* allowed: the smaller TCP bucket goes */
+	/* allowed: the larger TCP bucket goes (core 1 idle: all fit) */
 	e->cfg.dispatch_move_tcp = true;
 	t += WINDOW_NS;
 	d->frames[4] = 100;
@@ -408,10 +516,10 @@ static void test_rule_tcp_buckets_stay(void)
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
 	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 4;
+	e->core[1].stats.idle_ns += WINDOW_NS;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[8], 1);
+	CU_ASSERT_EQUAL(d->reta[4], 1);
 	st_engine_destroy(e);
 }
 
@@ -424,17 +532,19 @@ static void test_rule_tcp_sheds_only_on_refusal(void)
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	d->frames[5] = 10;
-	d->tcp[5] = 1;
-	d->frames[7] = 300;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
-	rebalance(e, t);
+	for (unsigned i = 0; i < 2; i++) {
+		d->frames[5] = 10;
+		d->tcp[5] = 1;
+		d->frames[7] = 300;
+		e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 64 * i;
+		rebalance(e, t);
+		t += WINDOW_NS;
+	}
 	CU_ASSERT_EQUAL(d->reta[7], 0);
 	CU_ASSERT_EQUAL(d->reta[5], 1);
-	t += WINDOW_NS;
 	d->frames[5] = 10;
 	d->tcp[5] = 1;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 64;
+	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
 	rebalance(e, t);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	t += WINDOW_NS;
@@ -483,13 +593,14 @@ static void test_rule_not_on_finite_inputs(void)
 	st_engine_destroy(e);
 }
 
-/* A bucket is mapped at its first frame, to the cores in turn, and stays:
- * three workers, buckets first seen in the order 900, 3, 900, 77, 500, 3,
- * 12 map to 0, 1, -, 2, 0, -, 1. */
+/* A bucket is mapped at its first frame, to the cores in turn from core 1
+ * (core 0 also dispatches: of an odd count it gets the smaller share), and
+ * stays: three workers, buckets first seen in the order 900, 3, 900, 77,
+ * 500, 3, 12 map to 1, 2, -, 0, 1, -, 2. */
 static void test_buckets_mapped_in_turn_at_first_frame(void)
 {
 	static const uint32_t seen[] = { 900, 3, 900, 77, 500, 3, 12 };
-	static const unsigned want[] = { 0, 1, 0, 2, 0, 1, 1 };
+	static const unsigned want[] = { 1, 2, 1, 0, 1, 2, 2 };
 	struct st_engine_config ec;
 	struct st_engine *e;
 	char err[128];
@@ -504,9 +615,9 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 0);
 	for (unsigned i = 0; i < 7; i++)
 		CU_ASSERT_EQUAL(bucket_core(e, seen[i]), want[i]);
-	CU_ASSERT_EQUAL(buckets(e, 0), 2);
+	CU_ASSERT_EQUAL(buckets(e, 0), 1);
 	CU_ASSERT_EQUAL(buckets(e, 1), 2);
-	CU_ASSERT_EQUAL(buckets(e, 2), 1);
+	CU_ASSERT_EQUAL(buckets(e, 2), 2);
 	CU_ASSERT_EQUAL(e->disp->reta[4], BUCKET_UNMAPPED);
 	st_engine_destroy(e);
 }
@@ -521,4 +632,5 @@ ST_TEST_MAIN("dataplane/engine_dispatch",
 	ST_TEST(test_rule_busy_core0_feeds_starved_target),
 	ST_TEST(test_rule_holds_in_between),
 	ST_TEST(test_rule_backlogged_target_sheds),
-	ST_TEST(test_rule_bucket_hold))
+	ST_TEST(test_rule_bucket_hold),
+	ST_TEST(test_rule_feeding_backs_off_after_a_shed))
