@@ -118,6 +118,13 @@ struct st_worker {
 	uint16_t udp_port;
 	uint32_t udp_stream;           /* index + 1; 0: none cached */
 
+	/* the last topic named by a record and its topic_hash(): a Kafka
+	 * batch names its topic once for all its records */
+	uint8_t last_topic[TOPIC_NAME_MAX];
+	uint8_t last_topic_len;        /* 0: none */
+	uint8_t last_topic_proto;
+	uint64_t last_topic_hash;
+
 	/* the packet being worked on */
 	uint64_t frame_serial;
 	const struct st_pkt *pkt;
@@ -399,7 +406,18 @@ static struct stream *record_stream(struct st_worker *w, const struct st_record 
 		w->drops[ST_WORKER_DROP_NO_STREAM_NAME]++;
 		return NULL;
 	}
-	h = topic_hash((enum st_proto)r->proto, t, len);
+	if (len == w->last_topic_len && r->proto == w->last_topic_proto &&
+	    !memcmp(t, w->last_topic, len)) {
+		h = w->last_topic_hash;
+	} else {
+		h = topic_hash((enum st_proto)r->proto, t, len);
+		if (len < TOPIC_NAME_MAX) {
+			memcpy(w->last_topic, t, len);
+			w->last_topic_len = (uint8_t)len;
+			w->last_topic_proto = (uint8_t)r->proto;
+			w->last_topic_hash = h;
+		}
+	}
 	if (ss && ss->stream && ss->topic_hash == h)
 		return &w->streams[ss->stream - 1];
 	s = stream_lookup(w, (enum st_proto)r->proto, t, len, h);

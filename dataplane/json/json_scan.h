@@ -283,9 +283,16 @@ JSON_FN size_t json_path_append(char *path, size_t at, const uint8_t *key,
 		 * stores to retire.  Bytes past the path's end are never read. */
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(key - 1));
 
+		__m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('~')),
+					       _mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
+
 		v = _mm_or_si128(_mm_andnot_si128(_mm_cvtsi32_si128(0xff), v),
 				 _mm_cvtsi32_si128('/'));
 		_mm_storeu_si128((__m128i *)(void *)(path + at), v);
+		/* no '~' or '/' in the key's bytes (lanes 1..len): done, with
+		 * no loop over them */
+		if (!(((unsigned)_mm_movemask_epi8(special) >> 1) & ((1u << len) - 1)))
+			return at + 1 + len;
 		o++;
 	} else
 #endif
