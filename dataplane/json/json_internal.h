@@ -108,4 +108,24 @@ st_json_fields_fn st_json_fields_avx512;
 double st_json_number_value(const struct st_json_plan *plan,
 			    const uint8_t *text, size_t len);
 
+/* The same, inline for a whole number of at most 15 digits (an id, a
+ * count: below 2^53, so (double) of it is exact, and bit for bit what
+ * st_json_number_value() gives), else that call. */
+static inline double st_json_number(const struct st_json_plan *plan,
+				    const uint8_t *text, size_t len)
+{
+	uint64_t v = 0;
+
+	if (len > 15)
+		return st_json_number_value(plan, text, len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)text[i] - '0';
+
+		if (d > 9)
+			return st_json_number_value(plan, text, len);
+		v = v * 10 + d;
+	}
+	return (double)v;
+}
+
 #endif

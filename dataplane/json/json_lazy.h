@@ -359,8 +359,8 @@ value:
 						      (size_t)(q - p));
 
 			if (taken) {
-				double d = st_json_number_value(plan, p,
-								(size_t)(q - p));
+				double d = st_json_number(plan, p,
+							  (size_t)(q - p));
 
 				for (uint16_t m = taken; m; m &= (uint16_t)(m - 1))
 					values[__builtin_ctz(m)].number = d;
