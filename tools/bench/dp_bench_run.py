@@ -354,7 +354,18 @@ def main():
     ap.add_argument("--dispatch-move-tcp", action="store_true",
                     help="software dispatch may move TCP flows between cores "
                          "(shadowtap-dp --dispatch-move-tcp)")
+    ap.add_argument("--hugepages", action="store_true",
+                    help="both programs on hugepages instead of --no-huge (needs free "
+                         "2 MiB hugepages and a hugetlbfs mount: echo 512 > "
+                         "/proc/sys/vm/nr_hugepages)")
     o = ap.parse_args()
+    if o.hugepages:
+        with open("/proc/meminfo") as f:
+            free = [int(l.split()[1]) for l in f if l.startswith("HugePages_Free:")]
+        if not free or free[0] < 256:
+            sys.exit("--hugepages: fewer than 256 free hugepages "
+                     "(echo 512 > /proc/sys/vm/nr_hugepages)")
+        EAL_MEM.remove("--no-huge")
     b = o.build
     o.dp = f"{b}/dataplane/dp/shadowtap-dp"
     o.ctl = f"{b}/tools/shadowctl"
