@@ -211,6 +211,15 @@ static struct st_engine *rule_engine(unsigned workers)
 	return e;
 }
 
+/* One window in which core 0's polls all came back full and core 1 was
+ * idle idle_ns more; then the rule. */
+static void busy_window(struct st_engine *e, uint64_t t, uint64_t idle_ns)
+{
+	e->disp->polls = e->disp->full_polls = 40;
+	e->core[1].stats.idle_ns += idle_ns;
+	rebalance(e, t);
+}
+
 static uint64_t moves(const struct st_engine *e)
 {
 	struct st_engine_stats s;
@@ -246,9 +255,7 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	d->frames[6] = 100;
 	d->frames[8] = 101;
 	d->frames[5] = 600;     /* core 1's already */
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns = WINDOW_NS / 4;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS / 4);
 	CU_ASSERT_EQUAL(d->reta[6], 1);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(d->reta[8], 0);
@@ -267,9 +274,7 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	d->frames[8] = 101;
 	d->frames[5] = 400;
 	d->frames[6] = 100;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 8;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS / 8);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(d->reta[8], 0);
@@ -278,9 +283,7 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	t += WINDOW_NS;
 	d->frames[4] = 500;
 	d->frames[8] = 101;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	CU_ASSERT_EQUAL(d->reta[4], 1);
 	CU_ASSERT_EQUAL(d->reta[8], 0);
@@ -288,9 +291,7 @@ static void test_rule_busy_core0_feeds_starved_target(void)
 	/* again, but core 0 has one active bucket left: it stays */
 	t += WINDOW_NS;
 	d->frames[8] = 101;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(d->reta[8], 0);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	st_engine_destroy(e);
@@ -315,9 +316,7 @@ static void test_rule_holds_in_between(void)
 	t += WINDOW_NS;
 	d->frames[4] = 500;
 	d->frames[6] = 100;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS / 32;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS / 32);
 	CU_ASSERT_EQUAL(moves(e), 0);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
 	CU_ASSERT_EQUAL(d->reta[6], 0);
@@ -417,16 +416,12 @@ static void test_rule_feeding_backs_off_after_a_shed(void)
 	for (; t < shed_at + 100000000ull; t += WINDOW_NS) {
 		d->frames[4] = 500;
 		d->frames[7] = 50;
-		d->polls = d->full_polls = 40;
-		e->core[1].stats.idle_ns += WINDOW_NS;
-		rebalance(e, t);
+		busy_window(e, t, WINDOW_NS);
 	}
 	CU_ASSERT_EQUAL(moves(e), 1);
 	d->frames[4] = 500;
 	d->frames[7] = 50;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	CU_ASSERT_EQUAL(d->reta[4], 1);
 	/* a second shed soon after: 200 ms this time */
@@ -444,9 +439,7 @@ static void test_rule_feeding_backs_off_after_a_shed(void)
 	for (t += WINDOW_NS; t < shed_at + 200000000ull; t += WINDOW_NS) {
 		d->frames[4] = 500;
 		d->frames[5] = 100;
-		d->polls = d->full_polls = 40;
-		e->core[1].stats.idle_ns += WINDOW_NS;
-		rebalance(e, t);
+		busy_window(e, t, WINDOW_NS);
 	}
 	CU_ASSERT_EQUAL(moves(e), 3);
 	st_engine_destroy(e);
@@ -463,18 +456,14 @@ static void test_rule_bucket_hold(void)
 	d->frames[4] = 500;
 	d->frames[6] = 600;
 	d->moved_ns[6] = t - SEC_NS / 2;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns = WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	/* 6, the larger, is held: 4 moves (core 0 still has 6) */
 	CU_ASSERT_EQUAL(d->reta[6], 0);
 	CU_ASSERT_EQUAL(d->reta[4], 1);
 	t += SEC_NS;
 	d->frames[6] = 100;
 	d->frames[8] = 100;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += SEC_NS;
-	rebalance(e, t);
+	busy_window(e, t, SEC_NS);
 	CU_ASSERT_EQUAL(d->reta[6] + d->reta[8], 1);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	st_engine_destroy(e);
@@ -493,9 +482,7 @@ static void test_rule_tcp_buckets_stay(void)
 	d->frames[6] = 50;
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns = WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(d->reta[6], 1);
 	CU_ASSERT_EQUAL(d->reta[4] + d->reta[8], 0);
 	/* only TCP left on core 0: nothing moves */
@@ -504,9 +491,7 @@ static void test_rule_tcp_buckets_stay(void)
 	d->tcp[4] = 1;
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	/* allowed: the larger TCP bucket goes (core 1 idle: all fit) */
 	e->cfg.dispatch_move_tcp = true;
@@ -515,9 +500,7 @@ static void test_rule_tcp_buckets_stay(void)
 	d->tcp[4] = 1;
 	d->frames[8] = 10;
 	d->tcp[8] = 1;
-	d->polls = d->full_polls = 40;
-	e->core[1].stats.idle_ns += WINDOW_NS;
-	rebalance(e, t);
+	busy_window(e, t, WINDOW_NS);
 	CU_ASSERT_EQUAL(moves(e), 2);
 	CU_ASSERT_EQUAL(d->reta[4], 1);
 	st_engine_destroy(e);
