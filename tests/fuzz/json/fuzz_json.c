@@ -24,6 +24,7 @@
 #include "dataplane/cpu.h"
 #include "dataplane/json/json.h"
 #include "dataplane/sketch/schema.h"
+#include "tests/fuzz/json/fuzz_json_values.h"
 
 #define SCRATCH_BYTES 4096
 #define ENTRIES 64
@@ -64,24 +65,8 @@ static void scan(enum st_simd_level level, const uint8_t *doc, size_t len,
 		abort();
 	if (o->stats.schema_updates > ST_JSON_WALK_FIELDS_MAX)
 		abort();
-	for (size_t i = 0; o->rc == 0 && i < NPTR; i++) {
-		const struct st_json_value *v = &o->v[i];
-		bool in_doc, in_scratch;
-
-		if (!v->found) {
-			if (v->type || v->text)
-				abort();
-			continue;
-		}
-		in_doc = v->text >= doc && v->text_len <= len &&
-			 v->text <= doc + len - v->text_len;
-		in_scratch = v->text >= scr && v->text_len <= SCRATCH_BYTES &&
-			     v->text <= scr + SCRATCH_BYTES - v->text_len;
-		if (!in_doc && !in_scratch)
-			abort();
-		if (__builtin_popcount(v->type) != 1 || v->type > ST_JSON_ARRAY)
-			abort();
-	}
+	if (o->rc == 0)
+		fuzz_json_check_values(o->v, NPTR, doc, len, scr, SCRATCH_BYTES);
 }
 
 static bool same(const struct outcome *a, const struct outcome *b)

@@ -29,6 +29,7 @@
 #include "dataplane/cpu.h"
 #include "dataplane/json/json.h"
 #include "dataplane/sketch/schema.h"
+#include "tests/fuzz/json/fuzz_json_values.h"
 
 #define SCRATCH_BYTES 4096
 
@@ -53,24 +54,8 @@ static void check(const struct outcome *o, unsigned n, const uint8_t *doc,
 {
 	if (o->rc > 0 || o->rc <= -ST_JSON_E__COUNT)
 		abort();
-	for (unsigned i = 0; o->rc == 0 && i < n; i++) {
-		const struct st_json_value *v = &o->v[i];
-		bool in_doc, in_scratch;
-
-		if (!v->found) {
-			if (v->type || v->text)
-				abort();
-			continue;
-		}
-		in_doc = v->text >= doc && v->text_len <= len &&
-			 v->text <= doc + len - v->text_len;
-		in_scratch = v->text >= scr && v->text_len <= SCRATCH_BYTES &&
-			     v->text <= scr + SCRATCH_BYTES - v->text_len;
-		if (!in_doc && !in_scratch)
-			abort();
-		if (__builtin_popcount(v->type) != 1 || v->type > ST_JSON_ARRAY)
-			abort();
-	}
+	if (o->rc == 0)
+		fuzz_json_check_values(o->v, n, doc, len, scr, SCRATCH_BYTES);
 }
 
 static bool same(const struct outcome *a, const struct outcome *b, unsigned n)
