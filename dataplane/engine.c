@@ -650,8 +650,8 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 
 /* Moves one active bucket of core `from` to core `to`: one that carried
  * no TCP unless tcp_too; off core 0 only a bucket that stayed a second (a
- * flow pays for each move; a backlogged target sheds at once, or it
- * drops), and never core 0's last active one.  Off core 0 the largest
+ * flow pays for each move; a backlogged target sheds without a hold, or
+ * it drops), and never core 0's last active one.  Off core 0 the largest
  * that carried at most `fits` frames in the window (the target's room);
  * off a target the smallest (the smallest step). */
 static bool rebalance_move(struct st_engine *e, unsigned from, unsigned to,
@@ -704,6 +704,16 @@ static uint32_t target_room(const struct dispatcher *d, unsigned t, uint64_t spa
 	return room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
 }
 
+/* A target's backoff after a shed, since_ns after its previous one: the
+ * minimum the first time and after 2 x the maximum of quiet, else twice the
+ * last up to the maximum. */
+static uint64_t next_backoff(uint64_t last_ns, uint64_t since_ns)
+{
+	if (!last_ns || since_ns > 2 * DISPATCH_BACKOFF_MAX_NS)
+		return DISPATCH_BACKOFF_MIN_NS;
+	return ST_MIN(2 * last_ns, DISPATCH_BACKOFF_MAX_NS);
+}
+
 /* Core 0, at the end of a window: at most one bucket moves, by the rule in
  * engine.h; then a new window. */
 static void rebalance(struct st_engine *e, uint64_t now_ns)
@@ -753,11 +763,8 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 
 		if (rebalance_move(e, t, starved, e->cfg.dispatch_move_tcp || d->push_fails[t],
 				   UINT32_MAX, now_ns)) {
-			d->backoff_ns[t] = !d->backoff_ns[t] ||
-					   now_ns - d->shed_ns[t] > 2 * DISPATCH_BACKOFF_MAX_NS ?
-				DISPATCH_BACKOFF_MIN_NS :
-				d->backoff_ns[t] * 2 > DISPATCH_BACKOFF_MAX_NS ?
-				DISPATCH_BACKOFF_MAX_NS : d->backoff_ns[t] * 2;
+			d->backoff_ns[t] = next_backoff(d->backoff_ns[t],
+							now_ns - d->shed_ns[t]);
 			d->shed_ns[t] = now_ns;
 		}
 	} else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
