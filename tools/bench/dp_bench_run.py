@@ -138,28 +138,15 @@ def vdevs(files):
 
 
 def pcap_frames(path):
-    """Frames of a classic pcap file we wrote (16-byte record headers)."""
-    n = 0
+    """Frames of a classic pcap file we wrote (16-byte record headers), and
+    their TCP/UDP payload bytes (Ethernet, IPv4)."""
+    n = payload = 0
     with open(path, "rb") as f:
         f.seek(24)
         while True:
             h = f.read(16)
             if len(h) < 16:
-                return n
-            f.seek(int.from_bytes(h[8:12], "little"), 1)
-            n += 1
-
-
-def pcap_payload(path):
-    """Mean TCP/UDP payload bytes per frame of a pcap file we wrote
-    (Ethernet, IPv4, no options past the headers' own lengths)."""
-    n = total = 0
-    with open(path, "rb") as f:
-        f.seek(24)
-        while True:
-            h = f.read(16)
-            if len(h) < 16:
-                return total / n if n else 0.0
+                return n, payload
             b = f.read(int.from_bytes(h[8:12], "little"))
             n += 1
             if len(b) < 34 or b[12:14] != b"\x08\x00":
@@ -167,15 +154,15 @@ def pcap_payload(path):
             ihl = (b[14] & 15) * 4
             ip_len = int.from_bytes(b[16:18], "big")
             if b[23] == 6 and len(b) >= 14 + ihl + 13:
-                total += ip_len - ihl - (b[14 + ihl + 12] >> 4) * 4
+                payload += ip_len - ihl - (b[14 + ihl + 12] >> 4) * 4
             elif b[23] == 17:
-                total += ip_len - ihl - 8
+                payload += ip_len - ihl - 8
 
 
 # ---- testpmd -----------------------------------------------------------------
 
 def run_testpmd(o, files, label):
-    frames = sum(pcap_frames(f) for f in files)
+    frames = sum(pcap_frames(f)[0] for f in files)
     pre = Prefix()
     argv = ["stdbuf", "-oL", o.testpmd, *EAL_MEM, "--file-prefix", pre.name,
             "--lcores", "0@0,1@1", *vdevs(files), "--", "--forward-mode=rxonly",
@@ -449,7 +436,8 @@ def main():
         if name == "kafka":
             v = med(x["vbps"] for x in L["dp1"])
             vc = med(x["vbps"] / max(x["cpu"], 1e-9) for x in L["dp1"])
-            pl = pcap_payload(K)
+            n, payload = pcap_frames(K)
+            pl = payload / n
             say(f"figure: kafka: 1 worker {v / 1e9:.3f} Gbit/s of record values per "
                 f"wall second, {vc / 1e9:.3f} per CPU-second of the process; "
                 f"{d1 * pl * 8 / 1e9:.3f} Gbit/s of TCP payload (the Produce "
