@@ -8,7 +8,9 @@
 #define ST_JSON_INTERNAL_H
 
 #include <locale.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataplane/json/json.h"
 #include "dataplane/sketch/schema.h"
@@ -78,6 +80,72 @@ const uint8_t *st_json_check_utf8(const uint8_t *p, const uint8_t *end,
  * returns the decoded length or SIZE_MAX when it does not fit. */
 size_t st_json_decode(const uint8_t *p, const uint8_t *close, uint8_t *out,
 		      size_t cap);
+
+/* The number grammar, shared by the builds (no SIMD in it) and the shape
+ * templates (json_tmpl.c). */
+#define JSON_SHARED static inline __attribute__((always_inline))
+
+JSON_SHARED bool json_is_digit(uint8_t c)
+{
+	return (uint8_t)(c - '0') < 10;
+}
+
+/* The first non-digit in [p, end), or end; eight bytes at a time. */
+JSON_SHARED const uint8_t *json_skip_digits(const uint8_t *p,
+					 const uint8_t *end)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t high = 0xf0f0f0f0f0f0f0f0ull, d0 = 0x3030303030303030ull;
+
+	while (end - p >= 8) {
+		uint64_t x, not_digit;
+
+		memcpy(&x, p, 8);
+		/* a byte is a digit when it is 0x3_ and adding 6 keeps it 0x3_;
+		 * a carry out of a byte >= 0xfa only disturbs bytes after it,
+		 * and that byte is itself a non-digit */
+		not_digit = ((x & high) ^ d0) |
+			    (((x + 0x0606060606060606ull) & high) ^ d0);
+		if (not_digit)
+			return p + (__builtin_ctzll(not_digit) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && json_is_digit(*p))
+		p++;
+	return p;
+}
+
+/* RFC 8259 §6: [ minus ] int [ frac ] [ exp ].  p at '-' or a digit. */
+JSON_SHARED const uint8_t *json_scan_number(const uint8_t *p,
+					 const uint8_t *end)
+{
+	if (*p == '-' && ++p == end)
+		return NULL;
+	if (*p == '0')
+		p++;
+	else if (json_is_digit(*p))
+		p = json_skip_digits(p + 1, end);
+	else
+		return NULL;
+	if (p < end && *p == '.') {
+		if (++p == end || !json_is_digit(*p))
+			return NULL;
+		p = json_skip_digits(p + 1, end);
+	}
+	if (p < end && (*p | 0x20) == 'e') {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p == end || !json_is_digit(*p))
+			return NULL;
+		p = json_skip_digits(p + 1, end);
+	}
+	/* "01", "1.2.3", "1e5e5", "-+1": a number cannot go on like this */
+	if (p < end && (json_is_digit(*p) || *p == '.' || *p == '+' ||
+			*p == '-' || (*p | 0x20) == 'e'))
+		return NULL;
+	return p;
+}
 
 /* A 6-bit digest of a decoded name: its length and first byte. */
 static inline unsigned st_json_name_bit(const uint8_t *name, size_t len)

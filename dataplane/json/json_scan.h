@@ -84,66 +84,6 @@ JSON_FN const uint8_t *json_scan_string(const uint8_t *p, const uint8_t *end,
 	}
 }
 
-JSON_FN bool json_is_digit(uint8_t c)
-{
-	return (uint8_t)(c - '0') < 10;
-}
-
-/* The first non-digit in [p, end), or end; eight bytes at a time. */
-JSON_FN const uint8_t *json_skip_digits(const uint8_t *p, const uint8_t *end)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t high = 0xf0f0f0f0f0f0f0f0ull, d0 = 0x3030303030303030ull;
-
-	while (end - p >= 8) {
-		uint64_t x, not_digit;
-
-		memcpy(&x, p, 8);
-		/* a byte is a digit when it is 0x3_ and adding 6 keeps it 0x3_;
-		 * a carry out of a byte >= 0xfa only disturbs bytes after it,
-		 * and that byte is itself a non-digit */
-		not_digit = ((x & high) ^ d0) |
-			    (((x + 0x0606060606060606ull) & high) ^ d0);
-		if (not_digit)
-			return p + (__builtin_ctzll(not_digit) >> 3);
-		p += 8;
-	}
-#endif
-	while (p < end && json_is_digit(*p))
-		p++;
-	return p;
-}
-
-/* RFC 8259 §6: [ minus ] int [ frac ] [ exp ].  p at '-' or a digit. */
-JSON_FN const uint8_t *json_scan_number(const uint8_t *p, const uint8_t *end)
-{
-	if (*p == '-' && ++p == end)
-		return NULL;
-	if (*p == '0')
-		p++;
-	else if (json_is_digit(*p))
-		p = json_skip_digits(p + 1, end);
-	else
-		return NULL;
-	if (p < end && *p == '.') {
-		if (++p == end || !json_is_digit(*p))
-			return NULL;
-		p = json_skip_digits(p + 1, end);
-	}
-	if (p < end && (*p | 0x20) == 'e') {
-		if (++p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p == end || !json_is_digit(*p))
-			return NULL;
-		p = json_skip_digits(p + 1, end);
-	}
-	/* "01", "1.2.3", "1e5e5", "-+1": a number cannot go on like this */
-	if (p < end && (json_is_digit(*p) || *p == '.' || *p == '+' ||
-			*p == '-' || (*p | 0x20) == 'e'))
-		return NULL;
-	return p;
-}
-
 /* Marks the pointers of `capture` not yet found as found at p. */
 JSON_FN uint16_t json_capture(struct st_json_value *values, uint16_t capture,
 			      uint8_t type, const uint8_t *text, size_t len)

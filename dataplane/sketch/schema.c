@@ -261,6 +261,36 @@ void st_schema_update(struct st_schema *s, uint64_t path_hash,
 		insert(s, slot, path_hash, path, path_len, type, 1, 0);
 }
 
+/* count updates at once; the same result as `count` st_schema_update()
+ * calls in a row (counts and overflow saturate as they do). */
+void st_schema_add(struct st_schema *s, uint64_t path_hash, const char *path,
+		   size_t path_len, uint8_t type, uint64_t count)
+{
+	struct st_schema_entry *e;
+	unsigned slot;
+
+	type &= SCHEMA_TYPES_KNOWN;
+	if (type == 0 || count == 0)
+		return;
+	slot = probe(s, path_hash);
+	if (s->index[slot] != 0) {
+		e = &s->entries[s->index[slot] - 1];
+		e->count = count > UINT64_MAX - e->count ? UINT64_MAX : e->count + count;
+		add_types(s, e, type);
+		return;
+	}
+	if (s->used == s->max_entries) {
+		s->overflow = count > UINT64_MAX - s->overflow ? UINT64_MAX
+							       : s->overflow + count;
+		return;
+	}
+	if (path_len > ST_SCHEMA_PATH_MAX)
+		insert(s, slot, path_hash, path, ST_SCHEMA_PATH_MAX, type, count,
+		       SCHEMA_FLAG_TRUNCATED);
+	else
+		insert(s, slot, path_hash, path, path_len, type, count, 0);
+}
+
 unsigned st_schema_size(const struct st_schema *s)
 {
 	return s->used;

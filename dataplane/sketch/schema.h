@@ -55,6 +55,11 @@ void st_schema_reset(struct st_schema *s);
 void st_schema_update(struct st_schema *s, uint64_t path_hash,
 		      const char *path, size_t path_len, uint8_t type);
 
+/* `count` occurrences at once: the same as that many st_schema_update()
+ * calls (json_tmpl.h owes the updates of documents it matched). */
+void st_schema_add(struct st_schema *s, uint64_t path_hash, const char *path,
+		   size_t path_len, uint8_t type, uint64_t count);
+
 unsigned st_schema_size(const struct st_schema *s);      /* entries in use */
 uint64_t st_schema_overflow(const struct st_schema *s);  /* updates lost to a full set */
 uint64_t st_schema_fingerprint(const struct st_schema *s);

@@ -27,6 +27,7 @@
 #include "dataplane/json/json.h"
 #include "dataplane/sketch/schema.h"
 #include "st_test.h"
+#include "tests/fuzz/json/fuzz_json_values.h"
 
 #define SCRATCH_BYTES (1u << 16)
 static uint8_t scratch[SCRATCH_BYTES];
@@ -54,22 +55,6 @@ static int full(const struct st_json_plan *plan, const char *doc, size_t len,
 {
 	return st_json_scan_level(ST_SIMD_SCALAR, plan, (const uint8_t *)doc,
 				  len, v, scratch2, SCRATCH_BYTES, NULL, NULL);
-}
-
-/* Same found / type / text bytes / length / number bits. */
-static bool same_values(const struct st_json_value *a,
-			const struct st_json_value *b, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		if (a[i].found != b[i].found || a[i].type != b[i].type ||
-		    a[i].text_len != b[i].text_len ||
-		    memcmp(&a[i].number, &b[i].number, sizeof(double)) != 0)
-			return false;
-		if (a[i].found && a[i].text_len &&
-		    memcmp(a[i].text, b[i].text, a[i].text_len) != 0)
-			return false;
-	}
-	return true;
 }
 
 /* One expected value: type 0 = not found. */
@@ -192,7 +177,7 @@ static void test_hand_values(void)
 			}
 			for (unsigned i = 0; i < n; i++)
 				check_want(&v[i], &h->want[i]);
-			CU_ASSERT(same_values(v, ref, n));
+			CU_ASSERT(json_same_values(v, ref, n));
 		}
 		st_json_plan_destroy(plan);
 	}
@@ -616,7 +601,7 @@ static void test_equal_to_full_scan_on_corpus(void)
 				fprintf(stderr, "builds differ on: %.*s\n", (int)b.n, doc);
 				CU_FAIL("lazy builds differ");
 			}
-			if (rc_full == 0 && (rc != 0 || !same_values(v, ref, np))) {
+			if (rc_full == 0 && (rc != 0 || !json_same_values(v, ref, np))) {
 				fprintf(stderr, "lazy != full (%s, rc %d) on: %.*s\n",
 					st_simd_level_name(lv[l]), rc, (int)b.n, doc);
 				CU_FAIL("lazy differs from the full scan");

@@ -1,0 +1,105 @@
+/*
+ * Shape templates: the full JSON scan (json.h) without its cost for a
+ * stream whose records keep one shape.
+ *
+ * Most streams send records that differ only in their scalar values: the
+ * same member names in the same order, the same whitespace, the same
+ * nesting, a number where the last one had a number.  A template keeps one
+ * such document, accepted by st_json_scan(), as its skeleton (every byte
+ * that is not a string, number or literal value) and its value slots.  A
+ * later document matches when it is the skeleton with each slot replaced
+ * by a value of the slot's kind:
+ *   - string: a '"', then plain bytes (none '"', '\\', < 0x20 or >= 0x80:
+ *     no escape, no UTF-8 to validate), then '"';
+ *   - number: the RFC 8259 §6 grammar, the scanner's own code
+ *     (json_scan_number in json_internal.h);
+ *   - true / false / null: the template's literal itself.
+ * Such a document is valid, and st_json_scan() would give it the same walk
+ * (paths, types, walk limits) and capture the same slots, because every
+ * byte the walk and the pointer matching look at is in the skeleton and a
+ * value of one kind leaves the parser in the same state as any other of
+ * that kind.  So a match returns exactly what st_json_scan() returns (0,
+ * and the same found / type / text / length / number bits for every
+ * pointer) and owes the schema exactly the updates st_json_scan() would
+ * have made.  Those are not made one by one: the template counts the
+ * documents it matched and st_json_tmpl_flush() adds that many times its
+ * per-document counts (st_schema_add), which leaves the schema set as the
+ * one-by-one updates would, provided each path of the template is already
+ * in the set or the set is full, i.e. the template was learnt from a
+ * document scanned into this same set, which the caller guarantees by
+ * flushing and forgetting its templates whenever it resets or swaps the
+ * set.  Anything else is not a match (0): the caller scans the document.
+ * tests/dataplane/json/test_json_tmpl.c and the json_tmpl fuzz target
+ * compare matches with st_json_scan().
+ *
+ * Not learnt (st_json_tmpl_learn() false): documents longer than
+ * ST_JSON_TMPL_DOC_MAX, with more than ST_JSON_TMPL_SLOTS_MAX values, more
+ * than ST_JSON_TMPL_PATHS_MAX distinct paths or a path of
+ * ST_SCHEMA_PATH_MAX bytes or more, nesting deeper than 64, or whose plan
+ * captures a container or a string written with escapes.
+ *
+ * Memory: one template is about 4 KiB, allocated once.  A template belongs
+ * to one thread.
+ */
+#ifndef ST_JSON_TMPL_H
+#define ST_JSON_TMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataplane/json/json.h"
+
+struct st_schema;
+
+#define ST_JSON_TMPL_DOC_MAX 1024   /* bytes of a learnt document */
+#define ST_JSON_TMPL_SLOTS_MAX 64   /* scalar values in it */
+#define ST_JSON_TMPL_PATHS_MAX 24   /* distinct schema paths in it */
+
+struct st_json_tmpl;
+
+struct st_json_tmpl *st_json_tmpl_create(void);
+void st_json_tmpl_destroy(struct st_json_tmpl *t);  /* NULL: no-op */
+
+/*
+ * A schema set for st_json_tmpl_learn() to scan into (one per thread is
+ * enough; its content between calls means nothing).  NULL on ENOMEM.
+ */
+struct st_schema *st_json_tmpl_scratch_create(void);
+
+/*
+ * Learns `doc`, which st_json_scan(plan, doc, len, values, ...) has just
+ * accepted, `values` being what it returned.  Scans the document once more
+ * into `scratch` for its schema updates.  Drops what was owed and not
+ * flushed (flush first).  false: the document cannot be a template (file
+ * head); the template then matches nothing until a later learn succeeds.
+ */
+bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
+			const uint8_t *doc, size_t len,
+			const struct st_json_value *values,
+			struct st_schema *scratch);
+
+/*
+ * true: `doc` has the template's shape; `values` (st_json_plan_size(plan)
+ * entries, the plan given to learn) is written as st_json_scan() writes it,
+ * texts pointing into `doc`; `stats` (may be NULL) gets what st_json_scan()
+ * would add; the document's schema updates are owed until the next flush.
+ * false: not the same shape, or no template; nothing written.
+ */
+bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
+			const uint8_t *doc, size_t len,
+			struct st_json_value *values,
+			struct st_json_scan_stats *stats);
+
+/* Makes the owed schema updates in `schema` (the set the template was learnt
+ * into); the template keeps its shape. */
+void st_json_tmpl_flush(struct st_json_tmpl *t, struct st_schema *schema);
+
+/* Flushes into `schema` and forgets the shape (the set is about to be reset
+ * or swapped). */
+void st_json_tmpl_retire(struct st_json_tmpl *t, struct st_schema *schema);
+
+/* Documents matched since the last learn. */
+uint64_t st_json_tmpl_hits(const struct st_json_tmpl *t);
+
+#endif

@@ -1,0 +1,1328 @@
+/*
+ * Tests of the shape templates, st_json_tmpl_*() (json_tmpl.h).
+ * Oracles, all outside the code under test:
+ *   - values written out by hand for hand-written templates and documents
+ *     (numbers compared with the C compiler's conversion of the same
+ *     literal), and the hits and misses the file head promises: another
+ *     value of a slot's kind matches; other whitespace, another kind, an
+ *     escape, UTF-8 or a control byte in a string, another literal, an
+ *     invalid or cut document do not;
+ *   - the learn refusals of the file head, on both sides of each bound
+ *     (document bytes, values, distinct paths, path bytes) and for
+ *     captured containers and escaped strings;
+ *   - st_json_scan() (the full scan, tested in test_json.c) on every
+ *     match: the document must be one it accepts, with the same values,
+ *     and the match must add the stats the scan adds; a miss writes
+ *     nothing;
+ *   - st_json_scan() into a schema set for every document (the eager set)
+ *     against a set fed by scans on misses and flushes of matches: the two
+ *     sets (size, overflow, fingerprint, entries) and the stats must be
+ *     equal, on hand-made streams (nested objects, arrays of objects, the
+ *     walk limits, sets too small for the paths, a retire) and on a
+ *     generated corpus whose groups share one shape (one structure seed)
+ *     with other values (value seeds), a third of them mutated.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/compiler.h"
+#include "dataplane/json/json.h"
+#include "dataplane/json/json_tmpl.h"
+#include "dataplane/sketch/hash.h"
+#include "dataplane/sketch/schema.h"
+#include "st_test.h"
+#include "tests/fuzz/json/fuzz_json_values.h"
+
+#define SCRATCH_BYTES (1u << 16)
+static uint8_t scratch[SCRATCH_BYTES];        /* the scans under comparison */
+static uint8_t oracle_scratch[SCRATCH_BYTES]; /* checked_match()'s own scan */
+
+#define SET_MAX 64 /* the largest schema set compared here */
+
+/* A string literal as (pointer, length): embedded bytes kept, no NUL. */
+#define LIT(s) (s), (sizeof(s) - 1)
+
+/* ---- comparisons ---------------------------------------------------------- */
+
+static bool same_stats(const struct st_json_scan_stats *a,
+		       const struct st_json_scan_stats *b)
+{
+	return a->walk_depth_limited == b->walk_depth_limited &&
+	       a->walk_fields_limited == b->walk_fields_limited &&
+	       a->walk_path_limited == b->walk_path_limited &&
+	       a->schema_updates == b->schema_updates;
+}
+
+static void dump_set(const char *name, const struct st_schema *s)
+{
+	struct st_schema_entry e[SET_MAX];
+	size_t n = st_schema_entries(s, e, SET_MAX);
+
+	fprintf(stderr, "  %s: %u entries, overflow %llu, fingerprint %016llx\n",
+		name, st_schema_size(s),
+		(unsigned long long)st_schema_overflow(s),
+		(unsigned long long)st_schema_fingerprint(s));
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "    %016llx %-24.*s types %02x count %llu\n",
+			(unsigned long long)e[i].path_hash, (int)e[i].path_len,
+			e[i].path, e[i].type_mask,
+			(unsigned long long)e[i].count);
+}
+
+/* Size, overflow, fingerprint and every entry (hash, count, types, path). */
+static bool same_sets(const struct st_schema *a, const struct st_schema *b)
+{
+	struct st_schema_entry ea[SET_MAX], eb[SET_MAX];
+	size_t na, nb;
+
+	if (st_schema_size(a) != st_schema_size(b) ||
+	    st_schema_overflow(a) != st_schema_overflow(b) ||
+	    st_schema_fingerprint(a) != st_schema_fingerprint(b))
+		return false;
+	na = st_schema_entries(a, ea, SET_MAX);
+	nb = st_schema_entries(b, eb, SET_MAX);
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (ea[i].path_hash != eb[i].path_hash ||
+		    ea[i].count != eb[i].count ||
+		    ea[i].type_mask != eb[i].type_mask ||
+		    ea[i].path_len != eb[i].path_len ||
+		    memcmp(ea[i].path, eb[i].path, ea[i].path_len) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* A number value with this text, and the compiler's double for it. */
+static bool is_number(const struct st_json_value *v, const char *text,
+		      double d)
+{
+	size_t n = strlen(text);
+
+	return v->found && v->type == ST_JSON_NUMBER && v->text_len == n &&
+	       memcmp(v->text, text, n) == 0 &&
+	       memcmp(&v->number, &d, sizeof(d)) == 0;
+}
+
+/* A string (decoded text) or literal (raw text) value. */
+static bool is_text(const struct st_json_value *v, uint8_t type,
+		    const char *text, size_t n)
+{
+	static const double zero = 0.0;
+
+	return v->found && v->type == type && v->text_len == n &&
+	       (n == 0 || memcmp(v->text, text, n) == 0) &&
+	       memcmp(&v->number, &zero, sizeof(zero)) == 0;
+}
+
+/* Not found, written all-zero as st_json_scan() writes it. */
+static bool is_absent(const struct st_json_value *v)
+{
+	static const double zero = 0.0;
+
+	return !v->found && v->type == 0 && v->text == NULL &&
+	       v->text_len == 0 && memcmp(&v->number, &zero, sizeof(zero)) == 0;
+}
+
+/* ---- a template with its plan, checked against the full scan -------------- */
+
+struct rig {
+	struct st_json_plan *plan;
+	unsigned n;                   /* pointers */
+	struct st_json_tmpl *t;
+	struct st_schema *learn_set;  /* st_json_tmpl_scratch_create() */
+	struct st_schema *walk_set;   /* the oracle scans walk into it */
+	uint64_t hits;                /* checked matches since the last learn */
+};
+
+static void rig_open(struct rig *r, const char *const *ptrs, unsigned n)
+{
+	r->plan = st_json_plan_create(ptrs, n);
+	r->n = n;
+	r->t = st_json_tmpl_create();
+	r->learn_set = st_json_tmpl_scratch_create();
+	r->walk_set = st_schema_create(SET_MAX);
+	r->hits = 0;
+	CU_ASSERT_FATAL(r->plan && r->t && r->learn_set && r->walk_set);
+}
+
+static void rig_close(struct rig *r)
+{
+	st_schema_destroy(r->walk_set);
+	st_schema_destroy(r->learn_set);
+	st_json_tmpl_destroy(r->t);
+	st_json_plan_destroy(r->plan);
+}
+
+/* Learns `doc` with the values a scan of it returned. */
+static bool rig_learn_values(struct rig *r, const void *doc, size_t len,
+			     const struct st_json_value *v)
+{
+	r->hits = 0;
+	return st_json_tmpl_learn(r->t, r->plan, doc, len, v, r->learn_set);
+}
+
+/* Scans `doc` (into `set`, may be NULL), which must be valid, and learns it. */
+static bool rig_learn(struct rig *r, const void *doc, size_t len,
+		      struct st_schema *set)
+{
+	struct st_json_value v[ST_JSON_POINTERS_MAX];
+
+	CU_ASSERT_EQUAL_FATAL(st_json_scan(r->plan, doc, len, v, scratch,
+					   SCRATCH_BYTES, set, NULL), 0);
+	return rig_learn_values(r, doc, len, v);
+}
+
+/*
+ * st_json_tmpl_match(), checked: a hit is a document st_json_scan()
+ * accepts, with the same values, and the match adds to the stats what the
+ * scan adds (that is also added to *sum, which may be NULL); a miss writes
+ * neither values nor stats.  The hit counter follows the hits.
+ */
+static bool checked_match(struct rig *r, const void *doc, size_t len,
+			  struct st_json_value *v, struct st_json_scan_stats *sum)
+{
+	struct st_json_value ref[ST_JSON_POINTERS_MAX], untouched;
+	struct st_json_scan_stats st, base, ref_st = { 0 };
+	int rc;
+
+	memset(v, 0xa5, r->n * sizeof(*v));
+	memset(&untouched, 0xa5, sizeof(untouched));
+	memset(&base, 0x5a, sizeof(base));
+	st = base;
+	if (!st_json_tmpl_match(r->t, r->plan, doc, len, v, &st)) {
+		for (unsigned i = 0; i < r->n; i++)
+			CU_ASSERT(memcmp(&v[i], &untouched, sizeof(untouched)) == 0);
+		CU_ASSERT(same_stats(&st, &base));
+		return false;
+	}
+	r->hits++;
+	CU_ASSERT_EQUAL(st_json_tmpl_hits(r->t), r->hits);
+	st.walk_depth_limited -= base.walk_depth_limited;
+	st.walk_fields_limited -= base.walk_fields_limited;
+	st.walk_path_limited -= base.walk_path_limited;
+	st.schema_updates -= base.schema_updates;
+	st_schema_reset(r->walk_set);
+	rc = st_json_scan(r->plan, doc, len, ref, oracle_scratch, SCRATCH_BYTES,
+			  r->walk_set, &ref_st);
+	if (rc != 0 || !json_same_values(v, ref, r->n) || !same_stats(&st, &ref_st)) {
+		fprintf(stderr, "match differs from the full scan (%s) on: %.*s\n",
+			st_json_error_name(rc), (int)ST_MIN(len, 300),
+			(const char *)doc);
+		CU_FAIL("a match differs from st_json_scan()");
+	}
+	if (sum) {
+		sum->walk_depth_limited += st.walk_depth_limited;
+		sum->walk_fields_limited += st.walk_fields_limited;
+		sum->walk_path_limited += st.walk_path_limited;
+		sum->schema_updates += st.schema_updates;
+	}
+	return true;
+}
+
+/* checked_match() of a string expected to miss, naming it when it hits. */
+static void expect_miss(struct rig *r, const char *doc, size_t len)
+{
+	struct st_json_value v[ST_JSON_POINTERS_MAX];
+
+	if (checked_match(r, doc, len, v, NULL)) {
+		fprintf(stderr, "unexpected match: %.*s\n", (int)ST_MIN(len, 300), doc);
+		CU_FAIL("a document of another shape matched");
+	}
+}
+
+/* ---- hand cases ----------------------------------------------------------- */
+
+static void test_fresh_template_matches_nothing(void)
+{
+	static const char *const ptrs[] = { "/id" };
+	struct st_schema *set = st_schema_create(8);
+	struct st_json_value v[1];
+	struct rig r;
+
+	CU_ASSERT_FATAL(set != NULL);
+	rig_open(&r, ptrs, 1);
+	CU_ASSERT(!checked_match(&r, LIT("{}"), v, NULL));
+	CU_ASSERT(!checked_match(&r, LIT("{\"id\":1}"), v, NULL));
+	CU_ASSERT(!checked_match(&r, LIT(""), v, NULL));
+	CU_ASSERT_EQUAL(st_json_tmpl_hits(r.t), 0);
+	/* nothing owed: flush and retire leave the set as it is */
+	st_json_tmpl_flush(r.t, set);
+	st_json_tmpl_retire(r.t, set);
+	CU_ASSERT_EQUAL(st_schema_size(set), 0);
+	CU_ASSERT_EQUAL(st_schema_overflow(set), 0);
+	st_json_tmpl_destroy(NULL);
+	rig_close(&r);
+	st_schema_destroy(set);
+}
+
+static void test_number_slot(void)
+{
+	static const char *const ptrs[] = { "/id" };
+	static const char *const misses[] = {
+		"{\"id\":\"x\"}",      /* another kind */
+		"{\"id\": 42}",        /* other whitespace */
+		"{\"id\":042}",        /* not a number */
+		"{\"id\":42}x",        /* trailing data */
+		"{\"id\":4",           /* cut */
+		"{\"id\":-}",
+		"{\"id\":1.}",
+		"{\"id\":1e}",
+		"{\"id\":+1}",
+		"{\"id\":42} ",        /* trailing whitespace: other skeleton */
+		"{\"id\":true}",
+		"{\"id\":null}",
+		"{\"id\":[1]}",
+		"{\"ID\":42}",         /* another name */
+		"{\"id\":42,\"x\":1}",
+		"",                    /* empty document */
+		" ",
+	};
+	struct st_schema *set = st_schema_create(8);
+	struct st_json_value v[1];
+	struct rig r;
+
+	CU_ASSERT_FATAL(set != NULL);
+	rig_open(&r, ptrs, 1);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"id\":1}"), set));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":42}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "42", 42));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":1.5e3}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "1.5e3", 1.5e3));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":-0}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "-0", -0.0));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":-12.5E-2}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "-12.5E-2", -12.5E-2));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":0.1}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "0.1", 0.1));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":123456789012345678901}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "123456789012345678901", 123456789012345678901.0));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":9007199254740993}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "9007199254740993", 9007199254740993.0));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":1E+2}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "1E+2", 1E+2));
+	for (size_t i = 0; i < ST_ARRAY_SIZE(misses); i++)
+		expect_miss(&r, misses[i], strlen(misses[i]));
+	CU_ASSERT_EQUAL(st_json_tmpl_hits(r.t), 8);
+
+	/* whitespace is skeleton: the template's own is required */
+	CU_ASSERT_FATAL(rig_learn(&r, LIT(" { \"id\" :\t1 }\n"), set));
+	CU_ASSERT(checked_match(&r, LIT(" { \"id\" :\t-7 }\n"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "-7", -7));
+	expect_miss(&r, LIT("{\"id\":-7}"));
+	expect_miss(&r, LIT(" { \"id\" :\t-7 }"));
+	expect_miss(&r, LIT(" { \"id\" : -7 }\n"));
+
+	/* a number root */
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("1"), set));
+	expect_miss(&r, LIT(" 1"));
+	rig_close(&r);
+	st_schema_destroy(set);
+}
+
+static void test_string_and_literal_slots(void)
+{
+	static const char *const ptrs[] = { "/s", "/t", "/n", "/missing" };
+	static const char long_s[] = "a plain string longer than forty bytes, 0123456789";
+	static const char *const misses[] = {
+		"{\"s\":\"a\\\"b\",\"n\":null,\"t\":true}",     /* escaped quote */
+		"{\"s\":\"a\\u0041\",\"n\":null,\"t\":true}",   /* \u escape */
+		"{\"s\":\"caf\xc3\xa9\",\"n\":null,\"t\":true}", /* raw UTF-8 */
+		"{\"s\":\"a\x01\",\"n\":null,\"t\":true}",      /* control byte */
+		"{\"s\":\"a\xff\",\"n\":null,\"t\":true}",      /* bad UTF-8 */
+		"{\"s\":\"abc\",\"n\":null,\"t\":false}",       /* another literal */
+		"{\"s\":\"abc\",\"n\":\"null\",\"t\":true}",    /* a string */
+		"{\"s\":\"abc\",\"n\":nul,\"t\":true}",
+		"{\"s\":\"abc\",\"n\":null,\"t\":truex}",
+		"{\"s\":1,\"n\":null,\"t\":true}",
+		"{\"s\":\"abc,\"n\":null,\"t\":true}",          /* quote lost */
+		"{\"s\":\"abc\",\"n\":null,\"t\":true",         /* cut */
+		"{\"s\":\"abc",
+	};
+	char doc[256];
+	struct st_json_value v[4], ref[4];
+	struct rig r;
+	int n;
+
+	rig_open(&r, ptrs, 4);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"s\":\"abc\",\"n\":null,\"t\":true}"), NULL));
+	n = snprintf(doc, sizeof(doc), "{\"s\":\"%s\",\"n\":null,\"t\":true}", long_s);
+	CU_ASSERT(checked_match(&r, doc, (size_t)n, v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, long_s, strlen(long_s)));
+	CU_ASSERT(v[0].text == (const uint8_t *)doc + 6);  /* zero copy */
+	CU_ASSERT(is_text(&v[1], ST_JSON_TRUE, "true", 4));
+	CU_ASSERT(is_text(&v[2], ST_JSON_NULL, "null", 4));
+	CU_ASSERT(is_absent(&v[3]));
+	CU_ASSERT_EQUAL_FATAL(st_json_scan(r.plan, (const uint8_t *)doc, (size_t)n,
+					   ref, scratch, SCRATCH_BYTES, NULL, NULL), 0);
+	CU_ASSERT(is_absent(&ref[3]));
+	/* the empty string, and bytes that are plain: DEL, '~', '/', ' ' */
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"\",\"n\":null,\"t\":true}"), v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, "", 0));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"\x7f~/ }\",\"n\":null,\"t\":true}"),
+				v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, "\x7f~/ }", 5));
+	for (size_t i = 0; i < ST_ARRAY_SIZE(misses); i++)
+		expect_miss(&r, misses[i], strlen(misses[i]));
+
+	/* a template whose captured string is empty */
+	CU_ASSERT(rig_learn(&r, LIT("{\"s\":\"\",\"n\":null,\"t\":true}"), NULL));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"xyz\",\"n\":null,\"t\":true}"), v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, "xyz", 3));
+
+	/* an escape in a string that is not captured: the template takes it,
+	 * and a plain string there matches */
+	CU_ASSERT(rig_learn(&r, LIT("{\"s\":\"abc\",\"x\":\"a\\nb\",\"n\":null,\"t\":false}"),
+			    NULL));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"d\",\"x\":\"plain\",\"n\":null,\"t\":false}"),
+				v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, "d", 1));
+	CU_ASSERT(is_text(&v[1], ST_JSON_FALSE, "false", 5));
+	expect_miss(&r, LIT("{\"s\":\"d\",\"x\":\"a\\nb\",\"n\":null,\"t\":false}"));
+	rig_close(&r);
+}
+
+/*
+ * A string slot's end, around the 16-byte windows of the matcher's string
+ * loop and its tail (the last 16 bytes of the document, or byte by byte in
+ * a document shorter than that): a plain string of L = 0..80 bytes matches
+ * with the exact text, and with a stop byte at any offset (quote, escape,
+ * UTF-8, control byte, stray byte >= 0x80) it does not.  The string comes
+ * first, last, and as the whole document.
+ */
+static void test_string_stops_at_every_offset(void)
+{
+	static const struct {
+		const char *ptr, *tmpl, *fmt; /* fmt: %.*s%s%.*s is the string */
+	} shapes[] = {
+		{ "/s", "{\"s\":\"t\",\"k\":1}", "{\"s\":\"%.*s%s%.*s\",\"k\":2}" },
+		{ "/s", "{\"k\":1,\"s\":\"t\"}", "{\"k\":2,\"s\":\"%.*s%s%.*s\"}" },
+		{ "", "\"t\"", "\"%.*s%s%.*s\"" },
+	};
+	static const char plain[] = "abcdefghijklm ~/{}[]:,\x7f" "0123456789";
+	static const char *const stops[] = { "\"", "\\t", "\\\"", "\xc3\xa9",
+					     "\x01", "\x1f", "\x80", "\xff" };
+	char text[128], doc[256];
+	struct st_json_value v[1];
+	unsigned hits = 0, misses = 0;
+
+	for (size_t sh = 0; sh < ST_ARRAY_SIZE(shapes); sh++) {
+		struct rig r;
+
+		rig_open(&r, &shapes[sh].ptr, 1);
+		CU_ASSERT_FATAL(rig_learn(&r, shapes[sh].tmpl,
+					  strlen(shapes[sh].tmpl), NULL));
+		for (unsigned len = 0; len <= 80; len++) {
+			int n;
+
+			for (unsigned i = 0; i < len; i++)
+				text[i] = plain[(i * 7 + len) % (sizeof(plain) - 1)];
+			n = snprintf(doc, sizeof(doc), shapes[sh].fmt, (int)len,
+				     text, "", 0, "");
+			hits += checked_match(&r, doc, (size_t)n, v, NULL);
+			CU_ASSERT(is_text(&v[0], ST_JSON_STRING, text, len));
+			for (unsigned at = 0; at < len; at++) {
+				for (size_t k = 0; k < ST_ARRAY_SIZE(stops); k++) {
+					n = snprintf(doc, sizeof(doc), shapes[sh].fmt,
+						     (int)at, text, stops[k],
+						     (int)(len - at - 1),
+						     text + at + 1);
+					expect_miss(&r, doc, (size_t)n);
+					misses++;
+				}
+			}
+		}
+		CU_ASSERT_EQUAL(st_json_tmpl_hits(r.t), 81);
+		rig_close(&r);
+	}
+	CU_ASSERT_EQUAL(hits, 3 * 81);
+	CU_ASSERT(misses > 3 * 25000);
+}
+
+static void test_duplicate_names(void)
+{
+	static const char *const ptrs[] = { "/a", "/b/c", "/b/d" };
+	static const char doc[] = "{\"a\":1,\"a\":2,\"b\":{\"c\":3},\"b\":{\"c\":4,\"d\":5}}";
+	struct st_json_value v[3];
+	struct rig r;
+
+	rig_open(&r, ptrs, 3);
+	CU_ASSERT_EQUAL_FATAL(st_json_scan(r.plan, (const uint8_t *)doc,
+					   sizeof(doc) - 1, v, scratch,
+					   SCRATCH_BYTES, NULL, NULL), 0);
+	CU_ASSERT(is_number(&v[0], "1", 1));  /* the first wins */
+	CU_ASSERT(is_number(&v[1], "3", 3));
+	CU_ASSERT(is_number(&v[2], "5", 5));
+	CU_ASSERT_FATAL(rig_learn_values(&r, doc, sizeof(doc) - 1, v));
+	CU_ASSERT(checked_match(&r, LIT("{\"a\":5,\"a\":6,\"b\":{\"c\":7},"
+					"\"b\":{\"c\":8,\"d\":9}}"), v, NULL));
+	CU_ASSERT(is_number(&v[0], "5", 5));
+	CU_ASSERT(is_number(&v[1], "7", 7));
+	CU_ASSERT(is_number(&v[2], "9", 9));
+	expect_miss(&r, LIT("{\"a\":5,\"b\":6,\"b\":{\"c\":7},\"b\":{\"c\":8,\"d\":9}}"));
+	rig_close(&r);
+}
+
+static void test_array_index(void)
+{
+	static const char *const ptrs[] = { "/tags/1", "/tags/0", "/tags/2" };
+	struct st_json_value v[3];
+	struct rig r;
+
+	rig_open(&r, ptrs, 3);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"tags\":[\"x\",\"y\"]}"), NULL));
+	CU_ASSERT(checked_match(&r, LIT("{\"tags\":[\"p\",\"q\"]}"), v, NULL));
+	CU_ASSERT(is_text(&v[0], ST_JSON_STRING, "q", 1));
+	CU_ASSERT(is_text(&v[1], ST_JSON_STRING, "p", 1));
+	CU_ASSERT(is_absent(&v[2]));
+	expect_miss(&r, LIT("{\"tags\":[\"p\"]}"));
+	expect_miss(&r, LIT("{\"tags\":[\"p\",\"q\",\"r\"]}"));
+	expect_miss(&r, LIT("{\"tags\":[\"p\",1]}"));
+	expect_miss(&r, LIT("{\"tags\":{\"0\":\"p\",\"1\":\"q\"}}"));
+	rig_close(&r);
+}
+
+/* Numbers and strings far longer than the template's own. */
+static void test_long_values(void)
+{
+	static const char *const ptrs[] = { "/s", "/n" };
+	static char doc[8192], digits[1200];
+	struct st_json_value v[2];
+	struct rig r;
+	int n;
+
+	rig_open(&r, ptrs, 2);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"s\":\"a\",\"n\":1}"), NULL));
+	n = sprintf(doc, "{\"s\":\"");
+	memset(doc + n, 'z', 5000);
+	n += 5000;
+	n += sprintf(doc + n, "\",\"n\":7}");
+	CU_ASSERT(checked_match(&r, doc, (size_t)n, v, NULL));
+	CU_ASSERT(v[0].found && v[0].text_len == 5000);
+	CU_ASSERT(is_number(&v[1], "7", 7));
+
+	/* more than ST_JSON_NUMBER_TEXT_MAX digits: NAN */
+	memset(digits, '9', 1100);
+	n = sprintf(doc, "{\"s\":\"a\",\"n\":%.*s}", 1100, digits);
+	CU_ASSERT(checked_match(&r, doc, (size_t)n, v, NULL));
+	CU_ASSERT(v[1].found && v[1].type == ST_JSON_NUMBER &&
+		  v[1].text_len == 1100 && isnan(v[1].number));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"a\",\"n\":1e400}"), v, NULL));
+	CU_ASSERT(is_number(&v[1], "1e400", HUGE_VAL));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"a\",\"n\":-1e400}"), v, NULL));
+	CU_ASSERT(is_number(&v[1], "-1e400", -HUGE_VAL));
+	CU_ASSERT(checked_match(&r, LIT("{\"s\":\"a\",\"n\":2.5e-320}"), v, NULL));
+	CU_ASSERT(is_number(&v[1], "2.5e-320", 2.5e-320));
+	rig_close(&r);
+}
+
+/* ---- what cannot be learnt ------------------------------------------------ */
+
+/* Learns `doc` with one pointer; the outcome must be `learnable`.  A
+ * template learnt before is forgotten by a refused learn, and a learnt
+ * document matches itself. */
+static void check_learn(const char *ptr, const char *doc, size_t len,
+			bool learnable)
+{
+	struct st_json_value v[1];
+	struct rig r;
+	bool learnt;
+
+	rig_open(&r, &ptr, 1);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("0"), NULL));
+	CU_ASSERT(checked_match(&r, LIT("7"), v, NULL));
+	learnt = rig_learn(&r, doc, len, NULL);
+	if (learnt != learnable)
+		fprintf(stderr, "learn %s (pointer \"%s\"): %.*s...\n",
+			learnt ? "took" : "refused", ptr, (int)ST_MIN(len, 80), doc);
+	CU_ASSERT_EQUAL(learnt, learnable);
+	if (!learnable) {
+		expect_miss(&r, doc, len);
+		expect_miss(&r, LIT("7"));
+	} else if (!memchr(doc, '\\', len)) {
+		/* (a string with escapes is a slot a match fills plainly) */
+		CU_ASSERT(checked_match(&r, doc, len, v, NULL));
+	}
+	rig_close(&r);
+}
+
+/* A document of `head`, then `n` times `unit` (joined by `sep`), then `tail`. */
+static size_t repeat_doc(char *out, size_t cap, const char *head,
+			 const char *unit, const char *sep, unsigned n,
+			 const char *tail)
+{
+	size_t len = (size_t)snprintf(out, cap, "%s", head);
+
+	for (unsigned i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s",
+					i ? sep : "", unit);
+	len += (size_t)snprintf(out + len, cap - len, "%s", tail);
+	CU_ASSERT_FATAL(len < cap);
+	return len;
+}
+
+static void test_learn_refusals(void)
+{
+	static const struct {
+		const char *ptr, *doc;
+		bool learnable;
+	} cases[] = {
+		{ "/user", "{\"user\":{\"id\":1}}", false },   /* an object */
+		{ "/tags", "{\"tags\":[1,2]}", false },         /* an array */
+		{ "", "{\"a\":1}", false },                     /* the document */
+		{ "", "[]", false },
+		{ "/id", "{\"id\":\"a\\nb\"}", false },         /* escapes */
+		{ "/id", "{\"id\":\"\\u0041\"}", false },
+		{ "/user/id", "{\"user\":{\"id\":1}}", true },
+		{ "/id", "{\"id\":\"ab\",\"n\":\"a\\nb\"}", true },
+		{ "", "42", true },                             /* scalar roots */
+		{ "", "\"abc\"", true },
+		{ "", "null", true },
+		{ "/x", "{}", true },
+	};
+	static char doc[8192], name[128];
+	size_t len;
+
+	for (size_t i = 0; i < ST_ARRAY_SIZE(cases); i++)
+		check_learn(cases[i].ptr, cases[i].doc, strlen(cases[i].doc),
+			    cases[i].learnable);
+
+	/* document bytes: {"s":"xx...x"} of 1024 and 1025 bytes */
+	for (unsigned extra = 0; extra <= 1; extra++) {
+		len = (size_t)sprintf(doc, "{\"s\":\"");
+		memset(doc + len, 'x', ST_JSON_TMPL_DOC_MAX - 8 + extra);
+		len += ST_JSON_TMPL_DOC_MAX - 8 + extra;
+		len += (size_t)sprintf(doc + len, "\"}");
+		CU_ASSERT_EQUAL(len, ST_JSON_TMPL_DOC_MAX + extra);
+		check_learn("/s", doc, len, extra == 0);
+	}
+	/* values: an array of 64 and 65 numbers */
+	for (unsigned extra = 0; extra <= 1; extra++) {
+		len = repeat_doc(doc, sizeof(doc), "[", "1", ",",
+				 ST_JSON_TMPL_SLOTS_MAX + extra, "]");
+		check_learn("/0", doc, len, extra == 0);
+	}
+	/* distinct paths: 24 and 25 members */
+	for (unsigned extra = 0; extra <= 1; extra++) {
+		len = (size_t)sprintf(doc, "{");
+		for (unsigned i = 0; i < ST_JSON_TMPL_PATHS_MAX + extra; i++)
+			len += (size_t)sprintf(doc + len, "%s\"k%02u\":%u",
+					       i ? "," : "", i, i);
+		len += (size_t)sprintf(doc + len, "}");
+		check_learn("/k00", doc, len, extra == 0);
+	}
+	/* path bytes: "/" and a name of 62 bytes is 63 bytes, 63 is too long;
+	 * the same under a parent, and a path far longer */
+	for (unsigned extra = 0; extra <= 1; extra++) {
+		memset(name, 'n', sizeof(name));
+		len = (size_t)sprintf(doc, "{\"%.*s\":1}",
+				      ST_SCHEMA_PATH_MAX - 2 + (int)extra, name);
+		check_learn("/x", doc, len, extra == 0);
+		len = (size_t)sprintf(doc, "{\"a\":{\"%.*s\":1}}",
+				      ST_SCHEMA_PATH_MAX - 4 + (int)extra, name);
+		check_learn("/a/x", doc, len, extra == 0);
+	}
+	len = (size_t)sprintf(doc, "{\"%.*s\":1}", 100, name);
+	check_learn("/x", doc, len, false);
+	/* more paths than a template holds, learnt with a scratch set big
+	 * enough for them all: still refused */
+	{
+		const char *ptr = "/k00";
+		struct st_json_plan *plan = st_json_plan_create(&ptr, 1);
+		struct st_schema *big = st_schema_create(64);
+		struct st_json_tmpl *t = st_json_tmpl_create();
+		struct st_json_value v[1];
+
+		CU_ASSERT_FATAL(plan && big && t);
+		len = (size_t)sprintf(doc, "{");
+		for (unsigned i = 0; i < 30; i++)
+			len += (size_t)sprintf(doc + len, "%s\"k%02u\":%u", i ? "," : "", i, i);
+		len += (size_t)sprintf(doc + len, "}");
+		CU_ASSERT_EQUAL_FATAL(st_json_scan(plan, (const uint8_t *)doc, len, v,
+						   scratch, SCRATCH_BYTES, NULL, NULL), 0);
+		CU_ASSERT_FALSE(st_json_tmpl_learn(t, plan, (const uint8_t *)doc, len,
+						   v, big));
+		st_json_tmpl_destroy(t);
+		st_schema_destroy(big);
+		st_json_plan_destroy(plan);
+	}
+	/* nesting 65 deep (its walked paths are too long as well) */
+	len = repeat_doc(doc, sizeof(doc), "", "[", "", 65, "1");
+	len += (size_t)sprintf(doc + len, "%.*s", 65,
+			       "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+			       "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	check_learn("/0", doc, len, false);
+}
+
+/* ---- owed updates by hand ------------------------------------------------- */
+
+static uint64_t count_of(const struct st_schema *set, const char *path)
+{
+	const struct st_schema_entry *e =
+		st_schema_find(set, st_hash64(path, strlen(path)));
+
+	return e ? e->count : 0;
+}
+
+static void test_flush_learn_retire(void)
+{
+	static const char *const ptrs[] = { "/id" };
+	struct st_schema *set = st_schema_create(8);
+	const struct st_schema_entry *e;
+	struct st_json_value v[1];
+	struct rig r;
+
+	CU_ASSERT_FATAL(set != NULL);
+	rig_open(&r, ptrs, 1);
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"id\":1,\"ok\":true}"), set));
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 1);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT(checked_match(&r, LIT("{\"id\":2,\"ok\":true}"), v, NULL));
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 1);   /* owed until the flush */
+	st_json_tmpl_flush(r.t, set);
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 4);
+	CU_ASSERT_EQUAL(count_of(set, "/ok"), 4);
+	e = st_schema_find(set, st_hash64("/ok", 3));
+	CU_ASSERT(e && e->type_mask == ST_JSON_TRUE);
+	st_json_tmpl_flush(r.t, set);               /* nothing more owed */
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 4);
+	CU_ASSERT_EQUAL(st_json_tmpl_hits(r.t), 3); /* kept by a flush */
+
+	/* a learn drops what is owed and resets the hit count */
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":3,\"ok\":true}"), v, NULL));
+	CU_ASSERT_FATAL(rig_learn(&r, LIT("{\"id\":9,\"ok\":true}"), set));
+	CU_ASSERT_EQUAL(st_json_tmpl_hits(r.t), 0);
+	st_json_tmpl_flush(r.t, set);
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 5);
+
+	/* a retire flushes, then the template matches nothing */
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":3,\"ok\":true}"), v, NULL));
+	CU_ASSERT(checked_match(&r, LIT("{\"id\":4,\"ok\":true}"), v, NULL));
+	st_json_tmpl_retire(r.t, set);
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 7);
+	expect_miss(&r, LIT("{\"id\":3,\"ok\":true}"));
+	st_json_tmpl_flush(r.t, set);
+	CU_ASSERT_EQUAL(count_of(set, "/id"), 7);
+	CU_ASSERT_EQUAL(st_schema_size(set), 2);
+	CU_ASSERT_EQUAL(st_schema_overflow(set), 0);
+	rig_close(&r);
+	st_schema_destroy(set);
+}
+
+/* ---- schema sets: eager scans against matches and flushes ----------------- */
+
+struct stream {
+	const char *name;
+	const char *ptrs[4];
+	unsigned n_ptrs;
+	bool learnable;        /* the first document can be a template */
+	const char *docs[16];  /* NULL-terminated */
+};
+
+struct stream_counts {
+	unsigned hits, misses;
+	bool first_learnt;
+};
+
+/*
+ * The stream into two sets of `capacity` entries: `eager` gets a scan of
+ * every document; `lazy` a scan of the first valid one, which is learnt,
+ * then a match of each later one or, on a miss, a scan (when `relearn`,
+ * an accepted scan is followed by a flush and a learn of that document).
+ * Before document `retire_at` the template is retired, both sets are
+ * compared and reset, and the next valid document is learnt anew.  At the
+ * end, after a flush, the sets and stats must be equal.
+ */
+static void run_stream(const struct stream *s, unsigned capacity,
+		       unsigned retire_at, bool relearn, struct stream_counts *c)
+{
+	struct st_schema *eager = st_schema_create(capacity);
+	struct st_schema *lazy = st_schema_create(capacity);
+	struct st_json_scan_stats se = { 0 }, sl = { 0 };
+	struct st_json_value v[ST_JSON_POINTERS_MAX];
+	bool first = true, equal;
+	struct rig r;
+
+	CU_ASSERT_FATAL(eager && lazy);
+	rig_open(&r, s->ptrs, s->n_ptrs);
+	memset(c, 0, sizeof(*c));
+	for (unsigned i = 0; s->docs[i]; i++) {
+		const char *d = s->docs[i];
+		size_t len = strlen(d);
+		int rc, rc_lazy;
+
+		if (i == retire_at) {
+			st_json_tmpl_retire(r.t, lazy);
+			CU_ASSERT(same_sets(eager, lazy));
+			st_schema_reset(eager);
+			st_schema_reset(lazy);
+			first = true;
+		}
+		rc = st_json_scan(r.plan, (const uint8_t *)d, len, v, scratch,
+				  SCRATCH_BYTES, eager, &se);
+		if (!first) {
+			if (checked_match(&r, d, len, v, &sl)) {
+				c->hits++;
+				continue;
+			}
+			c->misses++;
+		}
+		rc_lazy = st_json_scan(r.plan, (const uint8_t *)d, len, v, scratch,
+				       SCRATCH_BYTES, lazy, &sl);
+		CU_ASSERT_EQUAL(rc_lazy, rc);
+		if (rc_lazy == 0 && (first || relearn)) {
+			bool learnt;
+
+			st_json_tmpl_flush(r.t, lazy);
+			learnt = rig_learn_values(&r, d, len, v);
+			if (i == 0)
+				c->first_learnt = learnt;
+			first = false;
+		}
+	}
+	st_json_tmpl_flush(r.t, lazy);
+	equal = same_sets(eager, lazy) && same_stats(&se, &sl);
+	if (!equal) {
+		fprintf(stderr, "stream %s (capacity %u, retire at %u, relearn %d):\n",
+			s->name, capacity, retire_at, relearn);
+		dump_set("eager", eager);
+		dump_set("templates", lazy);
+	}
+	CU_ASSERT(equal);
+	rig_close(&r);
+	st_schema_destroy(lazy);
+	st_schema_destroy(eager);
+}
+
+/* Every stream at three capacities, with and without a retire halfway,
+ * with and without relearning on a miss. */
+static void run_stream_everyway(const struct stream *s)
+{
+	static const unsigned capacities[] = { SET_MAX, 3, 2 };
+	unsigned ndocs = 0;
+
+	while (s->docs[ndocs])
+		ndocs++;
+	for (size_t k = 0; k < ST_ARRAY_SIZE(capacities); k++) {
+		for (unsigned mode = 0; mode < 4; mode++) {
+			struct stream_counts c;
+
+			run_stream(s, capacities[k], mode & 1 ? ndocs / 2 : UINT32_MAX,
+				   mode & 2, &c);
+			CU_ASSERT_EQUAL(c.first_learnt, s->learnable);
+			if (s->learnable)
+				CU_ASSERT(c.hits > 0);
+			CU_ASSERT(c.hits + c.misses > 0);
+		}
+	}
+}
+
+/* Appends `times` copies of `s` at *len. */
+static void append(char *out, size_t cap, size_t *len, const char *s,
+		unsigned times)
+{
+	for (unsigned i = 0; i < times; i++)
+		*len += (size_t)snprintf(out + *len, cap - *len, "%s", s);
+	CU_ASSERT_FATAL(*len < cap);
+}
+
+static void test_schema_equal_to_eager_scans(void)
+{
+	static char fields[4][2048], long_path[4][1024], deep[3][512], wide[3][1024];
+	static char name70[80], name600[620];
+	size_t n;
+
+	/* the walk's field limit: 260 elements in one template */
+	for (unsigned i = 0; i < 4; i++) {
+		n = 0;
+		append(fields[i], sizeof(fields[i]), &n, "{\"a\":[{}", 1);
+		append(fields[i], sizeof(fields[i]), &n, ",{}", ST_JSON_WALK_FIELDS_MAX + 3);
+		n += (size_t)snprintf(fields[i] + n, sizeof(fields[i]) - n,
+				      "],\"b\":%u}", i * 37);
+	}
+	/* the walk's path limit (a name of 600 bytes) in a template, and a
+	 * path of 70 bytes, which no template takes */
+	memset(name600, 'p', 600);
+	memset(name70, 'q', 70);
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(long_path[i], sizeof(long_path[i]),
+			 "{\"%s\":%u,\"x\":\"v%u\"}", i < 2 ? name600 : name70, i, i);
+	}
+	/* deeper than the walk: 40 objects of empty names (32 walked paths,
+	 * too many for a template), 40 arrays */
+	for (unsigned i = 0; i < 2; i++) {
+		n = 0;
+		append(deep[i], sizeof(deep[i]), &n, "{\"a\":1,\"d\":", 1);
+		append(deep[i], sizeof(deep[i]), &n, "{\"\":", 40);
+		append(deep[i], sizeof(deep[i]), &n, i ? "\"x\"" : "2", 1);
+		append(deep[i], sizeof(deep[i]), &n, "}", 41);
+	}
+	n = 0;
+	append(deep[2], sizeof(deep[2]), &n, "[", 40);
+	append(deep[2], sizeof(deep[2]), &n, "]", 40);
+	/* 24, 25 and 24 distinct paths */
+	for (unsigned w = 0; w < 3; w++) {
+		n = 0;
+		append(wide[w], sizeof(wide[w]), &n, "{", 1);
+		for (unsigned i = 0; i < ST_JSON_TMPL_PATHS_MAX + (w == 1); i++)
+			n += (size_t)snprintf(wide[w] + n, sizeof(wide[w]) - n,
+					      "%s\"f%u\":%u", i ? "," : "", i,
+					      i * (w + 1));
+		append(wide[w], sizeof(wide[w]), &n, "}", 1);
+	}
+
+	const struct stream streams[] = {
+		{ "flat", { "/id", "/name", "/ok" }, 3, true, {
+			"{\"id\":1,\"name\":\"a\",\"ok\":true}",
+			"{\"id\":2,\"name\":\"bob\",\"ok\":true}",
+			"{\"id\":3,\"name\":\"carol\",\"ok\":true}",
+			"{\"id\":4,\"name\":\"d\",\"ok\":false}",
+			"{\"id\":5,\"name\":\"e\\u00e9\",\"ok\":true}",
+			"{\"id\":6,\"name\":\"f\",\"ok\":true,\"x\":null}",
+			"{\"id\":7,\"name\":\"g\",\"ok\":tru}",
+			"{\"id\":8,\"name\":\"h\",\"ok\":true}",
+			"{\"id\":\"9\",\"name\":\"i\",\"ok\":true}",
+			"{\"id\":10,\"name\":\"j\",\"ok\":true}",
+			"{\"id\":11,\"name\":\"k\",\"ok\":true}",
+			"{\"id\":12,\"name\":\"l\",\"ok\":false}",
+			"{\"id\":13,\"name\":\"m\",\"ok\":false}",
+			NULL } },
+		{ "nested", { "/user/id", "/items/1/sku", "/items/0/qty" }, 3, true, {
+			"{\"user\":{\"id\":7,\"geo\":{\"lat\":1.5,\"lon\":-2}},"
+			"\"items\":[{\"sku\":\"A\",\"qty\":1},{\"sku\":\"B\",\"qty\":2}]}",
+			"{\"user\":{\"id\":8,\"geo\":{\"lat\":0,\"lon\":3e2}},"
+			"\"items\":[{\"sku\":\"C\",\"qty\":5},{\"sku\":\"D\",\"qty\":6}]}",
+			"{\"user\":{\"id\":9,\"geo\":null},"
+			"\"items\":[{\"sku\":\"C\",\"qty\":5},{\"sku\":\"D\",\"qty\":6}]}",
+			"{\"user\":{\"id\":10,\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"E\",\"qty\":1},{\"sku\":\"F\",\"qty\":2},"
+			"{\"sku\":\"G\",\"qty\":3}]}",
+			"{\"user\":{\"id\":11,\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"H\"},{\"sku\":\"I\",\"qty\":2,\"gift\":true}]}",
+			"{\"user\":{\"id\":12,\"geo\":{\"lat\":-1,\"lon\":-2}},"
+			"\"items\":[{\"sku\":\"J\",\"qty\":1},{\"sku\":\"K\",\"qty\":2}]}",
+			"{\"user\":{\"id\":13,\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"L\",\"qty\":1},{\"sku\":\"M\",\"qty\":2}]",
+			"{\"user\":{\"id\":\"u14\",\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"N\",\"qty\":1},{\"sku\":\"O\",\"qty\":2}]}",
+			"{\"user\":{\"id\":15,\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"P\",\"qty\":1.5},{\"sku\":\"Q\",\"qty\":2}]}",
+			"{\"user\":{\"id\":16,\"geo\":{\"lat\":1,\"lon\":2}},"
+			"\"items\":[{\"sku\":\"R\",\"qty\":1},{\"sku\":\"S\",\"qty\":2}]}",
+			NULL } },
+		{ "fields limit", { "/b" }, 1, true, {
+			fields[0], fields[1], "{\"a\":[],\"b\":1}", fields[2],
+			"{\"a\":[{}],\"b\":1}", fields[3], fields[1], NULL } },
+		{ "path limit", { "/x" }, 1, true, {
+			long_path[0], long_path[1], long_path[2], long_path[1],
+			long_path[3], long_path[0], NULL } },
+		{ "path too long first", { "/x" }, 1, false, {
+			long_path[2], long_path[3], long_path[0], long_path[1],
+			long_path[0], long_path[2], NULL } },
+		{ "deep", { "/a" }, 1, true, {
+			"{\"a\":1,\"d\":{}}", deep[0], "{\"a\":2,\"d\":{}}",
+			"{\"a\":3,\"d\":{}}", deep[1], deep[2], "{\"a\":4,\"d\":{}}",
+			"{\"a\":5,\"d\":{}}", deep[0], "{\"a\":6,\"d\":{}}", NULL } },
+		{ "deep first", { "/a" }, 1, false, {
+			deep[0], deep[1], "{\"a\":2,\"d\":{}}", deep[0],
+			"{\"a\":3,\"d\":{}}", deep[2], "{\"a\":4,\"d\":{}}", NULL } },
+		{ "24 paths", { "/f3" }, 1, true, {
+			wide[0], wide[1], wide[2], wide[0], "{\"f0\":1}", wide[2],
+			wide[0], wide[1], NULL } },
+		{ "25 paths", { "/f3" }, 1, false, {
+			wide[1], wide[0], wide[1], wide[2], "{\"f0\":1}", wide[1],
+			NULL } },
+		{ "scalar roots", { "" }, 1, true, {
+			"1", "2", "\"s\"", "3.5", "true", "[1]", "4", "null", "5",
+			NULL } },
+	};
+
+	for (size_t i = 0; i < ST_ARRAY_SIZE(streams); i++)
+		run_stream_everyway(&streams[i]);
+}
+
+/* ---- generated corpus ----------------------------------------------------- */
+
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static unsigned pick(uint64_t *s, unsigned n)
+{
+	return (unsigned)(next(s) % n);
+}
+
+/*
+ * Two generators: `shape` draws the structure (containers, member names,
+ * whitespace, the kind of each scalar) and `value` the content of each
+ * scalar, so that one shape seed with other value seeds gives documents of
+ * one shape with other values (or, now and then, a string with an escape
+ * or UTF-8, or a literal turned into another one or another kind).
+ */
+struct gen {
+	uint64_t shape, value;
+	char *p;
+	size_t n, cap;
+};
+
+static void put(struct gen *g, const char *s, size_t k)
+{
+	if (g->n + k < g->cap) {
+		memcpy(g->p + g->n, s, k);
+		g->n += k;
+	}
+}
+
+static void put_str(struct gen *g, const char *s)
+{
+	put(g, s, strlen(s));
+}
+
+static void gen_ws(struct gen *g)
+{
+	static const char *const ws[] = { "", "", "", "", " ", "\n", "\t ", "\r\n  " };
+
+	put_str(g, ws[pick(&g->shape, ST_ARRAY_SIZE(ws))]);
+}
+
+/* Plain bytes of 0..60 (both sides of the 16-byte string loop), now and
+ * then one escape or UTF-8 character among them. */
+static void gen_string(struct gen *g)
+{
+	static const char plain[] = "abcXYZ019 _-.~/{}[]:,\x7f";
+	static const char *const special[] = { "\\n", "\\\"", "\\\\", "\\/",
+		"\\u00e9", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac",
+		"\xf0\x9f\x98\x80" };
+	unsigned len = pick(&g->value, 61);
+	unsigned at = pick(&g->value, 10) == 0 ? pick(&g->value, len + 1) : ~0u;
+
+	put_str(g, "\"");
+	for (unsigned i = 0; i <= len; i++) {
+		if (i == at)
+			put_str(g, special[pick(&g->value, ST_ARRAY_SIZE(special))]);
+		if (i < len)
+			put(g, &plain[pick(&g->value, sizeof(plain) - 1)], 1);
+	}
+	put_str(g, "\"");
+}
+
+static void gen_number(struct gen *g)
+{
+	static const char *const fixed[] = { "0", "-1", "12.5", "1e3", "-0.0",
+		"1E+2", "-0", "0.5e-3", "123456789012345678901",
+		"1.7976931348623157e308", "1e400", "-2.5E-320",
+		"9007199254740993", "100000000000000000000000" };
+	char text[64];
+	/* one draw per statement: argument order is unspecified */
+	unsigned form = pick(&g->value, 4);
+	uint64_t bits = next(&g->value);
+	unsigned a = pick(&g->value, 2001), b = pick(&g->value, 100000);
+	int e = (int)pick(&g->value, 41) - 20;
+
+	switch (form) {
+	case 0:
+		put_str(g, fixed[a % ST_ARRAY_SIZE(fixed)]);
+		return;
+	case 1:
+		snprintf(text, sizeof(text), "%d", (int)a - 1000);
+		break;
+	case 2:
+		snprintf(text, sizeof(text), "%llu",
+			 (unsigned long long)(bits >> (b % 64)));
+		break;
+	default:
+		snprintf(text, sizeof(text), "%s%u.%ue%d", bits & 1 ? "-" : "",
+			 a % 1000, b, e);
+		break;
+	}
+	put_str(g, text);
+}
+
+static void gen_literal(struct gen *g, unsigned which)
+{
+	static const char *const lits[] = { "true", "false", "null" };
+
+	switch (pick(&g->value, 12)) {
+	case 0:
+		which = (which + 1 + pick(&g->value, 2)) % 3;
+		break;
+	case 1:
+		gen_number(g);
+		return;
+	case 2:
+		gen_string(g);
+		return;
+	}
+	put_str(g, lits[which]);
+}
+
+static void gen_value(struct gen *g, unsigned depth)
+{
+	static const char *const names[] = { "\"a\"", "\"b\"", "\"id\"", "\"0\"",
+		"\"1\"", "\"tags\"", "\"a/b\"", "\"\\u0061\"", "\"x\\\"y\"", "\"\"",
+		"\"caf\xc3\xa9\"" };
+	unsigned kind, n;
+
+	if (depth == 0)
+		kind = pick(&g->shape, 10) < 8 ? 0 : pick(&g->shape, 7);
+	else if (depth < 3)
+		kind = pick(&g->shape, 7);
+	else
+		kind = 3 + pick(&g->shape, 4);
+	switch (kind) {
+	case 0:
+	case 1:
+		n = pick(&g->shape, 5);
+		put_str(g, "{");
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				put_str(g, ",");
+			gen_ws(g);
+			put_str(g, names[pick(&g->shape, ST_ARRAY_SIZE(names))]);
+			gen_ws(g);
+			put_str(g, ":");
+			gen_ws(g);
+			gen_value(g, depth + 1);
+			gen_ws(g);
+		}
+		put_str(g, "}");
+		break;
+	case 2:
+		n = pick(&g->shape, 4);
+		put_str(g, "[");
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				put_str(g, ",");
+			gen_ws(g);
+			gen_value(g, depth + 1);
+			gen_ws(g);
+		}
+		put_str(g, "]");
+		break;
+	case 3:
+	case 4:
+		gen_string(g);
+		break;
+	case 5:
+		gen_number(g);
+		break;
+	default:
+		gen_literal(g, pick(&g->shape, 3));
+		break;
+	}
+}
+
+static size_t gen_doc(char *out, size_t cap, uint64_t shape, uint64_t value)
+{
+	struct gen g = { .shape = shape, .value = value, .p = out, .cap = cap };
+
+	gen_ws(&g);
+	gen_value(&g, 0);
+	gen_ws(&g);
+	return g.n;
+}
+
+/* A byte changed, dropped or doubled. */
+static size_t mutate(char *doc, size_t len, size_t cap, uint64_t *rng)
+{
+	static const char bytes[] = "{}[],:\"\\0e-.tx \x01\x80\xff";
+	size_t at;
+
+	if (len == 0)
+		return 0;
+	at = pick(rng, (unsigned)len);
+	switch (pick(rng, 3)) {
+	case 0:
+		doc[at] = bytes[pick(rng, sizeof(bytes) - 1)];
+		return len;
+	case 1:
+		memmove(doc + at, doc + at + 1, len - at - 1);
+		return len - 1;
+	default:
+		if (len + 1 >= cap)
+			return len;
+		memmove(doc + at + 1, doc + at, len - at);
+		return len + 1;
+	}
+}
+
+static const char *const corpus_ptrs[] = {
+	"/a", "/b", "/id", "/0", "/1", "/tags", "/a~1b", "/x\"y", "/",
+	"/caf\xc3\xa9", "/a/b", "/a/0", "/a/1", "/b/id", "/tags/0", "/tags/1",
+	"/a/a", "/b/0/id", "/0/1", "/id/tags/1", "/a/b/0",
+};
+
+/*
+ * A pointer for the plan: mostly a path the template's walk met, preferably
+ * one of scalars (an array's "*" turned into an index 0..2), so that most
+ * plans find values; else one of corpus_ptrs, found or not.
+ */
+static const char *corpus_ptr(uint64_t *rng, const struct st_schema_entry *e,
+			      size_t n, char out[ST_SCHEMA_PATH_MAX + 1])
+{
+	const uint8_t containers = ST_JSON_OBJECT | ST_JSON_ARRAY;
+	const struct st_schema_entry *pe = NULL;
+	size_t o = 0;
+
+	for (unsigned try = 0; n && try < 4; try++) {
+		pe = &e[pick(rng, (unsigned)n)];
+		if (!(pe->type_mask & containers))
+			break;
+	}
+	if (!pe || pe->path_len == ST_SCHEMA_PATH_MAX || pick(rng, 4) == 0)
+		return corpus_ptrs[pick(rng, ST_ARRAY_SIZE(corpus_ptrs))];
+	for (size_t i = 0; i < pe->path_len; i++) {
+		bool star = i > 0 && pe->path[i] == '*' && pe->path[i - 1] == '/' &&
+			    (i + 1 == pe->path_len || pe->path[i + 1] == '/');
+
+		out[o++] = star ? (char)('0' + pick(rng, 3)) : pe->path[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+struct corpus_counts {
+	unsigned variants, hits, valued_hits, misses, valid_misses, learns, refused;
+};
+
+/*
+ * One group: a template document A, a plan of 1..6 pointers (corpus_ptr(),
+ * from A's paths walked into `paths`), and `variants` documents of A's
+ * shape seed.  Every document goes to the eager set; A is scanned into the
+ * template set and learnt; a variant is matched (checked_match) or, on a
+ * miss, scanned into the template set and, when valid, learnt after a
+ * flush.  The two sets and stats must end equal.
+ */
+static void corpus_group(uint64_t *rng, unsigned group, unsigned variants,
+			 struct st_schema *paths, struct st_schema *eager,
+			 struct st_schema *lazy, struct corpus_counts *c)
+{
+	static char doc[1 << 14];
+	char ptr_text[6][ST_SCHEMA_PATH_MAX + 1];
+	const char *ptrs[6];
+	struct st_schema_entry e[SET_MAX];
+	unsigned np = 1 + pick(rng, 6);
+	uint64_t shape = next(rng);
+	struct st_json_scan_stats se = { 0 }, sl = { 0 };
+	struct st_json_value v[ST_JSON_POINTERS_MAX];
+	size_t len, ne;
+	struct rig r;
+	int rc;
+
+	len = gen_doc(doc, sizeof(doc), shape, next(rng));
+	st_schema_reset(paths);
+	CU_ASSERT_EQUAL_FATAL(st_json_scan(NULL, (const uint8_t *)doc, len, NULL,
+					   NULL, 0, paths, NULL), 0);
+	ne = st_schema_entries(paths, e, SET_MAX);
+	for (unsigned i = 0; i < np; i++)
+		ptrs[i] = corpus_ptr(rng, e, ne, ptr_text[i]);
+	rig_open(&r, ptrs, np);
+	st_schema_reset(eager);
+	st_schema_reset(lazy);
+
+	CU_ASSERT_EQUAL(st_json_scan(r.plan, (const uint8_t *)doc, len, v, scratch,
+				     SCRATCH_BYTES, eager, &se), 0);
+	rc = st_json_scan(r.plan, (const uint8_t *)doc, len, v, scratch,
+			  SCRATCH_BYTES, lazy, &sl);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	if (rig_learn_values(&r, doc, len, v))
+		c->learns++;
+	else
+		c->refused++;
+
+	for (unsigned k = 0; k < variants; k++) {
+		len = gen_doc(doc, sizeof(doc), shape, next(rng));
+		if (pick(rng, 3) == 0)
+			len = mutate(doc, len, sizeof(doc), rng);
+		c->variants++;
+		rc = st_json_scan(r.plan, (const uint8_t *)doc, len, v, scratch,
+				  SCRATCH_BYTES, eager, &se);
+		if (checked_match(&r, doc, len, v, &sl)) {
+			bool found = false;
+
+			for (unsigned i = 0; i < np; i++)
+				found |= v[i].found;
+			c->hits++;
+			c->valued_hits += found;
+			continue;
+		}
+		c->misses++;
+		CU_ASSERT_EQUAL(st_json_scan(r.plan, (const uint8_t *)doc, len, v,
+					     scratch, SCRATCH_BYTES, lazy, &sl), rc);
+		if (rc != 0)
+			continue;
+		c->valid_misses++;
+		st_json_tmpl_flush(r.t, lazy);
+		if (rig_learn_values(&r, doc, len, v))
+			c->learns++;
+		else
+			c->refused++;
+	}
+	st_json_tmpl_flush(r.t, lazy);
+	if (!same_sets(eager, lazy) || !same_stats(&se, &sl)) {
+		fprintf(stderr, "corpus group %u: the sets or stats differ\n", group);
+		dump_set("eager", eager);
+		dump_set("templates", lazy);
+		CU_FAIL("schema set of matches and flushes != eager scans");
+	}
+	rig_close(&r);
+}
+
+static void test_corpus_matches_equal_full_scan(void)
+{
+	const unsigned groups = 4000, variants = 8;
+	struct st_schema *paths = st_schema_create(SET_MAX);
+	struct st_schema *eager = st_schema_create(SET_MAX);
+	struct st_schema *lazy = st_schema_create(SET_MAX);
+	struct st_schema *small_eager = st_schema_create(3);
+	struct st_schema *small_lazy = st_schema_create(3);
+	struct corpus_counts c = { 0 };
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+	CU_ASSERT_FATAL(paths && eager && lazy && small_eager && small_lazy);
+	for (unsigned g = 0; g < groups; g++) {
+		bool small = g % 5 == 4;
+
+		corpus_group(&rng, g, variants, paths, small ? small_eager : eager,
+			     small ? small_lazy : lazy, &c);
+	}
+	printf("\n  corpus: %u variants, %u hits (%u with values found), "
+	       "%u misses (%u valid), %u learns, %u refused\n", c.variants,
+	       c.hits, c.valued_hits, c.misses, c.valid_misses, c.learns,
+	       c.refused);
+	/* not vacuous: many hits, most with values, many misses of both
+	 * kinds, many learns */
+	CU_ASSERT(c.hits * 10 > c.variants * 3);
+	CU_ASSERT(c.valued_hits * 3 > c.hits);
+	CU_ASSERT(c.misses * 10 > c.variants);
+	CU_ASSERT(c.valid_misses * 20 > c.variants);
+	CU_ASSERT(c.learns > groups);
+	CU_ASSERT(c.refused > 0);
+	st_schema_destroy(small_lazy);
+	st_schema_destroy(small_eager);
+	st_schema_destroy(lazy);
+	st_schema_destroy(eager);
+	st_schema_destroy(paths);
+}
+
+ST_TEST_MAIN("dataplane/json/json_tmpl",
+	     ST_TEST(test_fresh_template_matches_nothing),
+	     ST_TEST(test_number_slot),
+	     ST_TEST(test_string_and_literal_slots),
+	     ST_TEST(test_string_stops_at_every_offset),
+	     ST_TEST(test_duplicate_names),
+	     ST_TEST(test_array_index),
+	     ST_TEST(test_long_values),
+	     ST_TEST(test_learn_refusals),
+	     ST_TEST(test_flush_learn_retire),
+	     ST_TEST(test_schema_equal_to_eager_scans),
+	     ST_TEST(test_corpus_matches_equal_full_scan))
