@@ -27,6 +27,7 @@
 #include "dataplane/decode/decode.h"
 #include "dataplane/flow/flow.h"
 #include "dataplane/json/json.h"
+#include "dataplane/json/json_tmpl.h"
 #include "dataplane/sketch/hash.h"
 #include "dataplane/tcp/reasm.h"
 #include "dataplane/worker.h"
@@ -67,6 +68,10 @@ struct stream {
 	struct st_sset *spare;          /* double buffering: the published
 					 * epoch (the merger reads it), or NULL */
 	struct st_json_plan *plan;     /* JSON key fields, then numeric ones */
+	/* the shape of its records (json_tmpl.h), made at the first learn;
+	 * learnt again after shape_gap misses */
+	struct st_json_tmpl *shape;
+	uint32_t shape_misses, shape_gap;
 	uint64_t name_hash;
 	uint64_t last_frame;           /* frame serial that last counted */
 	bool active;                   /* anything in this epoch */
@@ -140,6 +145,8 @@ struct st_worker {
 	struct st_decode_stats decode;
 	struct st_codec_stats codec[ST_PROTO__COUNT];
 	struct st_json_scan_stats json;
+	struct st_schema *shape_scratch;  /* for st_json_tmpl_learn() */
+	uint64_t shape_hits, shape_learns, shape_refused;
 	uint64_t json_errors[ST_JSON_E__COUNT];
 	uint64_t drops[ST_WORKER_DROP__COUNT];
 	uint64_t udp_datagrams, tcp_segments;
@@ -532,6 +539,75 @@ static bool looks_like_json(const uint8_t *v, size_t len)
 	return false;
 }
 
+/*
+ * Learns the shape of the record just scanned (dataplane/json/json_tmpl.h).
+ * A template that matched fewer than SHAPE_PAID records doubles the misses
+ * before the next learn, up to SHAPE_GAP_MAX, so that a stream whose shapes
+ * keep changing pays one extra scan per SHAPE_GAP_MAX records at most; one
+ * that paid for itself brings the gap back to 1.
+ */
+#define SHAPE_PAID 8
+#define SHAPE_GAP_MAX 1024
+
+static void shape_learn(struct st_worker *w, struct stream *s,
+			struct st_schema *schema, const uint8_t *doc, size_t len)
+{
+	if (w->cfg.no_shape_templates)
+		return;
+	if (!s->shape) {
+		if (!w->shape_scratch &&
+		    !(w->shape_scratch = st_json_tmpl_scratch_create()))
+			return;
+		if (!(s->shape = st_json_tmpl_create()))
+			return;
+		s->shape_gap = 1;
+	} else {
+		s->shape_gap = st_json_tmpl_hits(s->shape) >= SHAPE_PAID ? 1 :
+			       ST_MIN(2 * s->shape_gap, SHAPE_GAP_MAX);
+		st_json_tmpl_flush(s->shape, schema);
+	}
+	s->shape_misses = 0;
+	w->shape_learns++;
+	if (!st_json_tmpl_learn(s->shape, s->plan, doc, len, w->values,
+				w->shape_scratch))
+		w->shape_refused++;
+}
+
+/* The full scan of a record's value, or its stream's shape template when
+ * the value matches it (the same result, json_tmpl.h). */
+static int scan_value(struct st_worker *w, struct stream *s,
+		      const uint8_t *doc, size_t len)
+{
+	struct st_schema *schema = st_sset_schema(s->set);
+	int rc;
+
+	if (s->shape && st_json_tmpl_match(s->shape, s->plan, doc, len,
+					   w->values, &w->json)) {
+		w->shape_hits++;
+		return 0;
+	}
+	rc = st_json_scan(s->plan, doc, len, w->values, w->scratch,
+			  sizeof(w->scratch), schema, &w->json);
+	if (rc == 0 && ++s->shape_misses >= s->shape_gap)
+		shape_learn(w, s, schema, doc, len);
+	return rc;
+}
+
+/* The template's owed schema updates go into the set about to be handed on,
+ * reset or swapped, and its shape is forgotten: the next epoch learns again
+ * into its own set (json_tmpl.h says why). */
+static void shapes_retire(struct st_worker *w)
+{
+	for (unsigned i = 0; i < w->n_streams; i++) {
+		struct stream *s = &w->streams[i];
+
+		if (s->shape)
+			st_json_tmpl_retire(s->shape, st_sset_schema(s->set));
+		s->shape_misses = 0;
+		s->shape_gap = 1;
+	}
+}
+
 static void record_fields(struct st_worker *w, struct stream *s,
 			  const struct st_record *r)
 {
@@ -553,9 +629,7 @@ static void record_fields(struct st_worker *w, struct stream *s,
 	rc = s->def.no_schema ?
 		st_json_scan_fields(s->plan, r->value, r->value_len, w->values,
 				    w->scratch, sizeof(w->scratch)) :
-		st_json_scan(s->plan, r->value, r->value_len, w->values,
-			     w->scratch, sizeof(w->scratch),
-			     st_sset_schema(s->set), &w->json);
+		scan_value(w, s, r->value, r->value_len);
 	if (rc < 0) {
 		c->parse_errors[ST_WORKER_PERR_JSON_INVALID]++;
 		if ((unsigned)-rc < ST_JSON_E__COUNT)
@@ -940,6 +1014,7 @@ unsigned st_worker_epoch_close(struct st_worker *w, uint64_t next_start_ns,
 	unsigned handed = 0;
 
 	STAGE_PUSH(w, ST_STAGE_EPOCH);
+	shapes_retire(w);
 	for (unsigned i = 0; i < w->n_streams; i++) {
 		struct stream *s = &w->streams[i];
 		struct st_worker_stream ws = {
@@ -976,6 +1051,7 @@ int st_worker_epoch_publish(struct st_worker *w, uint64_t end_ns)
 	if (released != seq)
 		return -EBUSY;
 	STAGE_PUSH(w, ST_STAGE_EPOCH);
+	shapes_retire(w);
 	for (unsigned i = 0; i < w->n_streams; i++) {
 		struct stream *s = &w->streams[i];
 		struct st_sset *t = s->spare;
@@ -1152,9 +1228,11 @@ void st_worker_destroy(struct st_worker *w)
 		st_sset_destroy(w->streams[i].set);
 		st_sset_destroy(w->streams[i].spare);
 		st_json_plan_destroy(w->streams[i].plan);
+		st_json_tmpl_destroy(w->streams[i].shape);
 	}
 	st_be_table_destroy(w->be);
 	st_be_table_destroy(w->be_spare);
+	st_schema_destroy(w->shape_scratch);
 	free(w->streams);
 	free(w->topics);
 	free(w);
@@ -1218,8 +1296,11 @@ int st_worker_stats_json(const struct st_worker *w, FILE *out)
 		names[i] = st_json_error_name((int)i);
 	json_counts(out, names, w->json_errors, ST_JSON_E__COUNT, 1);
 	fprintf(out, ",\"walk_depth_limited\":%" PRIu64 ",\"walk_fields_limited\":%" PRIu64
-		",\"walk_path_limited\":%" PRIu64 "}", w->json.walk_depth_limited,
-		w->json.walk_fields_limited, w->json.walk_path_limited);
+		",\"walk_path_limited\":%" PRIu64 ",\"shape_hits\":%" PRIu64
+		",\"shape_learns\":%" PRIu64 ",\"shape_refused\":%" PRIu64 "}",
+		w->json.walk_depth_limited, w->json.walk_fields_limited,
+		w->json.walk_path_limited, w->shape_hits, w->shape_learns,
+		w->shape_refused);
 	fputs(",\"codecs\":{", out);
 	for (unsigned p = ST_PROTO_NONE + 1; p < ST_PROTO__COUNT; p++) {
 		const struct st_codec *codec = st_codec_get((enum st_proto)p);

@@ -88,6 +88,9 @@ struct st_worker_config {
 	unsigned max_backends;            /* server endpoints per epoch
 					   * (dataplane/backends/table.h);
 					   * 0: ST_BE_TABLE_ENTRIES_DEFAULT */
+	bool no_shape_templates;          /* every JSON value gets the full
+					   * scan (benchmarks compare; the
+					   * result is the same) */
 };
 
 /* Sets the defaults: 1024 streams, 65536 flows, 60 s idle, 64 MiB of

@@ -5,8 +5,10 @@
  * MQTT, 5140 JSON lines over UDP), so the config library is not involved.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/decode/decode.h"
@@ -17,6 +19,7 @@
 #include "dataplane/sketch/quantile.h"
 #include "dataplane/sketch/schema.h"
 #include "dataplane/worker.h"
+#include "shadowtap/profile.h"
 #include "st_test.h"
 
 #define T0 (1767225600ull * 1000000000ull)   /* 2026-01-01, an epoch start */
@@ -294,6 +297,128 @@ static void test_jsonl_datagram_named_by_destination(void)
 	st_worker_destroy(w);
 }
 
+/* ---- shape templates change nothing ---------------------------------- */
+
+struct profiles {
+	unsigned n;
+	uint8_t *rec[8];
+	size_t len[8];
+};
+
+static void keep_profile(void *ctx, const struct st_worker_stream *s)
+{
+	struct profiles *p = ctx;
+	struct st_profile_meta m = {
+		.name = s->def->name,
+		.epoch_start_ns = st_sset_epoch_start_ns(s->set),
+		.epoch_ns = st_sset_config(s->set)->epoch_ns,
+		.cores_merged = 1, .cores_expected = 1,
+	};
+	ssize_t size = st_profile_size(s->set, &m);
+
+	CU_ASSERT_FATAL(p->n < 8 && size > 0);
+	p->rec[p->n] = malloc((size_t)size);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p->rec[p->n]);
+	CU_ASSERT_EQUAL_FATAL(st_profile_build(s->set, &m, p->rec[p->n], (size_t)size),
+			      size);
+	p->len[p->n++] = (size_t)size;
+}
+
+static uint64_t shape_hits(const struct st_worker *w)
+{
+	char *text = NULL, *at;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	uint64_t hits = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	st_worker_stats_json(w, f);
+	fclose(f);
+	at = strstr(text, "\"shape_hits\":");
+	CU_ASSERT_PTR_NOT_NULL(at);
+	if (at)
+		hits = strtoull(at + strlen("\"shape_hits\":"), NULL, 10);
+	free(text);
+	return hits;
+}
+
+/*
+ * The same records through a worker with shape templates
+ * (dataplane/json/json_tmpl.h) and one without: the profiles of every
+ * epoch are the same bytes.  The records keep a shape for runs, change it
+ * (another member, other whitespace, a string where a number was), carry
+ * escapes and UTF-8, and some are invalid; a schema set of 4 entries fills
+ * up, so the order in which paths arrive matters too.
+ */
+static void test_shape_templates_change_no_profile(void)
+{
+	static const char *const shapes[] = {
+		"{\"user\":{\"id\":\"u%u\"},\"amount\":%u.5,\"note\":\"abcdefghijklmnopqrstuvwxyz%u\"}",
+		"{\"user\":{\"id\":\"u%u\"},\"amount\":%u,\"extra\":[%u,true]}",
+		"{\"user\": {\"id\":\"u%u\"}, \"amount\":%u, \"n\":%u}",
+		"{\"user\":{\"id\":%u},\"amount\":\"%u\",\"x\":{\"y\":{\"z\":%u}}}",
+		"{\"user\":{\"id\":\"caf\xc3\xa9%u\"},\"amount\":%u,\"e\":\"\\n%u\"}",
+		"{\"user\":{\"id\":\"u%u\"},\"amount\":0%u,\"bad\":%u}",
+	};
+	struct st_worker *w[2];
+	struct st_worker_config wc;
+	struct profiles got[2][3] = { 0 };
+	char doc[256];
+	uint8_t frame[300];
+	uint32_t seq = 1000;
+
+	for (int i = 0; i < 2; i++) {
+		st_worker_config_default(&wc);
+		wc.classifier.port_proto = port_proto;
+		wc.classifier.stream = stream_def;
+		wc.max_streams = 8;
+		wc.max_flows = 1024;
+		wc.reasm_budget_bytes = 1u << 20;
+		wc.sketch.schema_entries = 4;
+		wc.no_shape_templates = i == 1;
+		w[i] = st_worker_create(&wc, T0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(w[i]);
+	}
+	for (unsigned epoch = 0; epoch < 3; epoch++) {
+		uint64_t t0 = T0 + epoch * 1000000000ull;
+
+		for (unsigned r = 0; r < 600; r++) {
+			/* runs of one shape, then another, more of the first */
+			unsigned shape = (r / 37 + (r % 11 == 0)) % 6;
+			int n = snprintf(doc, sizeof(doc), shapes[(shape + epoch) % 6],
+					 r % 50, r, r * 7);
+			size_t len;
+
+			CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(doc));
+			len = mqtt_publish(frame, r % 3 ? "t/a" : "t/b", doc);
+			for (int i = 0; i < 2; i++) {
+				tcp_frame(w[i], 50000, seq, frame, len, t0 + r);
+				udp_frame(w[i], 5140, doc, t0 + r);
+			}
+			seq += (uint32_t)len;
+		}
+		for (int i = 0; i < 2; i++)
+			st_worker_epoch_close(w[i], t0 + 1000000000ull, keep_profile,
+					      &got[i][epoch]);
+	}
+	CU_ASSERT(shape_hits(w[0]) > 1000);
+	CU_ASSERT_EQUAL(shape_hits(w[1]), 0);
+	for (unsigned epoch = 0; epoch < 3; epoch++) {
+		CU_ASSERT_EQUAL(got[0][epoch].n, 3);
+		CU_ASSERT_EQUAL(got[0][epoch].n, got[1][epoch].n);
+		for (unsigned k = 0; k < got[0][epoch].n && k < got[1][epoch].n; k++) {
+			CU_ASSERT_EQUAL(got[0][epoch].len[k], got[1][epoch].len[k]);
+			CU_ASSERT(got[0][epoch].len[k] == got[1][epoch].len[k] &&
+				  !memcmp(got[0][epoch].rec[k], got[1][epoch].rec[k],
+					  got[0][epoch].len[k]));
+			free(got[0][epoch].rec[k]);
+			free(got[1][epoch].rec[k]);
+		}
+	}
+	st_worker_destroy(w[0]);
+	st_worker_destroy(w[1]);
+}
+
 static void test_stream_table_full_is_counted(void)
 {
 	struct st_worker *w = worker(1);
@@ -338,4 +463,5 @@ ST_TEST_MAIN("dataplane/worker",
 	     ST_TEST(test_record_across_segments),
 	     ST_TEST(test_jsonl_datagram_named_by_destination),
 	     ST_TEST(test_stream_table_full_is_counted),
+	     ST_TEST(test_shape_templates_change_no_profile),
 	     ST_TEST(test_bad_config_refused))

@@ -13,7 +13,7 @@
  *       bytes, then FIN both ways; the connections' requests interleave.
  *       Whole flows, so that a file replayed by net_pcap's infinite_rx
  *       starts every flow again with its SYN.
- *   offline FILE... [--passes N] [--key PATH]...
+ *   offline FILE... [--passes N] [--key PATH]... [--no-shapes]
  *       The record path of one core (dataplane/worker.h) over each capture
  *       loaded into memory, N passes (a fresh worker each: TCP would see a
  *       second pass as retransmissions; creating it is not timed).  Prints
@@ -23,7 +23,9 @@
  *       (worker.h, st_worker_stage_cycles), their sum, the number of TSC
  *       reads and what one read costs (measured here), so that the overhead
  *       of the accounting can be checked against the uninstrumented build.
- *       A "json:" line repeats the numbers for the driver.
+ *       A "json:" line repeats the numbers for the driver.  --no-shapes:
+ *       every JSON value gets the full scan, no shape template
+ *       (dataplane/json/json_tmpl.h), for the same run's comparison.
  *   tsc
  *       The TSC frequency measured against CLOCK_MONOTONIC_RAW.
  *
@@ -418,10 +420,12 @@ static int offline(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "passes", required_argument, NULL, 'n' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "no-shapes", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct st_config *cfg = st_config_default();
 	struct st_worker_config wc;
+	bool no_shapes = false;
 	unsigned passes = 5;
 	double hz, mark;
 	char err[256];
@@ -444,6 +448,9 @@ static int offline(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 's':
+			no_shapes = true;
+			break;
 		default:
 			return 2;
 		}
@@ -456,6 +463,7 @@ static int offline(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	wc.no_shape_templates = no_shapes;
 	hz = tsc_hz();
 	mark = mark_cycles(hz);
 	for (int fi = optind; fi < argc; fi++) {
@@ -493,7 +501,7 @@ static void usage(FILE *out)
 	      "[--keys K] [--part I/N]\n"
 	      "       shadowtap-dp-bench gen-kafka OUT [--requests N] [--conns C] "
 	      "[--batch B] [--value-bytes V] [--keys K] [--part I/N]\n"
-	      "       shadowtap-dp-bench offline FILE... [--passes N] [--key PATH]...\n"
+	      "       shadowtap-dp-bench offline FILE... [--passes N] [--key PATH]... [--no-shapes]\n"
 	      "       shadowtap-dp-bench tsc\n", out);
 }
 
