@@ -19,7 +19,9 @@ produced it:
     disjoint whole flows.
  4. TSC cycles per frame and per record by stage, from the record path
     built with -DST_STAGE_CYCLES (dataplane/worker.h), against the same
-    path without it, alternating.
+    path without it, and that path with every JSON value fully scanned
+    (--no-shapes: no shape templates, dataplane/json/json_tmpl.h),
+    alternating.
 
 Rates, both programs alike: a counter snapshot taken right after the
 program published it, and another one `--seconds` later; rate = counter
@@ -307,8 +309,8 @@ def run_dp(o, files, workers, label):
 
 # ---- offline stage split -------------------------------------------------------
 
-def run_offline(o, exe, files, passes):
-    argv = [exe, "offline", "--passes", str(passes), *KEYS, *files]
+def run_offline(o, exe, files, passes, extra=()):
+    argv = [exe, "offline", "--passes", str(passes), *KEYS, *extra, *files]
     say(f"command: taskset -c 1 {cmdline(argv)}")
     p = subprocess.run(["taskset", "-c", "1", *argv], capture_output=True, text=True)
     if p.returncode != 0:
@@ -382,13 +384,14 @@ def main():
         say(f"command: {cmdline(g)}")
         subprocess.run(g, check=True)
 
-    # ---- 4: stages, offline, alternating plain and instrumented
+    # ---- 4: stages, offline, alternating plain, instrumented and without templates
     say("== 4. cycles by stage: the record path in memory, on CPU 1, "
-        "uninstrumented and instrumented alternating ==")
-    plain, inst = [], []
+        "uninstrumented, instrumented and without shape templates alternating ==")
+    plain, inst, full = [], [], []
     for _ in range(1 if o.quick else 7):
         plain.append(run_offline(o, bench, [J, K], passes))
         inst.append(run_offline(o, stages, [J, K], passes))
+        full.append(run_offline(o, bench, [J, K], passes, ["--no-shapes"]))
 
     # ---- 1, 2, 3: live, alternating
     say("== 1, 2, 3. live: net_pcap infinite_rx, testpmd rxonly vs shadowtap-dp ==")
@@ -492,6 +495,11 @@ def main():
             f"{m['tsc_hz'] / med(plain_c) / 1e6:.2f} Mframes/s and "
             f"{m['value_bytes'] * 8 * m['tsc_hz'] / (med(plain_c) * fr) / 1e9:.2f} "
             f"Gbit/s of values per core-second")
+        full_c = [per(r[f]) for r in full]
+        say(f"figure:   the same with every value fully scanned (--no-shapes, no shape "
+            f"templates): {med(full_c):.0f} cycles/frame (runs {spread(full_c)}), "
+            f"{med(full_c) * fr / rec:.0f} /record; templates {med(full_c) / med(plain_c):.2f}x "
+            f"faster")
 
 
 if __name__ == "__main__":
