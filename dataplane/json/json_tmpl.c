@@ -14,19 +14,26 @@
 #include "dataplane/compiler.h"
 #include "dataplane/json/json_internal.h"
 #include "dataplane/json/json_tmpl.h"
+#include "dataplane/sketch/hash.h"
 #include "dataplane/sketch/schema.h"
 
-enum slot_kind { SLOT_STRING, SLOT_NUMBER, SLOT_LITERAL };
+enum slot_kind {
+	SLOT_SCALAR,               /* any string, number or literal */
+	SLOT_ARRAY,                /* an array of such values, any length */
+};
 
 struct slot {
 	uint16_t start, end;       /* [start, end) in the learnt document */
 	uint8_t kind;              /* enum slot_kind */
+	int8_t path;               /* paths[] of the value (of the elements
+				    * for an array), -1 for the root */
 };
 
 struct path {
 	uint64_t hash;
-	uint32_t count;            /* updates one document makes */
-	uint8_t type;              /* the types they carry, OR-ed */
+	uint32_t count;            /* updates one document makes outside
+				    * array slots */
+	uint8_t type;              /* the types the learnt document gave it */
 	uint8_t len;
 	char text[ST_SCHEMA_PATH_MAX];
 };
@@ -37,10 +44,13 @@ struct st_json_tmpl {
 	uint16_t n_slots;
 	uint8_t n_paths;
 	uint8_t n_values;
+	uint16_t fixed_updates;    /* schema updates outside array slots */
 	int8_t value_slot[ST_JSON_POINTERS_MAX]; /* slot of a found value, -1 */
+	uint64_t captured;         /* bit s: slot s holds a found value */
 	uint64_t owed;             /* documents matched, not yet flushed */
 	uint64_t hits;             /* documents matched since the learn */
-	struct st_json_scan_stats stats;    /* what one document adds */
+	uint64_t owed_elems[ST_JSON_TMPL_PATHS_MAX]; /* array slots' updates */
+	uint8_t owed_types[ST_JSON_TMPL_PATHS_MAX];  /* types the slots saw */
 	struct st_json_value values[ST_JSON_POINTERS_MAX]; /* as learnt */
 	struct slot slots[ST_JSON_TMPL_SLOTS_MAX];
 	struct path paths[ST_JSON_TMPL_PATHS_MAX];
@@ -49,8 +59,11 @@ struct st_json_tmpl {
 
 _Static_assert(ST_JSON_TMPL_DOC_MAX <= UINT16_MAX, "slot offsets are 16-bit");
 _Static_assert(ST_JSON_POINTERS_MAX <= 64, "value slots fit an int8_t");
-_Static_assert(ST_JSON_TMPL_SLOTS_MAX <= INT8_MAX, "value slots fit an int8_t");
+_Static_assert(ST_JSON_TMPL_SLOTS_MAX <= INT8_MAX && ST_JSON_TMPL_SLOTS_MAX <= 64,
+	       "value slots fit an int8_t and `captured`");
+_Static_assert(ST_JSON_TMPL_PATHS_MAX <= INT8_MAX, "paths fit an int8_t");
 _Static_assert(ST_SCHEMA_PATH_MAX <= UINT8_MAX, "path lengths are 8-bit");
+_Static_assert(ST_JSON_WALK_FIELDS_MAX <= UINT16_MAX, "updates fit 16 bits");
 
 struct st_json_tmpl *st_json_tmpl_create(void)
 {
@@ -72,203 +85,18 @@ uint64_t st_json_tmpl_hits(const struct st_json_tmpl *t)
 	return t->hits;
 }
 
-/* ---- learning ------------------------------------------------------------ */
+/* ---- scalars, for learning and matching ---------------------------------- */
 
-static bool add_slot(struct st_json_tmpl *t, size_t start, size_t end,
-		     enum slot_kind kind)
+static inline bool json_ws(uint8_t c)
 {
-	if (t->n_slots == ST_JSON_TMPL_SLOTS_MAX)
-		return false;
-	t->slots[t->n_slots++] = (struct slot){
-		.start = (uint16_t)start, .end = (uint16_t)end, .kind = (uint8_t)kind,
-	};
-	return true;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* The value slots of a document st_json_scan() accepted: every string that
- * is not a member name, every number and literal.  The checks only keep a
- * document that is not valid from being read out of bounds. */
-static bool find_slots(struct st_json_tmpl *t, const uint8_t *doc, size_t len)
+static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
 {
-	uint64_t in_object = 0;    /* bit d: the container at depth d + 1 */
-	unsigned depth = 0;
-	bool name_next = false;
-	size_t i = 0;
-
-	t->n_slots = 0;
-	while (i < len) {
-		switch (doc[i]) {
-		case ' ': case '\t': case '\n': case '\r': case ':':
-			i++;
-			continue;
-		case '{': case '[':
-			if (depth == 64)
-				return false;
-			if (doc[i] == '{')
-				in_object |= 1ull << depth;
-			else
-				in_object &= ~(1ull << depth);
-			depth++;
-			name_next = doc[i] == '{';
-			i++;
-			continue;
-		case '}': case ']':
-			if (depth == 0)
-				return false;
-			depth--;
-			name_next = false;
-			i++;
-			continue;
-		case ',':
-			name_next = depth && (in_object >> (depth - 1) & 1);
-			i++;
-			continue;
-		case '"': {
-			size_t j = i + 1;
-
-			while (j < len && doc[j] != '"')
-				j += doc[j] == '\\' ? 2 : 1;
-			if (j >= len)
-				return false;
-			j++;
-			if (!name_next && !add_slot(t, i, j, SLOT_STRING))
-				return false;
-			name_next = false;
-			i = j;
-			continue;
-		}
-		case 't': case 'n': case 'f': {
-			size_t n = doc[i] == 'f' ? 5 : 4;
-
-			if (len - i < n || !add_slot(t, i, i + n, SLOT_LITERAL))
-				return false;
-			i += n;
-			continue;
-		}
-		default: {
-			const uint8_t *q = json_scan_number(doc + i, doc + len);
-
-			if (!q || !add_slot(t, i, (size_t)(q - doc), SLOT_NUMBER))
-				return false;
-			i = (size_t)(q - doc);
-			continue;
-		}
-		}
-	}
-	return depth == 0;
-}
-
-/* value_slot[]: the slot each found value was captured from. */
-static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
-		       const struct st_json_value *values, unsigned n)
-{
-	t->n_values = (uint8_t)n;
-	for (unsigned i = 0; i < n; i++) {
-		const struct st_json_value *v = &values[i];
-		int found = -1;
-
-		t->values[i] = *v;
-		t->value_slot[i] = -1;
-		if (!v->found)
-			continue;
-		if (v->type == ST_JSON_OBJECT || v->type == ST_JSON_ARRAY)
-			return false;
-		for (unsigned s = 0; s < t->n_slots; s++) {
-			const struct slot *sl = &t->slots[s];
-			size_t at = sl->start + (sl->kind == SLOT_STRING);
-
-			if (v->text == doc + at) {
-				found = (int)s;
-				break;
-			}
-		}
-		/* a string decoded into the scratch (it had escapes) */
-		if (found < 0)
-			return false;
-		t->value_slot[i] = (int8_t)found;
-	}
-	return true;
-}
-
-/* paths[]: the schema updates one document makes, from a scan into
- * `scratch`, and the walk counters it adds. */
-static bool learn_paths(struct st_json_tmpl *t, const uint8_t *doc, size_t len,
-			struct st_schema *scratch)
-{
-	struct st_schema_entry e[ST_JSON_TMPL_PATHS_MAX];
-	size_t n;
-
-	st_schema_reset(scratch);
-	memset(&t->stats, 0, sizeof(t->stats));
-	if (st_json_scan(NULL, doc, len, NULL, NULL, 0, scratch, &t->stats) != 0 ||
-	    st_schema_overflow(scratch) != 0 ||
-	    st_schema_size(scratch) > ST_JSON_TMPL_PATHS_MAX)
-		return false;
-	n = st_schema_entries(scratch, e, ST_JSON_TMPL_PATHS_MAX);
-	for (size_t i = 0; i < n; i++) {
-		if (e[i].path_len >= ST_SCHEMA_PATH_MAX || e[i].count > UINT32_MAX)
-			return false;
-		t->paths[i] = (struct path){
-			.hash = e[i].path_hash, .count = (uint32_t)e[i].count,
-			.type = e[i].type_mask, .len = e[i].path_len,
-		};
-		memcpy(t->paths[i].text, e[i].path, e[i].path_len);
-	}
-	t->n_paths = (uint8_t)n;
-	return true;
-}
-
-bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
-			const uint8_t *doc, size_t len,
-			const struct st_json_value *values,
-			struct st_schema *scratch)
-{
-	t->ready = false;
-	t->owed = 0;
-	t->hits = 0;
-	if (len == 0 || len > ST_JSON_TMPL_DOC_MAX || !find_slots(t, doc, len) ||
-	    !map_values(t, doc, values, st_json_plan_size(plan)) ||
-	    !learn_paths(t, doc, len, scratch))
-		return false;
-	memcpy(t->doc, doc, len);
-	t->len = (uint16_t)len;
-	t->ready = true;
-	return true;
-}
-
-/* ---- matching ------------------------------------------------------------ */
-
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint32_t load32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-/* a[0..n) == b[0..n); skeleton runs are mostly a few bytes. */
-static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n >= 8) {
-		if (n > 16)
-			return memcmp(a, b, n) == 0;
-		return load64(a) == load64(b) &&
-		       load64(a + n - 8) == load64(b + n - 8);
-	}
-	if (n >= 4)
-		return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
+	while (p < end && json_ws(*p))
+		p++;
+	return p;
 }
 
 #ifdef __SSE2__
@@ -312,6 +140,451 @@ static inline const uint8_t *string_stop(const uint8_t *lo, const uint8_t *p,
 	return p;
 }
 
+static inline bool same4(const uint8_t *p, const char *lit)
+{
+	return memcmp(p, lit, 4) == 0;
+}
+
+/* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
+ * §7, UTF-8 as the scanner checks it, with its own out-of-line checks);
+ * *escaped: it holds an escape. */
+static inline const uint8_t *string_end(const uint8_t *lo, const uint8_t *p,
+					const uint8_t *end, bool *escaped)
+{
+	int reason;
+
+	p++;
+	for (;;) {
+		p = string_stop(lo, p, end);
+		if (p == end)
+			return NULL;
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*escaped = true;
+			p = st_json_check_escape(p, end, &reason);
+		} else if (*p >= 0x80) {
+			p = st_json_check_utf8(p, end, &reason);
+		} else {
+			return NULL;    /* a control byte */
+		}
+		if (!p)
+			return NULL;
+	}
+}
+
+/*
+ * A scalar at p (p < end): a string, a number (RFC 8259 §6) or a literal.
+ * Its end, or NULL; *type its enum st_json_type; *escaped set when it is a
+ * string with an escape (the scan would decode it into the scratch).
+ */
+static inline const uint8_t *any_scalar(const uint8_t *lo, const uint8_t *p,
+					const uint8_t *end, uint8_t *type,
+					bool *escaped)
+{
+	switch (*p) {
+	case '"':
+		*type = ST_JSON_STRING;
+		return string_end(lo, p, end, escaped);
+	case 't':
+		*type = ST_JSON_TRUE;
+		return end - p >= 4 && same4(p, "true") ? p + 4 : NULL;
+	case 'n':
+		*type = ST_JSON_NULL;
+		return end - p >= 4 && same4(p, "null") ? p + 4 : NULL;
+	case 'f':
+		*type = ST_JSON_FALSE;
+		return end - p >= 5 && same4(p + 1, "alse") ? p + 5 : NULL;
+	default:
+		*type = ST_JSON_NUMBER;
+		return json_scan_number(p, end);
+	}
+}
+
+/* The elements of an array of scalars at p ('['): its end or NULL; *n
+ * their count, *types their types OR-ed. */
+static inline const uint8_t *scalar_array(const uint8_t *lo, const uint8_t *p,
+					  const uint8_t *end, uint32_t *n,
+					  uint8_t *types)
+{
+	bool escaped = false;
+	uint8_t type;
+
+	*n = 0;
+	*types = 0;
+	if (*p != '[')
+		return NULL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return p + 1;
+	for (;;) {
+		if (p == end || !(p = any_scalar(lo, p, end, &type, &escaped)))
+			return NULL;
+		++*n;
+		*types |= type;
+		p = skip_ws(p, end);
+		if (p == end)
+			return NULL;
+		if (*p == ']')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = skip_ws(p + 1, end);
+	}
+}
+
+/* ---- learning ------------------------------------------------------------ */
+
+/*
+ * What the walk of the learnt document should give, computed by
+ * find_slots() and compared with the walk st_json_scan() really made:
+ * the slots are used only when the two agree on every path, count and
+ * type, so an error in this model refuses templates, never matches wrongly.
+ */
+struct model {
+	unsigned n;
+	uint64_t hash[ST_JSON_TMPL_PATHS_MAX];
+	uint32_t count[ST_JSON_TMPL_PATHS_MAX];
+	uint32_t elems[ST_JSON_TMPL_PATHS_MAX];  /* of them in array slots */
+	uint8_t type[ST_JSON_TMPL_PATHS_MAX];
+};
+
+/* Index of hash in m, added if new; -1 when m is full. */
+static int model_path(struct model *m, uint64_t hash)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->hash[i] == hash)
+			return (int)i;
+	if (m->n == ST_JSON_TMPL_PATHS_MAX)
+		return -1;
+	m->hash[m->n] = hash;
+	m->count[m->n] = m->elems[m->n] = 0;
+	m->type[m->n] = 0;
+	return (int)m->n++;
+}
+
+/* One open container of the learnt document. */
+struct level {
+	uint16_t path_len;         /* its own path's bytes */
+	bool object;
+	const uint8_t *name;       /* the member name that holds it (raw), or
+				    * NULL for an array element or the root */
+	uint16_t name_len;
+};
+
+/* Does a pointer of `plan` reach into the array opened at lv[d]?  lv[1]
+ * is the root; lv[k] for k >= 2 was entered by the path's token k - 1 (a
+ * member name, or an array element, which any token may select). */
+static bool pointer_below(const struct st_json_plan *plan,
+			  const struct level *lv, unsigned d)
+{
+	for (unsigned i = 0; plan && i < plan->n; i++) {
+		bool same = plan->ntok[i] >= d;
+
+		for (unsigned k = 2; same && k <= d; k++) {
+			const struct st_json_token *tok = &plan->tok[k - 2][i];
+
+			if (lv[k].name)
+				same = tok->len == lv[k].name_len &&
+				       memcmp(tok->text, lv[k].name, tok->len) == 0;
+		}
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+static bool add_slot(struct st_json_tmpl *t, size_t start, size_t end,
+		     enum slot_kind kind, int path)
+{
+	if (t->n_slots == ST_JSON_TMPL_SLOTS_MAX)
+		return false;
+	t->slots[t->n_slots++] = (struct slot){
+		.start = (uint16_t)start, .end = (uint16_t)end,
+		.kind = (uint8_t)kind, .path = (int8_t)path,
+	};
+	return true;
+}
+
+/*
+ * The value slots of a document st_json_scan() accepted, and the model of
+ * its walk: every string that is not a member name, every number and
+ * literal is a slot, except that an array holding only such values, not on
+ * a pointer's path, is one slot of any length.  Member names with escapes,
+ * more than 32 levels and paths of ST_SCHEMA_PATH_MAX bytes are refused.
+ * The checks also keep an invalid document from being read out of bounds.
+ */
+static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
+		       const uint8_t *doc, size_t len, struct model *m)
+{
+	const uint8_t *end = doc + len, *name = NULL;
+	struct level lv[ST_JSON_WALK_DEPTH_MAX + 1];
+	char path[ST_SCHEMA_PATH_MAX];
+	unsigned depth = 0;
+	uint16_t name_len = 0;
+	bool name_next = false;
+	size_t i = 0;
+
+	t->n_slots = 0;
+	m->n = 0;
+	lv[0] = (struct level){ .path_len = 0 };
+	while (i < len) {
+		uint8_t c = doc[i], type = 0;
+		size_t plen = 0, j;
+		int at = -1;
+
+		switch (c) {
+		case ' ': case '\t': case '\n': case '\r': case ':':
+			i++;
+			continue;
+		case ',':
+			name_next = depth && lv[depth].object;
+			i++;
+			continue;
+		case '}': case ']':
+			if (depth == 0)
+				return false;
+			depth--;
+			name_next = false;
+			i++;
+			continue;
+		case '"':
+			if (!name_next)
+				break;
+			/* a member name: plain bytes only */
+			j = i + 1;
+			while (j < len && doc[j] != '"' && doc[j] != '\\')
+				j++;
+			if (j >= len || doc[j] != '"')
+				return false;
+			name = doc + i + 1;
+			name_len = (uint16_t)(j - i - 1);
+			name_next = false;
+			i = j + 1;
+			continue;
+		default:
+			break;
+		}
+
+		/* a value at depth + 1: its path, then its update */
+		if (depth) {
+			plen = lv[depth].path_len;
+			if (depth + 1 > ST_JSON_WALK_DEPTH_MAX + 1 || plen + 2 > sizeof(path))
+				return false;
+			path[plen++] = '/';
+			if (lv[depth].object) {
+				for (uint16_t k = 0; k < name_len; k++) {
+					uint8_t b = name[k];
+					bool esc = b == '~' || b == '/';
+
+					if (plen + 1 + esc > sizeof(path) - 1)
+						return false;
+					path[plen++] = esc ? '~' : (char)b;
+					if (esc)
+						path[plen++] = b == '~' ? '0' : '1';
+				}
+			} else {
+				path[plen++] = '*';
+			}
+			if (plen >= ST_SCHEMA_PATH_MAX)
+				return false;
+			at = model_path(m, st_hash64(path, plen));
+			if (at < 0)
+				return false;
+		}
+		if (c == '{' || c == '[') {
+			uint32_t n;
+			uint8_t types;
+			const uint8_t *q;
+
+			if (at >= 0) {
+				m->count[at]++;
+				m->type[at] |= c == '{' ? ST_JSON_OBJECT : ST_JSON_ARRAY;
+			}
+			if (depth == ST_JSON_WALK_DEPTH_MAX)
+				return false;
+			lv[depth + 1] = (struct level){
+				.path_len = (uint16_t)plen, .object = c == '{',
+				.name = depth && lv[depth].object ? name : NULL,
+				.name_len = depth && lv[depth].object ? name_len : 0,
+			};
+			q = c == '[' ? scalar_array(doc, doc + i, end, &n, &types) : NULL;
+			if (q && n && !pointer_below(plan, lv, depth + 1)) {
+				/* one slot for the elements, at path "/" "*" */
+				int e;
+
+				if (plen + 2 >= ST_SCHEMA_PATH_MAX)
+					return false;
+				path[plen] = '/';
+				path[plen + 1] = '*';
+				e = model_path(m, st_hash64(path, plen + 2));
+				if (e < 0 || !add_slot(t, i, (size_t)(q - doc), SLOT_ARRAY, e))
+					return false;
+				m->count[e] += n;
+				m->elems[e] += n;
+				m->type[e] |= types;
+				i = (size_t)(q - doc);
+				continue;
+			}
+			depth++;
+			name_next = c == '{';
+			i++;
+			continue;
+		}
+		{
+			bool escaped = false;
+			const uint8_t *q = any_scalar(doc, doc + i, end, &type, &escaped);
+
+			if (!q || !add_slot(t, i, (size_t)(q - doc), SLOT_SCALAR, at))
+				return false;
+			if (at >= 0) {
+				m->count[at]++;
+				m->type[at] |= type;
+			}
+			i = (size_t)(q - doc);
+		}
+	}
+	return depth == 0;
+}
+
+/* value_slot[]: the slot each found value was captured from. */
+static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
+		       const struct st_json_value *values, unsigned n)
+{
+	t->n_values = (uint8_t)n;
+	t->captured = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct st_json_value *v = &values[i];
+		int found = -1;
+
+		t->values[i] = *v;
+		t->value_slot[i] = -1;
+		if (!v->found)
+			continue;
+		if (v->type == ST_JSON_OBJECT || v->type == ST_JSON_ARRAY)
+			return false;
+		for (unsigned s = 0; s < t->n_slots; s++) {
+			const struct slot *sl = &t->slots[s];
+			size_t at = sl->start + (v->type == ST_JSON_STRING);
+
+			if (sl->kind == SLOT_SCALAR && v->text == doc + at) {
+				found = (int)s;
+				break;
+			}
+		}
+		/* a string decoded into the scratch (it had escapes) */
+		if (found < 0)
+			return false;
+		t->value_slot[i] = (int8_t)found;
+		t->captured |= 1ull << found;
+	}
+	return true;
+}
+
+/* paths[]: the schema updates one document makes, from a scan into
+ * `scratch`, which must be what the model says. */
+static bool learn_paths(struct st_json_tmpl *t, const uint8_t *doc, size_t len,
+			struct st_schema *scratch, const struct model *m)
+{
+	struct st_schema_entry e[ST_JSON_TMPL_PATHS_MAX];
+	struct st_json_scan_stats stats = { 0 };
+	uint32_t elems = 0;
+	size_t n;
+
+	st_schema_reset(scratch);
+	if (st_json_scan(NULL, doc, len, NULL, NULL, 0, scratch, &stats) != 0 ||
+	    st_schema_overflow(scratch) != 0 ||
+	    st_schema_size(scratch) != m->n || stats.walk_depth_limited ||
+	    stats.walk_fields_limited || stats.walk_path_limited)
+		return false;
+	n = st_schema_entries(scratch, e, ST_JSON_TMPL_PATHS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		int k = -1;
+
+		for (unsigned j = 0; j < m->n; j++)
+			if (m->hash[j] == e[i].path_hash)
+				k = (int)j;
+		if (k < 0 || e[i].count != m->count[k] || e[i].type_mask != m->type[k] ||
+		    e[i].path_len >= ST_SCHEMA_PATH_MAX)
+			return false;
+	}
+	/* paths[] in the model's order: slots name them by that index */
+	for (unsigned j = 0; j < m->n; j++) {
+		const struct st_schema_entry *x = NULL;
+
+		for (size_t i = 0; i < n; i++)
+			if (e[i].path_hash == m->hash[j])
+				x = &e[i];
+		t->paths[j] = (struct path){
+			.hash = x->path_hash, .count = m->count[j] - m->elems[j],
+			.type = x->type_mask, .len = x->path_len,
+		};
+		memcpy(t->paths[j].text, x->path, x->path_len);
+		elems += m->elems[j];
+	}
+	t->n_paths = (uint8_t)m->n;
+	t->fixed_updates = (uint16_t)(stats.schema_updates - elems);
+	return true;
+}
+
+bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
+			const uint8_t *doc, size_t len,
+			const struct st_json_value *values,
+			struct st_schema *scratch)
+{
+	struct model m;
+
+	t->ready = false;
+	t->owed = 0;
+	t->hits = 0;
+	memset(t->owed_elems, 0, sizeof(t->owed_elems));
+	memset(t->owed_types, 0, sizeof(t->owed_types));
+	if (len == 0 || len > ST_JSON_TMPL_DOC_MAX ||
+	    !find_slots(t, plan, doc, len, &m) ||
+	    !map_values(t, doc, values, st_json_plan_size(plan)) ||
+	    !learn_paths(t, doc, len, scratch, &m))
+		return false;
+	memcpy(t->doc, doc, len);
+	t->len = (uint16_t)len;
+	t->ready = true;
+	return true;
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* a[0..n) == b[0..n); skeleton runs are mostly a few bytes. */
+static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n >= 8) {
+		if (n > 16)
+			return memcmp(a, b, n) == 0;
+		return load64(a) == load64(b) &&
+		       load64(a + n - 8) == load64(b + n - 8);
+	}
+	if (n >= 4)
+		return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			const uint8_t *doc, size_t len,
 			struct st_json_value *values,
@@ -319,12 +592,15 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 {
 	const uint8_t *d = doc, *end = doc + len, *k = t->doc;
 	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
-	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX];
+	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
+	uint8_t types[ST_JSON_TMPL_SLOTS_MAX];
+	uint32_t updates;
 	size_t from = 0;
 
 	/* st_json_scan() refuses 4 GiB (BAD_CALL); a value's length is 32-bit */
 	if (!t->ready || len >= UINT32_MAX)
 		return false;
+	updates = t->fixed_updates;
 	for (unsigned i = 0; i < t->n_slots; i++) {
 		const struct slot *sl = &t->slots[i];
 		size_t run = sl->start - from;
@@ -334,35 +610,27 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		if ((size_t)(end - d) <= run || !same_bytes(d, k + from, run))
 			return false;
 		d += run;
-		switch (sl->kind) {
-		case SLOT_STRING:
-			if (*d != '"')
-				return false;
-			q = string_stop(doc, d + 1, end);
-			if (q == end || *q != '"')
-				return false;
-			q++;
-			break;
-		case SLOT_NUMBER:
-			q = json_scan_number(d, end);
-			if (!q)
-				return false;
-			break;
-		default: {
-			size_t n = (size_t)(sl->end - sl->start);
+		if (sl->kind == SLOT_SCALAR) {
+			bool escaped = false;
 
-			if ((size_t)(end - d) < n || !same_bytes(d, k + sl->start, n))
+			q = any_scalar(doc, d, end, &types[i], &escaped);
+			/* a found string with escapes is decoded: the scan's job */
+			if (escaped && (t->captured >> i & 1))
 				return false;
-			q = d + n;
-			break;
+		} else {
+			q = scalar_array(doc, d, end, &elems[i], &types[i]);
+			updates += elems[i];
 		}
-		}
+		if (!q)
+			return false;
 		at[i] = d;
 		at_len[i] = (uint32_t)(q - d);
 		d = q;
 		from = sl->end;
 	}
-	if ((size_t)(end - d) != t->len - from || !same_bytes(d, k + from, t->len - from))
+	if ((size_t)(end - d) != t->len - from ||
+	    !same_bytes(d, k + from, t->len - from) ||
+	    updates > ST_JSON_WALK_FIELDS_MAX)
 		return false;
 
 	for (unsigned i = 0; i < t->n_values; i++) {
@@ -371,24 +639,31 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		values[i] = t->values[i];
 		if (s < 0)
 			continue;
-		if (t->slots[s].kind == SLOT_STRING) {
+		values[i].type = types[s];
+		values[i].number = 0;
+		if (types[s] == ST_JSON_STRING) {
 			values[i].text = at[s] + 1;
 			values[i].text_len = at_len[s] - 2;
 		} else {
 			values[i].text = at[s];
 			values[i].text_len = at_len[s];
-			if (t->slots[s].kind == SLOT_NUMBER)
+			if (types[s] == ST_JSON_NUMBER)
 				values[i].number = st_json_number(plan, at[s], at_len[s]);
 		}
 	}
+	for (unsigned i = 0; i < t->n_slots; i++) {
+		int p = t->slots[i].path;
+
+		if (p < 0)
+			continue;
+		t->owed_types[p] |= types[i];
+		if (t->slots[i].kind == SLOT_ARRAY)
+			t->owed_elems[p] += elems[i];
+	}
 	t->owed++;
 	t->hits++;
-	if (stats) {
-		stats->walk_depth_limited += t->stats.walk_depth_limited;
-		stats->walk_fields_limited += t->stats.walk_fields_limited;
-		stats->walk_path_limited += t->stats.walk_path_limited;
-		stats->schema_updates += t->stats.schema_updates;
-	}
+	if (stats)
+		stats->schema_updates += updates;
 	return true;
 }
 
@@ -400,11 +675,14 @@ void st_json_tmpl_flush(struct st_json_tmpl *t, struct st_schema *schema)
 		return;
 	for (unsigned i = 0; i < t->n_paths; i++) {
 		const struct path *p = &t->paths[i];
+		uint64_t n = p->count && t->owed > UINT64_MAX / p->count ? UINT64_MAX
+									 : t->owed * p->count;
 
-		uint64_t n = t->owed > UINT64_MAX / p->count ? UINT64_MAX
-							      : t->owed * p->count;
-
-		st_schema_add(schema, p->hash, p->text, p->len, p->type, n);
+		n = t->owed_elems[i] > UINT64_MAX - n ? UINT64_MAX : n + t->owed_elems[i];
+		st_schema_add(schema, p->hash, p->text, p->len,
+			      p->type | t->owed_types[i], n);
+		t->owed_elems[i] = 0;
+		t->owed_types[i] = 0;
 	}
 	t->owed = 0;
 }

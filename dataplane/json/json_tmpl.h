@@ -2,43 +2,54 @@
  * Shape templates: the full JSON scan (json.h) without its cost for a
  * stream whose records keep one shape.
  *
- * Most streams send records that differ only in their scalar values: the
- * same member names in the same order, the same whitespace, the same
- * nesting, a number where the last one had a number.  A template keeps one
- * such document, accepted by st_json_scan(), as its skeleton (every byte
- * that is not a string, number or literal value) and its value slots.  A
- * later document matches when it is the skeleton with each slot replaced
- * by a value of the slot's kind:
- *   - string: a '"', then plain bytes (none '"', '\\', < 0x20 or >= 0x80:
- *     no escape, no UTF-8 to validate), then '"';
- *   - number: the RFC 8259 §6 grammar, the scanner's own code
- *     (json_scan_number in json_internal.h);
- *   - true / false / null: the template's literal itself.
- * Such a document is valid, and st_json_scan() would give it the same walk
- * (paths, types, walk limits) and capture the same slots, because every
- * byte the walk and the pointer matching look at is in the skeleton and a
- * value of one kind leaves the parser in the same state as any other of
- * that kind.  So a match returns exactly what st_json_scan() returns (0,
- * and the same found / type / text / length / number bits for every
- * pointer) and owes the schema exactly the updates st_json_scan() would
- * have made.  Those are not made one by one: the template counts the
- * documents it matched and st_json_tmpl_flush() adds that many times its
- * per-document counts (st_schema_add), which leaves the schema set as the
- * one-by-one updates would, provided each path of the template is already
- * in the set or the set is full, i.e. the template was learnt from a
- * document scanned into this same set, which the caller guarantees by
- * flushing and forgetting its templates whenever it resets or swaps the
- * set.  Anything else is not a match (0): the caller scans the document.
+ * Most streams send records that differ only in their values: the same
+ * member names in the same order, the same whitespace, the same nesting.
+ * A template keeps one such document, accepted by st_json_scan(), as its
+ * skeleton (every byte that is not a value slot) and its value slots:
+ *   - scalar slot: each string that is not a member name, each number and
+ *     literal; a later document may have any scalar there: a string (RFC
+ *     8259 §7, its escapes and UTF-8 checked by the scanner's own
+ *     st_json_check_escape / st_json_check_utf8), a number (§6, the
+ *     scanner's json_scan_number) or true / false / null; except that a
+ *     string a pointer captures must hold no escape (the scan decodes
+ *     those into its scratch: such a document does not match);
+ *   - array slot: a non-empty array holding only scalars, that no pointer
+ *     of the plan reaches into; a later document may have there an array
+ *     of any length (empty too) of such scalars, with any JSON whitespace
+ *     around its elements and commas.
+ * Such a document is valid, and st_json_scan() would give it the walk the
+ * template predicts (the same paths; per path the same count, plus the
+ * elements of the array slots; the types its slots hold) and capture the
+ * same slots, because every byte the walk and the pointer matching look at
+ * is in the skeleton.  So a match returns exactly what st_json_scan()
+ * returns (0, and the same found / type / text / length / number bits for
+ * every pointer, the same schema_updates count) and owes the schema
+ * exactly the updates st_json_scan() would have made.  Those are not made
+ * one by one: the template counts the documents and array elements it
+ * matched and the types its slots saw, and st_json_tmpl_flush() adds them
+ * (st_schema_add), which leaves the schema set as the one-by-one updates
+ * would, provided each path of the template is already in the set or the
+ * set is full, i.e. the template was learnt from a document scanned into
+ * this same set, which the caller guarantees by flushing and forgetting
+ * its templates whenever it resets or swaps the set.  A document that
+ * would pass ST_JSON_WALK_FIELDS_MAX schema updates does not match.
+ * Anything else is not a match (false): the caller scans the document.
+ *
+ * Learning computes the walk the slots imply (paths, counts, types) and
+ * compares it with the walk st_json_scan() makes of the same document into
+ * a scratch set: any difference refuses the template, so a flaw in that
+ * model can cost matches, never give a wrong one.
  * tests/dataplane/json/test_json_tmpl.c and the json_tmpl fuzz target
  * compare matches with st_json_scan().
  *
  * Not learnt (st_json_tmpl_learn() false): documents longer than
- * ST_JSON_TMPL_DOC_MAX, with more than ST_JSON_TMPL_SLOTS_MAX values, more
+ * ST_JSON_TMPL_DOC_MAX, with more than ST_JSON_TMPL_SLOTS_MAX slots, more
  * than ST_JSON_TMPL_PATHS_MAX distinct paths or a path of
- * ST_SCHEMA_PATH_MAX bytes or more, nesting deeper than 64, or whose plan
- * captures a container or a string written with escapes.
+ * ST_SCHEMA_PATH_MAX bytes or more, a member name written with an escape,
+ * a container at depth ST_JSON_WALK_DEPTH_MAX or deeper, a walk limit met,
+ * or whose plan captures a container or a string written with escapes.
  *
- * Memory: one template is about 4 KiB, allocated once.  A template belongs
+ * Memory: one template is about 5 KiB, allocated once.  A template belongs
  * to one thread.
  */
 #ifndef ST_JSON_TMPL_H

@@ -347,7 +347,7 @@ static uint64_t shape_hits(const struct st_worker *w)
  * (dataplane/json/json_tmpl.h) and one without: the profiles of every
  * epoch are the same bytes.  The records keep a shape for runs, change it
  * (another member, other whitespace, a string where a number was), carry
- * escapes and UTF-8, and some are invalid; a schema set of 4 entries fills
+ * escapes and UTF-8, arrays of 0 to 4 scalars, and some are invalid; a schema set of 4 entries fills
  * up, so the order in which paths arrive matters too.
  */
 static void test_shape_templates_change_no_profile(void)
@@ -359,6 +359,10 @@ static void test_shape_templates_change_no_profile(void)
 		"{\"user\":{\"id\":%u},\"amount\":\"%u\",\"x\":{\"y\":{\"z\":%u}}}",
 		"{\"user\":{\"id\":\"caf\xc3\xa9%u\"},\"amount\":%u,\"e\":\"\\n%u\"}",
 		"{\"user\":{\"id\":\"u%u\"},\"amount\":0%u,\"bad\":%u}",
+		"{\"user\":{\"id\":\"u%u\"},\"amount\":%u,\"n\":%u,\"tags\":[%s]}",
+	};
+	static const char *const tags[] = {
+		"", "\"a\"", "1, \"b\\n\" ,null", "true,\"caf\xc3\xa9\",2,3",
 	};
 	struct st_worker *w[2];
 	struct st_worker_config wc;
@@ -384,9 +388,9 @@ static void test_shape_templates_change_no_profile(void)
 
 		for (unsigned r = 0; r < 600; r++) {
 			/* runs of one shape, then another, more of the first */
-			unsigned shape = (r / 37 + (r % 11 == 0)) % 6;
-			int n = snprintf(doc, sizeof(doc), shapes[(shape + epoch) % 6],
-					 r % 50, r, r * 7);
+			unsigned shape = (r / 37 + (r % 11 == 0)) % 7;
+			int n = snprintf(doc, sizeof(doc), shapes[(shape + epoch) % 7],
+					 r % 50, r, r * 7, tags[r % 4]);
 			size_t len;
 
 			CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(doc));

@@ -2,8 +2,9 @@
  * Writes the seed corpus of fuzz_json_tmpl.c into the directory given as
  * argv[1]: the plan byte, a document, a NUL byte and a second document,
  * mostly of the first one's shape with other values (the case templates
- * are for), some of another shape or with a value of another kind, an
- * escape or raw UTF-8 where the first had a plain string.  Deterministic.
+ * are for: other scalars of any kind, arrays of scalars of other lengths),
+ * some of another shape, or with an escape or raw UTF-8 where the first
+ * had a plain string.  Deterministic.
  *
  *	fuzz-seeds-json_tmpl <corpus dir>
  */
@@ -31,6 +32,10 @@ static const struct seed seeds[] = {
 	{ "{\"a/b\":[\"first\",2],\"a~1b\":1}", "{\"a/b\":[\"again\",3],\"a~1b\":9}", 0x20 },
 	{ "[1,2,3]", "[10,-2,3e5]", 0x00 },
 	{ "{\"id\":1,\"id\":2}", "{\"id\":01,\"id\":2}", 0x10 },
+	{ "{\"id\":1,\"tags\":[\"a\",\"b\"],\"ok\":true}",
+	  "{\"id\":\"x\",\"tags\":[\"c\", 2 ,null,\"d\"],\"ok\":false}", 0x10 },
+	{ "{\"tags\":[1,2],\"n\":null}", "{\"tags\":[],\"n\":\"s\"}", 0x08 },
+	{ "{\"a\":[[1,2],[3]],\"b\":[true]}", "{\"a\":[[4],[5,6,7]],\"b\":[false,null]}", 0x00 },
 	{ "{\"x\":{\"y\":{\"z\":[[[[{\"q\":\"r\"}]]]]}},\"ts\":7}",
 	  "{\"x\":{\"y\":{\"z\":[[[[{\"q\":\"s\"}]]]]}},\"ts\":8}", 0x81 },
 };
