@@ -68,10 +68,10 @@ struct stream {
 	struct st_sset *spare;          /* double buffering: the published
 					 * epoch (the merger reads it), or NULL */
 	struct st_json_plan *plan;     /* JSON key fields, then numeric ones */
-	/* the shape of its records (json_tmpl.h), made at the first learn;
-	 * learnt again after shape_gap misses */
+	/* the shape of its records (json_tmpl.h), made at its first JSON
+	 * value */
 	struct st_json_tmpl *shape;
-	uint32_t shape_misses, shape_gap;
+	bool shape_failed;             /* could not be allocated */
 	uint64_t name_hash;
 	uint64_t last_frame;           /* frame serial that last counted */
 	bool active;                   /* anything in this epoch */
@@ -539,57 +539,30 @@ static bool looks_like_json(const uint8_t *v, size_t len)
 	return false;
 }
 
-/*
- * Learns the shape of the record just scanned (dataplane/json/json_tmpl.h).
- * A template that matched fewer than SHAPE_PAID records doubles the misses
- * before the next learn, up to SHAPE_GAP_MAX, so that a stream whose shapes
- * keep changing pays one extra scan per SHAPE_GAP_MAX records at most; one
- * that paid for itself brings the gap back to 1.
- */
-#define SHAPE_PAID 8
-#define SHAPE_GAP_MAX 1024
-
-static void shape_learn(struct st_worker *w, struct stream *s,
-			struct st_schema *schema, const uint8_t *doc, size_t len)
-{
-	if (w->cfg.no_shape_templates)
-		return;
-	if (!s->shape) {
-		if (!w->shape_scratch &&
-		    !(w->shape_scratch = st_json_tmpl_scratch_create()))
-			return;
-		if (!(s->shape = st_json_tmpl_create()))
-			return;
-		s->shape_gap = 1;
-	} else {
-		s->shape_gap = st_json_tmpl_hits(s->shape) >= SHAPE_PAID ? 1 :
-			       ST_MIN(2 * s->shape_gap, SHAPE_GAP_MAX);
-		st_json_tmpl_flush(s->shape, schema);
-	}
-	s->shape_misses = 0;
-	w->shape_learns++;
-	if (!st_json_tmpl_learn(s->shape, s->plan, doc, len, w->values,
-				w->shape_scratch))
-		w->shape_refused++;
-}
-
-/* The full scan of a record's value, or its stream's shape template when
- * the value matches it (the same result, json_tmpl.h). */
+/* The full scan's result for a record's value, through its stream's shape
+ * template (dataplane/json/json_tmpl.h) where the value has its shape. */
 static int scan_value(struct st_worker *w, struct stream *s,
 		      const uint8_t *doc, size_t len)
 {
 	struct st_schema *schema = st_sset_schema(s->set);
+	enum st_json_tmpl_how how;
 	int rc;
 
-	if (s->shape && st_json_tmpl_match(s->shape, s->plan, doc, len,
-					   w->values, &w->json)) {
-		w->shape_hits++;
-		return 0;
+	if (!s->shape && !w->cfg.no_shape_templates && !s->shape_failed) {
+		if (!w->shape_scratch)
+			w->shape_scratch = st_json_tmpl_scratch_create();
+		s->shape = w->shape_scratch ? st_json_tmpl_create() : NULL;
+		s->shape_failed = !s->shape;   /* no memory: full scans */
 	}
-	rc = st_json_scan(s->plan, doc, len, w->values, w->scratch,
-			  sizeof(w->scratch), schema, &w->json);
-	if (rc == 0 && ++s->shape_misses >= s->shape_gap)
-		shape_learn(w, s, schema, doc, len);
+	if (!s->shape)
+		return st_json_scan(s->plan, doc, len, w->values, w->scratch,
+				    sizeof(w->scratch), schema, &w->json);
+	rc = st_json_tmpl_scan(s->shape, w->shape_scratch, s->plan, doc, len,
+			       w->values, w->scratch, sizeof(w->scratch), schema,
+			       &w->json, &how);
+	w->shape_hits += how == ST_JSON_TMPL_MATCHED;
+	w->shape_learns += how == ST_JSON_TMPL_LEARNT || how == ST_JSON_TMPL_REFUSED;
+	w->shape_refused += how == ST_JSON_TMPL_REFUSED;
 	return rc;
 }
 
@@ -603,8 +576,6 @@ static void shapes_retire(struct st_worker *w)
 
 		if (s->shape)
 			st_json_tmpl_retire(s->shape, st_sset_schema(s->set));
-		s->shape_misses = 0;
-		s->shape_gap = 1;
 	}
 }
 

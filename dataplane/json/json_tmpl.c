@@ -49,6 +49,8 @@ struct st_json_tmpl {
 	uint64_t captured;         /* bit s: slot s holds a found value */
 	uint64_t owed;             /* documents matched, not yet flushed */
 	uint64_t hits;             /* documents matched since the learn */
+	uint32_t misses, gap;      /* st_json_tmpl_scan(): misses since the
+				    * learn, and how many it waits for */
 	uint64_t owed_elems[ST_JSON_TMPL_PATHS_MAX]; /* array slots' updates */
 	uint8_t owed_types[ST_JSON_TMPL_PATHS_MAX];  /* types the slots saw */
 	struct st_json_value values[ST_JSON_POINTERS_MAX]; /* as learnt */
@@ -691,4 +693,39 @@ void st_json_tmpl_retire(struct st_json_tmpl *t, struct st_schema *schema)
 {
 	st_json_tmpl_flush(t, schema);
 	t->ready = false;
+	t->misses = 0;
+	t->gap = 1;
+}
+
+/* ---- the scanner's policy ------------------------------------------------ */
+
+int st_json_tmpl_scan(struct st_json_tmpl *t, struct st_schema *learn_scratch,
+		      const struct st_json_plan *plan, const uint8_t *doc,
+		      size_t len, struct st_json_value *values, uint8_t *scratch,
+		      size_t scratch_bytes, struct st_schema *schema,
+		      struct st_json_scan_stats *stats, enum st_json_tmpl_how *how)
+{
+	enum st_json_tmpl_how did = ST_JSON_TMPL_SCANNED;
+	int rc = 0;
+
+	if (st_json_tmpl_match(t, plan, doc, len, values, stats)) {
+		did = ST_JSON_TMPL_MATCHED;
+		goto out;
+	}
+	rc = st_json_scan(plan, doc, len, values, scratch, scratch_bytes, schema,
+			  stats);
+	if (rc != 0 || ++t->misses < t->gap)
+		goto out;
+	/* it served most documents: the stream changed shape, follow it */
+	t->gap = t->gap == 0 || (t->hits >= ST_JSON_TMPL_PAID &&
+				 t->hits >= 4 * (uint64_t)t->misses) ? 1 :
+		 ST_MIN(2 * t->gap, ST_JSON_TMPL_GAP_MAX);
+	st_json_tmpl_flush(t, schema);
+	t->misses = 0;
+	did = st_json_tmpl_learn(t, plan, doc, len, values, learn_scratch) ?
+	      ST_JSON_TMPL_LEARNT : ST_JSON_TMPL_REFUSED;
+out:
+	if (how)
+		*how = did;
+	return rc;
 }

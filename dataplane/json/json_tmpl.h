@@ -107,10 +107,41 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 void st_json_tmpl_flush(struct st_json_tmpl *t, struct st_schema *schema);
 
 /* Flushes into `schema` and forgets the shape (the set is about to be reset
- * or swapped). */
+ * or swapped); st_json_tmpl_scan() learns at its next miss. */
 void st_json_tmpl_retire(struct st_json_tmpl *t, struct st_schema *schema);
 
 /* Documents matched since the last learn. */
 uint64_t st_json_tmpl_hits(const struct st_json_tmpl *t);
+
+/* What st_json_tmpl_scan() did with a document. */
+enum st_json_tmpl_how {
+	ST_JSON_TMPL_MATCHED,       /* the template's match */
+	ST_JSON_TMPL_SCANNED,       /* the full scan */
+	ST_JSON_TMPL_LEARNT,        /* the full scan, then a learn from it */
+	ST_JSON_TMPL_REFUSED,       /* ... that refused the document */
+};
+
+/*
+ * What a stream's scanner does with each value: st_json_tmpl_match(), and
+ * when the document does not match, st_json_scan() into `schema` (not
+ * NULL) and, when that accepts it and the template has missed often enough,
+ * a flush and a learn from it (`learn_scratch` as st_json_tmpl_learn()'s).
+ * Often enough: a template that matched at least ST_JSON_TMPL_PAID
+ * documents and four times as many as it missed served the stream, which
+ * has changed shape: the next learn comes at the next miss.  Any other
+ * doubles the misses the next template waits for, up to
+ * ST_JSON_TMPL_GAP_MAX, so that a stream whose shapes keep changing pays
+ * at most one extra scan per ST_JSON_TMPL_GAP_MAX documents once the gap
+ * has grown.  Returns what st_json_scan() returns; *how (may
+ * be NULL) says which path was taken.
+ */
+#define ST_JSON_TMPL_PAID 8
+#define ST_JSON_TMPL_GAP_MAX 1024
+
+int st_json_tmpl_scan(struct st_json_tmpl *t, struct st_schema *learn_scratch,
+		      const struct st_json_plan *plan, const uint8_t *doc,
+		      size_t len, struct st_json_value *values, uint8_t *scratch,
+		      size_t scratch_bytes, struct st_schema *schema,
+		      struct st_json_scan_stats *stats, enum st_json_tmpl_how *how);
 
 #endif

@@ -24,7 +24,12 @@
  * Our lazy scan (st_json_scan_fields(), a stream's `schema = false`) runs
  * as one more contender, fields mode only: it reads a record up to the
  * last field asked for and checks only what it reads, as On-Demand does;
- * its values must agree with the others' before anything is timed.
+ * its values must agree with the others' before anything is timed.  And
+ * so does what a worker runs for a stream with a schema: the scan through
+ * a shape template (st_json_tmpl_scan(), dataplane/json/json_tmpl.h),
+ * fields+schema mode only, a fresh template each pass; its schema must
+ * have the others' fingerprint (its owed updates flushed before that is
+ * read, inside the timed pass).
  *
  * Speed.  Each repetition times every contender once over all records
  * (clock_gettime() around the loop), the contenders in
@@ -51,6 +56,7 @@
 #include "dataplane/compiler.h"
 #include "dataplane/cpu.h"
 #include "dataplane/json/json.h"
+#include "dataplane/json/json_tmpl.h"
 #include "dataplane/sketch/hash.h"
 #include "dataplane/sketch/schema.h"
 #include "tools/bench/bench_util.h"
@@ -212,12 +218,14 @@ static const char *const pointers[] = { "/user/id", "/amount", "/ts" };
 
 struct ours {
 	struct st_json_plan *plan;
+	struct st_schema *learn_scratch;
+	struct st_json_tmpl *tmpl;         /* OURS_SHAPES: fresh each pass */
 	uint8_t scratch[1 << 16];
 };
 
 static void ours_pass(struct ours *o, enum st_simd_level level, bool lazy,
-		      const struct json_bench_records *r, struct st_schema *schema,
-		      struct json_bench_sums *out)
+		      struct st_json_tmpl *tmpl, const struct json_bench_records *r,
+		      struct st_schema *schema, struct json_bench_sums *out)
 {
 	struct st_json_value v[3];
 	bool product = level == st_cpu_simd_level();
@@ -225,7 +233,11 @@ static void ours_pass(struct ours *o, enum st_simd_level level, bool lazy,
 	*out = (struct json_bench_sums){ 0 };
 	for (size_t i = 0; i < r->n; i++) {
 		/* the product's entry point at its own level */
-		int rc = lazy ?
+		int rc = tmpl ?
+			st_json_tmpl_scan(tmpl, o->learn_scratch, o->plan,
+					  r->buf + r->off[i], r->len[i], v, o->scratch,
+					  sizeof(o->scratch), schema, NULL, NULL) :
+			lazy ?
 			st_json_scan_fields(o->plan, r->buf + r->off[i], r->len[i],
 					    v, o->scratch, sizeof(o->scratch)) :
 			product ?
@@ -250,6 +262,8 @@ static void ours_pass(struct ours *o, enum st_simd_level level, bool lazy,
 			out->complete++;
 		}
 	}
+	if (tmpl)
+		st_json_tmpl_flush(tmpl, schema);
 }
 
 #ifndef BENCH_HAVE_SIMDJSON
@@ -289,7 +303,7 @@ int json_peer_dom_pass(struct json_peer *peer,
 enum { MODE_FIELDS, MODE_SCHEMA, MODE__COUNT };
 static const char *const mode_names[MODE__COUNT] = { "fields", "fields+schema" };
 
-enum { OURS, OURS_LAZY, PEER_ONDEMAND, PEER_DOM };
+enum { OURS, OURS_LAZY, OURS_SHAPES, PEER_ONDEMAND, PEER_DOM };
 
 struct contender {
 	const char *name;
@@ -308,10 +322,17 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 	double t0;
 
 	st_schema_reset(schema);
+	if ((c->kind == OURS_LAZY && mode != MODE_FIELDS) ||
+	    (c->kind == OURS_SHAPES && mode != MODE_SCHEMA))
+		return 0;               /* one mode only */
+	if (c->kind == OURS_SHAPES) {
+		st_json_tmpl_destroy(o->tmpl);
+		o->tmpl = st_json_tmpl_create();
+		if (!o->tmpl)
+			return fail("out of memory");
+	}
 	t0 = st_bench_cpu_seconds();
-	if (c->kind == OURS_LAZY && mode != MODE_FIELDS)
-		return 0;               /* fields only: no schema walk */
-	if (c->kind != OURS && c->kind != OURS_LAZY) {
+	if (c->kind == PEER_ONDEMAND || c->kind == PEER_DOM) {
 		int (*pass)(struct json_peer *, const struct json_bench_records *,
 			    struct st_schema *, struct json_bench_sums *) =
 			c->kind == PEER_DOM ? json_peer_dom_pass : json_peer_pass;
@@ -319,7 +340,8 @@ static int one_pass(struct contender *c, int mode, struct ours *o,
 		if (pass(peer, r, mode == MODE_SCHEMA ? schema : NULL, &sums) != 0)
 			return fail("simdjson peer not built in");
 	} else {
-		ours_pass(o, c->level, c->kind == OURS_LAZY, r,
+		ours_pass(o, c->level, c->kind == OURS_LAZY,
+			  c->kind == OURS_SHAPES ? o->tmpl : NULL, r,
 			  mode == MODE_SCHEMA ? schema : NULL, &sums);
 	}
 	*sec = st_bench_cpu_seconds() - t0;
@@ -424,7 +446,8 @@ static int check_agreement(struct contender *c, unsigned nc,
 		for (unsigned i = 0; i < nc; i++) {
 			const struct json_bench_sums *a = &c[0].sums[m], *b = &c[i].sums[m];
 
-			if (c[i].kind == OURS_LAZY && m != MODE_FIELDS)
+			if ((c[i].kind == OURS_LAZY && m != MODE_FIELDS) ||
+			    (c[i].kind == OURS_SHAPES && m != MODE_SCHEMA))
 				continue;
 
 			if (b->failed || b->complete != r->n)
@@ -445,7 +468,7 @@ static int check_agreement(struct contender *c, unsigned nc,
 
 static int run(const struct opts *o, const struct json_bench_records *r)
 {
-	struct contender c[6];
+	struct contender c[7];
 	unsigned nc = 0;
 	struct ours *ours = calloc(1, sizeof(*ours));
 	struct json_peer *peer = NULL;
@@ -455,7 +478,8 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 	if (!ours || !schema)
 		return fail("out of memory");
 	ours->plan = st_json_plan_create(pointers, ST_ARRAY_SIZE(pointers));
-	if (!ours->plan)
+	ours->learn_scratch = st_json_tmpl_scratch_create();
+	if (!ours->plan || !ours->learn_scratch)
 		goto out;
 	for (int l = ST_SIMD_AVX512; l >= ST_SIMD_SCALAR; l--) {
 		if ((enum st_simd_level)l > st_cpu_simd_level())
@@ -467,6 +491,8 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 	}
 	c[nc++] = (struct contender){ .name = "shadowtap fields only, lazy (schema = false)",
 				      .kind = OURS_LAZY, .level = st_cpu_simd_level() };
+	c[nc++] = (struct contender){ .name = "shadowtap with shape templates (a worker's path)",
+				      .kind = OURS_SHAPES, .level = st_cpu_simd_level() };
 	if (!o->no_peer) {
 		peer = json_peer_create();
 		if (!peer) {
@@ -496,7 +522,8 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 		for (unsigned i = 0; i < nc; i++) {
 			double s = st_bench_median(c[i].sec[m], o->reps);
 
-			if (c[i].kind == OURS_LAZY && m != MODE_FIELDS)
+			if ((c[i].kind == OURS_LAZY && m != MODE_FIELDS) ||
+			    (c[i].kind == OURS_SHAPES && m != MODE_SCHEMA))
 				continue;
 
 			printf("figure: %s, %s: %.1f ns/record, %.2f M records/s, "
@@ -507,11 +534,12 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 		for (unsigned p = 0; peer && p < nc; p++) {
 			double peer_s = st_bench_median(c[p].sec[m], o->reps);
 
-			if (c[p].kind == OURS || c[p].kind == OURS_LAZY)
+			if (c[p].kind != PEER_ONDEMAND && c[p].kind != PEER_DOM)
 				continue;
 			for (unsigned i = 0; i < nc; i++)
 				if (c[i].kind == OURS ||
-				    (c[i].kind == OURS_LAZY && m == MODE_FIELDS))
+				    (c[i].kind == OURS_LAZY && m == MODE_FIELDS) ||
+				    (c[i].kind == OURS_SHAPES && m == MODE_SCHEMA))
 					printf("figure: %s, ratio %s / %s: %.2fx\n",
 					       mode_names[m], c[i].name, c[p].name,
 					       peer_s / st_bench_median(c[i].sec[m], o->reps));
@@ -521,6 +549,8 @@ static int run(const struct opts *o, const struct json_bench_records *r)
 out:
 	json_peer_destroy(peer);
 	st_json_plan_destroy(ours->plan);
+	st_json_tmpl_destroy(ours->tmpl);
+	st_schema_destroy(ours->learn_scratch);
 	st_schema_destroy(schema);
 	free(ours);
 	return rc;

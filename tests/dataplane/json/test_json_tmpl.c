@@ -2235,6 +2235,86 @@ static void test_corpus_matches_equal_full_scan(void)
 	st_schema_destroy(paths);
 }
 
+/* ---- st_json_tmpl_scan(): the scanner's policy ---------------------------- */
+
+/* One document through st_json_tmpl_scan(), its result against
+ * st_json_scan() of the same document into a second set; the path taken. */
+static enum st_json_tmpl_how policy_scan(struct rig *r, struct st_schema *set,
+					 struct st_schema *eager, const char *doc)
+{
+	struct st_json_value v[4], ref[4];
+	enum st_json_tmpl_how how;
+	size_t len = strlen(doc);
+	int rc = st_json_tmpl_scan(r->t, r->learn_set, r->plan, (const uint8_t *)doc,
+				   len, v, scratch, SCRATCH_BYTES, set, NULL, &how);
+	int want = st_json_scan(r->plan, (const uint8_t *)doc, len, ref,
+				oracle_scratch, SCRATCH_BYTES, eager, NULL);
+
+	CU_ASSERT_EQUAL(rc, want);
+	if (rc == 0 && want == 0)
+		CU_ASSERT(json_same_values(v, ref, r->n));
+	return how;
+}
+
+static void test_scan_policy(void)
+{
+	static const char *const ptr[] = { "/id" };
+	struct st_schema *set = st_schema_create(SET_MAX), *eager = st_schema_create(SET_MAX);
+	unsigned learns = 0, matched = 0;
+	struct rig r;
+	char a[64], b[64];
+
+	CU_ASSERT_FATAL(set && eager);
+	rig_open(&r, ptr, 1);
+	/* one shape: one learn, then matches; an invalid value: scanned */
+	for (unsigned i = 0; i < 1000; i++) {
+		enum st_json_tmpl_how how;
+
+		snprintf(a, sizeof(a), "{\"id\":%u,\"s\":\"x%u\"}", i, i * 3);
+		how = policy_scan(&r, set, eager, a);
+		learns += how == ST_JSON_TMPL_LEARNT || how == ST_JSON_TMPL_REFUSED;
+		matched += how == ST_JSON_TMPL_MATCHED;
+	}
+	CU_ASSERT_EQUAL(learns, 1);
+	CU_ASSERT_EQUAL(matched, 999);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":01,\"s\":\"x\"}"),
+			ST_JSON_TMPL_SCANNED);
+	/* two shapes in turn: the learns thin out, 1, 2, 4 ... 1024 misses
+	 * apart, so 4000 documents cost fewer than 20 of them */
+	learns = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		enum st_json_tmpl_how how;
+
+		snprintf(a, sizeof(a), "{\"id\":%u}", i);
+		snprintf(b, sizeof(b), "{\"id\":%u,\"t\":true}", i);
+		how = policy_scan(&r, set, eager, i % 2 ? a : b);
+		learns += how == ST_JSON_TMPL_LEARNT || how == ST_JSON_TMPL_REFUSED;
+	}
+	CU_ASSERT(learns >= 2 && learns < 20);
+	/* after a retire the next miss learns at once */
+	st_json_tmpl_retire(r.t, set);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":1}"), ST_JSON_TMPL_LEARNT);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":2}"), ST_JSON_TMPL_MATCHED);
+	/* a document the template cannot hold (its pointer takes an
+	 * object): refused, and with one match behind it the template waits
+	 * for two misses before the next learn */
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":{\"deep\":1}}"),
+			ST_JSON_TMPL_REFUSED);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":3}"), ST_JSON_TMPL_SCANNED);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":4}"), ST_JSON_TMPL_LEARNT);
+	CU_ASSERT_EQUAL(policy_scan(&r, set, eager, "{\"id\":5}"), ST_JSON_TMPL_MATCHED);
+	/* the sets fed both ways are the same */
+	st_json_tmpl_flush(r.t, set);
+	CU_ASSERT_EQUAL(st_schema_size(set), st_schema_size(eager));
+	CU_ASSERT_EQUAL(st_schema_fingerprint(set), st_schema_fingerprint(eager));
+	CU_ASSERT_EQUAL(count_of(set, "/id"), count_of(eager, "/id"));
+	CU_ASSERT_EQUAL(count_of(set, "/s"), count_of(eager, "/s"));
+	CU_ASSERT_EQUAL(count_of(set, "/t"), count_of(eager, "/t"));
+	rig_close(&r);
+	st_schema_destroy(set);
+	st_schema_destroy(eager);
+}
+
 ST_TEST_MAIN("dataplane/json/json_tmpl",
 	     ST_TEST(test_fresh_template_matches_nothing),
 	     ST_TEST(test_number_slot),
@@ -2250,4 +2330,5 @@ ST_TEST_MAIN("dataplane/json/json_tmpl",
 	     ST_TEST(test_flush_learn_retire),
 	     ST_TEST(test_array_slot_owed),
 	     ST_TEST(test_schema_equal_to_eager_scans),
-	     ST_TEST(test_corpus_matches_equal_full_scan))
+	     ST_TEST(test_corpus_matches_equal_full_scan),
+	     ST_TEST(test_scan_policy))
