@@ -313,7 +313,8 @@ static bool add_slot(struct st_json_tmpl *t, size_t start, size_t end,
  * its walk: every string that is not a member name, every number and
  * literal is a slot, except that an array holding only such values, not on
  * a pointer's path, is one slot of any length.  Member names with escapes,
- * more than 32 levels and paths of ST_SCHEMA_PATH_MAX bytes are refused.
+ * a container ST_JSON_WALK_DEPTH_MAX deep and paths of ST_SCHEMA_PATH_MAX
+ * bytes are refused.
  * The checks also keep an invalid document from being read out of bounds.
  */
 static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
@@ -368,10 +369,12 @@ static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			break;
 		}
 
-		/* a value at depth + 1: its path, then its update */
+		/* a value inside `depth` containers (at most
+		 * ST_JSON_WALK_DEPTH_MAX: deeper ones are refused when opened):
+		 * its path, then its update */
 		if (depth) {
 			plen = lv[depth].path_len;
-			if (depth + 1 > ST_JSON_WALK_DEPTH_MAX + 1 || plen + 2 > sizeof(path))
+			if (plen + 2 > sizeof(path))
 				return false;
 			path[plen++] = '/';
 			if (lv[depth].object) {
