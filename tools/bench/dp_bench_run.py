@@ -35,6 +35,7 @@ CPU-second: the machine is shared, and a process that got less CPU shows
 less.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -121,7 +122,9 @@ def stop(proc, sig=signal.SIGINT, wait_s=20):
 
 
 class Prefix:
-    """A fresh EAL --file-prefix; its runtime directory is removed after."""
+    """A fresh EAL --file-prefix; its runtime directory and (with --hugepages)
+    the hugepage files EAL names after it are removed after: a program
+    stopped by a signal leaves them, and they hold the pages."""
     n = 0
 
     def __init__(self):
@@ -130,6 +133,12 @@ class Prefix:
 
     def cleanup(self):
         shutil.rmtree(f"/var/run/dpdk/{self.name}", ignore_errors=True)
+        for mnt in glob.glob("/dev/hugepages*"):
+            for f in glob.glob(f"{mnt}/{self.name}map_*"):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
 
 
 def vdevs(files):
