@@ -271,6 +271,22 @@ struct kafka_state {
 _Static_assert(sizeof(struct kafka_state) <= ST_CODEC_STATE_MAX,
 	       "kafka state exceeds ST_CODEC_STATE_MAX");
 
+/*
+ * Test hooks: tests/dataplane/codec/kafka_hooked.c builds this file with
+ * ST_KAFKA_TEST_HOOKS, which names the codec st_codec_kafka_hooked, lets a
+ * test turn the fast record path off and counts the records it took.
+ */
+#ifdef ST_KAFKA_TEST_HOOKS
+extern bool st_kafka_fast_off;
+extern uint64_t st_kafka_fast_taken;
+#define KAFKA_FAST_ON() (!st_kafka_fast_off)
+#define KAFKA_FAST_TAKEN() (st_kafka_fast_taken++)
+#define st_codec_kafka st_codec_kafka_hooked
+#else
+#define KAFKA_FAST_ON() true
+#define KAFKA_FAST_TAKEN() ((void)0)
+#endif
+
 /* One feed() call. */
 struct kafka_ctx {
 	struct kafka_state *st;
@@ -1233,24 +1249,123 @@ static void sized_done(struct kafka_ctx *x, struct cur *c, struct st_record *r,
 		d->phase = next;
 }
 
+/*
+ * The common record, parsed without the cursor: whole in the fed bytes and
+ * in its batch, every varint of at most 5 bytes, no headers.  Anything else
+ * (a record cut by the segment end, headers, a long timestamp delta, any
+ * malformed field) returns false with nothing changed, and the cursor path
+ * below parses the same bytes, emits or counts.  Where both accept a record
+ * they give the same event (tests/dataplane/codec/test_kafka.c runs both on
+ * every capture; the Kafka fuzz target compares them on every input).
+ */
+static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
+				uint64_t *v)
+{
+	const uint8_t *q = *p;
+	uint64_t x = 0;
+
+	for (unsigned i = 0; i < 5; i++) {
+		if (q == end)
+			return false;
+		x |= (uint64_t)(*q & 0x7f) << (7 * i);
+		if (!(*q++ & 0x80)) {
+			*p = q;
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A zigzag varint that fits 32 bits (cur_varint()'s accepted values). */
+static inline bool fast_varint(const uint8_t **p, const uint8_t *end, int32_t *v)
+{
+	uint64_t u;
+
+	if (likely(*p < end && **p < 0x80)) {
+		u = *(*p)++;
+	} else if (!fast_uvarint(p, end, &u) || u > UINT32_MAX) {
+		return false;
+	}
+	*v = (int32_t)(((uint32_t)u >> 1) ^ (0u - ((uint32_t)u & 1)));
+	return true;
+}
+
+static bool fast_record(struct kafka_ctx *x)
+{
+	struct kafka_dir *d = x->d;
+	const uint8_t *at = x->data + x->pos, *p = at, *end, *key = NULL;
+	uint32_t avail = window(x), total;
+	int32_t record_len, offset_delta, key_len, value_len, headers;
+	uint64_t ts_u;
+	struct st_record r;
+
+	if (!fast_varint(&p, at + avail, &record_len) ||
+	    record_len < (int32_t)KAFKA_RECORD_MIN ||
+	    (uint32_t)record_len > avail - (uint32_t)(p - at))
+		return false;
+	total = (uint32_t)(p - at) + (uint32_t)record_len;
+	end = at + total;
+	p++;                            /* attributes (unused) */
+	if (!fast_uvarint(&p, end, &ts_u) ||
+	    !fast_varint(&p, end, &offset_delta) ||
+	    !fast_varint(&p, end, &key_len) || key_len < -1 ||
+	    (key_len > 0 && (uint32_t)key_len > (uint32_t)(end - p)))
+		return false;
+	if (key_len >= 0) {
+		key = p;
+		p += key_len;
+	}
+	if (!fast_varint(&p, end, &value_len) || value_len < -1 ||
+	    (value_len > 0 && (uint32_t)value_len > (uint32_t)(end - p)))
+		return false;
+	r = record_base(x, ST_REC_RECORD, 1);
+	if (value_len >= 0) {
+		r.value = p;
+		r.value_len = r.value_bytes = (uint32_t)value_len;
+		p += value_len;
+	}
+	if (!fast_varint(&p, end, &headers) || headers != 0 || p != end)
+		return false;
+	if (key) {
+		r.key = key;
+		r.key_len = (uint32_t)key_len;
+		r.flags |= ST_REC_F_HAS_KEY;
+	}
+	r.timestamp_ms = (int64_t)((uint64_t)d->base_timestamp_ms +
+				   ((ts_u >> 1) ^ (0 - (ts_u & 1))));
+	r.flags |= ST_REC_F_HAS_TIMESTAMP;
+	KAFKA_FAST_TAKEN();
+	d->batch_records_left--;
+	emit(x, &r);
+	consume(x, total);
+	return true;
+}
+
 static enum step produce_record(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
-	const uint8_t *at = x->data + x->pos;
-	struct cur c = cur_make(at, window(x));
+	const uint8_t *at;
+	struct cur c;
 	struct st_record r;
 	enum unit_status u;
 	int32_t record_len;
 	uint32_t total;
 	enum fit fit;
 
-	if (d->batch_records_left == 0 || d->batch_left == 0) {
-		if (d->batch_records_left != 0 || d->batch_left != 0)
-			fail_batch(x, KERR_BAD_BATCH);
-		else
-			d->phase = PH_BATCH_END;
-		return STEP_MORE;
+	for (;;) {
+		if (d->batch_records_left == 0 || d->batch_left == 0) {
+			if (d->batch_records_left != 0 || d->batch_left != 0)
+				fail_batch(x, KERR_BAD_BATCH);
+			else
+				d->phase = PH_BATCH_END;
+			return STEP_MORE;
+		}
+		if (!KAFKA_FAST_ON() || !fast_record(x))
+			break;
 	}
+	at = x->data + x->pos;
+	c = cur_make(at, window(x));
 	record_len = cur_varint(&c);
 	if (!cur_stopped(&c) && (record_len < (int32_t)KAFKA_RECORD_MIN ||
 				 (uint64_t)c.off + (uint32_t)record_len > d->batch_left))

@@ -257,6 +257,32 @@ static inline void kw_batch(struct kw_buf *b, const struct kw_record *r, int n,
 	kw_free(&records);
 }
 
+/* A Produce request of `version` (acks 1) with one topic and one
+ * partition whose records field is `records`; `tags` tagged fields in the
+ * header and in every flexible struct. */
+static inline void kw_produce_one(struct kw_buf *b, int version, int32_t correlation_id,
+				  const char *client_id, const char *topic,
+				  int32_t partition, const struct kw_buf *records, int tags)
+{
+	bool flex = version >= 9;
+	size_t at = kw_request_begin(b, 0, (int16_t)version, correlation_id, client_id,
+				     flex, tags);
+
+	if (version >= 3)
+		kw_string(b, flex, NULL, -1);
+	kw_be16(b, 1);
+	kw_be32(b, 1000);
+	kw_array_len(b, flex, 1);
+	kw_string(b, flex, topic, (int)strlen(topic));
+	kw_array_len(b, flex, 1);
+	kw_be32(b, partition);
+	kw_bytes(b, flex, records->p, (long)records->n);
+	kw_tags(b, flex, tags);
+	kw_tags(b, flex, tags);
+	kw_tags(b, flex, tags);
+	kw_frame_end(b, at);
+}
+
 /* Legacy message (magic 0 or 1): offset, message_size, crc, magic,
  * attributes, [timestamp], key, value (int32 lengths, -1 null). */
 static inline void kw_message(struct kw_buf *b, int8_t magic, int8_t attributes,

@@ -6,6 +6,9 @@
  *   - requests and responses built byte by byte in kafka_wire.h from the
  *     protocol guide, whose expected records are the table they are built
  *     from.
+ * Every test runs twice (ST_TEST_MAIN at the end): with the fast path for
+ * whole plain records and with the cursor path alone, and
+ * test_fast_path_agrees compares the two event for event on captures.
  * Every feed goes through st_ch_feed() (tests/lib/codec_harness.h), which
  * implements the carry contract of codec.h (re-offers the unconsumed bytes
  * followed by the next chunk) and asserts its bounds; kafka_record_rule
@@ -22,11 +25,14 @@
 #include "dataplane/codec/codec.h"
 #include "dataplane/compiler.h"
 #include "st_test.h"
+#include "tests/dataplane/codec/kafka_hooked.h"
 #include "tests/dataplane/codec/kafka_wire.h"
 
 #define HOLD ST_CODEC_HOLD_MAX
 
-static const struct st_codec *K = &st_codec_kafka;
+/* The codec with its test hooks (kafka_hooked.h): every test runs twice,
+ * with the fast record path on and with only the cursor path. */
+static const struct st_codec *K = &st_codec_kafka_hooked;
 
 /* Kafka's promises beyond codec.h's: a topic name lives in the flow's codec
  * state (it outlives the request header it came in); keys, values and
@@ -1130,6 +1136,231 @@ static void test_produce_v2_message_content(void)
 	st_ch_run_destroy(run);
 }
 
+/* ---- the fast record path against the cursor path ---- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static bool same_copy(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+	return (!a && !b) || (a && b && memcmp(a, b, n) == 0);
+}
+
+static bool same_record(const struct st_ch_record *a, const struct st_ch_record *b)
+{
+	return a->kind == b->kind && a->flags == b->flags && a->qos == b->qos &&
+	       a->has_stream == b->has_stream && a->partition == b->partition &&
+	       a->count == b->count && a->packet_id == b->packet_id &&
+	       a->stream_len == b->stream_len && strcmp(a->stream, b->stream) == 0 &&
+	       a->key_len == b->key_len && same_copy(a->key, b->key, a->key_len) &&
+	       a->value_len == b->value_len && a->value_bytes == b->value_bytes &&
+	       same_copy(a->value, b->value, a->value_len) &&
+	       a->headers_len == b->headers_len && a->header_count == b->header_count &&
+	       same_copy(a->headers, b->headers, a->headers_len) &&
+	       a->timestamp_ms == b->timestamp_ms && a->ts_ns == b->ts_ns;
+}
+
+/* Same events, counters and carries; `what` names the input on failure. */
+static void check_same_flows(const struct st_ch *fast, const struct st_ch *cursor,
+			     const char *what)
+{
+	size_t n = st_ch_record_count(fast), differ = n;
+
+	CU_ASSERT_EQUAL(n, st_ch_record_count(cursor));
+	for (size_t i = 0; i < n && i < st_ch_record_count(cursor); i++) {
+		if (!same_record(st_ch_record(fast, i), st_ch_record(cursor, i))) {
+			differ = i;
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(differ, n);
+	CU_ASSERT(memcmp(st_ch_stats(fast), st_ch_stats(cursor),
+			 sizeof(struct st_codec_stats)) == 0);
+	for (int d = 0; d < 2; d++)
+		CU_ASSERT_EQUAL(st_ch_carry_bytes(fast, (enum st_dir)d),
+				st_ch_carry_bytes(cursor, (enum st_dir)d));
+	CU_ASSERT_EQUAL(st_ch_latency_count(fast), st_ch_latency_count(cursor));
+	for (size_t i = 0; i < st_ch_latency_count(fast) &&
+			   i < st_ch_latency_count(cursor); i++) {
+		const struct st_latency *a = st_ch_latency(fast, i);
+		const struct st_latency *b = st_ch_latency(cursor, i);
+
+		CU_ASSERT(a->proto == b->proto && a->api_key == b->api_key &&
+			  a->api_version == b->api_version &&
+			  a->correlation_id == b->correlation_id &&
+			  a->request_ns == b->request_ns && a->response_ns == b->response_ns);
+	}
+	if (n != st_ch_record_count(cursor) || differ != n)
+		fprintf(stderr, "  %s: the paths differ at record %zu of %zu\n", what,
+			differ, n);
+}
+
+/* One random record: keys and values null, empty or up to 3-byte varint
+ * lengths, 0-3 headers, timestamp deltas of 1 to 6 varint bytes. */
+static struct kw_record random_record(uint64_t *rng, const char *pool, size_t pool_n)
+{
+	static const char *const hk[] = { "trace", "h", "" };
+	static const long lens[] = { 0, 1, 5, 63, 64, 100, 300, 8191, 8192, 20000 };
+	struct kw_record r = { 0 };
+	uint64_t x = rng_next(rng);
+	long len;
+
+	if (x % 8) {
+		len = (x >> 8) % 40;
+		r.key = pool + (x >> 16) % (pool_n - 40);
+		r.key_len = (int)len;
+	}
+	x = rng_next(rng);
+	if (x % 16) {
+		len = lens[(x >> 4) % ST_ARRAY_SIZE(lens)];
+		len = len ? len - (long)((x >> 12) % 2) : 0;
+		r.value = pool + (x >> 20) % ((uint64_t)pool_n - (uint64_t)len);
+		r.value_len = len;
+	}
+	x = rng_next(rng);
+	r.n_headers = x % 4 == 0 ? (int)(x >> 2) % 4 : 0;
+	for (int i = 0; i < r.n_headers; i++) {
+		r.header_key[i] = hk[(x >> (8 + 2 * i)) % 3];
+		r.header_value[i] = (x >> (16 + i)) & 1 ? "v" : NULL;
+	}
+	x = rng_next(rng);
+	r.timestamp_delta = (int64_t)(x >> 24) % ((int64_t)1 << (7 * (1 + x % 6) - 1));
+	if (x & 0x40)
+		r.timestamp_delta = -r.timestamp_delta;
+	return r;
+}
+
+/* A Produce request (v3..v12) of one topic, one partition, 1-3 batches of
+ * 1-12 random records. */
+static void put_random_produce(struct kw_buf *b, uint64_t *rng, int32_t correlation_id,
+			       const char *pool, size_t pool_n)
+{
+	int version = 3 + (int)(rng_next(rng) % 10);
+	struct kw_buf records = { 0 };
+	int batches = 1 + (int)(rng_next(rng) % 3);
+
+	for (int i = 0; i < batches; i++) {
+		struct kw_record r[12];
+		int n = 1 + (int)(rng_next(rng) % 12);
+
+		for (int k = 0; k < n; k++)
+			r[k] = random_record(rng, pool, pool_n);
+		kw_batch(&records, r, n, BASE_TS + i);
+	}
+	kw_produce_one(b, version, correlation_id, "fast-test", "fast", 2, &records, 0);
+	kw_free(&records);
+}
+
+/* Feeds the same chunks to a flow with the fast path and to one without. */
+static void feed_both(struct st_ch *fast, struct st_ch *cursor, const uint8_t *p,
+		      size_t n, uint64_t ts)
+{
+	st_kafka_fast_off = false;
+	st_ch_feed(fast, ST_DIR_TO_SERVER, p, n, ts);
+	st_kafka_fast_off = true;
+	st_ch_feed(cursor, ST_DIR_TO_SERVER, p, n, ts);
+	st_kafka_fast_off = false;
+}
+
+/*
+ * The cursor path is the oracle (the rest of this suite holds it to the
+ * protocol guide, DeepFlow's .result files and tshark): the fast path must
+ * give the same events, counters and carries, on the reference captures
+ * and on 400 random streams of Produce requests fed in random chunks, a
+ * quarter of them with a byte changed in every request.  Both paths must
+ * have been taken.
+ */
+static void test_fast_path_agrees(void)
+{
+	static char pool[24000];
+	uint64_t rng = 7, fast_before = st_kafka_fast_taken, records = 0;
+	unsigned mutated = 0;
+
+	for (size_t i = 0; i < sizeof(pool); i++)
+		pool[i] = (char)(' ' + rng_next(&rng) % 95);
+	for (size_t i = 0; i < ST_ARRAY_SIZE(pcap_cases); i++) {
+		struct st_ch_run *run[2];
+
+		for (int off = 0; off < 2; off++) {
+			st_kafka_fast_off = off;
+			run[off] = run_capture(&pcap_cases[i]);
+		}
+		st_kafka_fast_off = false;
+		CU_ASSERT_EQUAL_FATAL(st_ch_run_flows(run[0]), st_ch_run_flows(run[1]));
+		for (unsigned k = 0; k < st_ch_run_flows(run[0]); k++)
+			check_same_flows(st_ch_run_flow(run[0], k), st_ch_run_flow(run[1], k),
+					 pcap_cases[i].name);
+		st_ch_run_destroy(run[0]);
+		st_ch_run_destroy(run[1]);
+	}
+	for (int s = 0; s < 400; s++) {
+		struct st_ch *fast = flow_new(), *cursor = flow_new();
+		struct kw_buf b = { 0 };
+		char what[32];
+		size_t at = 0;
+
+		for (int q = 0; q < 6; q++) {
+			size_t from = b.n;
+
+			put_random_produce(&b, &rng, q, pool, sizeof(pool));
+			if (s % 4 == 3) {
+				b.p[from + 4 + rng_next(&rng) % (b.n - from - 4)] ^=
+					(uint8_t)(1 + rng_next(&rng) % 255);
+				mutated++;
+			}
+		}
+		while (at < b.n) {
+			size_t n = ST_MIN(b.n - at, 1 + rng_next(&rng) % 3000);
+
+			feed_both(fast, cursor, b.p + at, n, at);
+			at += n;
+		}
+		snprintf(what, sizeof(what), "random stream %d", s);
+		check_same_flows(fast, cursor, what);
+		records += st_ch_stats(cursor)->records;
+		st_ch_destroy(fast);
+		st_ch_destroy(cursor);
+		kw_free(&b);
+	}
+	fprintf(stderr, "  %lu records, %lu by the fast path, %u requests with a changed "
+		"byte\n", (unsigned long)records,
+		(unsigned long)(st_kafka_fast_taken - fast_before), mutated);
+	CU_ASSERT(st_kafka_fast_taken - fast_before > records / 4);
+	CU_ASSERT(st_kafka_fast_taken - fast_before < records);
+}
+
+/* Each test again with the fast record path off; these run after all the
+ * others, so a fatal failure inside one leaves no test in the wrong mode. */
+#define CURSOR_ONLY(fn)                                                       \
+	static void fn##_cursor_only(void)                                    \
+	{                                                                     \
+		st_kafka_fast_off = true;                                     \
+		fn();                                                         \
+	}
+CURSOR_ONLY(test_contract_constants)
+CURSOR_ONLY(test_produce_every_version)
+CURSOR_ONLY(test_compressed_and_control_batches)
+CURSOR_ONLY(test_compressed_message)
+CURSOR_ONLY(test_huge_record_truncated)
+CURSOR_ONLY(test_huge_key_skipped)
+CURSOR_ONLY(test_other_api_keys_skipped)
+CURSOR_ONLY(test_unknown_api_key_resyncs)
+CURSOR_ONLY(test_fetch_egress)
+CURSOR_ONLY(test_latency_matching)
+CURSOR_ONLY(test_pending_table_overflow)
+CURSOR_ONLY(test_split_at_every_offset)
+CURSOR_ONLY(test_gap_resyncs)
+CURSOR_ONLY(test_mid_stream_start)
+CURSOR_ONLY(test_malformed_units)
+CURSOR_ONLY(test_reference_captures)
+CURSOR_ONLY(test_produce_v2_message_content)
+
 ST_TEST_MAIN("dataplane/codec/kafka",
 	ST_TEST(test_contract_constants),
 	ST_TEST(test_produce_every_version),
@@ -1148,4 +1379,22 @@ ST_TEST_MAIN("dataplane/codec/kafka",
 	ST_TEST(test_malformed_units),
 	ST_TEST(test_reference_captures),
 	ST_TEST(test_produce_v2_message_content),
+	ST_TEST(test_fast_path_agrees),
+	ST_TEST(test_contract_constants_cursor_only),
+	ST_TEST(test_produce_every_version_cursor_only),
+	ST_TEST(test_compressed_and_control_batches_cursor_only),
+	ST_TEST(test_compressed_message_cursor_only),
+	ST_TEST(test_huge_record_truncated_cursor_only),
+	ST_TEST(test_huge_key_skipped_cursor_only),
+	ST_TEST(test_other_api_keys_skipped_cursor_only),
+	ST_TEST(test_unknown_api_key_resyncs_cursor_only),
+	ST_TEST(test_fetch_egress_cursor_only),
+	ST_TEST(test_latency_matching_cursor_only),
+	ST_TEST(test_pending_table_overflow_cursor_only),
+	ST_TEST(test_split_at_every_offset_cursor_only),
+	ST_TEST(test_gap_resyncs_cursor_only),
+	ST_TEST(test_mid_stream_start_cursor_only),
+	ST_TEST(test_malformed_units_cursor_only),
+	ST_TEST(test_reference_captures_cursor_only),
+	ST_TEST(test_produce_v2_message_content_cursor_only),
 )

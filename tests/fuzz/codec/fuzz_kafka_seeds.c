@@ -20,9 +20,7 @@ static const struct kw_record seed_recs[] = {
 
 static void produce(struct kw_buf *b, int version, int32_t corr)
 {
-	bool flex = version >= 9;
 	struct kw_buf rec = { 0 };
-	size_t at = kw_request_begin(b, 0, (int16_t)version, corr, "seed", flex, 1);
 
 	if (version >= 3) {
 		kw_batch(&rec, seed_recs, 3, 1700000000000ll);
@@ -32,19 +30,7 @@ static void produce(struct kw_buf *b, int version, int32_t corr)
 			kw_message(&rec, version == 2 ? 1 : 0, 0, 1700000000000ll,
 				   &seed_recs[i]);
 	}
-	if (version >= 3)
-		kw_string(b, flex, NULL, -1);
-	kw_be16(b, 1);
-	kw_be32(b, 1000);
-	kw_array_len(b, flex, 1);
-	kw_string(b, flex, "events", 6);
-	kw_array_len(b, flex, 1);
-	kw_be32(b, 3);
-	kw_bytes(b, flex, rec.p, (long)rec.n);
-	kw_tags(b, flex, 1);
-	kw_tags(b, flex, 0);
-	kw_tags(b, flex, 0);
-	kw_frame_end(b, at);
+	kw_produce_one(b, version, corr, "seed", "events", 3, &rec, 1);
 	kw_free(&rec);
 }
 
