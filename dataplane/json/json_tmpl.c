@@ -52,7 +52,12 @@ struct st_json_tmpl {
 	uint32_t misses, gap;      /* st_json_tmpl_scan(): misses since the
 				    * learn, and how many it waits for */
 	uint64_t owed_elems[ST_JSON_TMPL_PATHS_MAX]; /* array slots' updates */
-	uint8_t owed_types[ST_JSON_TMPL_PATHS_MAX];  /* types the slots saw */
+	bool has_arrays;           /* an array slot among the slots */
+	/* the types each slot saw (a byte per slot, OR-ed a word at a time) */
+	union {
+		uint64_t w[ST_JSON_TMPL_SLOTS_MAX / 8];
+		uint8_t b[ST_JSON_TMPL_SLOTS_MAX];
+	} owed_types;
 	struct st_json_value values[ST_JSON_POINTERS_MAX]; /* as learnt */
 	struct slot slots[ST_JSON_TMPL_SLOTS_MAX];
 	struct path paths[ST_JSON_TMPL_PATHS_MAX];
@@ -63,6 +68,7 @@ _Static_assert(ST_JSON_TMPL_DOC_MAX <= UINT16_MAX, "slot offsets are 16-bit");
 _Static_assert(ST_JSON_POINTERS_MAX <= 64, "value slots fit an int8_t");
 _Static_assert(ST_JSON_TMPL_SLOTS_MAX <= INT8_MAX && ST_JSON_TMPL_SLOTS_MAX <= 64,
 	       "value slots fit an int8_t and `captured`");
+_Static_assert(ST_JSON_TMPL_SLOTS_MAX % 8 == 0, "slot types pack into words");
 _Static_assert(ST_JSON_TMPL_PATHS_MAX <= INT8_MAX, "paths fit an int8_t");
 _Static_assert(ST_SCHEMA_PATH_MAX <= UINT8_MAX, "path lengths are 8-bit");
 _Static_assert(ST_JSON_WALK_FIELDS_MAX <= UINT16_MAX, "updates fit 16 bits");
@@ -150,7 +156,7 @@ static inline bool same4(const uint8_t *p, const char *lit)
 /* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
  * §7, UTF-8 as the scanner checks it, with its own out-of-line checks);
  * *escaped: it holds an escape. */
-static inline const uint8_t *string_end(const uint8_t *lo, const uint8_t *p,
+static inline __attribute__((always_inline)) const uint8_t *string_end(const uint8_t *lo, const uint8_t *p,
 					const uint8_t *end, bool *escaped)
 {
 	int reason;
@@ -180,7 +186,7 @@ static inline const uint8_t *string_end(const uint8_t *lo, const uint8_t *p,
  * Its end, or NULL; *type its enum st_json_type; *escaped set when it is a
  * string with an escape (the scan would decode it into the scratch).
  */
-static inline const uint8_t *any_scalar(const uint8_t *lo, const uint8_t *p,
+static inline __attribute__((always_inline)) const uint8_t *any_scalar(const uint8_t *lo, const uint8_t *p,
 					const uint8_t *end, uint8_t *type,
 					bool *escaped)
 {
@@ -543,7 +549,7 @@ bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	t->owed = 0;
 	t->hits = 0;
 	memset(t->owed_elems, 0, sizeof(t->owed_elems));
-	memset(t->owed_types, 0, sizeof(t->owed_types));
+	memset(&t->owed_types, 0, sizeof(t->owed_types));
 	if (len == 0 || len > ST_JSON_TMPL_DOC_MAX ||
 	    !find_slots(t, plan, doc, len, &m) ||
 	    !map_values(t, doc, values, st_json_plan_size(plan)) ||
@@ -551,6 +557,9 @@ bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		return false;
 	memcpy(t->doc, doc, len);
 	t->len = (uint16_t)len;
+	t->has_arrays = false;
+	for (unsigned i = 0; i < t->n_slots; i++)
+		t->has_arrays |= t->slots[i].kind == SLOT_ARRAY;
 	t->ready = true;
 	return true;
 }
@@ -598,15 +607,21 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	const uint8_t *d = doc, *end = doc + len, *k = t->doc;
 	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
 	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
-	uint8_t types[ST_JSON_TMPL_SLOTS_MAX];
+	union {
+		uint64_t w[ST_JSON_TMPL_SLOTS_MAX / 8];
+		uint8_t b[ST_JSON_TMPL_SLOTS_MAX];
+	} types;
+	unsigned n_slots = t->n_slots, words = (n_slots + 7) / 8;
 	uint32_t updates;
 	size_t from = 0;
 
 	/* st_json_scan() refuses 4 GiB (BAD_CALL); a value's length is 32-bit */
 	if (!t->ready || len >= UINT32_MAX)
 		return false;
+	if (words)
+		types.w[words - 1] = 0;    /* the bytes past the last slot */
 	updates = t->fixed_updates;
-	for (unsigned i = 0; i < t->n_slots; i++) {
+	for (unsigned i = 0; i < n_slots; i++) {
 		const struct slot *sl = &t->slots[i];
 		size_t run = sl->start - from;
 		const uint8_t *q;
@@ -618,12 +633,12 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		if (sl->kind == SLOT_SCALAR) {
 			bool escaped = false;
 
-			q = any_scalar(doc, d, end, &types[i], &escaped);
+			q = any_scalar(doc, d, end, &types.b[i], &escaped);
 			/* a found string with escapes is decoded: the scan's job */
 			if (escaped && (t->captured >> i & 1))
 				return false;
 		} else {
-			q = scalar_array(doc, d, end, &elems[i], &types[i]);
+			q = scalar_array(doc, d, end, &elems[i], &types.b[i]);
 			updates += elems[i];
 		}
 		if (!q)
@@ -640,31 +655,31 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 
 	for (unsigned i = 0; i < t->n_values; i++) {
 		int s = t->value_slot[i];
+		uint8_t type;
 
 		values[i] = t->values[i];
 		if (s < 0)
 			continue;
-		values[i].type = types[s];
+		type = types.b[s];
+		values[i].type = type;
 		values[i].number = 0;
-		if (types[s] == ST_JSON_STRING) {
+		if (type == ST_JSON_STRING) {
 			values[i].text = at[s] + 1;
 			values[i].text_len = at_len[s] - 2;
 		} else {
 			values[i].text = at[s];
 			values[i].text_len = at_len[s];
-			if (types[s] == ST_JSON_NUMBER)
+			if (type == ST_JSON_NUMBER)
 				values[i].number = st_json_number(plan, at[s], at_len[s]);
 		}
 	}
-	for (unsigned i = 0; i < t->n_slots; i++) {
-		int p = t->slots[i].path;
-
-		if (p < 0)
-			continue;
-		t->owed_types[p] |= types[i];
-		if (t->slots[i].kind == SLOT_ARRAY)
-			t->owed_elems[p] += elems[i];
-	}
+	/* a root scalar's slot has no path: its byte is never read */
+	for (unsigned w = 0; w < words; w++)
+		t->owed_types.w[w] |= types.w[w];
+	if (t->has_arrays)
+		for (unsigned i = 0; i < n_slots; i++)
+			if (t->slots[i].kind == SLOT_ARRAY && t->slots[i].path >= 0)
+				t->owed_elems[t->slots[i].path] += elems[i];
 	t->owed++;
 	t->hits++;
 	if (stats)
@@ -676,19 +691,23 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 
 void st_json_tmpl_flush(struct st_json_tmpl *t, struct st_schema *schema)
 {
+	uint8_t types[ST_JSON_TMPL_PATHS_MAX] = { 0 };
+
 	if (!t->owed)
 		return;
+	for (unsigned i = 0; i < t->n_slots; i++)
+		if (t->slots[i].path >= 0)
+			types[t->slots[i].path] |= t->owed_types.b[i];
 	for (unsigned i = 0; i < t->n_paths; i++) {
 		const struct path *p = &t->paths[i];
 		uint64_t n = p->count && t->owed > UINT64_MAX / p->count ? UINT64_MAX
 									 : t->owed * p->count;
 
 		n = t->owed_elems[i] > UINT64_MAX - n ? UINT64_MAX : n + t->owed_elems[i];
-		st_schema_add(schema, p->hash, p->text, p->len,
-			      p->type | t->owed_types[i], n);
+		st_schema_add(schema, p->hash, p->text, p->len, p->type | types[i], n);
 		t->owed_elems[i] = 0;
-		t->owed_types[i] = 0;
 	}
+	memset(&t->owed_types, 0, sizeof(t->owed_types));
 	t->owed = 0;
 }
 
