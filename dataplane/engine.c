@@ -105,7 +105,7 @@ struct inbox {
 struct dispatcher {
 	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core, or
 							   * BUCKET_UNMAPPED */
-	unsigned next_core;                               /* the next mapping */
+	unsigned turn;                                    /* new buckets so far */
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
 	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
@@ -127,6 +127,8 @@ struct core {
 	struct st_engine *e;
 	unsigned id;
 	struct st_worker *_Atomic worker;
+	struct st_worker *ready;             /* core thread only: made before the
+					      * first frame, not started */
 	struct inbox inbox;
 	uint64_t epoch_end_ns;               /* core thread only */
 	bool queues_ended;                   /* core thread only */
@@ -350,15 +352,29 @@ static uint64_t origin(struct st_engine *e, uint64_t t)
 	return have;
 }
 
-static bool core_start(struct core *c, uint64_t origin_ns)
+/* Makes the core's worker before its first frame: its tables are touched
+ * whole when made (tens of ms), which on the first frame of a live input
+ * would leave the inbox to overflow meanwhile. */
+static bool core_prepare(struct core *c)
 {
-	struct st_worker *w = st_worker_create(&c->e->cfg.worker, origin_ns);
-
-	if (!w) {
+	c->ready = st_worker_create(&c->e->cfg.worker, 0);
+	if (!c->ready) {
 		atomic_store(&c->e->error, errno ? -errno : -ENOMEM);
 		atomic_store(&c->e->stop, 1);
 		return false;
 	}
+	return true;
+}
+
+static bool core_start(struct core *c, uint64_t origin_ns)
+{
+	struct st_worker *w = c->ready;
+
+	if (!w && !core_prepare(c))
+		return false;
+	w = c->ready;
+	c->ready = NULL;
+	st_worker_set_epoch_start(w, origin_ns);
 	c->epoch_end_ns = origin_ns + c->e->epoch_ns;
 	/* Release: the worker's state is complete before the merger sees it. */
 	atomic_store_explicit(&c->worker, w, memory_order_release);
@@ -622,17 +638,26 @@ static void bucket_map(struct st_engine *e, uint32_t b, unsigned core)
 	STAT_ADD(e->core[core].stats.dispatch_buckets, 1);
 }
 
+/* The core that new bucket number `turn` goes to: the targets in order
+ * twice, then core 0 once (1, 1, 0, ... for two workers). */
+static inline unsigned turn_core(unsigned turn, unsigned workers)
+{
+	unsigned t = turn % (2 * workers - 1);
+
+	return t < 2 * (workers - 1) ? 1 + t % (workers - 1) : 0;
+}
+
 /* The core of bucket b; a bucket's first frame maps it to the next core in
  * turn, so that the flows (not the buckets, most of which stay empty)
- * start evenly spread, in an order that depends on the input only. */
+ * start spread, in an order that depends on the input only.  Core 0 also
+ * receives and hands on every frame, so it takes half the share of each
+ * other core. */
 static inline unsigned bucket_core(struct st_engine *e, uint32_t b)
 {
 	struct dispatcher *d = e->disp;
 
-	if (unlikely(d->reta[b] == BUCKET_UNMAPPED)) {
-		bucket_map(e, b, d->next_core);
-		d->next_core = (d->next_core + 1) % e->cfg.workers;
-	}
+	if (unlikely(d->reta[b] == BUCKET_UNMAPPED))
+		bucket_map(e, b, turn_core(d->turn++, e->cfg.workers));
 	return d->reta[b];
 }
 
@@ -991,6 +1016,8 @@ static int core_main(void *arg, unsigned id)
 	uint64_t idle_since = 0;
 	struct st_worker *w;
 
+	if (!core_prepare(c))
+		goto out_done;
 	/* With dispatch, core 0 polls only once every target polls its
 	 * inbox: a live input's first frames would find a target not yet
 	 * scheduled, its inbox refusing them, and shed its buckets. */
@@ -1050,6 +1077,8 @@ static int core_main(void *arg, unsigned id)
 		epoch_end(c, true);
 	}
 out_done:
+	st_worker_destroy(c->ready);    /* never started: no frame, no time */
+	c->ready = NULL;
 	stats_refresh(c);
 	/* Release: our last publication precedes `done`. */
 	atomic_store_explicit(&c->done, true, memory_order_release);
@@ -1370,9 +1399,6 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 		if (!e->disp)
 			goto out_free;
 		memset(e->disp->reta, BUCKET_UNMAPPED, sizeof(e->disp->reta));
-		/* core 0 also polls and dispatches: of an odd count of
-		 * flows it takes the smaller half */
-		e->disp->next_core = 1;
 		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {

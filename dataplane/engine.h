@@ -20,10 +20,14 @@
  * counts its decode drop, if any (the dispatch parse reads only the
  * headers it needs, and may pass on a frame st_decode() then refuses).
  *
- * The table starts even: a bucket is mapped at its first frame, to the
- * next core in turn, from core 1 (so the flows, not the mostly empty
- * buckets, are spread, in an order that depends on the input only; of an
- * odd count core 0 takes the smaller share), and core 0 polls only once
+ * The table starts spread: a bucket is mapped at its first frame, to the
+ * next core in turn (so the flows, not the mostly empty buckets, are
+ * spread, in an order that depends on the input only), core 0 half as
+ * often as each other core (1, 1, 0 for two workers; 1, 2, 1, 2, 0 for
+ * three): it also receives and hands on every frame, and the TCP buckets
+ * mapped first mostly stay.  Each core makes its worker before core 0
+ * polls (a worker touches its flow table whole when made, tens of ms that
+ * a live input would spend filling the inbox), and core 0 polls only once
  * every target polls its inbox.  On a live input it adapts: core 0 pays
  * the poll and the dispatch of every frame, so an even split makes it the
  * bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
@@ -126,7 +130,7 @@ struct st_engine_config {
 	struct st_engine_output output;
 };
 
-/* Defaults: 1 worker, packet clock, 200 ms grace, 4 MiB inboxes, a 10 ms
+/* Defaults: 1 worker, packet clock, 200 ms grace, 16 MiB inboxes, a 10 ms
  * rebalance window, the worker's defaults; classifier and output zeroed
  * (the caller sets them). */
 void st_engine_config_default(struct st_engine_config *cfg);

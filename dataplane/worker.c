@@ -1189,6 +1189,11 @@ out_free:
 	return NULL;
 }
 
+void st_worker_set_epoch_start(struct st_worker *w, uint64_t epoch_start_ns)
+{
+	w->epoch_start_ns = epoch_start_ns;
+}
+
 void st_worker_destroy(struct st_worker *w)
 {
 	if (!w)

@@ -140,6 +140,9 @@ struct st_worker;
 /* NULL with errno EINVAL (a bad config) or ENOMEM. */
 struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 				   uint64_t epoch_start_ns);
+/* Before its first frame: the first epoch starts at epoch_start_ns after
+ * all (a worker made ahead, before the start was known). */
+void st_worker_set_epoch_start(struct st_worker *w, uint64_t epoch_start_ns);
 /* Frees everything; NULL is a no-op. */
 void st_worker_destroy(struct st_worker *w);
 

@@ -576,14 +576,16 @@ static void test_rule_not_on_finite_inputs(void)
 	st_engine_destroy(e);
 }
 
-/* A bucket is mapped at its first frame, to the cores in turn from core 1
- * (core 0 also dispatches: of an odd count it gets the smaller share), and
- * stays: three workers, buckets first seen in the order 900, 3, 900, 77,
- * 500, 3, 12 map to 1, 2, -, 0, 1, -, 2. */
+/* A bucket is mapped at its first frame, to the cores in turn, core 0
+ * (which also receives and hands on every frame) half as often as the
+ * others, and stays: three workers take new buckets in the turn 1, 2, 1,
+ * 2, 0; buckets first seen in the order 900, 3, 900, 77, 500, 3, 12 map to
+ * 1, 2, -, 1, 2, -, 0; two workers take 1, 1, 0, so of 16 new buckets core
+ * 0 gets 5 (turns 2, 5, 8, 11, 14). */
 static void test_buckets_mapped_in_turn_at_first_frame(void)
 {
 	static const uint32_t seen[] = { 900, 3, 900, 77, 500, 3, 12 };
-	static const unsigned want[] = { 1, 2, 1, 0, 1, 2, 2 };
+	static const unsigned want[] = { 1, 2, 1, 1, 2, 2, 0 };
 	struct st_engine_config ec;
 	struct st_engine *e;
 	char err[128];
@@ -602,6 +604,15 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	CU_ASSERT_EQUAL(buckets(e, 1), 2);
 	CU_ASSERT_EQUAL(buckets(e, 2), 2);
 	CU_ASSERT_EQUAL(e->disp->reta[4], BUCKET_UNMAPPED);
+	st_engine_destroy(e);
+
+	ec.workers = 2;
+	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	for (uint32_t b = 0; b < 16; b++)
+		CU_ASSERT_EQUAL(bucket_core(e, 100 + 7 * b), b % 3 == 2 ? 0u : 1u);
+	CU_ASSERT_EQUAL(buckets(e, 0), 5);
+	CU_ASSERT_EQUAL(buckets(e, 1), 11);
 	st_engine_destroy(e);
 }
 
