@@ -1390,7 +1390,10 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 		slots *= 2;
 	e->slots = calloc(slots, sizeof(*e->slots));
 	e->slot_mask = slots - 1;
-	e->core = calloc(cfg->workers, sizeof(*e->core));
+	/* the inboxes' indexes are cache-line aligned, so the cores are */
+	e->core = aligned_alloc(_Alignof(struct core), cfg->workers * sizeof(*e->core));
+	if (e->core)
+		memset(e->core, 0, cfg->workers * sizeof(*e->core));
 	e->backends = st_be_merge_create();
 	if (!e->slots || !e->core || !e->backends)
 		goto out_free;

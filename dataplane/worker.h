@@ -137,7 +137,8 @@ enum st_worker_stream_drop {
 
 struct st_worker;
 
-/* NULL with errno EINVAL (a bad config) or ENOMEM. */
+/* NULL with errno EINVAL (a bad config) or ENOMEM.  The worker is
+ * cache-line aligned (ST_CACHE_LINE: its counters are). */
 struct st_worker *st_worker_create(const struct st_worker_config *cfg,
 				   uint64_t epoch_start_ns);
 /* Before its first frame: the first epoch starts at epoch_start_ns after

@@ -613,6 +613,9 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 		CU_ASSERT_EQUAL(bucket_core(e, 100 + 7 * b), b % 3 == 2 ? 0u : 1u);
 	CU_ASSERT_EQUAL(buckets(e, 0), 5);
 	CU_ASSERT_EQUAL(buckets(e, 1), 11);
+	/* the inboxes' indexes are cache-line aligned, so the cores must be */
+	CU_ASSERT_EQUAL((uintptr_t)e->core % _Alignof(struct core), 0);
+	CU_ASSERT_EQUAL(_Alignof(struct core), ST_CACHE_LINE);
 	st_engine_destroy(e);
 }
 
