@@ -368,9 +368,9 @@ static bool core_prepare(struct core *c)
 
 static bool core_start(struct core *c, uint64_t origin_ns)
 {
-	struct st_worker *w = c->ready;
+	struct st_worker *w;
 
-	if (!w && !core_prepare(c))
+	if (!c->ready && !core_prepare(c))
 		return false;
 	w = c->ready;
 	c->ready = NULL;

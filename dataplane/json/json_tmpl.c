@@ -38,6 +38,12 @@ struct path {
 	char text[ST_SCHEMA_PATH_MAX];
 };
 
+/* A byte per slot (its types), OR-ed into the template a word at a time. */
+union slot_types {
+	uint64_t w[ST_JSON_TMPL_SLOTS_MAX / 8];
+	uint8_t b[ST_JSON_TMPL_SLOTS_MAX];
+};
+
 struct st_json_tmpl {
 	bool ready;
 	uint16_t len;              /* bytes of doc */
@@ -53,11 +59,7 @@ struct st_json_tmpl {
 				    * learn, and how many it waits for */
 	uint64_t owed_elems[ST_JSON_TMPL_PATHS_MAX]; /* array slots' updates */
 	bool has_arrays;           /* an array slot among the slots */
-	/* the types each slot saw (a byte per slot, OR-ed a word at a time) */
-	union {
-		uint64_t w[ST_JSON_TMPL_SLOTS_MAX / 8];
-		uint8_t b[ST_JSON_TMPL_SLOTS_MAX];
-	} owed_types;
+	union slot_types owed_types;  /* the types each slot saw */
 	struct st_json_value values[ST_JSON_POINTERS_MAX]; /* as learnt */
 	struct slot slots[ST_JSON_TMPL_SLOTS_MAX];
 	struct path paths[ST_JSON_TMPL_PATHS_MAX];
@@ -156,8 +158,8 @@ static inline bool same4(const uint8_t *p, const char *lit)
 /* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
  * §7, UTF-8 as the scanner checks it, with its own out-of-line checks);
  * *escaped: it holds an escape. */
-static inline __attribute__((always_inline)) const uint8_t *string_end(const uint8_t *lo, const uint8_t *p,
-					const uint8_t *end, bool *escaped)
+static inline __attribute__((always_inline)) const uint8_t *
+string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end, bool *escaped)
 {
 	int reason;
 
@@ -186,9 +188,9 @@ static inline __attribute__((always_inline)) const uint8_t *string_end(const uin
  * Its end, or NULL; *type its enum st_json_type; *escaped set when it is a
  * string with an escape (the scan would decode it into the scratch).
  */
-static inline __attribute__((always_inline)) const uint8_t *any_scalar(const uint8_t *lo, const uint8_t *p,
-					const uint8_t *end, uint8_t *type,
-					bool *escaped)
+static inline __attribute__((always_inline)) const uint8_t *
+any_scalar(const uint8_t *lo, const uint8_t *p, const uint8_t *end, uint8_t *type,
+	   bool *escaped)
 {
 	switch (*p) {
 	case '"':
@@ -607,10 +609,7 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	const uint8_t *d = doc, *end = doc + len, *k = t->doc;
 	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
 	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
-	union {
-		uint64_t w[ST_JSON_TMPL_SLOTS_MAX / 8];
-		uint8_t b[ST_JSON_TMPL_SLOTS_MAX];
-	} types;
+	union slot_types types;
 	unsigned n_slots = t->n_slots, words = (n_slots + 7) / 8;
 	uint32_t updates;
 	size_t from = 0;
