@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "dataplane/bytes.h"
 #include "dataplane/compiler.h"
 #include "dataplane/decode/decode.h"
 #include "dataplane/flow/flow.h"
@@ -414,7 +415,7 @@ static struct stream *record_stream(struct st_worker *w, const struct st_record 
 		return NULL;
 	}
 	if (len == w->last_topic_len && r->proto == w->last_topic_proto &&
-	    !memcmp(t, w->last_topic, len)) {
+	    st_bytes_equal(t, w->last_topic, len)) {
 		h = w->last_topic_hash;
 	} else {
 		h = topic_hash((enum st_proto)r->proto, t, len);
