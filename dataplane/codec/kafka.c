@@ -121,6 +121,7 @@
 
 #include "dataplane/codec/codec.h"
 #include "dataplane/compiler.h"
+#include "dataplane/decode/cursor.h"
 
 #define KAFKA_FRAME_MAX (100u << 20)    /* sanity limit of a size prefix */
 #define KAFKA_TOPIC_MAX 249u            /* legal topic names are <= 249 */
@@ -274,17 +275,21 @@ _Static_assert(sizeof(struct kafka_state) <= ST_CODEC_STATE_MAX,
 /*
  * Test hooks: tests/dataplane/codec/kafka_hooked.c builds this file with
  * ST_KAFKA_TEST_HOOKS, which names the codec st_codec_kafka_hooked, lets a
- * test turn the fast record path off and counts the records it took.
+ * test turn the fast paths (records, batch headers) off and counts the
+ * records and batch headers they took.
  */
 #ifdef ST_KAFKA_TEST_HOOKS
 extern bool st_kafka_fast_off;
 extern uint64_t st_kafka_fast_taken;
+extern uint64_t st_kafka_fast_batches;
 #define KAFKA_FAST_ON() (!st_kafka_fast_off)
 #define KAFKA_FAST_TAKEN() (st_kafka_fast_taken++)
+#define KAFKA_FAST_BATCH_TAKEN() (st_kafka_fast_batches++)
 #define st_codec_kafka st_codec_kafka_hooked
 #else
 #define KAFKA_FAST_ON() true
 #define KAFKA_FAST_TAKEN() ((void)0)
+#define KAFKA_FAST_BATCH_TAKEN() ((void)0)
 #endif
 
 /* One feed() call. */
@@ -1425,40 +1430,13 @@ static enum step produce_record(struct kafka_ctx *x)
 	return STEP_MORE;
 }
 
-static enum step produce_batch(struct kafka_ctx *x)
+/* A batch header read and found sound: its records follow at x->pos. */
+static enum step batch_begin(struct kafka_ctx *x, int32_t batch_len,
+			     int16_t attributes, int64_t base_timestamp_ms,
+			     int32_t count)
 {
 	struct kafka_dir *d = x->d;
-	struct cur c = cur_make(x->data + x->pos, window(x));
-	enum unit_status u;
-	int32_t batch_len, count;
-	int64_t base_timestamp_ms;
-	unsigned compression;
-	int16_t attributes;
-
-	(void)cur_i64(&c);              /* baseOffset */
-	batch_len = cur_i32(&c);
-	if (!cur_stopped(&c) && (batch_len < (int32_t)KAFKA_BATCH_LENGTH_MIN ||
-				 12u + (uint64_t)batch_len > d->records_left))
-		cur_fail(&c, KERR_BAD_BATCH);
-	(void)cur_i32(&c);              /* partitionLeaderEpoch */
-	(void)cur_i8(&c);               /* magic, already peeked */
-	(void)cur_be(&c, 4);            /* crc (CRC-32C, not verified) */
-	attributes = cur_i16(&c);
-	(void)cur_i32(&c);              /* lastOffsetDelta */
-	base_timestamp_ms = cur_i64(&c);
-	(void)cur_i64(&c);              /* maxTimestamp */
-	(void)cur_i64(&c);              /* producerId */
-	(void)cur_i16(&c);              /* producerEpoch */
-	(void)cur_i32(&c);              /* baseSequence */
-	count = cur_i32(&c);
-	compression = (unsigned)attributes & KAFKA_ATTR_COMPRESSION;
-	if (compression >= ST_KAFKA_COMP__COUNT || count < 0)
-		cur_fail(&c, KERR_BAD_BATCH);
-	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
-	if (u != UNIT_OK)
-		return unit_step(u);
-	consume(x, KAFKA_BATCH_HEADER);
-
+	unsigned compression = (unsigned)attributes & KAFKA_ATTR_COMPRESSION;
 	uint32_t body_bytes = (uint32_t)batch_len - KAFKA_BATCH_LENGTH_MIN;
 
 	if (attributes & KAFKA_ATTR_CONTROL) {
@@ -1481,6 +1459,71 @@ static enum step produce_batch(struct kafka_ctx *x)
 	d->base_timestamp_ms = base_timestamp_ms;
 	d->phase = PH_RECORD;
 	return STEP_MORE;
+}
+
+static bool batch_header_ok(const struct kafka_dir *d, int32_t batch_len,
+			    int16_t attributes, int32_t count)
+{
+	return batch_len >= (int32_t)KAFKA_BATCH_LENGTH_MIN &&
+	       12u + (uint64_t)batch_len <= d->records_left &&
+	       ((unsigned)attributes & KAFKA_ATTR_COMPRESSION) < ST_KAFKA_COMP__COUNT &&
+	       count >= 0;
+}
+
+/*
+ * The batch header whole in the window (`at`, KAFKA_BATCH_HEADER bytes
+ * checked by the caller): its fields loaded in place, the errors of the
+ * cursor path below (all "bad_batch").
+ */
+static enum step fast_batch(struct kafka_ctx *x, const uint8_t *at)
+{
+	int32_t batch_len = (int32_t)st_load_be32(at + 8);
+	int16_t attributes = (int16_t)st_load_be16(at + 21);
+	int64_t base_timestamp_ms = (int64_t)((uint64_t)st_load_be32(at + 27) << 32 |
+					      st_load_be32(at + 31));
+	int32_t count = (int32_t)st_load_be32(at + 57);
+
+	if (!batch_header_ok(x->d, batch_len, attributes, count)) {
+		fail_records(x, KERR_BAD_BATCH);
+		return STEP_MORE;
+	}
+	KAFKA_FAST_BATCH_TAKEN();
+	consume(x, KAFKA_BATCH_HEADER);
+	return batch_begin(x, batch_len, attributes, base_timestamp_ms, count);
+}
+
+static enum step produce_batch(struct kafka_ctx *x)
+{
+	struct cur c = cur_make(x->data + x->pos, window(x));
+	enum unit_status u;
+	int32_t batch_len, count;
+	int64_t base_timestamp_ms;
+	int16_t attributes;
+
+	(void)cur_i64(&c);              /* baseOffset */
+	batch_len = cur_i32(&c);
+	if (!cur_stopped(&c) && (batch_len < (int32_t)KAFKA_BATCH_LENGTH_MIN ||
+				 12u + (uint64_t)batch_len > x->d->records_left))
+		cur_fail(&c, KERR_BAD_BATCH);
+	(void)cur_i32(&c);              /* partitionLeaderEpoch */
+	(void)cur_i8(&c);               /* magic, already peeked */
+	(void)cur_be(&c, 4);            /* crc (CRC-32C, not verified) */
+	attributes = cur_i16(&c);
+	(void)cur_i32(&c);              /* lastOffsetDelta */
+	base_timestamp_ms = cur_i64(&c);
+	(void)cur_i64(&c);              /* maxTimestamp */
+	(void)cur_i64(&c);              /* producerId */
+	(void)cur_i16(&c);              /* producerEpoch */
+	(void)cur_i32(&c);              /* baseSequence */
+	count = cur_i32(&c);
+	if (((unsigned)attributes & KAFKA_ATTR_COMPRESSION) >= ST_KAFKA_COMP__COUNT ||
+	    count < 0)
+		cur_fail(&c, KERR_BAD_BATCH);
+	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
+	if (u != UNIT_OK)
+		return unit_step(u);
+	consume(x, KAFKA_BATCH_HEADER);
+	return batch_begin(x, batch_len, attributes, base_timestamp_ms, count);
 }
 
 /* Magic 0/1 message body after offset and message_size. */
@@ -1562,9 +1605,13 @@ static enum step produce_message(struct kafka_ctx *x)
 static enum step produce_records(struct kafka_ctx *x)
 {
 	const uint8_t *at = x->data + x->pos;
-	struct cur c = cur_make(at, window(x));
+	uint32_t avail = window(x);
+	struct cur c = cur_make(at, avail);
 	enum unit_status u;
 
+	if (KAFKA_FAST_ON() && avail >= KAFKA_BATCH_HEADER &&
+	    at[KAFKA_MAGIC_PEEK - 1] == 2)
+		return fast_batch(x, at);
 	(void)cur_take(&c, KAFKA_MAGIC_PEEK);
 	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
 	if (u != UNIT_OK)
