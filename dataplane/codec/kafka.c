@@ -275,21 +275,24 @@ _Static_assert(sizeof(struct kafka_state) <= ST_CODEC_STATE_MAX,
 /*
  * Test hooks: tests/dataplane/codec/kafka_hooked.c builds this file with
  * ST_KAFKA_TEST_HOOKS, which names the codec st_codec_kafka_hooked, lets a
- * test turn the fast paths (records, batch headers) off and counts the
- * records and batch headers they took.
+ * test turn the fast paths (records, batch headers, request prefixes) off
+ * and counts what each took.
  */
 #ifdef ST_KAFKA_TEST_HOOKS
 extern bool st_kafka_fast_off;
 extern uint64_t st_kafka_fast_taken;
 extern uint64_t st_kafka_fast_batches;
+extern uint64_t st_kafka_fast_requests;
 #define KAFKA_FAST_ON() (!st_kafka_fast_off)
 #define KAFKA_FAST_TAKEN() (st_kafka_fast_taken++)
 #define KAFKA_FAST_BATCH_TAKEN() (st_kafka_fast_batches++)
+#define KAFKA_FAST_REQUEST_TAKEN() (st_kafka_fast_requests++)
 #define st_codec_kafka st_codec_kafka_hooked
 #else
 #define KAFKA_FAST_ON() true
 #define KAFKA_FAST_TAKEN() ((void)0)
 #define KAFKA_FAST_BATCH_TAKEN() ((void)0)
+#define KAFKA_FAST_REQUEST_TAKEN() ((void)0)
 #endif
 
 /* One feed() call. */
@@ -796,6 +799,74 @@ static void frame_start(struct kafka_ctx *x, int32_t size, int16_t key,
 	d->frame_left = d->frame_bytes;
 }
 
+/*
+ * A Produce request of versions 3..8 (header v1, classic strings, a
+ * transactional id) whose prefix up to its first partition's records is
+ * in the fed bytes and sound: header, body, first topic and first
+ * partition read in place, leaving the state that request_header(),
+ * produce_body(), topic() and partition() leave.  Anything else (a null
+ * or empty topic or partition array, null records, any field the steps
+ * would fail or wait for) returns false with nothing changed, and the
+ * steps read the same bytes.
+ */
+static bool fast_request(struct kafka_ctx *x)
+{
+	struct kafka_dir *d = x->d;
+	const uint8_t *at = x->data + x->pos;
+	size_t fed = x->len - x->pos;
+	uint32_t n, off = 12, frame_bytes;
+	int32_t size, topics, partitions, records_len;
+	int16_t version, client_id_len, txn_len, name_len;
+
+	if (fed < 12)
+		return false;
+	size = (int32_t)st_load_be32(at);
+	version = (int16_t)st_load_be16(at + 6);
+	if (!frame_size_ok(size, 8) || st_load_be16(at + 4) != KAFKA_API_PRODUCE ||
+	    version < KAFKA_PRODUCE_TXN_ID || version >= KAFKA_PRODUCE_FLEXIBLE)
+		return false;
+	frame_bytes = 4u + (uint32_t)size;
+	n = fed < frame_bytes ? (uint32_t)fed : frame_bytes;
+	if (n < off + 2 || (client_id_len = (int16_t)st_load_be16(at + off)) < -1)
+		return false;
+	off += 2u + (client_id_len > 0 ? (uint32_t)client_id_len : 0);
+	if (n < off + 2 || (txn_len = (int16_t)st_load_be16(at + off)) < -1)
+		return false;
+	off += 2u + (txn_len > 0 ? (uint32_t)txn_len : 0);
+	/* acks, timeout_ms, topic count, topic name length */
+	if (n < off + 12)
+		return false;
+	topics = (int32_t)st_load_be32(at + off + 6);
+	name_len = (int16_t)st_load_be16(at + off + 10);
+	if (topics < 1 || name_len < 0 || name_len > (int16_t)KAFKA_TOPIC_MAX)
+		return false;
+	/* topic name, partition count, index, records size */
+	if (n < off + 12 + (uint32_t)name_len + 12)
+		return false;
+	partitions = (int32_t)st_load_be32(at + off + 12 + name_len);
+	records_len = (int32_t)st_load_be32(at + off + 12 + name_len + 8);
+	if (partitions < 1 || records_len < 0 ||
+	    (uint32_t)records_len > frame_bytes - (off + 12 + name_len + 12))
+		return false;
+
+	KAFKA_FAST_REQUEST_TAKEN();
+	frame_start(x, size, KAFKA_API_PRODUCE, version,
+		    (int32_t)st_load_be32(at + 8));
+	d->acks = (int16_t)st_load_be16(at + off);
+	d->topics_left = (uint32_t)topics;
+	d->topic_len = (uint8_t)name_len;
+	memcpy(d->topic, at + off + 12, (size_t)name_len);
+	d->partitions_left = (uint32_t)partitions;
+	off += 12 + (uint32_t)name_len;
+	d->partition = (int32_t)st_load_be32(at + off + 4);
+	off += 12;
+	consume(x, off);
+	d->records_left = (uint32_t)records_len;
+	d->nest = NEST_RECORDS;
+	d->phase = PH_RECORDS;
+	return true;
+}
+
 static enum step request_header(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
@@ -821,6 +892,8 @@ static enum step request_header(struct kafka_ctx *x)
 		d->strict = 0;
 		d->unverified = 1;
 	}
+	if (KAFKA_FAST_ON() && fast_request(x))
+		return STEP_MORE;
 	size = cur_i32(&c);
 	if (c.shortfall)
 		return STEP_STOP;
@@ -1689,18 +1762,21 @@ static enum step fetch_records(struct kafka_ctx *x)
 /* ---- closing tagged fields, frame end ---- */
 
 /* Tagged fields that close a partition, topic or body (flexible only). */
-static enum unit_status tail(struct kafka_ctx *x)
+static enum unit_status tagged_tail(struct kafka_ctx *x)
 {
 	struct cur c = cur_make(x->data + x->pos, window(x));
 	enum unit_status u;
 
-	if (!x->d->flexible)
-		return UNIT_OK;
 	cur_tagged_fields(&c);
 	u = unit_status(x, &c, body_error(x->d), fail_frame);
 	if (u == UNIT_OK)
 		consume(x, c.off);
 	return u;
+}
+
+static inline enum unit_status tail(struct kafka_ctx *x)
+{
+	return x->d->flexible ? tagged_tail(x) : UNIT_OK;
 }
 
 static enum step partition_end(struct kafka_ctx *x)

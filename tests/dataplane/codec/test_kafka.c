@@ -1274,13 +1274,15 @@ static void feed_both(struct st_ch *fast, struct st_ch *cursor, const uint8_t *p
  * give the same events, counters and carries, on the reference captures
  * and on 400 random streams of Produce requests fed in random chunks, a
  * quarter of them with a byte changed in every request.  Both paths must
- * have been taken for records; most batch headers take the fast one.
+ * have been taken for records and request prefixes; most batch headers
+ * take the fast one.
  */
 static void test_fast_path_agrees(void)
 {
 	static char pool[24000];
 	uint64_t rng = 7, fast_before = st_kafka_fast_taken, records = 0;
 	uint64_t batches_before = st_kafka_fast_batches, batches = 0;
+	uint64_t requests_before = st_kafka_fast_requests, requests = 0;
 	unsigned mutated = 0;
 
 	for (size_t i = 0; i < sizeof(pool); i++)
@@ -1325,6 +1327,7 @@ static void test_fast_path_agrees(void)
 		snprintf(what, sizeof(what), "random stream %d", s);
 		check_same_flows(fast, cursor, what);
 		records += st_ch_stats(cursor)->records;
+		requests += st_ch_stats(cursor)->units[ST_DIR_TO_SERVER];
 		for (int k = 0; k < ST_KAFKA_COMP__COUNT; k++)
 			batches += st_ch_stats(cursor)->kafka_batches[k];
 		st_ch_destroy(fast);
@@ -1332,16 +1335,22 @@ static void test_fast_path_agrees(void)
 		kw_free(&b);
 	}
 	fprintf(stderr, "  %lu records, %lu by the fast path; %lu batches, %lu headers "
-		"by the fast path; %u requests with a changed byte\n",
+		"by the fast path; %lu requests, %lu prefixes by the fast path; "
+		"%u requests with a changed byte\n",
 		(unsigned long)records,
 		(unsigned long)(st_kafka_fast_taken - fast_before),
 		(unsigned long)batches,
-		(unsigned long)(st_kafka_fast_batches - batches_before), mutated);
+		(unsigned long)(st_kafka_fast_batches - batches_before),
+		(unsigned long)requests,
+		(unsigned long)(st_kafka_fast_requests - requests_before), mutated);
 	CU_ASSERT(st_kafka_fast_taken - fast_before > records / 4);
 	CU_ASSERT(st_kafka_fast_taken - fast_before < records);
 	/* a batch header cut by the chunk end waits for its bytes, so nearly
 	 * all take the fast path; the cursor path reads them with it off */
 	CU_ASSERT(st_kafka_fast_batches - batches_before > batches / 2);
+	/* versions 3..8 of the random 3..12, whole in the chunk */
+	CU_ASSERT(st_kafka_fast_requests - requests_before > requests / 4);
+	CU_ASSERT(st_kafka_fast_requests - requests_before < requests);
 }
 
 /* Each test again with the fast record path off; these run after all the
