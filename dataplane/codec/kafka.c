@@ -1335,27 +1335,18 @@ static void sized_done(struct kafka_ctx *x, struct cur *c, struct st_record *r,
  * the cursor path below parses the same bytes, emits or counts.  Where both
  * accept a record they give the same event (tests/dataplane/codec/
  * test_kafka.c runs both on every capture; the Kafka fuzz target compares
- * them on every input).
+ * them on every input).  Where a check on the record's length already
+ * shows the bytes are there, the varints are read without a check per
+ * byte ("roomy").
  *
- * Unsigned varint of at most 5 bytes before `end`: the 1- and 2-byte forms
- * (lengths below 8 KiB) without the loop.
+ * Unsigned varint of at most 5 bytes before `end`, by the loop (the forms
+ * of 3..5 bytes; the inline readers below take the short ones).
  */
-static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
-				uint64_t *v)
+static bool fast_uvarint_loop(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *q = *p;
 	uint64_t x = 0;
 
-	if (likely(q < end && q[0] < 0x80)) {
-		*v = q[0];
-		*p = q + 1;
-		return true;
-	}
-	if (likely(end - q >= 2 && q[1] < 0x80)) {
-		*v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
-		*p = q + 2;
-		return true;
-	}
 	for (unsigned i = 0; i < 5; i++) {
 		if (q == end)
 			return false;
@@ -1369,23 +1360,79 @@ static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
 	return false;
 }
 
+/* ... the 1- and 2-byte forms (lengths below 8 KiB) checked inline. */
+static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
+				uint64_t *v)
+{
+	const uint8_t *q = *p;
+
+	if (likely(q < end && q[0] < 0x80)) {
+		*v = q[0];
+		*p = q + 1;
+		return true;
+	}
+	if (likely(end - q >= 2 && q[1] < 0x80)) {
+		*v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+		*p = q + 2;
+		return true;
+	}
+	return fast_uvarint_loop(p, end, v);
+}
+
+/* ... where the caller has checked that 2 bytes are left before `end`. */
+static inline bool fast_uvarint_roomy(const uint8_t **p, const uint8_t *end,
+				      uint64_t *v)
+{
+	const uint8_t *q = *p;
+
+	if (likely(q[0] < 0x80)) {
+		*v = q[0];
+		*p = q + 1;
+		return true;
+	}
+	if (likely(q[1] < 0x80)) {
+		*v = (uint64_t)q[0] - 0x80 + ((uint64_t)q[1] << 7);
+		*p = q + 2;
+		return true;
+	}
+	return fast_uvarint_loop(p, end, v);
+}
+
 /*
- * A zigzag length (key, value) that cur_varint() reads and fits() accepts
- * when `room` bytes follow it: -1 (null) or 0..room.
+ * The zigzag key length that cur_varint() reads and fits() accepts, -1
+ * (null) or 0.., with 2 bytes left after the key: the value length and
+ * the header count need them in any sound record.
  */
-static inline bool fast_len(const uint8_t **p, const uint8_t *end, int32_t *len)
+static inline bool fast_key_len(uint64_t u, const uint8_t *q, const uint8_t *end,
+				int32_t *len)
+{
+	if (u & 1) {            /* zigzag odd: negative, only -1 is sound */
+		*len = -1;
+		return u == 1 && end - q >= 2;
+	}
+	*len = (int32_t)(u >> 1);
+	return (u >> 1) + 2 <= (uint64_t)(end - q);
+}
+
+/* The zigzag value length, -1 or 0..the bytes left before `end`. */
+static inline bool fast_value_len(const uint8_t **p, const uint8_t *end,
+				  int32_t *len)
 {
 	uint64_t u;
 
-	if (!fast_uvarint(p, end, &u))
+	if (!fast_uvarint_roomy(p, end, &u))
 		return false;
-	if (u & 1) {            /* zigzag odd: negative, only -1 is sound */
+	if (u & 1) {
 		*len = -1;
 		return u == 1;
 	}
 	*len = (int32_t)(u >> 1);
 	return (u >> 1) <= (uint64_t)(end - *p);
 }
+
+/* Bytes from a record's attributes on that hold attributes, timestamp
+ * delta, offset delta and key length in their longest fast forms. */
+#define KAFKA_FAST_HEAD 16
 
 /*
  * The run of fast records from x->pos: one st_record built for the run
@@ -1410,17 +1457,27 @@ static void fast_records(struct kafka_ctx *x)
 	do {
 		const uint8_t *q = p, *end;
 		int32_t key_len, value_len;
-		uint64_t record_u, ts_u, offset_u;
+		uint64_t record_u, ts_u, offset_u, key_u;
+		bool ok;
 
-		if (!fast_uvarint(&q, lim, &record_u) || (record_u & 1) ||
-		    record_u < 2 * KAFKA_RECORD_MIN ||
+		/* a record needs KAFKA_RECORD_MIN bytes after its length */
+		if (lim - p < 2 || !fast_uvarint_roomy(&q, lim, &record_u) ||
+		    (record_u & 1) || record_u < 2 * KAFKA_RECORD_MIN ||
 		    (record_u >> 1) > (uint64_t)(lim - q))
 			break;
 		end = q + (record_u >> 1);
-		q++;                    /* attributes (unused) */
-		if (!fast_uvarint(&q, end, &ts_u) ||
-		    !fast_uvarint(&q, end, &offset_u) || offset_u > UINT32_MAX ||
-		    !fast_len(&q, end, &key_len))
+		if (likely(end - q >= KAFKA_FAST_HEAD)) {
+			q++;            /* attributes (unused) */
+			ok = fast_uvarint_roomy(&q, end, &ts_u) &&
+			     fast_uvarint_roomy(&q, end, &offset_u) &&
+			     fast_uvarint_roomy(&q, end, &key_u);
+		} else {
+			q++;
+			ok = fast_uvarint(&q, end, &ts_u) &&
+			     fast_uvarint(&q, end, &offset_u) &&
+			     fast_uvarint(&q, end, &key_u);
+		}
+		if (!ok || offset_u > UINT32_MAX || !fast_key_len(key_u, q, end, &key_len))
 			break;
 		if (key_len >= 0) {
 			r.flags = ST_REC_F_HAS_KEY | ST_REC_F_HAS_TIMESTAMP;
@@ -1432,7 +1489,7 @@ static void fast_records(struct kafka_ctx *x)
 			r.key = NULL;
 			r.key_len = 0;
 		}
-		if (!fast_len(&q, end, &value_len))
+		if (!fast_value_len(&q, end, &value_len))
 			break;
 		if (value_len >= 0) {
 			r.value = q;
