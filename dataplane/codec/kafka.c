@@ -1105,6 +1105,19 @@ static enum step fetch_body(struct kafka_ctx *x)
 	return STEP_MORE;
 }
 
+/*
+ * A step whose unit ends a container goes on with the next phase's step
+ * itself instead of through step(): batch end, records, partition end,
+ * partition, topic end, topic, body end, frame end, in that order only,
+ * so that no chain comes back to where it began.
+ */
+static enum step topic_end(struct kafka_ctx *x);
+static enum step body_end(struct kafka_ctx *x);
+static enum step frame_end(struct kafka_ctx *x);
+static enum step batch_end(struct kafka_ctx *x);
+static enum step records(struct kafka_ctx *x);
+static enum step partition_end(struct kafka_ctx *x);
+
 static enum step topic(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
@@ -1117,7 +1130,7 @@ static enum step topic(struct kafka_ctx *x)
 
 	if (d->topics_left == 0) {
 		d->phase = PH_BODY_END;
-		return STEP_MORE;
+		return body_end(x);
 	}
 	if (named) {
 		name_len = cur_len(&c, d->flexible, 2, KERR_BAD_TOPIC);
@@ -1178,7 +1191,7 @@ static enum step partition(struct kafka_ctx *x)
 
 	if (d->partitions_left == 0) {
 		d->phase = PH_TOPIC_END;
-		return STEP_MORE;
+		return topic_end(x);
 	}
 	index = cur_i32(&c);
 	if (d->fetch)
@@ -1532,11 +1545,12 @@ static enum step produce_record(struct kafka_ctx *x)
 	if (KAFKA_FAST_ON())
 		fast_records(x);
 	if (d->batch_records_left == 0 || d->batch_left == 0) {
-		if (d->batch_records_left != 0 || d->batch_left != 0)
+		if (d->batch_records_left != 0 || d->batch_left != 0) {
 			fail_batch(x, KERR_BAD_BATCH);
-		else
-			d->phase = PH_BATCH_END;
-		return STEP_MORE;
+			return STEP_MORE;
+		}
+		d->phase = PH_BATCH_END;
+		return batch_end(x);
 	}
 	at = x->data + x->pos;
 	c = cur_make(at, window(x));
@@ -1844,7 +1858,7 @@ static enum step partition_end(struct kafka_ctx *x)
 		return unit_step(u);
 	x->d->partitions_left--;
 	x->d->phase = PH_PARTITION;
-	return STEP_MORE;
+	return partition(x);
 }
 
 static enum step topic_end(struct kafka_ctx *x)
@@ -1855,7 +1869,7 @@ static enum step topic_end(struct kafka_ctx *x)
 		return unit_step(u);
 	x->d->topics_left--;
 	x->d->phase = PH_TOPIC;
-	return STEP_MORE;
+	return topic(x);
 }
 
 static enum step body_end(struct kafka_ctx *x)
@@ -1864,11 +1878,12 @@ static enum step body_end(struct kafka_ctx *x)
 
 	if (u != UNIT_OK)
 		return unit_step(u);
-	if (x->d->frame_left)
+	if (x->d->frame_left) {
 		fail_frame(x, body_error(x->d));    /* bytes after the body */
-	else
-		x->d->phase = PH_FRAME_END;
-	return STEP_MORE;
+		return STEP_MORE;
+	}
+	x->d->phase = PH_FRAME_END;
+	return frame_end(x);
 }
 
 static enum step frame_end(struct kafka_ctx *x)
@@ -1891,7 +1906,7 @@ static enum step records(struct kafka_ctx *x)
 	if (d->records_left == 0) {
 		d->nest = NEST_FRAME;
 		d->phase = PH_PARTITION_END;
-		return STEP_MORE;
+		return partition_end(x);
 	}
 	return d->fetch ? fetch_records(x) : produce_records(x);
 }
@@ -1900,7 +1915,7 @@ static enum step batch_end(struct kafka_ctx *x)
 {
 	x->d->nest = NEST_RECORDS;
 	x->d->phase = PH_RECORDS;
-	return STEP_MORE;
+	return records(x);
 }
 
 static enum step step(struct kafka_ctx *x)
