@@ -1467,14 +1467,15 @@ static void fast_records(struct kafka_ctx *x)
 	 * next record would not be whole anyway */
 	lim = start + (fed < d->batch_left ? fed : d->batch_left);
 	r = record_base(x, ST_REC_RECORD, 1);
-	do {
+	/* a record needs KAFKA_RECORD_MIN bytes after its length: fewer
+	 * than 2 bytes left hold none */
+	while (records_left != 0 && lim - p >= 2) {
 		const uint8_t *q = p, *end;
 		int32_t key_len, value_len;
 		uint64_t record_u, ts_u, offset_u, key_u;
 		bool ok;
 
-		/* a record needs KAFKA_RECORD_MIN bytes after its length */
-		if (lim - p < 2 || !fast_uvarint_roomy(&q, lim, &record_u) ||
+		if (!fast_uvarint_roomy(&q, lim, &record_u) ||
 		    (record_u & 1) || record_u < 2 * KAFKA_RECORD_MIN ||
 		    (record_u >> 1) > (uint64_t)(lim - q))
 			break;
@@ -1522,7 +1523,7 @@ static void fast_records(struct kafka_ctx *x)
 		p = end;
 		x->stats->records++;
 		x->sink->record(x->sink->ctx, &r);
-	} while (records_left != 0 && p != lim);
+	}
 	run = (uint32_t)(p - start);
 	d->batch_records_left = records_left;
 	x->pos += run;
