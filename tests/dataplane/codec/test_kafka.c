@@ -1353,6 +1353,60 @@ static void test_fast_path_agrees(void)
 	CU_ASSERT(st_kafka_fast_requests - requests_before < requests);
 }
 
+/*
+ * Every byte of a small Produce request (v2..v9: the versions of the fast
+ * request prefix and their neighbours; the standard records, with a null
+ * key, an empty value and headers) set in turn to values at the edges of
+ * the fields it may belong to (lengths -1 and -2, counts 0 and 1, varint
+ * continuation bits, the topic length limit): the fast paths must give
+ * what the cursor path gives on each.  A sound request follows the changed
+ * one, so a different idea of where it ends shows too.
+ */
+static void test_fast_path_byte_edges(void)
+{
+	static const uint8_t values[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xf9, 0xfa,
+					  0xfe, 0xff };
+	uint64_t prefixes_before = st_kafka_fast_requests;
+	unsigned inputs = 0;
+
+	for (int version = 2; version <= 9; version++) {
+		struct kw_buf records = { 0 }, b = { 0 };
+		size_t first;
+
+		kw_batch(&records, recs, (int)ST_ARRAY_SIZE(recs), BASE_TS);
+		kw_produce_one(&b, version, 1, "edge", "topic-e", 3, &records, 0);
+		first = b.n;
+		kw_produce_one(&b, version, 2, "edge", "topic-e", 3, &records, 0);
+		for (size_t i = 0; i < first; i++) {
+			uint8_t was = b.p[i];
+
+			for (size_t v = 0; v < ST_ARRAY_SIZE(values); v++) {
+				struct st_ch *fast, *cursor;
+				char what[48];
+
+				if (values[v] == was)
+					continue;
+				fast = flow_new();
+				cursor = flow_new();
+				b.p[i] = values[v];
+				feed_both(fast, cursor, b.p, b.n, 1);
+				b.p[i] = was;
+				snprintf(what, sizeof(what), "v%d, byte %zu = 0x%02x", version,
+					 i, values[v]);
+				check_same_flows(fast, cursor, what);
+				st_ch_destroy(fast);
+				st_ch_destroy(cursor);
+				inputs++;
+			}
+		}
+		kw_free(&records);
+		kw_free(&b);
+	}
+	fprintf(stderr, "  %u changed requests, %lu prefixes by the fast path\n", inputs,
+		(unsigned long)(st_kafka_fast_requests - prefixes_before));
+	CU_ASSERT(st_kafka_fast_requests - prefixes_before > inputs);
+}
+
 /* Each test again with the fast record path off; these run after all the
  * others, so a fatal failure inside one leaves no test in the wrong mode. */
 #define CURSOR_ONLY(fn)                                                       \
@@ -1398,6 +1452,7 @@ ST_TEST_MAIN("dataplane/codec/kafka",
 	ST_TEST(test_reference_captures),
 	ST_TEST(test_produce_v2_message_content),
 	ST_TEST(test_fast_path_agrees),
+	ST_TEST(test_fast_path_byte_edges),
 	ST_TEST(test_contract_constants_cursor_only),
 	ST_TEST(test_produce_every_version_cursor_only),
 	ST_TEST(test_compressed_and_control_batches_cursor_only),
