@@ -107,6 +107,14 @@
  * have stream NULL and each counts "fetch_topic_id".  Fetch batches do not
  * enter kafka_batches (those count Produce batches).
  *
+ * Fast paths.  The common shapes are also read without the cursor: a
+ * Produce v3..v8 request's prefix up to its first partition's records, a
+ * batch header whole in the window, and runs of records without headers
+ * (one st_record per run, only each record's own fields rewritten).  Each
+ * takes only input on which it gives what the cursor path gives, and
+ * leaves anything else, untouched, to it; the test hooks below switch all
+ * three off so that the tests and the fuzz target compare the two.
+ *
  * Stream pointers.  Record pointers (key, value, headers) point into the fed
  * bytes; `stream` points at the topic copy in the flow's codec state, valid
  * during the callback.
@@ -1107,9 +1115,10 @@ static enum step fetch_body(struct kafka_ctx *x)
 
 /*
  * A step whose unit ends a container goes on with the next phase's step
- * itself instead of through step(): batch end, records, partition end,
- * partition, topic end, topic, body end, frame end, in that order only,
- * so that no chain comes back to where it began.
+ * itself instead of through step(): record (at its batch's end), batch
+ * end, records, partition end, partition, topic end, topic, body end,
+ * frame end, in that order only, so that no chain comes back to where it
+ * began and the nesting stays bounded.
  */
 static enum step topic_end(struct kafka_ctx *x);
 static enum step body_end(struct kafka_ctx *x);
