@@ -107,6 +107,14 @@
  * have stream NULL and each counts "fetch_topic_id".  Fetch batches do not
  * enter kafka_batches (those count Produce batches).
  *
+ * Fast paths.  The common shapes are also read without the cursor: a
+ * Produce v3..v8 request's prefix up to its first partition's records, a
+ * batch header whole in the window, and runs of records without headers
+ * (one st_record per run, only each record's own fields rewritten).  Each
+ * takes only input on which it gives what the cursor path gives, and
+ * leaves anything else, untouched, to it; the test hooks below switch all
+ * three off so that the tests and the fuzz target compare the two.
+ *
  * Stream pointers.  Record pointers (key, value, headers) point into the fed
  * bytes; `stream` points at the topic copy in the flow's codec state, valid
  * during the callback.
@@ -121,6 +129,7 @@
 
 #include "dataplane/codec/codec.h"
 #include "dataplane/compiler.h"
+#include "dataplane/decode/cursor.h"
 
 #define KAFKA_FRAME_MAX (100u << 20)    /* sanity limit of a size prefix */
 #define KAFKA_TOPIC_MAX 249u            /* legal topic names are <= 249 */
@@ -274,17 +283,24 @@ _Static_assert(sizeof(struct kafka_state) <= ST_CODEC_STATE_MAX,
 /*
  * Test hooks: tests/dataplane/codec/kafka_hooked.c builds this file with
  * ST_KAFKA_TEST_HOOKS, which names the codec st_codec_kafka_hooked, lets a
- * test turn the fast record path off and counts the records it took.
+ * test turn the fast paths (records, batch headers, request prefixes) off
+ * and counts what each took.
  */
 #ifdef ST_KAFKA_TEST_HOOKS
 extern bool st_kafka_fast_off;
 extern uint64_t st_kafka_fast_taken;
+extern uint64_t st_kafka_fast_batches;
+extern uint64_t st_kafka_fast_requests;
 #define KAFKA_FAST_ON() (!st_kafka_fast_off)
 #define KAFKA_FAST_TAKEN() (st_kafka_fast_taken++)
+#define KAFKA_FAST_BATCH_TAKEN() (st_kafka_fast_batches++)
+#define KAFKA_FAST_REQUEST_TAKEN() (st_kafka_fast_requests++)
 #define st_codec_kafka st_codec_kafka_hooked
 #else
 #define KAFKA_FAST_ON() true
 #define KAFKA_FAST_TAKEN() ((void)0)
+#define KAFKA_FAST_BATCH_TAKEN() ((void)0)
+#define KAFKA_FAST_REQUEST_TAKEN() ((void)0)
 #endif
 
 /* One feed() call. */
@@ -791,6 +807,74 @@ static void frame_start(struct kafka_ctx *x, int32_t size, int16_t key,
 	d->frame_left = d->frame_bytes;
 }
 
+/*
+ * A Produce request of versions 3..8 (header v1, classic strings, a
+ * transactional id) whose prefix up to its first partition's records is
+ * in the fed bytes and sound: header, body, first topic and first
+ * partition read in place, leaving the state that request_header(),
+ * produce_body(), topic() and partition() leave.  Anything else (a null
+ * or empty topic or partition array, null records, any field the steps
+ * would fail or wait for) returns false with nothing changed, and the
+ * steps read the same bytes.
+ */
+static bool fast_request(struct kafka_ctx *x)
+{
+	struct kafka_dir *d = x->d;
+	const uint8_t *at = x->data + x->pos;
+	size_t fed = x->len - x->pos;
+	uint32_t n, off = 12, frame_bytes;
+	int32_t size, topics, partitions, records_len;
+	int16_t version, client_id_len, txn_len, name_len;
+
+	if (fed < 12)
+		return false;
+	size = (int32_t)st_load_be32(at);
+	version = (int16_t)st_load_be16(at + 6);
+	if (!frame_size_ok(size, 8) || st_load_be16(at + 4) != KAFKA_API_PRODUCE ||
+	    version < KAFKA_PRODUCE_TXN_ID || version >= KAFKA_PRODUCE_FLEXIBLE)
+		return false;
+	frame_bytes = 4u + (uint32_t)size;
+	n = fed < frame_bytes ? (uint32_t)fed : frame_bytes;
+	if (n < off + 2 || (client_id_len = (int16_t)st_load_be16(at + off)) < -1)
+		return false;
+	off += 2u + (client_id_len > 0 ? (uint32_t)client_id_len : 0);
+	if (n < off + 2 || (txn_len = (int16_t)st_load_be16(at + off)) < -1)
+		return false;
+	off += 2u + (txn_len > 0 ? (uint32_t)txn_len : 0);
+	/* acks, timeout_ms, topic count, topic name length */
+	if (n < off + 12)
+		return false;
+	topics = (int32_t)st_load_be32(at + off + 6);
+	name_len = (int16_t)st_load_be16(at + off + 10);
+	if (topics < 1 || name_len < 0 || name_len > (int16_t)KAFKA_TOPIC_MAX)
+		return false;
+	/* topic name, partition count, index, records size */
+	if (n < off + 12 + (uint32_t)name_len + 12)
+		return false;
+	partitions = (int32_t)st_load_be32(at + off + 12 + name_len);
+	records_len = (int32_t)st_load_be32(at + off + 12 + name_len + 8);
+	if (partitions < 1 || records_len < 0 ||
+	    (uint32_t)records_len > frame_bytes - (off + 12 + name_len + 12))
+		return false;
+
+	KAFKA_FAST_REQUEST_TAKEN();
+	frame_start(x, size, KAFKA_API_PRODUCE, version,
+		    (int32_t)st_load_be32(at + 8));
+	d->acks = (int16_t)st_load_be16(at + off);
+	d->topics_left = (uint32_t)topics;
+	d->topic_len = (uint8_t)name_len;
+	memcpy(d->topic, at + off + 12, (size_t)name_len);
+	d->partitions_left = (uint32_t)partitions;
+	off += 12 + (uint32_t)name_len;
+	d->partition = (int32_t)st_load_be32(at + off + 4);
+	off += 12;
+	consume(x, off);
+	d->records_left = (uint32_t)records_len;
+	d->nest = NEST_RECORDS;
+	d->phase = PH_RECORDS;
+	return true;
+}
+
 static enum step request_header(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
@@ -816,6 +900,8 @@ static enum step request_header(struct kafka_ctx *x)
 		d->strict = 0;
 		d->unverified = 1;
 	}
+	if (KAFKA_FAST_ON() && fast_request(x))
+		return STEP_MORE;
 	size = cur_i32(&c);
 	if (c.shortfall)
 		return STEP_STOP;
@@ -1027,6 +1113,20 @@ static enum step fetch_body(struct kafka_ctx *x)
 	return STEP_MORE;
 }
 
+/*
+ * A step whose unit ends a container goes on with the next phase's step
+ * itself instead of through step(): record (at its batch's end), batch
+ * end, records, partition end, partition, topic end, topic, body end,
+ * frame end, in that order only, so that no chain comes back to where it
+ * began and the nesting stays bounded.
+ */
+static enum step topic_end(struct kafka_ctx *x);
+static enum step body_end(struct kafka_ctx *x);
+static enum step frame_end(struct kafka_ctx *x);
+static enum step batch_end(struct kafka_ctx *x);
+static enum step records(struct kafka_ctx *x);
+static enum step partition_end(struct kafka_ctx *x);
+
 static enum step topic(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
@@ -1039,7 +1139,7 @@ static enum step topic(struct kafka_ctx *x)
 
 	if (d->topics_left == 0) {
 		d->phase = PH_BODY_END;
-		return STEP_MORE;
+		return body_end(x);
 	}
 	if (named) {
 		name_len = cur_len(&c, d->flexible, 2, KERR_BAD_TOPIC);
@@ -1100,7 +1200,7 @@ static enum step partition(struct kafka_ctx *x)
 
 	if (d->partitions_left == 0) {
 		d->phase = PH_TOPIC_END;
-		return STEP_MORE;
+		return topic_end(x);
 	}
 	index = cur_i32(&c);
 	if (d->fetch)
@@ -1253,13 +1353,18 @@ static void sized_done(struct kafka_ctx *x, struct cur *c, struct st_record *r,
  * The common record, parsed without the cursor: whole in the fed bytes and
  * in its batch, every varint of at most 5 bytes, no headers.  Anything else
  * (a record cut by the segment end, headers, a long timestamp delta, any
- * malformed field) returns false with nothing changed, and the cursor path
- * below parses the same bytes, emits or counts.  Where both accept a record
- * they give the same event (tests/dataplane/codec/test_kafka.c runs both on
- * every capture; the Kafka fuzz target compares them on every input).
+ * malformed field) stops the run with nothing changed for that record, and
+ * the cursor path below parses the same bytes, emits or counts.  Where both
+ * accept a record they give the same event (tests/dataplane/codec/
+ * test_kafka.c runs both on every capture; the Kafka fuzz target compares
+ * them on every input).  Where a check on the record's length already
+ * shows the bytes are there, the varints are read without a check per
+ * byte ("roomy").
+ *
+ * Unsigned varint of at most 5 bytes before `end`, by the loop (the forms
+ * of 3..5 bytes; the inline readers below take the short ones).
  */
-static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
-				uint64_t *v)
+static bool fast_uvarint_loop(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *q = *p;
 	uint64_t x = 0;
@@ -1277,69 +1382,163 @@ static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
 	return false;
 }
 
-/* A zigzag varint that fits 32 bits (cur_varint()'s accepted values). */
-static inline bool fast_varint(const uint8_t **p, const uint8_t *end, int32_t *v)
+/* ... the 1- and 2-byte forms (lengths below 8 KiB) checked inline. */
+static inline bool fast_uvarint(const uint8_t **p, const uint8_t *end,
+				uint64_t *v)
+{
+	const uint8_t *q = *p;
+
+	if (likely(q < end && q[0] < 0x80)) {
+		*v = q[0];
+		*p = q + 1;
+		return true;
+	}
+	if (likely(end - q >= 2 && q[1] < 0x80)) {
+		*v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+		*p = q + 2;
+		return true;
+	}
+	return fast_uvarint_loop(p, end, v);
+}
+
+/* ... where the caller has checked that 2 bytes are left before `end`. */
+static inline bool fast_uvarint_roomy(const uint8_t **p, const uint8_t *end,
+				      uint64_t *v)
+{
+	const uint8_t *q = *p;
+
+	if (likely(q[0] < 0x80)) {
+		*v = q[0];
+		*p = q + 1;
+		return true;
+	}
+	if (likely(q[1] < 0x80)) {
+		*v = (uint64_t)q[0] - 0x80 + ((uint64_t)q[1] << 7);
+		*p = q + 2;
+		return true;
+	}
+	return fast_uvarint_loop(p, end, v);
+}
+
+/*
+ * The zigzag key length that cur_varint() reads and fits() accepts, -1
+ * (null) or 0.., with 2 bytes left after the key: the value length and
+ * the header count need them in any sound record.
+ */
+static inline bool fast_key_len(uint64_t u, const uint8_t *q, const uint8_t *end,
+				int32_t *len)
+{
+	if (u & 1) {            /* zigzag odd: negative, only -1 is sound */
+		*len = -1;
+		return u == 1 && end - q >= 2;
+	}
+	*len = (int32_t)(u >> 1);
+	return (u >> 1) + 2 <= (uint64_t)(end - q);
+}
+
+/* The zigzag value length, -1 or 0..the bytes left before `end`. */
+static inline bool fast_value_len(const uint8_t **p, const uint8_t *end,
+				  int32_t *len)
 {
 	uint64_t u;
 
-	if (likely(*p < end && **p < 0x80)) {
-		u = *(*p)++;
-	} else if (!fast_uvarint(p, end, &u) || u > UINT32_MAX) {
+	if (!fast_uvarint_roomy(p, end, &u))
 		return false;
+	if (u & 1) {
+		*len = -1;
+		return u == 1;
 	}
-	*v = (int32_t)(((uint32_t)u >> 1) ^ (0u - ((uint32_t)u & 1)));
-	return true;
+	*len = (int32_t)(u >> 1);
+	return (u >> 1) <= (uint64_t)(end - *p);
 }
 
-static bool fast_record(struct kafka_ctx *x)
+/* Bytes from a record's attributes on that hold attributes, timestamp
+ * delta, offset delta and key length in their longest fast forms. */
+#define KAFKA_FAST_HEAD 16
+
+/*
+ * The run of fast records from x->pos: one st_record built for the run
+ * (kind, stream, partition, capture time stay), only each record's own
+ * fields rewritten; the bytes of the run consumed at its end.
+ */
+static void fast_records(struct kafka_ctx *x)
 {
 	struct kafka_dir *d = x->d;
-	const uint8_t *at = x->data + x->pos, *p = at, *end, *key = NULL;
-	uint32_t avail = window(x), total;
-	int32_t record_len, offset_delta, key_len, value_len, headers;
-	uint64_t ts_u;
+	const uint8_t *start = x->data + x->pos, *p = start, *lim;
+	uint32_t records_left = d->batch_records_left;
+	size_t fed = x->len - x->pos;
+	uint32_t run;
 	struct st_record r;
 
-	if (!fast_varint(&p, at + avail, &record_len) ||
-	    record_len < (int32_t)KAFKA_RECORD_MIN ||
-	    (uint32_t)record_len > avail - (uint32_t)(p - at))
-		return false;
-	total = (uint32_t)(p - at) + (uint32_t)record_len;
-	end = at + total;
-	p++;                            /* attributes (unused) */
-	if (!fast_uvarint(&p, end, &ts_u) ||
-	    !fast_varint(&p, end, &offset_delta) ||
-	    !fast_varint(&p, end, &key_len) || key_len < -1 ||
-	    (key_len > 0 && (uint32_t)key_len > (uint32_t)(end - p)))
-		return false;
-	if (key_len >= 0) {
-		key = p;
-		p += key_len;
-	}
-	if (!fast_varint(&p, end, &value_len) || value_len < -1 ||
-	    (value_len > 0 && (uint32_t)value_len > (uint32_t)(end - p)))
-		return false;
+	if (records_left == 0 || d->batch_left == 0)
+		return;
+	/* the run stops at lim: the batch's end, or the fed bytes' where the
+	 * next record would not be whole anyway */
+	lim = start + (fed < d->batch_left ? fed : d->batch_left);
 	r = record_base(x, ST_REC_RECORD, 1);
-	if (value_len >= 0) {
-		r.value = p;
-		r.value_len = r.value_bytes = (uint32_t)value_len;
-		p += value_len;
+	/* a record needs KAFKA_RECORD_MIN bytes after its length: fewer
+	 * than 2 bytes left hold none */
+	while (records_left != 0 && lim - p >= 2) {
+		const uint8_t *q = p, *end;
+		int32_t key_len, value_len;
+		uint64_t record_u, ts_u, offset_u, key_u;
+		bool ok;
+
+		if (!fast_uvarint_roomy(&q, lim, &record_u) ||
+		    (record_u & 1) || record_u < 2 * KAFKA_RECORD_MIN ||
+		    (record_u >> 1) > (uint64_t)(lim - q))
+			break;
+		end = q + (record_u >> 1);
+		if (likely(end - q >= KAFKA_FAST_HEAD)) {
+			q++;            /* attributes (unused) */
+			ok = fast_uvarint_roomy(&q, end, &ts_u) &&
+			     fast_uvarint_roomy(&q, end, &offset_u) &&
+			     fast_uvarint_roomy(&q, end, &key_u);
+		} else {
+			q++;
+			ok = fast_uvarint(&q, end, &ts_u) &&
+			     fast_uvarint(&q, end, &offset_u) &&
+			     fast_uvarint(&q, end, &key_u);
+		}
+		if (!ok || offset_u > UINT32_MAX || !fast_key_len(key_u, q, end, &key_len))
+			break;
+		if (key_len >= 0) {
+			r.flags = ST_REC_F_HAS_KEY | ST_REC_F_HAS_TIMESTAMP;
+			r.key = q;
+			r.key_len = (uint32_t)key_len;
+			q += key_len;
+		} else {
+			r.flags = ST_REC_F_HAS_TIMESTAMP;
+			r.key = NULL;
+			r.key_len = 0;
+		}
+		if (!fast_value_len(&q, end, &value_len))
+			break;
+		if (value_len >= 0) {
+			r.value = q;
+			r.value_len = r.value_bytes = (uint32_t)value_len;
+			q += value_len;
+		} else {
+			r.value = NULL;
+			r.value_len = r.value_bytes = 0;
+		}
+		/* header count 0 in one byte, the record's last */
+		if (q + 1 != end || *q != 0)
+			break;
+		r.timestamp_ms = (int64_t)((uint64_t)d->base_timestamp_ms +
+					   ((ts_u >> 1) ^ (0 - (ts_u & 1))));
+		KAFKA_FAST_TAKEN();
+		records_left--;
+		p = end;
+		x->stats->records++;
+		x->sink->record(x->sink->ctx, &r);
 	}
-	if (!fast_varint(&p, end, &headers) || headers != 0 || p != end)
-		return false;
-	if (key) {
-		r.key = key;
-		r.key_len = (uint32_t)key_len;
-		r.flags |= ST_REC_F_HAS_KEY;
-	}
-	r.timestamp_ms = (int64_t)((uint64_t)d->base_timestamp_ms +
-				   ((ts_u >> 1) ^ (0 - (ts_u & 1))));
-	r.flags |= ST_REC_F_HAS_TIMESTAMP;
-	KAFKA_FAST_TAKEN();
-	d->batch_records_left--;
-	emit(x, &r);
-	consume(x, total);
-	return true;
+	run = (uint32_t)(p - start);
+	d->batch_records_left = records_left;
+	x->pos += run;
+	d->frame_left -= run;
+	d->records_left -= run;
+	d->batch_left -= run;
 }
 
 static enum step produce_record(struct kafka_ctx *x)
@@ -1353,16 +1552,15 @@ static enum step produce_record(struct kafka_ctx *x)
 	uint32_t total;
 	enum fit fit;
 
-	for (;;) {
-		if (d->batch_records_left == 0 || d->batch_left == 0) {
-			if (d->batch_records_left != 0 || d->batch_left != 0)
-				fail_batch(x, KERR_BAD_BATCH);
-			else
-				d->phase = PH_BATCH_END;
+	if (KAFKA_FAST_ON())
+		fast_records(x);
+	if (d->batch_records_left == 0 || d->batch_left == 0) {
+		if (d->batch_records_left != 0 || d->batch_left != 0) {
+			fail_batch(x, KERR_BAD_BATCH);
 			return STEP_MORE;
 		}
-		if (!KAFKA_FAST_ON() || !fast_record(x))
-			break;
+		d->phase = PH_BATCH_END;
+		return batch_end(x);
 	}
 	at = x->data + x->pos;
 	c = cur_make(at, window(x));
@@ -1386,40 +1584,13 @@ static enum step produce_record(struct kafka_ctx *x)
 	return STEP_MORE;
 }
 
-static enum step produce_batch(struct kafka_ctx *x)
+/* A batch header read and found sound: its records follow at x->pos. */
+static enum step batch_begin(struct kafka_ctx *x, int32_t batch_len,
+			     int16_t attributes, int64_t base_timestamp_ms,
+			     int32_t count)
 {
 	struct kafka_dir *d = x->d;
-	struct cur c = cur_make(x->data + x->pos, window(x));
-	enum unit_status u;
-	int32_t batch_len, count;
-	int64_t base_timestamp_ms;
-	unsigned compression;
-	int16_t attributes;
-
-	(void)cur_i64(&c);              /* baseOffset */
-	batch_len = cur_i32(&c);
-	if (!cur_stopped(&c) && (batch_len < (int32_t)KAFKA_BATCH_LENGTH_MIN ||
-				 12u + (uint64_t)batch_len > d->records_left))
-		cur_fail(&c, KERR_BAD_BATCH);
-	(void)cur_i32(&c);              /* partitionLeaderEpoch */
-	(void)cur_i8(&c);               /* magic, already peeked */
-	(void)cur_be(&c, 4);            /* crc (CRC-32C, not verified) */
-	attributes = cur_i16(&c);
-	(void)cur_i32(&c);              /* lastOffsetDelta */
-	base_timestamp_ms = cur_i64(&c);
-	(void)cur_i64(&c);              /* maxTimestamp */
-	(void)cur_i64(&c);              /* producerId */
-	(void)cur_i16(&c);              /* producerEpoch */
-	(void)cur_i32(&c);              /* baseSequence */
-	count = cur_i32(&c);
-	compression = (unsigned)attributes & KAFKA_ATTR_COMPRESSION;
-	if (compression >= ST_KAFKA_COMP__COUNT || count < 0)
-		cur_fail(&c, KERR_BAD_BATCH);
-	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
-	if (u != UNIT_OK)
-		return unit_step(u);
-	consume(x, KAFKA_BATCH_HEADER);
-
+	unsigned compression = (unsigned)attributes & KAFKA_ATTR_COMPRESSION;
 	uint32_t body_bytes = (uint32_t)batch_len - KAFKA_BATCH_LENGTH_MIN;
 
 	if (attributes & KAFKA_ATTR_CONTROL) {
@@ -1442,6 +1613,71 @@ static enum step produce_batch(struct kafka_ctx *x)
 	d->base_timestamp_ms = base_timestamp_ms;
 	d->phase = PH_RECORD;
 	return STEP_MORE;
+}
+
+static bool batch_header_ok(const struct kafka_dir *d, int32_t batch_len,
+			    int16_t attributes, int32_t count)
+{
+	return batch_len >= (int32_t)KAFKA_BATCH_LENGTH_MIN &&
+	       12u + (uint64_t)batch_len <= d->records_left &&
+	       ((unsigned)attributes & KAFKA_ATTR_COMPRESSION) < ST_KAFKA_COMP__COUNT &&
+	       count >= 0;
+}
+
+/*
+ * The batch header whole in the window (`at`, KAFKA_BATCH_HEADER bytes
+ * checked by the caller): its fields loaded in place, the errors of the
+ * cursor path below (all "bad_batch").
+ */
+static enum step fast_batch(struct kafka_ctx *x, const uint8_t *at)
+{
+	int32_t batch_len = (int32_t)st_load_be32(at + 8);
+	int16_t attributes = (int16_t)st_load_be16(at + 21);
+	int64_t base_timestamp_ms = (int64_t)((uint64_t)st_load_be32(at + 27) << 32 |
+					      st_load_be32(at + 31));
+	int32_t count = (int32_t)st_load_be32(at + 57);
+
+	if (!batch_header_ok(x->d, batch_len, attributes, count)) {
+		fail_records(x, KERR_BAD_BATCH);
+		return STEP_MORE;
+	}
+	KAFKA_FAST_BATCH_TAKEN();
+	consume(x, KAFKA_BATCH_HEADER);
+	return batch_begin(x, batch_len, attributes, base_timestamp_ms, count);
+}
+
+static enum step produce_batch(struct kafka_ctx *x)
+{
+	struct cur c = cur_make(x->data + x->pos, window(x));
+	enum unit_status u;
+	int32_t batch_len, count;
+	int64_t base_timestamp_ms;
+	int16_t attributes;
+
+	(void)cur_i64(&c);              /* baseOffset */
+	batch_len = cur_i32(&c);
+	if (!cur_stopped(&c) && (batch_len < (int32_t)KAFKA_BATCH_LENGTH_MIN ||
+				 12u + (uint64_t)batch_len > x->d->records_left))
+		cur_fail(&c, KERR_BAD_BATCH);
+	(void)cur_i32(&c);              /* partitionLeaderEpoch */
+	(void)cur_i8(&c);               /* magic, already peeked */
+	(void)cur_be(&c, 4);            /* crc (CRC-32C, not verified) */
+	attributes = cur_i16(&c);
+	(void)cur_i32(&c);              /* lastOffsetDelta */
+	base_timestamp_ms = cur_i64(&c);
+	(void)cur_i64(&c);              /* maxTimestamp */
+	(void)cur_i64(&c);              /* producerId */
+	(void)cur_i16(&c);              /* producerEpoch */
+	(void)cur_i32(&c);              /* baseSequence */
+	count = cur_i32(&c);
+	if (((unsigned)attributes & KAFKA_ATTR_COMPRESSION) >= ST_KAFKA_COMP__COUNT ||
+	    count < 0)
+		cur_fail(&c, KERR_BAD_BATCH);
+	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
+	if (u != UNIT_OK)
+		return unit_step(u);
+	consume(x, KAFKA_BATCH_HEADER);
+	return batch_begin(x, batch_len, attributes, base_timestamp_ms, count);
 }
 
 /* Magic 0/1 message body after offset and message_size. */
@@ -1523,9 +1759,13 @@ static enum step produce_message(struct kafka_ctx *x)
 static enum step produce_records(struct kafka_ctx *x)
 {
 	const uint8_t *at = x->data + x->pos;
-	struct cur c = cur_make(at, window(x));
+	uint32_t avail = window(x);
+	struct cur c = cur_make(at, avail);
 	enum unit_status u;
 
+	if (KAFKA_FAST_ON() && avail >= KAFKA_BATCH_HEADER &&
+	    at[KAFKA_MAGIC_PEEK - 1] == 2)
+		return fast_batch(x, at);
 	(void)cur_take(&c, KAFKA_MAGIC_PEEK);
 	u = unit_status(x, &c, KERR_BAD_BATCH, fail_records);
 	if (u != UNIT_OK)
@@ -1603,18 +1843,21 @@ static enum step fetch_records(struct kafka_ctx *x)
 /* ---- closing tagged fields, frame end ---- */
 
 /* Tagged fields that close a partition, topic or body (flexible only). */
-static enum unit_status tail(struct kafka_ctx *x)
+static enum unit_status tagged_tail(struct kafka_ctx *x)
 {
 	struct cur c = cur_make(x->data + x->pos, window(x));
 	enum unit_status u;
 
-	if (!x->d->flexible)
-		return UNIT_OK;
 	cur_tagged_fields(&c);
 	u = unit_status(x, &c, body_error(x->d), fail_frame);
 	if (u == UNIT_OK)
 		consume(x, c.off);
 	return u;
+}
+
+static inline enum unit_status tail(struct kafka_ctx *x)
+{
+	return x->d->flexible ? tagged_tail(x) : UNIT_OK;
 }
 
 static enum step partition_end(struct kafka_ctx *x)
@@ -1625,7 +1868,7 @@ static enum step partition_end(struct kafka_ctx *x)
 		return unit_step(u);
 	x->d->partitions_left--;
 	x->d->phase = PH_PARTITION;
-	return STEP_MORE;
+	return partition(x);
 }
 
 static enum step topic_end(struct kafka_ctx *x)
@@ -1636,7 +1879,7 @@ static enum step topic_end(struct kafka_ctx *x)
 		return unit_step(u);
 	x->d->topics_left--;
 	x->d->phase = PH_TOPIC;
-	return STEP_MORE;
+	return topic(x);
 }
 
 static enum step body_end(struct kafka_ctx *x)
@@ -1645,11 +1888,12 @@ static enum step body_end(struct kafka_ctx *x)
 
 	if (u != UNIT_OK)
 		return unit_step(u);
-	if (x->d->frame_left)
+	if (x->d->frame_left) {
 		fail_frame(x, body_error(x->d));    /* bytes after the body */
-	else
-		x->d->phase = PH_FRAME_END;
-	return STEP_MORE;
+		return STEP_MORE;
+	}
+	x->d->phase = PH_FRAME_END;
+	return frame_end(x);
 }
 
 static enum step frame_end(struct kafka_ctx *x)
@@ -1672,7 +1916,7 @@ static enum step records(struct kafka_ctx *x)
 	if (d->records_left == 0) {
 		d->nest = NEST_FRAME;
 		d->phase = PH_PARTITION_END;
-		return STEP_MORE;
+		return partition_end(x);
 	}
 	return d->fetch ? fetch_records(x) : produce_records(x);
 }
@@ -1681,7 +1925,7 @@ static enum step batch_end(struct kafka_ctx *x)
 {
 	x->d->nest = NEST_RECORDS;
 	x->d->phase = PH_RECORDS;
-	return STEP_MORE;
+	return records(x);
 }
 
 static enum step step(struct kafka_ctx *x)

@@ -1274,12 +1274,15 @@ static void feed_both(struct st_ch *fast, struct st_ch *cursor, const uint8_t *p
  * give the same events, counters and carries, on the reference captures
  * and on 400 random streams of Produce requests fed in random chunks, a
  * quarter of them with a byte changed in every request.  Both paths must
- * have been taken.
+ * have been taken for records and request prefixes; most batch headers
+ * take the fast one.
  */
 static void test_fast_path_agrees(void)
 {
 	static char pool[24000];
 	uint64_t rng = 7, fast_before = st_kafka_fast_taken, records = 0;
+	uint64_t batches_before = st_kafka_fast_batches, batches = 0;
+	uint64_t requests_before = st_kafka_fast_requests, requests = 0;
 	unsigned mutated = 0;
 
 	for (size_t i = 0; i < sizeof(pool); i++)
@@ -1324,15 +1327,84 @@ static void test_fast_path_agrees(void)
 		snprintf(what, sizeof(what), "random stream %d", s);
 		check_same_flows(fast, cursor, what);
 		records += st_ch_stats(cursor)->records;
+		requests += st_ch_stats(cursor)->units[ST_DIR_TO_SERVER];
+		for (int k = 0; k < ST_KAFKA_COMP__COUNT; k++)
+			batches += st_ch_stats(cursor)->kafka_batches[k];
 		st_ch_destroy(fast);
 		st_ch_destroy(cursor);
 		kw_free(&b);
 	}
-	fprintf(stderr, "  %lu records, %lu by the fast path, %u requests with a changed "
-		"byte\n", (unsigned long)records,
-		(unsigned long)(st_kafka_fast_taken - fast_before), mutated);
+	fprintf(stderr, "  %lu records, %lu by the fast path; %lu batches, %lu headers "
+		"by the fast path; %lu requests, %lu prefixes by the fast path; "
+		"%u requests with a changed byte\n",
+		(unsigned long)records,
+		(unsigned long)(st_kafka_fast_taken - fast_before),
+		(unsigned long)batches,
+		(unsigned long)(st_kafka_fast_batches - batches_before),
+		(unsigned long)requests,
+		(unsigned long)(st_kafka_fast_requests - requests_before), mutated);
 	CU_ASSERT(st_kafka_fast_taken - fast_before > records / 4);
 	CU_ASSERT(st_kafka_fast_taken - fast_before < records);
+	/* a batch header cut by the chunk end waits for its bytes, so nearly
+	 * all take the fast path; the cursor path reads them with it off */
+	CU_ASSERT(st_kafka_fast_batches - batches_before > batches / 2);
+	/* versions 3..8 of the random 3..12, whole in the chunk */
+	CU_ASSERT(st_kafka_fast_requests - requests_before > requests / 4);
+	CU_ASSERT(st_kafka_fast_requests - requests_before < requests);
+}
+
+/*
+ * Every byte of a small Produce request (v2..v9: the versions of the fast
+ * request prefix and their neighbours; the standard records, with a null
+ * key, an empty value and headers) set in turn to values at the edges of
+ * the fields it may belong to (lengths -1 and -2, counts 0 and 1, varint
+ * continuation bits, the topic length limit): the fast paths must give
+ * what the cursor path gives on each.  A sound request follows the changed
+ * one, so a different idea of where it ends shows too.
+ */
+static void test_fast_path_byte_edges(void)
+{
+	static const uint8_t values[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xf9, 0xfa,
+					  0xfe, 0xff };
+	uint64_t prefixes_before = st_kafka_fast_requests;
+	unsigned inputs = 0;
+
+	for (int version = 2; version <= 9; version++) {
+		struct kw_buf records = { 0 }, b = { 0 };
+		size_t first;
+
+		kw_batch(&records, recs, (int)ST_ARRAY_SIZE(recs), BASE_TS);
+		kw_produce_one(&b, version, 1, "edge", "topic-e", 3, &records, 0);
+		first = b.n;
+		kw_produce_one(&b, version, 2, "edge", "topic-e", 3, &records, 0);
+		for (size_t i = 0; i < first; i++) {
+			uint8_t was = b.p[i];
+
+			for (size_t v = 0; v < ST_ARRAY_SIZE(values); v++) {
+				struct st_ch *fast, *cursor;
+				char what[48];
+
+				if (values[v] == was)
+					continue;
+				fast = flow_new();
+				cursor = flow_new();
+				b.p[i] = values[v];
+				feed_both(fast, cursor, b.p, b.n, 1);
+				b.p[i] = was;
+				snprintf(what, sizeof(what), "v%d, byte %zu = 0x%02x", version,
+					 i, values[v]);
+				check_same_flows(fast, cursor, what);
+				st_ch_destroy(fast);
+				st_ch_destroy(cursor);
+				inputs++;
+			}
+		}
+		kw_free(&records);
+		kw_free(&b);
+	}
+	fprintf(stderr, "  %u changed requests, %lu prefixes by the fast path\n", inputs,
+		(unsigned long)(st_kafka_fast_requests - prefixes_before));
+	CU_ASSERT(st_kafka_fast_requests - prefixes_before > inputs);
 }
 
 /* Each test again with the fast record path off; these run after all the
@@ -1380,6 +1452,7 @@ ST_TEST_MAIN("dataplane/codec/kafka",
 	ST_TEST(test_reference_captures),
 	ST_TEST(test_produce_v2_message_content),
 	ST_TEST(test_fast_path_agrees),
+	ST_TEST(test_fast_path_byte_edges),
 	ST_TEST(test_contract_constants_cursor_only),
 	ST_TEST(test_produce_every_version_cursor_only),
 	ST_TEST(test_compressed_and_control_batches_cursor_only),
