@@ -72,6 +72,11 @@ struct st_json_tmpl {
 	uint8_t n_values;
 	uint16_t fixed_updates;    /* schema updates outside array slots */
 	int8_t value_slot[ST_JSON_POINTERS_MAX]; /* slot of a found value, -1 */
+	uint8_t n_found;           /* values found */
+	uint8_t found_value[ST_JSON_POINTERS_MAX]; /* each: its index */
+	uint8_t found_slot[ST_JSON_POINTERS_MAX];  /* and its slot */
+	uint16_t absent;           /* bit i: value i not found */
+	uint8_t type_words;        /* words of slot_types the slots use */
 	uint64_t captured;         /* bit s: slot s holds a found value */
 	uint64_t owed;             /* documents matched, not yet flushed */
 	uint64_t hits;             /* documents matched since the learn */
@@ -183,16 +188,13 @@ static inline bool same4(const uint8_t *p, const char *lit)
 	return memcmp(p, lit, 4) == 0;
 }
 
-/* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
- * §7, UTF-8 as the scanner checks it, with its own out-of-line checks) or
- * holds an escape while `no_escape`; *escaped: it holds an escape. */
-static inline __attribute__((always_inline)) const uint8_t *
-string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
-	   bool no_escape, bool *escaped)
+/* string_end() past p, the string's first bytes, all plain. */
+static __attribute__((noinline)) const uint8_t *
+string_end_slow(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
+		bool no_escape, bool *escaped)
 {
 	int reason;
 
-	p++;
 	for (;;) {
 		p = string_stop(lo, p, end);
 		if (p == end)
@@ -212,6 +214,42 @@ string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
 		if (!p)
 			return NULL;
 	}
+}
+
+/* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
+ * §7, UTF-8 as the scanner checks it, with its own out-of-line checks) or
+ * holds an escape while `no_escape`; *escaped: it holds an escape. */
+static inline __attribute__((always_inline)) const uint8_t *
+string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
+	   bool no_escape, bool *escaped)
+{
+	p++;
+#ifdef __SSE2__
+	/* 16 bytes at a time while plain; most strings end in the first */
+	while (likely(end - p >= 16)) {
+		unsigned m = plain_mask(p) ^ 0xffff;
+
+		if (m) {
+			p += __builtin_ctz(m);
+			if (likely(*p == '"'))
+				return p + 1;
+			goto slow;
+		}
+		p += 16;
+	}
+	if (p < end && end - lo >= 16) {
+		/* the document's last 16 bytes, those before p dropped */
+		unsigned m = (plain_mask(end - 16) ^ 0xffff) >> (16 - (end - p));
+
+		if (m) {
+			p += __builtin_ctz(m);
+			if (likely(*p == '"'))
+				return p + 1;
+		}
+	}
+slow:
+#endif
+	return string_end_slow(lo, p, end, no_escape, escaped);
 }
 
 /* Bit c - '+': a byte c that may go on a number after its digits. */
@@ -564,13 +602,17 @@ static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 {
 	t->n_values = (uint8_t)n;
 	t->captured = 0;
+	t->n_found = 0;
+	t->absent = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct st_json_value *v = &values[i];
 		int found = -1;
 
 		t->value_slot[i] = -1;
-		if (!v->found)
+		if (!v->found) {
+			t->absent |= (uint16_t)(1u << i);
 			continue;
+		}
 		if (v->type == ST_JSON_OBJECT || v->type == ST_JSON_ARRAY)
 			return false;
 		for (unsigned s = 0; s < t->n_slots; s++) {
@@ -587,6 +629,8 @@ static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 			return false;
 		t->value_slot[i] = (int8_t)found;
 		t->captured |= 1ull << found;
+		t->found_value[t->n_found] = (uint8_t)i;
+		t->found_slot[t->n_found++] = (uint8_t)found;
 	}
 	return true;
 }
@@ -698,6 +742,7 @@ bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	for (unsigned i = 0; i < t->n_slots; i++)
 		t->has_arrays |= t->slots[i].kind == SLOT_ARRAY;
 	make_steps(t);
+	t->type_words = (uint8_t)((t->n_slots + 7) / 8);
 	t->ready = true;
 	return true;
 }
@@ -784,7 +829,7 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
 	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
 	union slot_types types;
-	unsigned n_slots = t->n_slots, words = (n_slots + 7) / 8;
+	unsigned n_slots = t->n_slots, words = t->type_words;
 	uint32_t updates;
 
 	/* st_json_scan() refuses 4 GiB (BAD_CALL); a value's length is 32-bit */
@@ -819,18 +864,14 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	if (!same_tail(t, d, end, len) || updates > ST_JSON_WALK_FIELDS_MAX)
 		return false;
 
-	for (unsigned i = 0; i < t->n_values; i++) {
-		int s = t->value_slot[i];
-		uint8_t type;
-		bool str;
+	for (unsigned absent = t->absent; absent; absent &= absent - 1)
+		values[__builtin_ctz(absent)] = (struct st_json_value){ 0 };
+	for (unsigned k = 0; k < t->n_found; k++) {
+		unsigned s = t->found_slot[k];
+		uint8_t type = types.b[s];
+		bool str = type == ST_JSON_STRING;
 
-		if (s < 0) {
-			values[i] = (struct st_json_value){ 0 };
-			continue;
-		}
-		type = types.b[s];
-		str = type == ST_JSON_STRING;
-		values[i] = (struct st_json_value){
+		values[t->found_value[k]] = (struct st_json_value){
 			.type = type, .found = true,
 			.text = at[s] + str, .text_len = at_len[s] - 2 * str,
 			.number = type == ST_JSON_NUMBER ?
