@@ -191,7 +191,7 @@ static inline bool same4(const uint8_t *p, const char *lit)
 /* string_end() past p, the string's first bytes, all plain. */
 static __attribute__((noinline)) const uint8_t *
 string_end_slow(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
-		bool no_escape, bool *escaped)
+		bool no_escape)
 {
 	int reason;
 
@@ -204,7 +204,6 @@ string_end_slow(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
 		if (*p == '\\') {
 			if (no_escape)
 				return NULL;
-			*escaped = true;
 			p = st_json_check_escape(p, end, &reason);
 		} else if (*p >= 0x80) {
 			p = st_json_check_utf8(p, end, &reason);
@@ -218,15 +217,15 @@ string_end_slow(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
 
 /* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
  * §7, UTF-8 as the scanner checks it, with its own out-of-line checks) or
- * holds an escape while `no_escape`; *escaped: it holds an escape. */
+ * holds an escape while `no_escape`. */
 static inline __attribute__((always_inline)) const uint8_t *
 string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
-	   bool no_escape, bool *escaped)
+	   bool no_escape)
 {
 	p++;
 #ifdef __SSE2__
 	/* 16 bytes at a time while plain; most strings end in the first */
-	while (likely(end - p >= 16)) {
+	for (size_t blocks = (size_t)(end - p) / 16; blocks; blocks--) {
 		unsigned m = plain_mask(p) ^ 0xffff;
 
 		if (m) {
@@ -249,7 +248,7 @@ string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
 	}
 slow:
 #endif
-	return string_end_slow(lo, p, end, no_escape, escaped);
+	return string_end_slow(lo, p, end, no_escape);
 }
 
 /* Bit c - '+': a byte c that may go on a number after its digits. */
@@ -261,11 +260,12 @@ slow:
 static inline unsigned not_digit_mask(const uint8_t *at)
 {
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
-	/* signed: bytes >= 0x80 are negative, so below '0' too */
-	__m128i below = _mm_cmplt_epi8(x, _mm_set1_epi8('0'));
-	__m128i above = _mm_cmpgt_epi8(x, _mm_set1_epi8('9'));
+	/* x + 0x50 takes '0'..'9' to 0x80..0x89, the ten lowest signed
+	 * bytes, and every other byte above them */
+	__m128i shifted = _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0')));
 
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(below, above));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(shifted,
+							  _mm_set1_epi8(-128 + 9)));
 }
 #endif
 
@@ -313,18 +313,17 @@ full:
 /*
  * A scalar at p (p < end): a string, a number (RFC 8259 §6) or a literal.
  * Its end, or NULL; *type its enum st_json_type.  A string with an escape
- * (the scan would decode it into the scratch) is NULL when `no_escape`,
- * else *escaped is set.
+ * (the scan would decode it into the scratch) is NULL when `no_escape`.
  */
 static inline __attribute__((always_inline)) const uint8_t *
 any_scalar(const uint8_t *lo, const uint8_t *p, const uint8_t *end, uint8_t *type,
-	   bool no_escape, bool *escaped)
+	   bool no_escape)
 {
 	uint8_t c = *p;
 
 	if (c == '"') {
 		*type = ST_JSON_STRING;
-		return string_end(lo, p, end, no_escape, escaped);
+		return string_end(lo, p, end, no_escape);
 	}
 	if (json_is_digit(c) || c == '-') {
 		*type = ST_JSON_NUMBER;
@@ -352,7 +351,6 @@ static inline const uint8_t *scalar_array(const uint8_t *lo, const uint8_t *p,
 					  const uint8_t *end, uint32_t *n,
 					  uint8_t *types)
 {
-	bool escaped = false;
 	uint8_t type;
 
 	*n = 0;
@@ -363,7 +361,7 @@ static inline const uint8_t *scalar_array(const uint8_t *lo, const uint8_t *p,
 	if (p < end && *p == ']')
 		return p + 1;
 	for (;;) {
-		if (p == end || !(p = any_scalar(lo, p, end, &type, false, &escaped)))
+		if (p == end || !(p = any_scalar(lo, p, end, &type, false)))
 			return NULL;
 		++*n;
 		*types |= type;
@@ -580,9 +578,7 @@ static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			continue;
 		}
 		{
-			bool escaped = false;
-			const uint8_t *q = any_scalar(doc, doc + i, end, &type, false,
-						     &escaped);
+			const uint8_t *q = any_scalar(doc, doc + i, end, &type, false);
 
 			if (!q || !add_slot(t, i, (size_t)(q - doc), SLOT_SCALAR, at))
 				return false;
@@ -846,14 +842,14 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			return false;
 		d += st->run;
 		if (likely(st->kind == SLOT_SCALAR)) {
-			bool escaped = false;
-
 			/* a found string with escapes is decoded: the scan's job */
-			q = any_scalar(doc, d, end, &types.b[i], st->no_escape,
-				       &escaped);
+			q = any_scalar(doc, d, end, &types.b[i], st->no_escape);
 		} else {
 			q = scalar_array(doc, d, end, &elems[i], &types.b[i]);
 			updates += elems[i];
+			/* (learn_paths() refuses more fixed updates than that) */
+			if (updates > ST_JSON_WALK_FIELDS_MAX)
+				return false;
 		}
 		if (!q)
 			return false;
@@ -861,22 +857,27 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		at_len[i] = (uint32_t)(q - d);
 		d = q;
 	}
-	if (!same_tail(t, d, end, len) || updates > ST_JSON_WALK_FIELDS_MAX)
+	if (!same_tail(t, d, end, len))
 		return false;
 
 	for (unsigned absent = t->absent; absent; absent &= absent - 1)
 		values[__builtin_ctz(absent)] = (struct st_json_value){ 0 };
 	for (unsigned k = 0; k < t->n_found; k++) {
 		unsigned s = t->found_slot[k];
-		uint8_t type = types.b[s];
-		bool str = type == ST_JSON_STRING;
+		struct st_json_value *v = &values[t->found_value[k]];
 
-		values[t->found_value[k]] = (struct st_json_value){
-			.type = type, .found = true,
-			.text = at[s] + str, .text_len = at_len[s] - 2 * str,
-			.number = type == ST_JSON_NUMBER ?
-				  st_json_number(plan, at[s], at_len[s]) : 0,
-		};
+		v->type = types.b[s];
+		v->found = true;
+		v->number = 0;
+		if (v->type == ST_JSON_STRING) {
+			v->text = at[s] + 1;
+			v->text_len = at_len[s] - 2;
+		} else {
+			v->text = at[s];
+			v->text_len = at_len[s];
+			if (v->type == ST_JSON_NUMBER)
+				v->number = st_json_number(plan, at[s], at_len[s]);
+		}
 	}
 	/* a root scalar's slot has no path: its byte is never read */
 	for (unsigned w = 0; w < words; w++)
