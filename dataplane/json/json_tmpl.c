@@ -228,7 +228,7 @@ string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
 	for (size_t blocks = (size_t)(end - p) / 16; blocks; blocks--) {
 		unsigned m = plain_mask(p) ^ 0xffff;
 
-		if (m) {
+		if (likely(m)) {
 			p += __builtin_ctz(m);
 			if (likely(*p == '"'))
 				return p + 1;
@@ -256,16 +256,16 @@ slow:
 			1ull << ('E' - '+') | 1ull << ('e' - '+'))
 
 #ifdef __SSE2__
-/* Bit i: byte at[i] is not a digit. */
-static inline unsigned not_digit_mask(const uint8_t *at)
+/* Bit i: byte at[i] is a digit. */
+static inline unsigned digit_mask(const uint8_t *at)
 {
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
 	/* x + 0x50 takes '0'..'9' to 0x80..0x89, the ten lowest signed
 	 * bytes, and every other byte above them */
 	__m128i shifted = _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0')));
 
-	return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(shifted,
-							  _mm_set1_epi8(-128 + 9)));
+	return (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(shifted,
+							  _mm_set1_epi8(-128 + 10)));
 }
 #endif
 
@@ -284,7 +284,7 @@ number_end(const uint8_t *p, const uint8_t *end)
 	unsigned other, int_end, num_end, after;
 
 	if (end - q >= 16) {
-		other = not_digit_mask(q);
+		other = digit_mask(q) ^ 0xffff;
 		int_end = (unsigned)__builtin_ctz(other | 1u << 16);
 		/* no digit, or a leading zero not alone (the grammar's NULL),
 		 * or the end not in sight */
@@ -822,8 +822,8 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			struct st_json_scan_stats *stats)
 {
 	const uint8_t *d = doc, *end = doc + len;
-	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
-	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
+	const uint8_t *ends[ST_JSON_TMPL_SLOTS_MAX]; /* of each slot's value */
+	uint32_t elems[ST_JSON_TMPL_SLOTS_MAX];
 	union slot_types types;
 	unsigned n_slots = t->n_slots, words = t->type_words;
 	uint32_t updates;
@@ -853,8 +853,7 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		}
 		if (!q)
 			return false;
-		at[i] = d;
-		at_len[i] = (uint32_t)(q - d);
+		ends[i] = q;
 		d = q;
 	}
 	if (!same_tail(t, d, end, len))
@@ -865,18 +864,21 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	for (unsigned k = 0; k < t->n_found; k++) {
 		unsigned s = t->found_slot[k];
 		struct st_json_value *v = &values[t->found_value[k]];
+		/* the value starts where the run after the previous one ends */
+		const uint8_t *at = (s ? ends[s - 1] : doc) + t->steps[s].run;
+		uint32_t at_len = (uint32_t)(ends[s] - at);
 
 		v->type = types.b[s];
 		v->found = true;
 		v->number = 0;
 		if (v->type == ST_JSON_STRING) {
-			v->text = at[s] + 1;
-			v->text_len = at_len[s] - 2;
+			v->text = at + 1;
+			v->text_len = at_len - 2;
 		} else {
-			v->text = at[s];
-			v->text_len = at_len[s];
+			v->text = at;
+			v->text_len = at_len;
 			if (v->type == ST_JSON_NUMBER)
-				v->number = st_json_number(plan, at[s], at_len[s]);
+				v->number = st_json_number(plan, at, at_len);
 		}
 	}
 	/* a root scalar's slot has no path: its byte is never read */
