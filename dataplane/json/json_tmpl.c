@@ -283,25 +283,26 @@ number_end(const uint8_t *p, const uint8_t *end)
 	const uint8_t *q = p + (*p == '-');
 	unsigned other, int_end, num_end, after;
 
-	if (end - q >= 16) {
+	if (likely(end - q >= 16)) {
 		other = digit_mask(q) ^ 0xffff;
 		int_end = (unsigned)__builtin_ctz(other | 1u << 16);
 		/* no digit, or a leading zero not alone (the grammar's NULL),
 		 * or the end not in sight */
-		if (int_end == 0 || int_end == 16 || (q[0] == '0' && int_end != 1))
+		if (unlikely(int_end == 0 || int_end == 16 ||
+			     (q[0] == '0' && int_end != 1)))
 			goto full;
 		num_end = int_end;
 		if (q[int_end] == '.') {
 			other &= other - 1;
 			num_end = (unsigned)__builtin_ctz(other | 1u << 16);
 			/* no digit after the point, or the end not in sight */
-			if (num_end == int_end + 1 || num_end == 16)
+			if (unlikely(num_end == int_end + 1 || num_end == 16))
 				goto full;
 		}
 		/* an exponent, or a number that goes on invalidly (the last
 		 * check of json_scan_number()) */
 		after = (unsigned)q[num_end] - '+';
-		if (after < 64 && (NUMBER_GOES_ON >> after & 1))
+		if (unlikely(after < 64 && (NUMBER_GOES_ON >> after & 1)))
 			goto full;
 		return q + num_end;
 	}
