@@ -2,6 +2,17 @@
  * Shape templates (json_tmpl.h): learning a document's skeleton and value
  * slots, matching later documents against them, and the owed schema
  * updates.
+ *
+ * The match is the hot path (one call per record of a stream), so the
+ * learn prepares what it compares (struct step): each skeleton run of at
+ * most 16 bytes as a 16-byte vector and a mask of the bytes past it, the
+ * tail as the last 16 bytes of a document.  Where 16 bytes are not left to
+ * read, the same runs are compared byte-exactly from the learnt document.
+ * The scalars keep the full grammar: a short number without exponent is
+ * found by one digit compare and checked bit by bit, anything else goes
+ * through json_scan_number(); a string is read 16 plain bytes at a time
+ * and any stop byte other than its closing quote (an escape, UTF-8, a
+ * control byte) goes out of line to the scanner's own checks.
  */
 #include <errno.h>
 #include <stdlib.h>
