@@ -80,9 +80,7 @@ struct st_json_tmpl {
 	uint16_t len;              /* bytes of doc */
 	uint16_t n_slots;
 	uint8_t n_paths;
-	uint8_t n_values;
 	uint16_t fixed_updates;    /* schema updates outside array slots */
-	int8_t value_slot[ST_JSON_POINTERS_MAX]; /* slot of a found value, -1 */
 	uint8_t n_found;           /* values found */
 	uint8_t found_value[ST_JSON_POINTERS_MAX]; /* each: its index */
 	uint8_t found_slot[ST_JSON_POINTERS_MAX];  /* and its slot */
@@ -110,7 +108,7 @@ struct st_json_tmpl {
 };
 
 _Static_assert(ST_JSON_TMPL_DOC_MAX <= UINT16_MAX, "slot offsets are 16-bit");
-_Static_assert(ST_JSON_POINTERS_MAX <= 64, "value slots fit an int8_t");
+_Static_assert(ST_JSON_POINTERS_MAX <= 16, "absent values fit a uint16_t");
 _Static_assert(ST_JSON_TMPL_SLOTS_MAX <= INT8_MAX && ST_JSON_TMPL_SLOTS_MAX <= 64,
 	       "value slots fit an int8_t and `captured`");
 _Static_assert(ST_JSON_TMPL_SLOTS_MAX % 8 == 0, "slot types pack into words");
@@ -604,11 +602,11 @@ static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	return depth == 0;
 }
 
-/* value_slot[]: the slot each found value was captured from. */
+/* found_value[], found_slot[]: the slot each found value was captured
+ * from; absent: the values not found. */
 static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 		       const struct st_json_value *values, unsigned n)
 {
-	t->n_values = (uint8_t)n;
 	t->captured = 0;
 	t->n_found = 0;
 	t->absent = 0;
@@ -616,7 +614,6 @@ static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 		const struct st_json_value *v = &values[i];
 		int found = -1;
 
-		t->value_slot[i] = -1;
 		if (!v->found) {
 			t->absent |= (uint16_t)(1u << i);
 			continue;
@@ -635,7 +632,6 @@ static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 		/* a string decoded into the scratch (it had escapes) */
 		if (found < 0)
 			return false;
-		t->value_slot[i] = (int8_t)found;
 		t->captured |= 1ull << found;
 		t->found_value[t->n_found] = (uint8_t)i;
 		t->found_slot[t->n_found++] = (uint8_t)found;
