@@ -2,6 +2,17 @@
  * Shape templates (json_tmpl.h): learning a document's skeleton and value
  * slots, matching later documents against them, and the owed schema
  * updates.
+ *
+ * The match is the hot path (one call per record of a stream), so the
+ * learn prepares what it compares (struct step): each skeleton run of at
+ * most 16 bytes as a 16-byte vector and a mask of the bytes past it, the
+ * tail as the last 16 bytes of a document.  Where 16 bytes are not left to
+ * read, the same runs are compared byte-exactly from the learnt document.
+ * The scalars keep the full grammar: a short number without exponent is
+ * found by one digit compare and checked bit by bit, anything else goes
+ * through json_scan_number(); a string is read 16 plain bytes at a time
+ * and any stop byte other than its closing quote (an escape, UTF-8, a
+ * control byte) goes out of line to the scanner's own checks.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +40,26 @@ struct slot {
 				    * for an array), -1 for the root */
 };
 
+/*
+ * What a match checks before and at slot i, made at the learn: the
+ * skeleton run before the slot, by one 16-byte compare where it has at
+ * most 16 bytes and 16 bytes are left to read (the usual case), and the
+ * slot.
+ */
+struct step {
+	_Alignas(16) uint8_t run_head[16]; /* the run's first bytes (16 at
+				    * most), zeros after */
+	uint32_t fast_left;        /* bytes left (at the run's start) from
+				    * which run_head is compared: more than
+				    * the run, and 16 at least */
+	uint16_t run;              /* the run's bytes */
+	uint16_t from;             /* its offset in doc */
+	uint16_t run_skip;         /* the compare's bits past the run */
+	uint8_t kind;              /* enum slot_kind */
+	bool no_escape;            /* a found value's slot: an escape
+				    * refuses the document */
+};
+
 struct path {
 	uint64_t hash;
 	uint32_t count;            /* updates one document makes outside
@@ -49,9 +80,12 @@ struct st_json_tmpl {
 	uint16_t len;              /* bytes of doc */
 	uint16_t n_slots;
 	uint8_t n_paths;
-	uint8_t n_values;
 	uint16_t fixed_updates;    /* schema updates outside array slots */
-	int8_t value_slot[ST_JSON_POINTERS_MAX]; /* slot of a found value, -1 */
+	uint8_t n_found;           /* values found */
+	uint8_t found_value[ST_JSON_POINTERS_MAX]; /* each: its index */
+	uint8_t found_slot[ST_JSON_POINTERS_MAX];  /* and its slot */
+	uint16_t absent;           /* bit i: value i not found */
+	uint8_t type_words;        /* words of slot_types the slots use */
 	uint64_t captured;         /* bit s: slot s holds a found value */
 	uint64_t owed;             /* documents matched, not yet flushed */
 	uint64_t hits;             /* documents matched since the learn */
@@ -60,14 +94,21 @@ struct st_json_tmpl {
 	uint64_t owed_elems[ST_JSON_TMPL_PATHS_MAX]; /* array slots' updates */
 	bool has_arrays;           /* an array slot among the slots */
 	union slot_types owed_types;  /* the types each slot saw */
-	struct st_json_value values[ST_JSON_POINTERS_MAX]; /* as learnt */
 	struct slot slots[ST_JSON_TMPL_SLOTS_MAX];
+	struct step steps[ST_JSON_TMPL_SLOTS_MAX];
+	/* the skeleton after the last slot, compared as the last 16 bytes
+	 * of the document when it has that many and the tail is no longer */
+	_Alignas(16) uint8_t tail_bytes[16]; /* ends with the tail */
+	uint32_t tail_fast_len;    /* document bytes from which it is */
+	uint16_t tail;             /* the tail's bytes */
+	uint16_t tail_from;        /* its offset in doc */
+	uint16_t tail_skip;        /* the compare's bits before the tail */
 	struct path paths[ST_JSON_TMPL_PATHS_MAX];
 	uint8_t doc[ST_JSON_TMPL_DOC_MAX];
 };
 
 _Static_assert(ST_JSON_TMPL_DOC_MAX <= UINT16_MAX, "slot offsets are 16-bit");
-_Static_assert(ST_JSON_POINTERS_MAX <= 64, "value slots fit an int8_t");
+_Static_assert(ST_JSON_POINTERS_MAX <= 16, "absent values fit a uint16_t");
 _Static_assert(ST_JSON_TMPL_SLOTS_MAX <= INT8_MAX && ST_JSON_TMPL_SLOTS_MAX <= 64,
 	       "value slots fit an int8_t and `captured`");
 _Static_assert(ST_JSON_TMPL_SLOTS_MAX % 8 == 0, "slot types pack into words");
@@ -110,16 +151,17 @@ static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
 }
 
 #ifdef __SSE2__
-/* Bit i: byte at[i] is '"', '\\', < 0x20 or >= 0x80. */
-static inline unsigned stop_mask(const uint8_t *at)
+/* Bit i clear: byte at[i] is '"', '\\', < 0x20 or >= 0x80. */
+static inline unsigned plain_mask(const uint8_t *at)
 {
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
-	__m128i quote = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+	/* x ^ 2 keeps < 0x20 and >= 0x80 (negative: signed compare) where
+	 * they are and turns '"' into 0x20; nothing else falls to <= 0x20 */
+	__m128i above = _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8(2)),
+				       _mm_set1_epi8(0x20));
 	__m128i bslash = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
-	/* signed: bytes >= 0x80 are negative, so below 0x20 too */
-	__m128i low = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
 
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, bslash), low));
+	return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bslash, above));
 }
 #endif
 
@@ -131,15 +173,15 @@ static inline const uint8_t *string_stop(const uint8_t *lo, const uint8_t *p,
 #ifdef __SSE2__
 	unsigned m;
 
-	while (end - p >= 16) {
-		m = stop_mask(p);
+	for (size_t blocks = (size_t)(end - p) / 16; blocks; blocks--) {
+		m = plain_mask(p) ^ 0xffff;
 		if (m)
 			return p + __builtin_ctz(m);
 		p += 16;
 	}
 	if (p < end && end - lo >= 16) {
 		/* the document's last 16 bytes, those before p dropped */
-		m = stop_mask(end - 16) >> (16 - (end - p));
+		m = (plain_mask(end - 16) ^ 0xffff) >> (16 - (end - p));
 		return m ? p + __builtin_ctz(m) : end;
 	}
 #else
@@ -155,15 +197,13 @@ static inline bool same4(const uint8_t *p, const char *lit)
 	return memcmp(p, lit, 4) == 0;
 }
 
-/* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
- * §7, UTF-8 as the scanner checks it, with its own out-of-line checks);
- * *escaped: it holds an escape. */
-static inline __attribute__((always_inline)) const uint8_t *
-string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end, bool *escaped)
+/* string_end() past p, the string's first bytes, all plain. */
+static __attribute__((noinline)) const uint8_t *
+string_end_slow(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
+		bool no_escape)
 {
 	int reason;
 
-	p++;
 	for (;;) {
 		p = string_stop(lo, p, end);
 		if (p == end)
@@ -171,7 +211,8 @@ string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end, bool *escape
 		if (*p == '"')
 			return p + 1;
 		if (*p == '\\') {
-			*escaped = true;
+			if (no_escape)
+				return NULL;
 			p = st_json_check_escape(p, end, &reason);
 		} else if (*p >= 0x80) {
 			p = st_json_check_utf8(p, end, &reason);
@@ -183,19 +224,122 @@ string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end, bool *escape
 	}
 }
 
+/* A string at p ('"'): its end, or NULL when it is not valid (RFC 8259
+ * §7, UTF-8 as the scanner checks it, with its own out-of-line checks) or
+ * holds an escape while `no_escape`. */
+static inline __attribute__((always_inline)) const uint8_t *
+string_end(const uint8_t *lo, const uint8_t *p, const uint8_t *end,
+	   bool no_escape)
+{
+	p++;
+#ifdef __SSE2__
+	/* 16 bytes at a time while plain; most strings end in the first */
+	for (size_t blocks = (size_t)(end - p) / 16; blocks; blocks--) {
+		unsigned m = plain_mask(p) ^ 0xffff;
+
+		if (likely(m)) {
+			p += __builtin_ctz(m);
+			if (likely(*p == '"'))
+				return p + 1;
+			goto slow;
+		}
+		p += 16;
+	}
+	if (p < end && end - lo >= 16) {
+		/* the document's last 16 bytes, those before p dropped */
+		unsigned m = (plain_mask(end - 16) ^ 0xffff) >> (16 - (end - p));
+
+		if (m) {
+			p += __builtin_ctz(m);
+			if (likely(*p == '"'))
+				return p + 1;
+		}
+	}
+slow:
+#endif
+	return string_end_slow(lo, p, end, no_escape);
+}
+
+/* Bit c - '+': a byte c that may go on a number after its digits. */
+#define NUMBER_GOES_ON (1ull << 0 | 1ull << ('-' - '+') | 1ull << ('.' - '+') | \
+			1ull << ('E' - '+') | 1ull << ('e' - '+'))
+
+#ifdef __SSE2__
+/* Bit i: byte at[i] is a digit. */
+static inline unsigned digit_mask(const uint8_t *at)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
+	/* x + 0x50 takes '0'..'9' to 0x80..0x89, the ten lowest signed
+	 * bytes, and every other byte above them */
+	__m128i shifted = _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0')));
+
+	return (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(shifted,
+							  _mm_set1_epi8(-128 + 10)));
+}
+#endif
+
+/*
+ * json_scan_number(p, end), p at '-' or a digit: the same result, sooner
+ * for a number without exponent of at most 15 bytes (after its sign)
+ * followed by the byte that ends it, all within 16 readable bytes; any
+ * other case is left to json_scan_number().  The digits are found by one
+ * 16-byte compare; what the grammar asks of them is checked bit by bit.
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+number_end(const uint8_t *p, const uint8_t *end)
+{
+#ifdef __SSE2__
+	const uint8_t *q = p + (*p == '-');
+	unsigned other, int_end, num_end, after;
+
+	if (likely(end - q >= 16)) {
+		other = digit_mask(q) ^ 0xffff;
+		int_end = (unsigned)__builtin_ctz(other | 1u << 16);
+		/* no digit, or a leading zero not alone (the grammar's NULL),
+		 * or the end not in sight */
+		if (unlikely(int_end == 0 || int_end == 16 ||
+			     (q[0] == '0' && int_end != 1)))
+			goto full;
+		num_end = int_end;
+		if (q[int_end] == '.') {
+			other &= other - 1;
+			num_end = (unsigned)__builtin_ctz(other | 1u << 16);
+			/* no digit after the point, or the end not in sight */
+			if (unlikely(num_end == int_end + 1 || num_end == 16))
+				goto full;
+		}
+		/* an exponent, or a number that goes on invalidly (the last
+		 * check of json_scan_number()) */
+		after = (unsigned)q[num_end] - '+';
+		if (unlikely(after < 64 && (NUMBER_GOES_ON >> after & 1)))
+			goto full;
+		return q + num_end;
+	}
+full:
+#endif
+	return json_scan_number(p, end);
+}
+
 /*
  * A scalar at p (p < end): a string, a number (RFC 8259 §6) or a literal.
- * Its end, or NULL; *type its enum st_json_type; *escaped set when it is a
- * string with an escape (the scan would decode it into the scratch).
+ * Its end, or NULL; *type its enum st_json_type.  A string with an escape
+ * (the scan would decode it into the scratch) is NULL when `no_escape`.
  */
 static inline __attribute__((always_inline)) const uint8_t *
 any_scalar(const uint8_t *lo, const uint8_t *p, const uint8_t *end, uint8_t *type,
-	   bool *escaped)
+	   bool no_escape)
 {
-	switch (*p) {
-	case '"':
+	uint8_t c = *p;
+
+	if (c == '"') {
 		*type = ST_JSON_STRING;
-		return string_end(lo, p, end, escaped);
+		return string_end(lo, p, end, no_escape);
+	}
+	if (json_is_digit(c) || c == '-') {
+		*type = ST_JSON_NUMBER;
+		return number_end(p, end);
+	}
+	switch (c) {
 	case 't':
 		*type = ST_JSON_TRUE;
 		return end - p >= 4 && same4(p, "true") ? p + 4 : NULL;
@@ -207,7 +351,7 @@ any_scalar(const uint8_t *lo, const uint8_t *p, const uint8_t *end, uint8_t *typ
 		return end - p >= 5 && same4(p + 1, "alse") ? p + 5 : NULL;
 	default:
 		*type = ST_JSON_NUMBER;
-		return json_scan_number(p, end);
+		return NULL;
 	}
 }
 
@@ -217,7 +361,6 @@ static inline const uint8_t *scalar_array(const uint8_t *lo, const uint8_t *p,
 					  const uint8_t *end, uint32_t *n,
 					  uint8_t *types)
 {
-	bool escaped = false;
 	uint8_t type;
 
 	*n = 0;
@@ -228,7 +371,7 @@ static inline const uint8_t *scalar_array(const uint8_t *lo, const uint8_t *p,
 	if (p < end && *p == ']')
 		return p + 1;
 	for (;;) {
-		if (p == end || !(p = any_scalar(lo, p, end, &type, &escaped)))
+		if (p == end || !(p = any_scalar(lo, p, end, &type, false)))
 			return NULL;
 		++*n;
 		*types |= type;
@@ -445,8 +588,7 @@ static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			continue;
 		}
 		{
-			bool escaped = false;
-			const uint8_t *q = any_scalar(doc, doc + i, end, &type, &escaped);
+			const uint8_t *q = any_scalar(doc, doc + i, end, &type, false);
 
 			if (!q || !add_slot(t, i, (size_t)(q - doc), SLOT_SCALAR, at))
 				return false;
@@ -460,20 +602,22 @@ static bool find_slots(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	return depth == 0;
 }
 
-/* value_slot[]: the slot each found value was captured from. */
+/* found_value[], found_slot[]: the slot each found value was captured
+ * from; absent: the values not found. */
 static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 		       const struct st_json_value *values, unsigned n)
 {
-	t->n_values = (uint8_t)n;
 	t->captured = 0;
+	t->n_found = 0;
+	t->absent = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct st_json_value *v = &values[i];
 		int found = -1;
 
-		t->values[i] = *v;
-		t->value_slot[i] = -1;
-		if (!v->found)
+		if (!v->found) {
+			t->absent |= (uint16_t)(1u << i);
 			continue;
+		}
 		if (v->type == ST_JSON_OBJECT || v->type == ST_JSON_ARRAY)
 			return false;
 		for (unsigned s = 0; s < t->n_slots; s++) {
@@ -488,8 +632,9 @@ static bool map_values(struct st_json_tmpl *t, const uint8_t *doc,
 		/* a string decoded into the scratch (it had escapes) */
 		if (found < 0)
 			return false;
-		t->value_slot[i] = (int8_t)found;
 		t->captured |= 1ull << found;
+		t->found_value[t->n_found] = (uint8_t)i;
+		t->found_slot[t->n_found++] = (uint8_t)found;
 	}
 	return true;
 }
@@ -540,6 +685,44 @@ static bool learn_paths(struct st_json_tmpl *t, const uint8_t *doc, size_t len,
 	return true;
 }
 
+/* steps[] and the tail, from slots[] and doc. */
+static void make_steps(struct st_json_tmpl *t)
+{
+	size_t from = 0, tail;
+
+	for (unsigned i = 0; i < t->n_slots; i++) {
+		struct step *st = &t->steps[i];
+		size_t run = t->slots[i].start - from;
+
+		*st = (struct step){
+			.fast_left = UINT32_MAX, .run = (uint16_t)run,
+			.from = (uint16_t)from, .kind = t->slots[i].kind,
+			.no_escape = t->captured >> i & 1,
+		};
+#ifdef __SSE2__
+		if (run <= 16) {
+			memcpy(st->run_head, t->doc + from, run);
+			st->fast_left = run < 16 ? 16 : 17;
+			st->run_skip = (uint16_t)(0xffffu << run);
+		}
+#endif
+		from = t->slots[i].end;
+	}
+	tail = t->len - from;
+	t->tail = (uint16_t)tail;
+	t->tail_from = (uint16_t)from;
+	t->tail_fast_len = UINT32_MAX;
+	memset(t->tail_bytes, 0, sizeof(t->tail_bytes));
+	t->tail_skip = 0;
+#ifdef __SSE2__
+	if (tail <= 16) {
+		memcpy(t->tail_bytes + 16 - tail, t->doc + from, tail);
+		t->tail_fast_len = 16;
+		t->tail_skip = (uint16_t)((1u << (16 - tail)) - 1);
+	}
+#endif
+}
+
 bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			const uint8_t *doc, size_t len,
 			const struct st_json_value *values,
@@ -562,6 +745,8 @@ bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 	t->has_arrays = false;
 	for (unsigned i = 0; i < t->n_slots; i++)
 		t->has_arrays |= t->slots[i].kind == SLOT_ARRAY;
+	make_steps(t);
+	t->type_words = (uint8_t)((t->n_slots + 7) / 8);
 	t->ready = true;
 	return true;
 }
@@ -601,18 +786,55 @@ static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
 	return true;
 }
 
+#ifdef __SSE2__
+/* The 16 bytes at p against want[], the bits of `skip` not compared. */
+static inline bool same16(const uint8_t *p, const uint8_t *want, unsigned skip)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i w = _mm_load_si128((const __m128i *)(const void *)want);
+
+	return ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, w)) | skip) == 0xffff;
+}
+#endif
+
+/* The skeleton run of step st at d, and at least one byte after it. */
+static inline bool same_run(const struct st_json_tmpl *t, const struct step *st,
+			    const uint8_t *d, const uint8_t *end)
+{
+	size_t left = (size_t)(end - d);
+
+#ifdef __SSE2__
+	if (likely(left >= st->fast_left))
+		return same16(d, st->run_head, st->run_skip);
+#endif
+	return left > st->run && same_bytes(d, t->doc + st->from, st->run);
+}
+
+/* The skeleton after the last slot at d, and nothing after it. */
+static inline bool same_tail(const struct st_json_tmpl *t, const uint8_t *d,
+			     const uint8_t *end, size_t len)
+{
+	if ((size_t)(end - d) != t->tail)
+		return false;
+#ifdef __SSE2__
+	if (likely(len >= t->tail_fast_len))
+		return same16(end - 16, t->tail_bytes, t->tail_skip);
+#endif
+	(void)len;
+	return same_bytes(d, t->doc + t->tail_from, t->tail);
+}
+
 bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 			const uint8_t *doc, size_t len,
 			struct st_json_value *values,
 			struct st_json_scan_stats *stats)
 {
-	const uint8_t *d = doc, *end = doc + len, *k = t->doc;
-	const uint8_t *at[ST_JSON_TMPL_SLOTS_MAX];
-	uint32_t at_len[ST_JSON_TMPL_SLOTS_MAX], elems[ST_JSON_TMPL_SLOTS_MAX];
+	const uint8_t *d = doc, *end = doc + len;
+	const uint8_t *ends[ST_JSON_TMPL_SLOTS_MAX]; /* of each slot's value */
+	uint32_t elems[ST_JSON_TMPL_SLOTS_MAX];
 	union slot_types types;
-	unsigned n_slots = t->n_slots, words = (n_slots + 7) / 8;
+	unsigned n_slots = t->n_slots, words = t->type_words;
 	uint32_t updates;
-	size_t from = 0;
 
 	/* st_json_scan() refuses 4 GiB (BAD_CALL); a value's length is 32-bit */
 	if (!t->ready || len >= UINT32_MAX)
@@ -621,55 +843,50 @@ bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
 		types.w[words - 1] = 0;    /* the bytes past the last slot */
 	updates = t->fixed_updates;
 	for (unsigned i = 0; i < n_slots; i++) {
-		const struct slot *sl = &t->slots[i];
-		size_t run = sl->start - from;
+		const struct step *st = &t->steps[i];
 		const uint8_t *q;
 
-		/* the skeleton before the slot, and at least one byte after */
-		if ((size_t)(end - d) <= run || !same_bytes(d, k + from, run))
+		if (!same_run(t, st, d, end))
 			return false;
-		d += run;
-		if (sl->kind == SLOT_SCALAR) {
-			bool escaped = false;
-
-			q = any_scalar(doc, d, end, &types.b[i], &escaped);
+		d += st->run;
+		if (likely(st->kind == SLOT_SCALAR)) {
 			/* a found string with escapes is decoded: the scan's job */
-			if (escaped && (t->captured >> i & 1))
-				return false;
+			q = any_scalar(doc, d, end, &types.b[i], st->no_escape);
 		} else {
 			q = scalar_array(doc, d, end, &elems[i], &types.b[i]);
 			updates += elems[i];
+			/* (learn_paths() refuses more fixed updates than that) */
+			if (updates > ST_JSON_WALK_FIELDS_MAX)
+				return false;
 		}
 		if (!q)
 			return false;
-		at[i] = d;
-		at_len[i] = (uint32_t)(q - d);
+		ends[i] = q;
 		d = q;
-		from = sl->end;
 	}
-	if ((size_t)(end - d) != t->len - from ||
-	    !same_bytes(d, k + from, t->len - from) ||
-	    updates > ST_JSON_WALK_FIELDS_MAX)
+	if (!same_tail(t, d, end, len))
 		return false;
 
-	for (unsigned i = 0; i < t->n_values; i++) {
-		int s = t->value_slot[i];
-		uint8_t type;
+	for (unsigned absent = t->absent; absent; absent &= absent - 1)
+		values[__builtin_ctz(absent)] = (struct st_json_value){ 0 };
+	for (unsigned k = 0; k < t->n_found; k++) {
+		unsigned s = t->found_slot[k];
+		struct st_json_value *v = &values[t->found_value[k]];
+		/* the value starts where the run after the previous one ends */
+		const uint8_t *at = (s ? ends[s - 1] : doc) + t->steps[s].run;
+		uint32_t at_len = (uint32_t)(ends[s] - at);
 
-		values[i] = t->values[i];
-		if (s < 0)
-			continue;
-		type = types.b[s];
-		values[i].type = type;
-		values[i].number = 0;
-		if (type == ST_JSON_STRING) {
-			values[i].text = at[s] + 1;
-			values[i].text_len = at_len[s] - 2;
+		v->type = types.b[s];
+		v->found = true;
+		v->number = 0;
+		if (v->type == ST_JSON_STRING) {
+			v->text = at + 1;
+			v->text_len = at_len - 2;
 		} else {
-			values[i].text = at[s];
-			values[i].text_len = at_len[s];
-			if (type == ST_JSON_NUMBER)
-				values[i].number = st_json_number(plan, at[s], at_len[s]);
+			v->text = at;
+			v->text_len = at_len;
+			if (v->type == ST_JSON_NUMBER)
+				v->number = st_json_number(plan, at, at_len);
 		}
 	}
 	/* a root scalar's slot has no path: its byte is never read */

@@ -49,7 +49,7 @@
  * a container at depth ST_JSON_WALK_DEPTH_MAX or deeper, a walk limit met,
  * or whose plan captures a container or a string written with escapes.
  *
- * Memory: one template is about 4 KiB, allocated once.  A template belongs
+ * Memory: one template is about 6 KiB, allocated once.  A template belongs
  * to one thread.
  */
 #ifndef ST_JSON_TMPL_H

@@ -2315,6 +2315,212 @@ static void test_scan_policy(void)
 	st_schema_destroy(eager);
 }
 
+/* ---- the match's fast paths, byte by byte --------------------------------- */
+
+/* "%s" in fmt replaced by num; the length of the document. */
+static size_t number_doc(char *doc, size_t cap, const char *fmt, const char *num)
+{
+	int n = snprintf(doc, cap, fmt, num);
+
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+/*
+ * Numbers followed by at least 16 bytes (the match's one-compare number
+ * scan) and not (the grammar's own scan), as a captured value and inside
+ * an array slot: a document hits exactly when st_json_scan() accepts it,
+ * with the scan's values (checked_match()); by hand, which of the listed
+ * numbers are valid (RFC 8259 §6).  Then every string of up to 5 bytes
+ * made of "019-.eE+" in their place, a hit exactly when the scan accepts.
+ */
+static void test_number_every_form(void)
+{
+	static const char *const ptrs[] = { "/id" };
+	static const struct {
+		const char *tmpl, *fmt;
+	} shapes[] = {
+		{ "{\"id\":1,\"pad\":\"0123456789abcdef\"}",
+		  "{\"id\":%s,\"pad\":\"0123456789abcdef\"}" },
+		{ "{\"a\":[1],\"pad\":\"0123456789abcdef\"}",
+		  "{\"a\":[%s],\"pad\":\"0123456789abcdef\"}" },
+		{ "{\"id\":1}", "{\"id\":%s}" },
+		{ "1", "%s" },
+	};
+	static const char *const valid[] = {
+		"0", "-0", "1", "-1", "9", "10", "0.5", "-0.5", "12.34", "99.99",
+		"123456789012345", "-123456789012345", "1234567890123456",
+		"12345678901234567890", "1.2345678901234", "1.23456789012345",
+		"0.0000000000001", "1e5", "1E+5", "1.5e-3", "-0e0", "0.1e1",
+		"0.12345678901234", "-9.87654321098765",
+	};
+	static const char *const invalid[] = {
+		"01", "-01", "00", "1.", "-.", "-", "--1", "+1", ".5", "1.5.3",
+		"1..5", "1e", "1e+", "1.e5", "1-2", "1+2", "0x1", "1.5-", "1.5+",
+		"1.5e", "123456789012345.", "1.23456789012345.", "0.", "-a",
+		"12345678901234a", "1.2345678901234.", "1.2345678901234e",
+		"0123456789012345", "1.5E", "1.5e+",
+	};
+	static const char alphabet[] = "019-.eE+";
+	char doc[256], num[8];
+	struct st_json_value v[1];
+
+	for (size_t sh = 0; sh < ST_ARRAY_SIZE(shapes); sh++) {
+		unsigned forms = 0;
+		struct rig r;
+
+		rig_open(&r, ptrs, 1);
+		CU_ASSERT_FATAL(rig_learn(&r, shapes[sh].tmpl,
+					  strlen(shapes[sh].tmpl), NULL));
+		for (size_t i = 0; i < ST_ARRAY_SIZE(valid); i++) {
+			size_t n = number_doc(doc, sizeof(doc), shapes[sh].fmt,
+					      valid[i]);
+
+			CU_ASSERT(checked_match(&r, doc, n, v, NULL));
+			if (sh == 0)
+				CU_ASSERT(v[0].found && v[0].type == ST_JSON_NUMBER &&
+					  v[0].text_len == strlen(valid[i]));
+		}
+		for (size_t i = 0; i < ST_ARRAY_SIZE(invalid); i++)
+			expect_miss(&r, doc, number_doc(doc, sizeof(doc),
+							 shapes[sh].fmt,
+							 invalid[i]));
+		for (unsigned len = 1; len <= 5; len++) {
+			unsigned total = 1;
+
+			for (unsigned k = 0; k < len; k++)
+				total *= sizeof(alphabet) - 1;
+			for (unsigned code = 0; code < total; code++) {
+				unsigned c = code;
+				size_t n;
+				bool valid_doc;
+
+				for (unsigned k = 0; k < len; k++) {
+					num[k] = alphabet[c % (sizeof(alphabet) - 1)];
+					c /= sizeof(alphabet) - 1;
+				}
+				num[len] = 0;
+				n = number_doc(doc, sizeof(doc), shapes[sh].fmt, num);
+				valid_doc = st_json_scan(r.plan, (const uint8_t *)doc,
+							 n, v, scratch, SCRATCH_BYTES,
+							 NULL, NULL) == 0;
+				if (checked_match(&r, doc, n, v, NULL) != valid_doc) {
+					fprintf(stderr, "number form %s: %s\n", num,
+						valid_doc ? "missed" : "matched");
+					CU_FAIL("a number form differs from the scan");
+				}
+				forms += valid_doc;
+			}
+		}
+		/* by hand: 3 of 1 byte ("0", "1", "9"), 3 * 2 + 3 of 2 ("10",
+		 * "11", "19", "90", "91", "99", "-0", "-1", "-9") ... at least */
+		CU_ASSERT(forms > 1000);
+		rig_close(&r);
+	}
+}
+
+/*
+ * Skeleton runs of every length around the one 16-byte compare (4 to 24
+ * bytes before the second slot; tails of 1 to 17 bytes, with the document
+ * long enough for the compare or not): changing any one byte of the
+ * skeleton misses, also where the document stays valid (a letter of a
+ * member name, a whitespace byte for another), and the document as learnt
+ * hits.
+ */
+static void test_skeleton_every_byte(void)
+{
+	static const char *const ptrs[] = { "/k" };
+	static const char *const pads[] = { "", "0123456789abcdefghij" };
+	static const char *const tails[] = { "", "  \n", "              ",
+					     "               ",
+					     "                " };
+	static const char name[] = "abcdefghijklmnopqrstu";
+	char doc[256], mutated[256];
+	struct st_json_value v[1];
+	unsigned misses = 0;
+
+	for (unsigned nl = 0; nl <= 20; nl++) {
+		for (size_t pd = 0; pd < ST_ARRAY_SIZE(pads); pd++) {
+			for (size_t tl = 0; tl < ST_ARRAY_SIZE(tails); tl++) {
+				/* the slots: 1, 2 and the pad string */
+				int n = snprintf(doc, sizeof(doc),
+						 "{\"k\":1,\"%.*s\":2,\"p\":\"%s\"}%s",
+						 (int)nl, name, pads[pd], tails[tl]);
+				const char *slot1 = strchr(doc, '1');
+				const char *slot2 = strchr(doc, '2');
+				const char *pad = strstr(doc, "\"p\":") + 4;
+				const char *pad_end = strchr(pad + 1, '"') + 1;
+				struct rig r;
+
+				CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(doc));
+				rig_open(&r, ptrs, 1);
+				CU_ASSERT_FATAL(rig_learn(&r, doc, (size_t)n, NULL));
+				CU_ASSERT(checked_match(&r, doc, (size_t)n, v, NULL));
+				for (int at = 0; at < n; at++) {
+					const char *c = doc + at;
+
+					if (c == slot1 || c == slot2 ||
+					    (c >= pad && c < pad_end))
+						continue;
+					memcpy(mutated, doc, (size_t)n);
+					/* letters to letters, ' ' to '\t',
+					 * '\n' to '\r', the rest made invalid */
+					mutated[at] = *c == ' ' ? '\t' :
+						      *c == '\n' ? '\r' :
+						      *c >= 'a' && *c <= 'y' ? *c + 1 :
+						      (char)(*c ^ 1);
+					expect_miss(&r, mutated, (size_t)n);
+					misses++;
+				}
+				rig_close(&r);
+			}
+		}
+	}
+	/* 21 names * 2 pads * 5 tails, each with at least 17 skeleton bytes */
+	CU_ASSERT(misses >= 21 * 2 * 5 * 17);
+}
+
+/*
+ * Every byte value at every offset of a 40-byte string (captured, and
+ * not): a hit exactly when it is a plain string byte (0x20 to 0x7f, not
+ * '"' nor '\\'; a lone byte >= 0x80 is not UTF-8 and "\a" is no escape),
+ * checked against st_json_scan().
+ */
+static void test_string_every_byte(void)
+{
+	static const char *const ptrs[] = { "/s" };
+	static const char *const tmpls[] = { "{\"s\":\"t\",\"k\":1}",
+					     "{\"k\":1,\"t\":\"t\"}" };
+	static const char *const fmts[] = { "{\"s\":\"%s\",\"k\":1}",
+					    "{\"k\":1,\"t\":\"%s\"}" };
+	char text[41], doc[128];
+	struct st_json_value v[1];
+
+	for (size_t sh = 0; sh < ST_ARRAY_SIZE(tmpls); sh++) {
+		struct rig r;
+
+		rig_open(&r, ptrs, 1);
+		CU_ASSERT_FATAL(rig_learn(&r, tmpls[sh], strlen(tmpls[sh]), NULL));
+		for (unsigned b = 1; b < 256; b++) {
+			bool plain = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+
+			for (unsigned at = 0; at < 40; at++) {
+				int n;
+
+				memset(text, 'a', 40);
+				text[40] = 0;
+				text[at] = (char)b;
+				n = snprintf(doc, sizeof(doc), fmts[sh], text);
+				if (checked_match(&r, doc, (size_t)n, v, NULL) != plain) {
+					fprintf(stderr, "byte %02x at %u\n", b, at);
+					CU_FAIL("a string byte taken wrongly");
+				}
+			}
+		}
+		rig_close(&r);
+	}
+}
+
 ST_TEST_MAIN("dataplane/json/json_tmpl",
 	     ST_TEST(test_fresh_template_matches_nothing),
 	     ST_TEST(test_number_slot),
@@ -2331,4 +2537,7 @@ ST_TEST_MAIN("dataplane/json/json_tmpl",
 	     ST_TEST(test_array_slot_owed),
 	     ST_TEST(test_schema_equal_to_eager_scans),
 	     ST_TEST(test_corpus_matches_equal_full_scan),
-	     ST_TEST(test_scan_policy))
+	     ST_TEST(test_scan_policy),
+	     ST_TEST(test_number_every_form),
+	     ST_TEST(test_skeleton_every_byte),
+	     ST_TEST(test_string_every_byte))

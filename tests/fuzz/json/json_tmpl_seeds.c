@@ -38,6 +38,16 @@ static const struct seed seeds[] = {
 	{ "{\"a\":[[1,2],[3]],\"b\":[true]}", "{\"a\":[[4],[5,6,7]],\"b\":[false,null]}", 0x00 },
 	{ "{\"x\":{\"y\":{\"z\":[[[[{\"q\":\"r\"}]]]]}},\"ts\":7}",
 	  "{\"x\":{\"y\":{\"z\":[[[[{\"q\":\"s\"}]]]]}},\"ts\":8}", 0x81 },
+	/* numbers with 16 bytes after them (the match's one-compare scan),
+	 * skeleton runs of 15, 16 and 17 bytes, tails of 16 and 17 */
+	{ "{\"id\":12.5,\"amount\":[1,-2.25,0],\"pad\":\"0123456789abcdef\"}",
+	  "{\"id\":-123456789012345,\"amount\":[0.5,1e3,-0],\"pad\":\"0123456789abcdef\"}",
+	  0x14 },
+	{ "{\"id\":1,\"abcdefghijk\":2,\"abcdefghijkl\":3,\"abcdefghijklm\":4}               ",
+	  "{\"id\":1.23456789012345,\"abcdefghijk\":01,\"abcdefghijkl\":1.,\"abcdefghijklm\":4}               ",
+	  0x10 },
+	{ "{\"ts\":0,\"n\":\"0123456789abcdefghij\"}                ",
+	  "{\"ts\":99.99,\"n\":\"0123456789abcdefgh\\u00e9\"}                ", 0x01 },
 };
 
 int main(int argc, char **argv)
