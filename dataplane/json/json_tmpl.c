@@ -22,6 +22,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "dataplane/bytes.h"
 #include "dataplane/compiler.h"
 #include "dataplane/json/json_internal.h"
 #include "dataplane/json/json_tmpl.h"
@@ -753,39 +754,6 @@ bool st_json_tmpl_learn(struct st_json_tmpl *t, const struct st_json_plan *plan,
 
 /* ---- matching ------------------------------------------------------------ */
 
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint32_t load32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-/* a[0..n) == b[0..n); skeleton runs are mostly a few bytes. */
-static inline bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n >= 8) {
-		if (n > 16)
-			return memcmp(a, b, n) == 0;
-		return load64(a) == load64(b) &&
-		       load64(a + n - 8) == load64(b + n - 8);
-	}
-	if (n >= 4)
-		return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 #ifdef __SSE2__
 /* The 16 bytes at p against want[], the bits of `skip` not compared. */
 static inline bool same16(const uint8_t *p, const uint8_t *want, unsigned skip)
@@ -807,7 +775,7 @@ static inline bool same_run(const struct st_json_tmpl *t, const struct step *st,
 	if (likely(left >= st->fast_left))
 		return same16(d, st->run_head, st->run_skip);
 #endif
-	return left > st->run && same_bytes(d, t->doc + st->from, st->run);
+	return left > st->run && st_bytes_equal(d, t->doc + st->from, st->run);
 }
 
 /* The skeleton after the last slot at d, and nothing after it. */
@@ -821,7 +789,7 @@ static inline bool same_tail(const struct st_json_tmpl *t, const uint8_t *d,
 		return same16(end - 16, t->tail_bytes, t->tail_skip);
 #endif
 	(void)len;
-	return same_bytes(d, t->doc + t->tail_from, t->tail);
+	return st_bytes_equal(d, t->doc + t->tail_from, t->tail);
 }
 
 bool st_json_tmpl_match(struct st_json_tmpl *t, const struct st_json_plan *plan,
