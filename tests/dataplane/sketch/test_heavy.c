@@ -674,6 +674,119 @@ static void test_sketch_matches_textbook(void)
 	}
 }
 
+/*
+ * The same textbook, with the key samples: a new key's slot gets the key's
+ * length and its first min(len, 32) bytes, copied byte by byte.
+ */
+struct ref_sample {
+	uint32_t key_len;
+	uint8_t len;
+	uint8_t bytes[ST_HH_KEY_SAMPLE_BYTES];
+};
+
+static struct ref_sample ref_samples[ST_HH_K_MAX];
+
+static void ref_update_sampled(struct ref_ss *r, uint64_t h, const uint8_t *key,
+			       size_t key_len, uint64_t w)
+{
+	unsigned slot = r->used, before = r->used;
+	struct ref_sample *s;
+
+	for (unsigned i = 0; i < r->used; i++)
+		if (r->hash[i] == h)
+			slot = i;
+	if (slot < r->used) {
+		r->count[slot] += w;
+		return;
+	}
+	ref_update(r, h, w);
+	if (r->used > before) {
+		slot = before;
+	} else {
+		slot = 0;
+		for (unsigned i = 0; i < r->k; i++)
+			if (r->hash[i] == h)
+				slot = i;
+	}
+	s = &ref_samples[slot];
+	memset(s, 0, sizeof(*s));
+	s->key_len = (uint32_t)key_len;
+	s->len = (uint8_t)(key_len < ST_HH_KEY_SAMPLE_BYTES ? key_len : ST_HH_KEY_SAMPLE_BYTES);
+	for (unsigned i = 0; i < s->len; i++)
+		s->bytes[i] = key[i];
+}
+
+/* Key of a rank: rank % 41 bytes (0..40), each a function of rank and place. */
+static size_t rank_key(uint64_t rank, uint8_t *key)
+{
+	size_t len = rank % 41;
+
+	for (size_t i = 0; i < len; i++)
+		key[i] = (uint8_t)(rank * 131 + i * 7 + 1);
+	return len;
+}
+
+/*
+ * Every level, against the textbook with samples, slot for slot: uniform
+ * keys (almost every update evicts) and Zipf keys, every key length 0..40
+ * (each length class of the sample copy), k = 8, 64, 256.  Each key is
+ * copied to a buffer of exactly its length, so that ASan sees any read past
+ * it.
+ */
+static void test_sketch_matches_textbook_samples(void)
+{
+	static const enum st_simd_level levels[] = { ST_SIMD_SCALAR, ST_SIMD_AVX2, ST_SIMD_AVX512 };
+	static const unsigned ks[] = { 8, 64, 256 };
+	static struct ref_ss ref;
+	struct st_zipf z;
+
+	CU_ASSERT_EQUAL_FATAL(st_zipf_init(&z, 1.1, 20000), 0);
+	for (int zipf = 0; zipf < 2; zipf++) {
+		for (size_t ki = 0; ki < ST_ARRAY_SIZE(ks); ki++) {
+			for (size_t l = 0; l < ST_ARRAY_SIZE(levels); l++) {
+				struct st_hh *hh;
+				struct st_rng rng;
+				bool same = true;
+
+				if (!st_cpu_has(levels[l]))
+					continue;
+				hh = hh_alloc(ks[ki], st_hh_kernels_for(levels[l]));
+				CU_ASSERT_FATAL(hh != NULL);
+				memset(&ref, 0, sizeof(ref));
+				ref.k = ks[ki];
+				st_rng_seed(&rng, 7);
+				for (unsigned i = 0; i < 40000; i++) {
+					uint64_t rank = zipf ? st_zipf_next(&z, &rng) :
+						       1 + st_rng_next(&rng) % 10000;
+					uint64_t w = 1 + (i % 5 == 0 ? st_rng_next(&rng) % 3 : 0);
+					uint8_t key[41], *exact;
+					size_t len = rank_key(rank, key);
+
+					exact = malloc(len ? len : 1);
+					CU_ASSERT_FATAL(exact != NULL);
+					memcpy(exact, key, len);
+					st_hh_update(hh, rank_hash(rank), exact, len, w);
+					ref_update_sampled(&ref, rank_hash(rank), exact, len, w);
+					free(exact);
+				}
+				CU_ASSERT_EQUAL(hh->used, ref.used);
+				CU_ASSERT(memcmp(hh->hash, ref.hash, ref.used * sizeof(uint64_t)) == 0);
+				CU_ASSERT(memcmp(hh->count, ref.count, ref.used * sizeof(uint64_t)) == 0);
+				CU_ASSERT(memcmp(hh->error, ref.error, ref.used * sizeof(uint64_t)) == 0);
+				for (unsigned slot = 0; slot < ref.used; slot++) {
+					const struct hh_sample *s = &hh->sample[slot];
+					const struct ref_sample *r = &ref_samples[slot];
+
+					same = same && s->key_len == r->key_len && s->len == r->len &&
+					       memcmp(s->bytes, r->bytes, r->len) == 0;
+				}
+				CU_ASSERT(same);
+				st_hh_destroy(hh);
+			}
+		}
+	}
+}
+
 /* ---- Serialized form ---- */
 
 /* n draws of Zipf(s) over 5000 keys "key-<rank>-<padding>", weights 1..3. */
@@ -1131,6 +1244,7 @@ ST_TEST_MAIN("dataplane/sketch/heavy",
 	ST_TEST(test_uniform_stream),
 	ST_TEST(test_kernels_match_scalar),
 	ST_TEST(test_sketch_matches_textbook),
+	ST_TEST(test_sketch_matches_textbook_samples),
 	ST_TEST(test_bounds_single_stream),
 	ST_TEST(test_bounds_after_merge),
 	ST_TEST(test_merge_within_capacity_is_exact),
