@@ -25,7 +25,9 @@
  *     k = 64 sketch in 8 compares; AVX2: 4 lanes).  Expected cost: O(1)
  *     plus O(k) vector compares with probability about 1/16 per update.
  *   - Finding the minimum: a SIMD pass returns the minimum m and every slot
- *     holding it.  Those slots are kept and handed out one per eviction; a
+ *     holding it, as a bitmap (one 64-bit word per 64 slots, so that the
+ *     pass emits a word per 64 compares, not a store per slot).  Those
+ *     slots are handed out one per eviction, lowest bit first; a
  *     slot whose count moved since is skipped (counts only grow, so a slot
  *     still at m holds the global minimum, and taking them in ascending
  *     order gives exactly "the lowest slot holding the minimum").  On a
@@ -107,6 +109,7 @@
  * Serialized payload: see the comment above st_hh_serialize().
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -144,10 +147,11 @@ struct st_hh {
 	/* Read when a key enters. */
 	uint64_t *error;          /* [k] */
 	struct hh_sample *sample; /* [k] */
-	uint16_t *min_slot;       /* [k] slots that held min_count, ascending */
 	uint64_t min_count;
-	unsigned n_min;           /* entries in min_slot[] */
-	unsigned next_min;        /* next one to hand out */
+	uint64_t min_left;        /* slots of word min_next - 1 not handed out */
+	unsigned min_base;        /* the slot of min_left's bit 0 */
+	unsigned min_next;        /* next word of min_bits[]; >= words: rescan */
+	uint64_t *min_bits;       /* [words] slots that held min_count */
 
 	/* Merge scratch, so that merge does not allocate. */
 	uint16_t *order;          /* [2k] */
@@ -166,20 +170,19 @@ unsigned st_hh_find_scalar(const uint64_t *hash, unsigned n, uint64_t h)
 	return n;
 }
 
-unsigned st_hh_min_slots_scalar(const uint64_t *count, unsigned n,
-				uint16_t *slots, uint64_t *min)
+void st_hh_min_slots_scalar(const uint64_t *count, unsigned n,
+			    uint64_t *bits, uint64_t *min)
 {
 	uint64_t lowest = UINT64_MAX;
-	unsigned found = 0;
 
 	for (unsigned i = 0; i < n; i++)
 		if (count[i] < lowest)
 			lowest = count[i];
+	memset(bits, 0, ST_HH_MIN_WORDS(n) * sizeof(uint64_t));
 	for (unsigned i = 0; i < n; i++)
 		if (count[i] == lowest)
-			slots[found++] = (uint16_t)i;
+			bits[i / 64] |= 1ull << (i % 64);
 	*min = lowest;
-	return found;
 }
 
 static const struct st_hh_kernels hh_kernels[] = {
@@ -197,8 +200,15 @@ const struct st_hh_kernels *st_hh_kernels_for(enum st_simd_level level)
 
 /* ---- Allocation: one cache-aligned block ---- */
 
+/* The eviction candidates no longer describe the counts. */
+static void hh_forget_min(struct st_hh *hh)
+{
+	hh->min_left = 0;
+	hh->min_next = UINT_MAX;
+}
+
 struct hh_layout {
-	size_t hash, count, bucket_keys, bucket_hint, error, sample, min_slot,
+	size_t hash, count, bucket_keys, bucket_hint, error, sample, min_bits,
 	       order, taken, dropped, total;
 	unsigned bucket_bits;
 };
@@ -232,7 +242,7 @@ static void hh_layout(unsigned k, struct hh_layout *l)
 	l->bucket_hint = place(&at, sizeof(uint16_t) << l->bucket_bits);
 	l->error = place(&at, k * sizeof(uint64_t));
 	l->sample = place(&at, k * sizeof(struct hh_sample));
-	l->min_slot = place(&at, k * sizeof(uint16_t));
+	l->min_bits = place(&at, bitmap);
 	l->order = place(&at, 2 * k * sizeof(uint16_t));
 	l->taken = place(&at, bitmap);
 	l->dropped = place(&at, bitmap);
@@ -261,7 +271,7 @@ static struct st_hh *hh_alloc(unsigned k, const struct st_hh_kernels *kern)
 	hh->count = (uint64_t *)(base + l.count);
 	hh->error = (uint64_t *)(base + l.error);
 	hh->sample = (struct hh_sample *)(base + l.sample);
-	hh->min_slot = (uint16_t *)(base + l.min_slot);
+	hh->min_bits = (uint64_t *)(base + l.min_bits);
 	hh->bucket_keys = (uint16_t *)(base + l.bucket_keys);
 	hh->bucket_hint = (uint16_t *)(base + l.bucket_hint);
 	hh->bucket_bits = l.bucket_bits;
@@ -273,6 +283,7 @@ static struct st_hh *hh_alloc(unsigned k, const struct st_hh_kernels *kern)
 	hh->find = kern->find;
 	hh->k = k;
 	hh->bytes = l.total;
+	hh_forget_min(hh);
 	return hh;
 }
 
@@ -286,12 +297,6 @@ void st_hh_destroy(struct st_hh *hh)
 	free(hh);
 }
 
-/* The eviction candidates no longer describe the counts. */
-static void hh_forget_min(struct st_hh *hh)
-{
-	hh->n_min = 0;
-	hh->next_min = 0;
-}
 
 void st_hh_reset(struct st_hh *hh)
 {
@@ -347,84 +352,127 @@ static inline unsigned hh_find(const struct st_hh *hh, uint64_t h)
 /*
  * Copies len <= 32 bytes as two fixed-size, possibly overlapping, moves:
  * this runs on every eviction and a call to memcpy() costs more than that.
+ * Short keys (ids) are the common case, so their classes are tested first.
  */
 static inline void copy_upto32(uint8_t *dst, const uint8_t *src, size_t len)
 {
-	if (len >= 16) {
-		memcpy(dst, src, 16);
-		memcpy(dst + len - 16, src + len - 16, 16);
-	} else if (len >= 8) {
+	if (len < 8) {
+		if (len >= 4) {
+			memcpy(dst, src, 4);
+			memcpy(dst + len - 4, src + len - 4, 4);
+		} else if (len >= 2) {
+			memcpy(dst, src, 2);
+			memcpy(dst + len - 2, src + len - 2, 2);
+		} else if (len) {
+			dst[0] = src[0];
+		}
+	} else if (len < 16) {
 		memcpy(dst, src, 8);
 		memcpy(dst + len - 8, src + len - 8, 8);
-	} else if (len >= 4) {
-		memcpy(dst, src, 4);
-		memcpy(dst + len - 4, src + len - 4, 4);
 	} else {
-		for (size_t i = 0; i < len; i++)
-			dst[i] = src[i];
+		memcpy(dst, src, 16);
+		memcpy(dst + len - 16, src + len - 16, 16);
 	}
 }
 
-static void sample_set(struct hh_sample *s, const void *key, size_t key_len)
+static inline void sample_set(struct hh_sample *s, const void *key, size_t key_len)
 {
-	size_t len = key ? ST_MIN(key_len, (size_t)ST_HH_KEY_SAMPLE_BYTES) : 0;
+	size_t len = ST_MIN(key_len, (size_t)ST_HH_KEY_SAMPLE_BYTES);
 
+	if (unlikely(!key))
+		len = 0;
 	s->key_len = key_len > UINT32_MAX ? UINT32_MAX : (uint32_t)key_len;
 	s->len = (uint8_t)len;
 	copy_upto32(s->bytes, key, len);
 }
 
-/* The lowest slot holding the minimum count (all k slots are taken). */
-static unsigned hh_take_min(struct st_hh *hh)
+/*
+ * The next word of eviction candidates, after a fresh scan when they are
+ * all handed out (the minimum has moved on).  Once per 64 slots at most.
+ */
+static __attribute__((noinline)) uint64_t hh_min_refill(struct st_hh *hh)
 {
 	for (;;) {
-		while (hh->next_min < hh->n_min) {
-			unsigned slot = hh->min_slot[hh->next_min++];
+		uint64_t bits;
 
-			if (hh->count[slot] == hh->min_count)
-				return slot;
+		if (hh->min_next >= ST_HH_MIN_WORDS(hh->k)) {
+			hh->kern->min_slots(hh->count, hh->k, hh->min_bits, &hh->min_count);
+			hh->min_next = 0;
 		}
-		hh->n_min = hh->kern->min_slots(hh->count, hh->k, hh->min_slot,
-						&hh->min_count);
-		hh->next_min = 0;
+		bits = hh->min_bits[hh->min_next];
+		hh->min_base = 64 * hh->min_next++;
+		if (bits)
+			return bits;
 	}
 }
 
-static void hh_enter(struct st_hh *hh, uint64_t hash, const void *key,
-		     size_t key_len, uint64_t weight)
+/*
+ * The lowest slot holding the minimum count (all k slots are taken); the
+ * minimum is then hh->min_count.  Candidates go out in ascending order and
+ * one whose count has moved is dropped: counts only grow.
+ */
+static inline unsigned hh_take_min(struct st_hh *hh, const uint64_t *count)
 {
-	unsigned slot;
+	uint64_t bits = hh->min_left;
 
-	if (hh->used < hh->k) {
-		slot = hh->used++;
-		hh->count[slot] = weight;
-		hh->error[slot] = 0;
-	} else {
-		slot = hh_take_min(hh);
-		hh->bucket_keys[bucket_of(hh, hh->hash[slot])]--;
-		hh->error[slot] = hh->count[slot];
-		hh->count[slot] += weight;
+	for (;;) {
+		while (likely(bits)) {
+			unsigned slot = hh->min_base + (unsigned)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			if (likely(count[slot] == hh->min_count)) {
+				hh->min_left = bits;
+				return slot;
+			}
+		}
+		bits = hh_min_refill(hh);
 	}
-	hh->hash[slot] = hash;
-	bucket_add(hh, hash, slot);
-	sample_set(&hh->sample[slot], key, key_len);
 }
 
 void st_hh_update(struct st_hh *hh, uint64_t hash, const void *key,
 		  size_t key_len, uint64_t weight)
 {
-	unsigned slot;
+	uint64_t *hashes = hh->hash, *count = hh->count;
+	uint16_t *bucket_keys = hh->bucket_keys;
+	unsigned shift = hh->bucket_shift, b = (unsigned)(hash >> shift);
+	unsigned keys = bucket_keys[b], slot;
 
 	if (unlikely(weight == 0))
 		return;
 	hh->total += weight;
-	slot = hh_find(hh, hash);
-	if (slot < hh->used) {
-		hh->bucket_hint[bucket_of(hh, hash)] = (uint16_t)slot;
-		hh->count[slot] += weight;
-		return;
+	/* hh_find(), with the bucket already at hand. */
+	if (keys != 0) {
+		slot = hh->bucket_hint[b];
+		if (hashes[slot] != hash) {
+			if (keys == 1 && (unsigned)(hashes[slot] >> shift) == b)
+				slot = hh->used;
+			else
+				slot = hh->find(hashes, hh->used, hash);
+		}
+		if (slot < hh->used) {
+			hh->bucket_hint[b] = (uint16_t)slot;
+			count[slot] += weight;
+			return;
+		}
 	}
-	hh_enter(hh, hash, key, key_len, weight);
+	/* A new key: a free slot, else the minimum's. */
+	if (unlikely(hh->used < hh->k)) {
+		slot = hh->used++;
+		count[slot] = weight;
+		hh->error[slot] = 0;
+	} else {
+		uint64_t m;
+
+		slot = hh_take_min(hh, count);
+		m = hh->min_count;
+		bucket_keys[(unsigned)(hashes[slot] >> shift)]--;
+		hh->error[slot] = m;
+		count[slot] = m + weight;
+	}
+	hashes[slot] = hash;
+	bucket_keys[b]++;
+	hh->bucket_hint[b] = (uint16_t)slot;
+	sample_set(&hh->sample[slot], key, key_len);
 }
 
 /* ---- Queries ---- */

@@ -45,16 +45,32 @@ static inline ST_AVX2 __m256i lanes_below(unsigned i, unsigned n)
 	return _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), lane);
 }
 
-ST_AVX2 unsigned st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
-				      uint16_t *slots, uint64_t *min)
+/* Bit j set when count[j] == m, for the 64 entries at p. */
+static inline ST_AVX2 uint64_t eq_word(__m256i m, const uint64_t *p)
+{
+	uint64_t word = 0;
+
+	for (unsigned j = 0; j < 64; j += 4)
+		word |= (uint64_t)eq_bits(m, p + j) << j;
+	return word;
+}
+
+ST_AVX2 void st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
+				  uint64_t *bits, uint64_t *min)
 {
 	const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
 	__m256i lowest = _mm256_set1_epi64x(INT64_MAX);  /* UINT64_MAX, flipped */
+	unsigned i, words = ST_HH_MIN_WORDS(n);
 	long long lane_min[4];
-	unsigned found = 0;
 	__m256i m;
 
-	for (unsigned i = 0; i < n; i += 4) {
+	for (i = 0; i + 4 <= n; i += 4) {
+		__m256i c = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(count + i)),
+					     flip);
+
+		lowest = _mm256_blendv_epi8(lowest, c, _mm256_cmpgt_epi64(lowest, c));
+	}
+	if (i < n) {
 		__m256i live = lanes_below(i, n);
 		__m256i c = _mm256_xor_si256(_mm256_maskload_epi64(
 				(const long long *)(count + i), live), flip);
@@ -68,14 +84,9 @@ ST_AVX2 unsigned st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
 			lane_min[0] = lane_min[l];
 	*min = (uint64_t)lane_min[0] ^ (uint64_t)INT64_MIN;
 	m = _mm256_set1_epi64x((long long)*min);
-	for (unsigned i = 0; i < n; i += 4) {
-		__m256i live = lanes_below(i, n);
-		__m256i c = _mm256_maskload_epi64((const long long *)(count + i), live);
-		unsigned eq = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
-				_mm256_and_si256(_mm256_cmpeq_epi64(c, m), live)));
-
-		for (; eq; eq &= eq - 1)
-			slots[found++] = (uint16_t)(i + (unsigned)__builtin_ctz(eq));
-	}
-	return found;
+	/* Whole words (the padding is read), the last one cut at n. */
+	for (unsigned w = 0; w < words; w++)
+		bits[w] = eq_word(m, count + 64 * w);
+	if (n % 64)
+		bits[words - 1] &= (1ull << (n % 64)) - 1;
 }

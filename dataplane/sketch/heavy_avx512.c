@@ -2,7 +2,8 @@
  * AVX-512 kernels of the heavy-hitter sketch (see heavy_simd.h for their
  * contract; the scalar references are in heavy.c).  Eight 64-bit lanes per
  * compare: a k = 64 sketch is searched with eight compares and its minimum
- * found with eight unsigned mins.
+ * found with eight unsigned mins; the slots holding it come out of eight
+ * compares as one 64-bit mask.
  */
 #include <immintrin.h>
 
@@ -44,14 +45,32 @@ static inline __mmask8 lanes_below(unsigned i, unsigned n)
 	return n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
 }
 
-ST_AVX512 unsigned st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
-					  uint16_t *slots, uint64_t *min)
+/* Bit j set when count[j] == m, for the 64 entries at p (joined in mask
+ * registers, as above). */
+static inline ST_AVX512 uint64_t eq_word(__m512i m, const uint64_t *p)
+{
+	__mmask16 a = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 8)),
+				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p)));
+	__mmask16 b = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 24)),
+				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 16)));
+	__mmask16 c = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 40)),
+				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 32)));
+	__mmask16 d = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 56)),
+				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 48)));
+
+	return _cvtmask64_u64(_mm512_kunpackd(_mm512_kunpackw(d, c), _mm512_kunpackw(b, a)));
+}
+
+ST_AVX512 void st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
+				      uint64_t *bits, uint64_t *min)
 {
 	__m512i lowest = _mm512_set1_epi64(-1);
-	unsigned found = 0;
+	unsigned i, words = ST_HH_MIN_WORDS(n);
 	__m512i m;
 
-	for (unsigned i = 0; i < n; i += 8) {
+	for (i = 0; i + 8 <= n; i += 8)
+		lowest = _mm512_min_epu64(lowest, _mm512_loadu_si512(count + i));
+	if (i < n) {
 		__mmask8 live = lanes_below(i, n);
 
 		lowest = _mm512_mask_min_epu64(lowest, live, lowest,
@@ -59,13 +78,9 @@ ST_AVX512 unsigned st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
 	}
 	*min = _mm512_reduce_min_epu64(lowest);
 	m = _mm512_set1_epi64((long long)*min);
-	for (unsigned i = 0; i < n; i += 8) {
-		__mmask8 live = lanes_below(i, n);
-		unsigned eq = _mm512_mask_cmpeq_epi64_mask(live, m,
-				_mm512_maskz_loadu_epi64(live, count + i));
-
-		for (; eq; eq &= eq - 1)
-			slots[found++] = (uint16_t)(i + (unsigned)__builtin_ctz(eq));
-	}
-	return found;
+	/* Whole words (the padding is read), the last one cut at n. */
+	for (unsigned w = 0; w < words; w++)
+		bits[w] = eq_word(m, count + 64 * w);
+	if (n % 64)
+		bits[words - 1] &= (1ull << (n % 64)) - 1;
 }

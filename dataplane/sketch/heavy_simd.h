@@ -5,8 +5,9 @@
  * scalar reference bit for bit.
  *
  *   find:      the first slot i < n whose hash equals h, or n.
- *   min_slots: the minimum m of count[0..n) and, in ascending order, every
- *              slot i < n with count[i] == m; returns how many (>= 1).
+ *   min_slots: the minimum m of count[0..n) and the set of slots i < n with
+ *              count[i] == m, as a bitmap: bit i % 64 of bits[i / 64].  It
+ *              writes all ST_HH_MIN_WORDS(n) words; bits n and above are 0.
  *
  * Both may read (never write) up to ST_HH_SIMD_PAD - 1 entries past n, so
  * the arrays they scan are allocated rounded up to ST_HH_SIMD_PAD entries;
@@ -23,11 +24,13 @@
 
 #include "dataplane/cpu.h"
 
-#define ST_HH_SIMD_PAD 32u
+/* 64: min_slots compares whole 64-slot words of the bitmap it fills. */
+#define ST_HH_SIMD_PAD 64u
+#define ST_HH_MIN_WORDS(n) (((n) + 63u) / 64u)
 
 typedef unsigned (*st_hh_find_fn)(const uint64_t *hash, unsigned n, uint64_t h);
-typedef unsigned (*st_hh_min_slots_fn)(const uint64_t *count, unsigned n,
-				       uint16_t *slots, uint64_t *min);
+typedef void (*st_hh_min_slots_fn)(const uint64_t *count, unsigned n,
+				   uint64_t *bits, uint64_t *min);
 
 struct st_hh_kernels {
 	st_hh_find_fn find;
@@ -38,12 +41,12 @@ unsigned st_hh_find_scalar(const uint64_t *hash, unsigned n, uint64_t h);
 unsigned st_hh_find_avx2(const uint64_t *hash, unsigned n, uint64_t h);
 unsigned st_hh_find_avx512(const uint64_t *hash, unsigned n, uint64_t h);
 
-unsigned st_hh_min_slots_scalar(const uint64_t *count, unsigned n,
-				uint16_t *slots, uint64_t *min);
-unsigned st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
-			      uint16_t *slots, uint64_t *min);
-unsigned st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
-				uint16_t *slots, uint64_t *min);
+void st_hh_min_slots_scalar(const uint64_t *count, unsigned n,
+			    uint64_t *bits, uint64_t *min);
+void st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
+			  uint64_t *bits, uint64_t *min);
+void st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
+			    uint64_t *bits, uint64_t *min);
 
 /* The kernel set for a level; the CPU must support that level. */
 const struct st_hh_kernels *st_hh_kernels_for(enum st_simd_level level);
