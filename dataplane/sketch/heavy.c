@@ -133,7 +133,7 @@ struct hh_sample {
 struct st_hh {
 	/* Read by every update. */
 	uint64_t *hash;           /* [k, padded] slot hashes */
-	uint64_t *count;          /* [k, padded] slot counts */
+	uint64_t *count;          /* [k, padded] slot counts; 0 in free slots */
 	uint16_t *bucket_keys;    /* [1 << bucket_bits] keys whose hash falls here */
 	uint16_t *bucket_hint;    /* [1 << bucket_bits] a slot that held such a key */
 	st_hh_find_fn find;       /* kern->find, one load closer */
@@ -149,7 +149,7 @@ struct st_hh {
 	struct hh_sample *sample; /* [k] */
 	uint64_t min_count;
 	uint64_t min_left;        /* slots of word min_next - 1 not handed out */
-	unsigned min_base;        /* the slot of min_left's bit 0 */
+	size_t min_base;          /* the slot of min_left's bit 0 */
 	unsigned min_next;        /* next word of min_bits[]; >= words: rescan */
 	uint64_t *min_bits;       /* [words] slots that held min_count */
 
@@ -300,6 +300,7 @@ void st_hh_destroy(struct st_hh *hh)
 
 void st_hh_reset(struct st_hh *hh)
 {
+	memset(hh->count, 0, hh->k * sizeof(uint64_t));
 	hh->total = 0;
 	hh->used = 0;
 	hh_forget_min(hh);
@@ -392,6 +393,21 @@ static inline void sample_set(struct hh_sample *s, const void *key, size_t key_l
  */
 static __attribute__((noinline)) uint64_t hh_min_refill(struct st_hh *hh)
 {
+	if (hh->used < hh->k) {
+		/*
+		 * A free slot, the lowest: its count is 0, so the caller's
+		 * eviction gives it count = weight and error = 0.  The caller
+		 * also debits the bucket of the hash the slot holds (stale):
+		 * credited here.  Once full, the next call scans.
+		 */
+		unsigned slot = hh->used++;
+
+		hh->bucket_keys[bucket_of(hh, hh->hash[slot])]++;
+		hh->min_count = 0;
+		hh->min_base = slot;
+		hh->min_next = UINT_MAX;
+		return 1;
+	}
 	for (;;) {
 		uint64_t bits;
 
@@ -407,17 +423,17 @@ static __attribute__((noinline)) uint64_t hh_min_refill(struct st_hh *hh)
 }
 
 /*
- * The lowest slot holding the minimum count (all k slots are taken); the
+ * The lowest slot holding the minimum count, a free slot's 0 included; the
  * minimum is then hh->min_count.  Candidates go out in ascending order and
  * one whose count has moved is dropped: counts only grow.
  */
-static inline unsigned hh_take_min(struct st_hh *hh, const uint64_t *count)
+static inline size_t hh_take_min(struct st_hh *hh, const uint64_t *count)
 {
 	uint64_t bits = hh->min_left;
 
 	for (;;) {
 		while (likely(bits)) {
-			unsigned slot = hh->min_base + (unsigned)__builtin_ctzll(bits);
+			size_t slot = hh->min_base + (size_t)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
 			if (likely(count[slot] == hh->min_count)) {
@@ -434,17 +450,18 @@ void st_hh_update(struct st_hh *hh, uint64_t hash, const void *key,
 {
 	uint64_t *hashes = hh->hash, *count = hh->count;
 	uint16_t *bucket_keys = hh->bucket_keys;
-	unsigned shift = hh->bucket_shift, b = (unsigned)(hash >> shift);
-	unsigned keys = bucket_keys[b], slot;
+	unsigned shift = hh->bucket_shift, keys;
+	size_t b = hash >> shift, slot;  /* size_t: no zero-extension to index */
 
 	if (unlikely(weight == 0))
 		return;
 	hh->total += weight;
+	keys = bucket_keys[b];
 	/* hh_find(), with the bucket already at hand. */
 	if (keys != 0) {
 		slot = hh->bucket_hint[b];
 		if (hashes[slot] != hash) {
-			if (keys == 1 && (unsigned)(hashes[slot] >> shift) == b)
+			if (keys == 1 && hashes[slot] >> shift == b)
 				slot = hh->used;
 			else
 				slot = hh->find(hashes, hh->used, hash);
@@ -455,20 +472,11 @@ void st_hh_update(struct st_hh *hh, uint64_t hash, const void *key,
 			return;
 		}
 	}
-	/* A new key: a free slot, else the minimum's. */
-	if (unlikely(hh->used < hh->k)) {
-		slot = hh->used++;
-		count[slot] = weight;
-		hh->error[slot] = 0;
-	} else {
-		uint64_t m;
-
-		slot = hh_take_min(hh, count);
-		m = hh->min_count;
-		bucket_keys[(unsigned)(hashes[slot] >> shift)]--;
-		hh->error[slot] = m;
-		count[slot] = m + weight;
-	}
+	/* A new key: the minimum's slot (a free one while there is one). */
+	slot = hh_take_min(hh, count);
+	bucket_keys[hashes[slot] >> shift]--;
+	hh->error[slot] = hh->min_count;
+	count[slot] = hh->min_count + weight;
 	hashes[slot] = hash;
 	bucket_keys[b]++;
 	hh->bucket_hint[b] = (uint16_t)slot;

@@ -737,17 +737,57 @@ static size_t rank_key(uint64_t rank, uint8_t *key)
 }
 
 /*
- * Every level, against the textbook with samples, slot for slot: uniform
- * keys (almost every update evicts) and Zipf keys, every key length 0..40
- * (each length class of the sample copy), k = 8, 64, 256.  Each key is
- * copied to a buffer of exactly its length, so that ASan sees any read past
- * it.
+ * 40000 updates of uniform keys over 10000 ranks (almost every one evicts) or
+ * of Zipf keys into hh and a fresh textbook, then the two slot for slot.
+ * Each key is copied to a buffer of exactly its length, so that ASan sees
+ * any read past it.
+ */
+static void feed_against_textbook(struct st_hh *hh, const struct st_zipf *z,
+				  uint64_t seed)
+{
+	static struct ref_ss ref;
+	struct st_rng rng;
+	bool same = true;
+
+	memset(&ref, 0, sizeof(ref));
+	ref.k = st_hh_capacity(hh);
+	st_rng_seed(&rng, seed);
+	for (unsigned i = 0; i < 40000; i++) {
+		uint64_t rank = z ? st_zipf_next(z, &rng) : 1 + st_rng_next(&rng) % 10000;
+		uint64_t w = 1 + (i % 5 == 0 ? st_rng_next(&rng) % 3 : 0);
+		uint8_t key[41], *exact;
+		size_t len = rank_key(rank, key);
+
+		exact = malloc(len ? len : 1);
+		CU_ASSERT_FATAL(exact != NULL);
+		memcpy(exact, key, len);
+		st_hh_update(hh, rank_hash(rank), exact, len, w);
+		ref_update_sampled(&ref, rank_hash(rank), exact, len, w);
+		free(exact);
+	}
+	CU_ASSERT_EQUAL(hh->used, ref.used);
+	CU_ASSERT(memcmp(hh->hash, ref.hash, ref.used * sizeof(uint64_t)) == 0);
+	CU_ASSERT(memcmp(hh->count, ref.count, ref.used * sizeof(uint64_t)) == 0);
+	CU_ASSERT(memcmp(hh->error, ref.error, ref.used * sizeof(uint64_t)) == 0);
+	for (unsigned slot = 0; slot < ref.used; slot++) {
+		const struct hh_sample *s = &hh->sample[slot];
+		const struct ref_sample *r = &ref_samples[slot];
+
+		same = same && s->key_len == r->key_len && s->len == r->len &&
+		       memcmp(s->bytes, r->bytes, r->len) == 0;
+	}
+	CU_ASSERT(same);
+}
+
+/*
+ * Every level, against the textbook with samples: uniform and Zipf keys of
+ * every length 0..40 (each length class of the sample copy), k = 8, 64,
+ * 256; then again after a reset, which must behave as a new sketch.
  */
 static void test_sketch_matches_textbook_samples(void)
 {
 	static const enum st_simd_level levels[] = { ST_SIMD_SCALAR, ST_SIMD_AVX2, ST_SIMD_AVX512 };
 	static const unsigned ks[] = { 8, 64, 256 };
-	static struct ref_ss ref;
 	struct st_zipf z;
 
 	CU_ASSERT_EQUAL_FATAL(st_zipf_init(&z, 1.1, 20000), 0);
@@ -755,42 +795,14 @@ static void test_sketch_matches_textbook_samples(void)
 		for (size_t ki = 0; ki < ST_ARRAY_SIZE(ks); ki++) {
 			for (size_t l = 0; l < ST_ARRAY_SIZE(levels); l++) {
 				struct st_hh *hh;
-				struct st_rng rng;
-				bool same = true;
 
 				if (!st_cpu_has(levels[l]))
 					continue;
 				hh = hh_alloc(ks[ki], st_hh_kernels_for(levels[l]));
 				CU_ASSERT_FATAL(hh != NULL);
-				memset(&ref, 0, sizeof(ref));
-				ref.k = ks[ki];
-				st_rng_seed(&rng, 7);
-				for (unsigned i = 0; i < 40000; i++) {
-					uint64_t rank = zipf ? st_zipf_next(&z, &rng) :
-						       1 + st_rng_next(&rng) % 10000;
-					uint64_t w = 1 + (i % 5 == 0 ? st_rng_next(&rng) % 3 : 0);
-					uint8_t key[41], *exact;
-					size_t len = rank_key(rank, key);
-
-					exact = malloc(len ? len : 1);
-					CU_ASSERT_FATAL(exact != NULL);
-					memcpy(exact, key, len);
-					st_hh_update(hh, rank_hash(rank), exact, len, w);
-					ref_update_sampled(&ref, rank_hash(rank), exact, len, w);
-					free(exact);
-				}
-				CU_ASSERT_EQUAL(hh->used, ref.used);
-				CU_ASSERT(memcmp(hh->hash, ref.hash, ref.used * sizeof(uint64_t)) == 0);
-				CU_ASSERT(memcmp(hh->count, ref.count, ref.used * sizeof(uint64_t)) == 0);
-				CU_ASSERT(memcmp(hh->error, ref.error, ref.used * sizeof(uint64_t)) == 0);
-				for (unsigned slot = 0; slot < ref.used; slot++) {
-					const struct hh_sample *s = &hh->sample[slot];
-					const struct ref_sample *r = &ref_samples[slot];
-
-					same = same && s->key_len == r->key_len && s->len == r->len &&
-					       memcmp(s->bytes, r->bytes, r->len) == 0;
-				}
-				CU_ASSERT(same);
+				feed_against_textbook(hh, zipf ? &z : NULL, 7);
+				st_hh_reset(hh);
+				feed_against_textbook(hh, zipf ? &z : NULL, 8);
 				st_hh_destroy(hh);
 			}
 		}
