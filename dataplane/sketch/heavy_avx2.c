@@ -55,35 +55,40 @@ static inline ST_AVX2 uint64_t eq_word(__m256i m, const uint64_t *p)
 	return word;
 }
 
+/* lowest := the lane-wise minimum of lowest and c (both flipped). */
+static inline ST_AVX2 __m256i min_flipped(__m256i lowest, __m256i c)
+{
+	return _mm256_blendv_epi8(lowest, c, _mm256_cmpgt_epi64(lowest, c));
+}
+
 ST_AVX2 void st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
 				  uint64_t *bits, uint64_t *min)
 {
 	const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
-	__m256i lowest = _mm256_set1_epi64x(INT64_MAX);  /* UINT64_MAX, flipped */
-	unsigned i, words = ST_HH_MIN_WORDS(n);
-	long long lane_min[4];
-	__m256i m;
+	__m256i lo0 = _mm256_set1_epi64x(INT64_MAX);  /* UINT64_MAX, flipped */
+	__m256i lo1 = lo0, m;
+	unsigned i = 0, words = ST_HH_MIN_WORDS(n);
 
-	for (i = 0; i + 4 <= n; i += 4) {
-		__m256i c = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(count + i)),
-					     flip);
-
-		lowest = _mm256_blendv_epi8(lowest, c, _mm256_cmpgt_epi64(lowest, c));
+	/* Two accumulators, eight counts a step. */
+	for (; i + 8 <= n; i += 8) {
+		lo0 = min_flipped(lo0, _mm256_xor_si256(
+				_mm256_loadu_si256((const __m256i *)(count + i)), flip));
+		lo1 = min_flipped(lo1, _mm256_xor_si256(
+				_mm256_loadu_si256((const __m256i *)(count + i + 4)), flip));
 	}
-	if (i < n) {
+	for (; i < n; i += 4) {
 		__m256i live = lanes_below(i, n);
 		__m256i c = _mm256_xor_si256(_mm256_maskload_epi64(
 				(const long long *)(count + i), live), flip);
 
-		c = _mm256_blendv_epi8(lowest, c, live);
-		lowest = _mm256_blendv_epi8(lowest, c, _mm256_cmpgt_epi64(lowest, c));
+		lo1 = min_flipped(lo1, _mm256_blendv_epi8(lo1, c, live));
 	}
-	_mm256_storeu_si256((__m256i *)lane_min, lowest);
-	for (int l = 1; l < 4; l++)
-		if (lane_min[l] < lane_min[0])
-			lane_min[0] = lane_min[l];
-	*min = (uint64_t)lane_min[0] ^ (uint64_t)INT64_MIN;
-	m = _mm256_set1_epi64x((long long)*min);
+	lo0 = min_flipped(lo0, lo1);
+	/* Across lanes: swap the 128-bit halves, then the 64-bit ones. */
+	lo0 = min_flipped(lo0, _mm256_permute4x64_epi64(lo0, 0x4e));
+	lo0 = min_flipped(lo0, _mm256_shuffle_epi32(lo0, 0x4e));
+	m = _mm256_xor_si256(lo0, flip);  /* the minimum in every lane */
+	*min = (uint64_t)_mm256_extract_epi64(m, 0);
 	/* Whole words (the padding is read), the last one cut at n. */
 	for (unsigned w = 0; w < words; w++)
 		bits[w] = eq_word(m, count + 64 * w);
