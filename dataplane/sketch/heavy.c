@@ -32,7 +32,11 @@
  *     still at m holds the global minimum, and taking them in ascending
  *     order gives exactly "the lowest slot holding the minimum").  On a
  *     heavy-tailed stream most counters share the minimum, so one pass
- *     serves many evictions.
+ *     serves many evictions.  The pass also returns the slots at m or
+ *     m + 1: once none is left at m, those hold every slot at m + 1 and are
+ *     walked the same way before the next pass (on a near-uniform stream,
+ *     where each round of evictions lifts the minimum by one, that halves
+ *     the passes).
  *   The kernels (heavy_simd.h) are picked once per sketch, at create, from
  *   st_cpu_simd_level(); the scalar references are below and the tests
  *   compare every variant with them, and the whole sketch with a textbook
@@ -150,8 +154,11 @@ struct st_hh {
 	uint64_t min_count;
 	uint64_t min_left;        /* slots of word min_next - 1 not handed out */
 	size_t min_base;          /* the slot of min_left's bit 0 */
-	unsigned min_next;        /* next word of min_bits[]; >= words: rescan */
-	uint64_t *min_bits;       /* [words] slots that held min_count */
+	unsigned min_next;        /* next word of min_walk[]; >= words: done */
+	bool min_near_next;       /* min_near[] is to be walked at min_count + 1 */
+	const uint64_t *min_walk; /* min_bits or min_near */
+	uint64_t *min_bits;       /* [words] slots at the minimum m at the scan */
+	uint64_t *min_near;       /* [words] slots at m or m + 1 at the scan */
 
 	/* Merge scratch, so that merge does not allocate. */
 	uint16_t *order;          /* [2k] */
@@ -170,18 +177,22 @@ unsigned st_hh_find_scalar(const uint64_t *hash, unsigned n, uint64_t h)
 	return n;
 }
 
-void st_hh_min_slots_scalar(const uint64_t *count, unsigned n,
-			    uint64_t *bits, uint64_t *min)
+void st_hh_min_slots_scalar(const uint64_t *count, unsigned n, uint64_t *at_min,
+			    uint64_t *near_min, uint64_t *min)
 {
 	uint64_t lowest = UINT64_MAX;
 
 	for (unsigned i = 0; i < n; i++)
 		if (count[i] < lowest)
 			lowest = count[i];
-	memset(bits, 0, ST_HH_MIN_WORDS(n) * sizeof(uint64_t));
-	for (unsigned i = 0; i < n; i++)
+	memset(at_min, 0, ST_HH_MIN_WORDS(n) * sizeof(uint64_t));
+	memset(near_min, 0, ST_HH_MIN_WORDS(n) * sizeof(uint64_t));
+	for (unsigned i = 0; i < n; i++) {
 		if (count[i] == lowest)
-			bits[i / 64] |= 1ull << (i % 64);
+			at_min[i / 64] |= 1ull << (i % 64);
+		if (count[i] == lowest || count[i] == lowest + 1)
+			near_min[i / 64] |= 1ull << (i % 64);
+	}
 	*min = lowest;
 }
 
@@ -205,10 +216,11 @@ static void hh_forget_min(struct st_hh *hh)
 {
 	hh->min_left = 0;
 	hh->min_next = UINT_MAX;
+	hh->min_near_next = false;
 }
 
 struct hh_layout {
-	size_t hash, count, bucket_keys, bucket_hint, error, sample, min_bits,
+	size_t hash, count, bucket_keys, bucket_hint, error, sample, min_bits, min_near,
 	       order, taken, dropped, total;
 	unsigned bucket_bits;
 };
@@ -243,6 +255,7 @@ static void hh_layout(unsigned k, struct hh_layout *l)
 	l->error = place(&at, k * sizeof(uint64_t));
 	l->sample = place(&at, k * sizeof(struct hh_sample));
 	l->min_bits = place(&at, bitmap);
+	l->min_near = place(&at, bitmap);
 	l->order = place(&at, 2 * k * sizeof(uint16_t));
 	l->taken = place(&at, bitmap);
 	l->dropped = place(&at, bitmap);
@@ -272,6 +285,7 @@ static struct st_hh *hh_alloc(unsigned k, const struct st_hh_kernels *kern)
 	hh->error = (uint64_t *)(base + l.error);
 	hh->sample = (struct hh_sample *)(base + l.sample);
 	hh->min_bits = (uint64_t *)(base + l.min_bits);
+	hh->min_near = (uint64_t *)(base + l.min_near);
 	hh->bucket_keys = (uint16_t *)(base + l.bucket_keys);
 	hh->bucket_hint = (uint16_t *)(base + l.bucket_hint);
 	hh->bucket_bits = l.bucket_bits;
@@ -406,16 +420,31 @@ static __attribute__((noinline)) uint64_t hh_min_refill(struct st_hh *hh)
 		hh->min_count = 0;
 		hh->min_base = slot;
 		hh->min_next = UINT_MAX;
+		hh->min_near_next = false;
 		return 1;
 	}
 	for (;;) {
 		uint64_t bits;
 
 		if (hh->min_next >= ST_HH_MIN_WORDS(hh->k)) {
-			hh->kern->min_slots(hh->count, hh->k, hh->min_bits, &hh->min_count);
+			/*
+			 * No slot is at m any more.  Every slot at m + 1 now
+			 * was at m or m + 1 at the scan (counts only grow), so
+			 * min_near holds them all: walk it before scanning.
+			 */
+			if (hh->min_near_next) {
+				hh->min_count++;
+				hh->min_walk = hh->min_near;
+				hh->min_near_next = false;
+			} else {
+				hh->kern->min_slots(hh->count, hh->k, hh->min_bits,
+						    hh->min_near, &hh->min_count);
+				hh->min_walk = hh->min_bits;
+				hh->min_near_next = true;
+			}
 			hh->min_next = 0;
 		}
-		bits = hh->min_bits[hh->min_next];
+		bits = hh->min_walk[hh->min_next];
 		hh->min_base = 64 * hh->min_next++;
 		if (bits)
 			return bits;

@@ -45,14 +45,23 @@ static inline ST_AVX2 __m256i lanes_below(unsigned i, unsigned n)
 	return _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), lane);
 }
 
-/* Bit j set when count[j] == m, for the 64 entries at p. */
-static inline ST_AVX2 uint64_t eq_word(__m256i m, const uint64_t *p)
+/* For the 64 entries at p: bit j of *at set when p[j] == m, of *near when
+ * p[j] == m or m1. */
+static inline ST_AVX2 void eq_words(__m256i m, __m256i m1, const uint64_t *p,
+				    uint64_t *at, uint64_t *near)
 {
-	uint64_t word = 0;
+	uint64_t at_bits = 0, near_bits = 0;
 
-	for (unsigned j = 0; j < 64; j += 4)
-		word |= (uint64_t)eq_bits(m, p + j) << j;
-	return word;
+	for (unsigned j = 0; j < 64; j += 4) {
+		__m256i c = _mm256_loadu_si256((const __m256i *)(p + j));
+		__m256i eq = _mm256_cmpeq_epi64(c, m);
+		__m256i eq1 = _mm256_or_si256(eq, _mm256_cmpeq_epi64(c, m1));
+
+		at_bits |= (uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(eq)) << j;
+		near_bits |= (uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(eq1)) << j;
+	}
+	*at = at_bits;
+	*near = near_bits;
 }
 
 /* lowest := the lane-wise minimum of lowest and c (both flipped). */
@@ -62,7 +71,7 @@ static inline ST_AVX2 __m256i min_flipped(__m256i lowest, __m256i c)
 }
 
 ST_AVX2 void st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
-				  uint64_t *bits, uint64_t *min)
+				  uint64_t *at_min, uint64_t *near_min, uint64_t *min)
 {
 	const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
 	__m256i lo0 = _mm256_set1_epi64x(INT64_MAX);  /* UINT64_MAX, flipped */
@@ -91,7 +100,10 @@ ST_AVX2 void st_hh_min_slots_avx2(const uint64_t *count, unsigned n,
 	*min = (uint64_t)_mm256_extract_epi64(m, 0);
 	/* Whole words (the padding is read), the last one cut at n. */
 	for (unsigned w = 0; w < words; w++)
-		bits[w] = eq_word(m, count + 64 * w);
-	if (n % 64)
-		bits[words - 1] &= (1ull << (n % 64)) - 1;
+		eq_words(m, _mm256_add_epi64(m, _mm256_set1_epi64x(1)), count + 64 * w,
+			 &at_min[w], &near_min[w]);
+	if (n % 64) {
+		at_min[words - 1] &= (1ull << (n % 64)) - 1;
+		near_min[words - 1] &= (1ull << (n % 64)) - 1;
+	}
 }

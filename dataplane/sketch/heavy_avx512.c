@@ -45,24 +45,30 @@ static inline __mmask8 lanes_below(unsigned i, unsigned n)
 	return n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
 }
 
-/* Bit j set when count[j] == m, for the 64 entries at p (joined in mask
- * registers, as above). */
-static inline ST_AVX512 uint64_t eq_word(__m512i m, const uint64_t *p)
+/* Lanes of the 8 entries at p that are m (below 2 after subtracting m when
+ * near: m or m + 1). */
+static inline ST_AVX512 __mmask8 eq8(__m512i m, const uint64_t *p, int near)
 {
-	__mmask16 a = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 8)),
-				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p)));
-	__mmask16 b = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 24)),
-				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 16)));
-	__mmask16 c = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 40)),
-				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 32)));
-	__mmask16 d = _mm512_kunpackb(_mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 56)),
-				      _mm512_cmpeq_epi64_mask(m, _mm512_loadu_si512(p + 48)));
+	__m512i c = _mm512_loadu_si512(p);
+
+	return near ? _mm512_cmplt_epu64_mask(_mm512_sub_epi64(c, m), _mm512_set1_epi64(2)) :
+		      _mm512_cmpeq_epi64_mask(m, c);
+}
+
+/* The eight 8-lane masks of the 64 entries at p as one word, joined in mask
+ * registers (as above). */
+static inline ST_AVX512 uint64_t eq_word(__m512i m, const uint64_t *p, int near)
+{
+	__mmask16 a = _mm512_kunpackb(eq8(m, p + 8, near), eq8(m, p, near));
+	__mmask16 b = _mm512_kunpackb(eq8(m, p + 24, near), eq8(m, p + 16, near));
+	__mmask16 c = _mm512_kunpackb(eq8(m, p + 40, near), eq8(m, p + 32, near));
+	__mmask16 d = _mm512_kunpackb(eq8(m, p + 56, near), eq8(m, p + 48, near));
 
 	return _cvtmask64_u64(_mm512_kunpackd(_mm512_kunpackw(d, c), _mm512_kunpackw(b, a)));
 }
 
 ST_AVX512 void st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
-				      uint64_t *bits, uint64_t *min)
+				      uint64_t *at_min, uint64_t *near_min, uint64_t *min)
 {
 	__m512i lowest = _mm512_set1_epi64(-1);
 	unsigned i, words = ST_HH_MIN_WORDS(n);
@@ -79,8 +85,12 @@ ST_AVX512 void st_hh_min_slots_avx512(const uint64_t *count, unsigned n,
 	*min = _mm512_reduce_min_epu64(lowest);
 	m = _mm512_set1_epi64((long long)*min);
 	/* Whole words (the padding is read), the last one cut at n. */
-	for (unsigned w = 0; w < words; w++)
-		bits[w] = eq_word(m, count + 64 * w);
-	if (n % 64)
-		bits[words - 1] &= (1ull << (n % 64)) - 1;
+	for (unsigned w = 0; w < words; w++) {
+		at_min[w] = eq_word(m, count + 64 * w, 0);
+		near_min[w] = eq_word(m, count + 64 * w, 1);
+	}
+	if (n % 64) {
+		at_min[words - 1] &= (1ull << (n % 64)) - 1;
+		near_min[words - 1] &= (1ull << (n % 64)) - 1;
+	}
 }

@@ -545,6 +545,7 @@ static void check_min_slots(const struct st_hh_kernels *kern, struct st_rng *rng
 			    uint64_t *count, unsigned n)
 {
 	uint64_t want[ST_HH_MIN_WORDS(ST_HH_K_MAX)], got[ST_HH_MIN_WORDS(ST_HH_K_MAX)];
+	uint64_t want_near[ST_HH_MIN_WORDS(ST_HH_K_MAX)], got_near[ST_HH_MIN_WORDS(ST_HH_K_MAX)];
 	unsigned padded = (unsigned)round_up(n, ST_HH_SIMD_PAD), words = ST_HH_MIN_WORDS(n);
 	uint64_t base = st_rng_next(rng) >> (st_rng_next(rng) % 64);
 	uint64_t want_min, got_min, want_n = 0;
@@ -557,21 +558,27 @@ static void check_min_slots(const struct st_hh_kernels *kern, struct st_rng *rng
 	for (unsigned i = n; i < padded; i++)  /* must be ignored: */
 		count[i] = i % 2 ? 0 : count[n - 1];  /* below everything, or tied */
 	memset(got, 0xa5, sizeof(got));
-	st_hh_min_slots_scalar(count, n, want, &want_min);
-	kern->min_slots(count, n, got, &got_min);
+	memset(got_near, 0x5a, sizeof(got_near));
+	st_hh_min_slots_scalar(count, n, want, want_near, &want_min);
+	kern->min_slots(count, n, got, got_near, &got_min);
 	CU_ASSERT_EQUAL(got_min, want_min);
 	CU_ASSERT(memcmp(got, want, words * sizeof(uint64_t)) == 0);
+	CU_ASSERT(memcmp(got_near, want_near, words * sizeof(uint64_t)) == 0);
 	/* The scalar reference against the definition. */
 	for (unsigned i = 0; i < n; i++) {
 		bool in = want[i / 64] >> (i % 64) & 1;
+		bool near = want_near[i / 64] >> (i % 64) & 1;
 
 		CU_ASSERT(count[i] >= want_min);
 		CU_ASSERT_EQUAL(in, count[i] == want_min);
+		CU_ASSERT_EQUAL(near, count[i] - want_min <= 1);
 		want_n += in;
 	}
 	CU_ASSERT(want_n >= 1);
-	if (n % 64)
+	if (n % 64) {
 		CU_ASSERT_EQUAL(want[words - 1] >> (n % 64), 0);
+		CU_ASSERT_EQUAL(want_near[words - 1] >> (n % 64), 0);
+	}
 }
 
 static void test_kernels_match_scalar(void)
