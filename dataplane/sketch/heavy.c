@@ -52,9 +52,10 @@
  *     probed index + min-heap           18     25     73            14     28    109
  *     buckets + SIMD scan + min list   170    116    231           131    120    273
  *   (the probed index: linear probing, load 1/2, backward-shift deletion.)
- *   Through st_hh_update() as built (k=64: 129, 97, 202; k=1024: 102, 101,
- *   150; k=4096: 84, 102, 177), the SIMD level matters little any more: the
- *   scan has become the rare path.
+ *   Through st_hh_update() as then built, with a list of the minimum's
+ *   slots in place of today's bitmaps (k=64: 129, 97, 202; k=1024: 102,
+ *   101, 150; k=4096: 84, 102, 177), the SIMD level mattered little: the
+ *   scan had become the rare path.  Not measured again since.
  *
  * Guarantees (heavy.h) for a stream of total weight N; with m the minimum
  * count when all k counters are taken, else 0:
