@@ -108,10 +108,6 @@ struct dispatcher {
 	unsigned turn;                                    /* new buckets so far */
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
 	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
-	uint8_t shed_from[ST_ENGINE_DISPATCH_BUCKETS];    /* the target a TCP
-							   * bucket was shed off
-							   * for refused frames,
-							   * or BUCKET_UNMAPPED */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
 	uint64_t window_start_ns, window_end_ns;          /* mono; 0: not yet */
 	unsigned polls, full_polls;                       /* core 0's, window */
@@ -674,19 +670,17 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 	STAT_ADD(e->core[to].stats.dispatch_buckets, 1);
 	d->reta[b] = (uint8_t)to;
 	d->moved_ns[b] = now_ns;
-	d->shed_from[b] = BUCKET_UNMAPPED;
 	STAT_ADD(e->stats.dispatch_moves, 1);
 }
 
 /* Moves one active bucket of core `from` to core `to`: one that carried
- * no TCP unless tcp_too or it was shed off `to` for refused frames; off
- * core 0 only a bucket that stayed a second (a flow pays for each move; a
- * backlogged target sheds without a hold, or it drops), and never core 0's
- * last active one.  Off core 0 the largest that carried at most `fits`
- * frames in the window (the target's room); off a target the smallest (the
- * smallest step).  The bucket moved, or UINT32_MAX. */
-static uint32_t rebalance_move(struct st_engine *e, unsigned from, unsigned to,
-			       bool tcp_too, uint32_t fits, uint64_t now_ns)
+ * no TCP unless tcp_too; off core 0 only a bucket that stayed a second (a
+ * flow pays for each move; a backlogged target sheds without a hold, or
+ * it drops), and never core 0's last active one.  Off core 0 the largest
+ * that carried at most `fits` frames in the window (the target's room);
+ * off a target the smallest (the smallest step). */
+static bool rebalance_move(struct st_engine *e, unsigned from, unsigned to,
+			   bool tcp_too, uint32_t fits, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
 	uint32_t best = UINT32_MAX, best_frames = 0;
@@ -698,7 +692,7 @@ static uint32_t rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 		if (d->reta[b] != from || n == 0)
 			continue;
 		active++;
-		if (d->tcp[b] && !tcp_too && d->shed_from[b] != to)
+		if (d->tcp[b] && !tcp_too)
 			continue;
 		if (from != 0) {
 			if (best == UINT32_MAX || n < best_frames) {
@@ -713,9 +707,9 @@ static uint32_t rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 		}
 	}
 	if (best == UINT32_MAX || (from == 0 && active < 2))
-		return UINT32_MAX;
+		return false;
 	bucket_move(e, best, to, now_ns);
-	return best;
+	return true;
 }
 
 /* The frames of the window a starved target t has room for: half its
@@ -787,22 +781,16 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 	}
 	/* The first call only starts the first window.  TCP moves when
 	 * allowed, and off a target whose inbox refused frames (dropped on a
-	 * live input): a moved flow costs less than frames lost every window.
-	 * Such a bucket may go back once its target is starved again (after
-	 * the backoff), or a passing stall of the target would leave its
-	 * share on core 0 for good. */
+	 * live input): a moved flow costs less than frames lost every
+	 * window. */
 	if (d->window_end_ns && backlogged) {
 		unsigned t = backlogged;
-		bool refused = d->push_fails[t] != 0;
-		uint32_t b = rebalance_move(e, t, starved, e->cfg.dispatch_move_tcp || refused,
-					    UINT32_MAX, now_ns);
 
-		if (b != UINT32_MAX) {
+		if (rebalance_move(e, t, starved, e->cfg.dispatch_move_tcp || d->push_fails[t],
+				   UINT32_MAX, now_ns)) {
 			d->backoff_ns[t] = next_backoff(d->backoff_ns[t],
 							now_ns - d->shed_ns[t]);
 			d->shed_ns[t] = now_ns;
-			if (d->tcp[b] && refused && !e->cfg.dispatch_move_tcp)
-				d->shed_from[b] = (uint8_t)t;
 		}
 	} else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
 		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp,
@@ -1414,7 +1402,6 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 		if (!e->disp)
 			goto out_free;
 		memset(e->disp->reta, BUCKET_UNMAPPED, sizeof(e->disp->reta));
-		memset(e->disp->shed_from, BUCKET_UNMAPPED, sizeof(e->disp->shed_from));
 		e->disp->until_forced_move = cfg->dispatch_move_every_frames;
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {

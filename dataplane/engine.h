@@ -54,12 +54,9 @@
  * the rule moves buckets that carried TCP in the window only with
  * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or off a target
  * whose inbox refused frames in the window (a live input drops them: a
- * moved flow costs less than a loss every window); such a bucket may go
- * back to that target once it is starved again (after the bucket's second
- * on core 0; after a shed core 0 feeds a target again only after 100 ms,
- * doubled at each shed up to 5 s), or a passing stall of the target would
- * leave its share on core 0 for good; the others move for free.  A finite
- * input (a file) does not adapt: its output must not depend on timing.
+ * moved flow costs less than a loss every window); the others move for
+ * free.  A finite input (a file) does not adapt: its output must not
+ * depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
  * (pcap files, net_pcap): the first frame fixes the first epoch, and the

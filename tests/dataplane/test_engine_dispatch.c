@@ -541,61 +541,6 @@ static void test_rule_tcp_sheds_only_on_refusal(void)
 	st_engine_destroy(e);
 }
 
-/* A TCP bucket shed off a target for refused frames goes back to it once
- * the target is starved again, after the bucket's second on core 0 and the
- * target's backoff; a TCP bucket core 0 had from the start stays, though
- * larger; without new refusals the returned bucket stays too. */
-static void test_rule_tcp_shed_goes_back(void)
-{
-	struct st_engine *e = rule_engine(2);
-	struct dispatcher *d = e->disp;
-	uint64_t t = SEC_NS + WINDOW_NS, shed_at;
-
-	for (unsigned i = 0; i < 2; i++) {
-		d->frames[5] = 100;
-		d->tcp[5] = 1;
-		d->push_fails[1] = 1;
-		rebalance(e, t);
-		t += WINDOW_NS;
-	}
-	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(d->reta[5], 0);
-	CU_ASSERT_EQUAL(d->shed_from[5], 1);
-	shed_at = t - WINDOW_NS;
-	/* core 1 idle, core 0 busy: neither 5 (held a second) nor 4 (TCP
-	 * from the start) moves */
-	for (; t < shed_at + SEC_NS; t += WINDOW_NS) {
-		d->frames[4] = 500;
-		d->tcp[4] = 1;
-		d->frames[5] = 100;
-		d->tcp[5] = 1;
-		busy_window(e, t, WINDOW_NS);
-	}
-	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(d->reta[4] + d->reta[5], 0);
-	d->frames[4] = 500;
-	d->tcp[4] = 1;
-	d->frames[5] = 100;
-	d->tcp[5] = 1;
-	busy_window(e, t, WINDOW_NS);
-	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[5], 1);
-	CU_ASSERT_EQUAL(d->reta[4], 0);
-	CU_ASSERT_EQUAL(d->shed_from[5], BUCKET_UNMAPPED);
-	/* 4 never goes, however long core 1 idles */
-	for (unsigned i = 0; i < 3; i++) {
-		t += SEC_NS;
-		d->frames[4] = 500;
-		d->tcp[4] = 1;
-		d->frames[6] = 10;
-		d->tcp[6] = 1;
-		busy_window(e, t, SEC_NS);
-	}
-	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[4], 0);
-	st_engine_destroy(e);
-}
-
 /* A finite input does not adapt unless asked (its output must not depend
  * on timing); a live one does; one worker has no dispatch at all. */
 static void test_rule_not_on_finite_inputs(void)
@@ -678,7 +623,6 @@ ST_TEST_MAIN("dataplane/engine_dispatch",
 	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),
 	ST_TEST(test_rule_tcp_sheds_only_on_refusal),
-	ST_TEST(test_rule_tcp_shed_goes_back),
 	ST_TEST(test_rule_not_on_finite_inputs),
 	ST_TEST(test_bucket_same_both_ways_and_both_paths),
 	ST_TEST(test_bucket_none_for_undecodable),
