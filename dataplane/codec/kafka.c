@@ -1533,6 +1533,8 @@ static void fast_records(struct kafka_ctx *x)
 		x->stats->records++;
 		x->sink->record(x->sink->ctx, &r);
 	}
+	/* consume() at the known nesting (a batch's): its calls cost 0.3 %
+	 * of the Kafka path's instructions */
 	run = (uint32_t)(p - start);
 	d->batch_records_left = records_left;
 	x->pos += run;
