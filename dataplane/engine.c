@@ -132,6 +132,10 @@ struct core {
 	struct inbox inbox;
 	uint64_t epoch_end_ns;               /* core thread only */
 	bool queues_ended;                   /* core thread only */
+	uint64_t idle_since_ns;              /* core thread only: a dispatch
+					      * target's inbox empty since
+					      * (mono), 0 while it works */
+	unsigned idle_polls;                 /* core thread only */
 	_Atomic bool done;
 	struct st_engine_core_stats stats;   /* words written relaxed */
 	/* merger only */
@@ -973,6 +977,30 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 	return handled;
 }
 
+/* A dispatch target: the time its inbox was empty (idle_ns), from the
+ * clock read when it finds the inbox empty, every 64 empty polls after,
+ * and when the first frame comes, before that frame is worked on: the
+ * time it works on frames is never idle, even when the inbox empties
+ * after every burst core 0 publishes. */
+static void idle_end(struct core *c)
+{
+	STAT_ADD(c->stats.idle_ns, mono_ns() - c->idle_since_ns);
+	c->idle_since_ns = 0;
+}
+
+static void idle_poll(struct core *c)
+{
+	if (c->idle_since_ns == 0) {
+		c->idle_since_ns = mono_ns();
+		c->idle_polls = 0;
+	} else if (++c->idle_polls % 64 == 0) {
+		uint64_t now = mono_ns();
+
+		STAT_ADD(c->stats.idle_ns, now - c->idle_since_ns);
+		c->idle_since_ns = now;
+	}
+}
+
 /* A dispatch target: frames from the inbox. */
 static unsigned poll_inbox(struct core *c)
 {
@@ -982,6 +1010,8 @@ static unsigned poll_inbox(struct core *c)
 	uint64_t bytes;
 
 	while (n < ST_CAPTURE_BURST && inbox_peek(&c->inbox, &f, &bytes)) {
+		if (unlikely(c->idle_since_ns))
+			idle_end(c);
 		frame_in(c, &f, clock_ns);
 		inbox_pop(&c->inbox, bytes);
 		n++;
@@ -989,21 +1019,15 @@ static unsigned poll_inbox(struct core *c)
 	return n;
 }
 
-/* A dispatch target: the time its inbox was empty (idle_ns), from the
- * clock read when it goes idle, every 64 idle polls and when work comes:
- * never while busy. */
-static void idle_account(struct core *c, unsigned n, uint64_t *idle_since,
-			 unsigned *idle_polls)
+/* A dispatch target's poll: the frames from its inbox, and its idle time
+ * when there were none. */
+static unsigned target_poll(struct core *c)
 {
-	if (n == 0 && *idle_since == 0) {
-		*idle_since = mono_ns();
-		*idle_polls = 0;
-	} else if ((n > 0 && *idle_since) || (n == 0 && ++*idle_polls % 64 == 0)) {
-		uint64_t now = mono_ns();
+	unsigned n = poll_inbox(c);
 
-		STAT_ADD(c->stats.idle_ns, now - *idle_since);
-		*idle_since = n ? 0 : now;
-	}
+	if (n == 0)
+		idle_poll(c);
+	return n;
 }
 
 static int core_main(void *arg, unsigned id)
@@ -1012,8 +1036,7 @@ static int core_main(void *arg, unsigned id)
 	struct core *c = &e->core[id];
 	struct st_frame f[ST_CAPTURE_BURST];
 	bool polls = !e->dispatch || id == 0;
-	unsigned bursts = 0, idle_polls = 0;
-	uint64_t idle_since = 0;
+	unsigned bursts = 0;
 	struct st_worker *w;
 
 	if (!core_prepare(c))
@@ -1043,8 +1066,7 @@ static int core_main(void *arg, unsigned id)
 				break;
 			}
 		} else {
-			n = poll_inbox(c);
-			idle_account(c, n, &idle_since, &idle_polls);
+			n = target_poll(c);
 			/* Acquire: pairs with input_done's release; then an
 			 * empty inbox is the end. */
 			if (n == 0 && atomic_load_explicit(&e->input_done,

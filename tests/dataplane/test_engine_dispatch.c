@@ -14,6 +14,7 @@
  * the one move (or none) the documented rule asks for.
  */
 #include <netinet/in.h>
+#include <time.h>
 
 #include "dataplane/engine.c"
 #include "decode/frames.h"
@@ -619,7 +620,60 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	st_engine_destroy(e);
 }
 
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A target's idle time is the time its inbox was empty, never the time it
+ * worked on a frame: here the first frame after 30 ms of empty polls makes
+ * the core's worker (its tables touched whole: milliseconds), and the
+ * idle time ends when that frame is found, before the work.  A target
+ * that empties its inbox after every burst core 0 publishes (core 0 is
+ * the slower) would otherwise count its work as idle, and the rule would
+ * feed a busy core as if starved. */
+static void test_target_idle_is_not_its_work(void)
+{
+	struct st_engine *e = rule_engine(2);
+	struct core *c = &e->core[1];
+	struct st_frame f = { .data = (const uint8_t *)"\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+			      .caplen = 14, .wire_len = 14,
+			      .ts_ns = 1767225600ull * SEC_NS };
+	uint64_t since, found, done;
+
+	CU_ASSERT_PTR_NULL(atomic_load(&c->worker));
+	CU_ASSERT_EQUAL(target_poll(c), 0);
+	since = mono_ns();
+	CU_ASSERT_EQUAL(target_poll(c), 0);
+	nap_ms(30);
+	CU_ASSERT_EQUAL(target_poll(c), 0);
+	CU_ASSERT_FATAL(inbox_push(&c->inbox, &f));
+	inbox_publish(&c->inbox);
+	found = mono_ns();
+	CU_ASSERT_EQUAL(target_poll(c), 1);
+	done = mono_ns();
+	CU_ASSERT_PTR_NOT_NULL(atomic_load(&c->worker));
+	CU_ASSERT_EQUAL(c->stats.frames, 1);
+	/* the work took a while (else this case could not tell) */
+	CU_ASSERT(done - found > 2000000);
+	/* idle: from the first empty poll (read just before `since`) to
+	 * the frame (just after `found`) */
+	CU_ASSERT(c->stats.idle_ns >= found - since - 1000000);
+	CU_ASSERT(c->stats.idle_ns <= found - since + 1000000);
+	if (c->stats.idle_ns > found - since + 1000000)
+		printf("\n  idle %llu ns, empty for %llu ns, then %llu ns of work",
+		       (unsigned long long)c->stats.idle_ns,
+		       (unsigned long long)(found - since),
+		       (unsigned long long)(done - found));
+	/* empty again: idle again, from then */
+	CU_ASSERT_EQUAL(target_poll(c), 0);
+	st_engine_destroy(e);
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_target_idle_is_not_its_work),
 	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),
 	ST_TEST(test_rule_tcp_sheds_only_on_refusal),

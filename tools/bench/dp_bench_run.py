@@ -243,6 +243,7 @@ def dp_status(o):
             ("frames", "records", "record_bytes", "dispatched", "worker_drops",
              "decode_drops", "parse_errors", "reassembly_gaps", "inbox_full_drops")} | {
         "per_core": [c["frames"] for c in cores],
+        "per_core_idle": [c.get("idle_ns", 0) for c in cores],
         "dispatch_moves": doc["engine"].get("dispatch_moves", 0),
         "buckets": [c.get("dispatch_buckets", 0) for c in cores]}
 
@@ -295,11 +296,12 @@ def run_dp(o, files, workers, label):
         raise RuntimeError(f"shadowtap-dp exit status {rc}: {err}")
     dt = t2 - t1
     cpu = (c2 - c1) / dt if c1 is not None and c2 is not None else 0
-    d = {k: s2[k] - s1[k] for k in s1 if k not in ("per_core", "buckets")}
+    d = {k: s2[k] - s1[k] for k in s1 if k not in ("per_core", "per_core_idle", "buckets")}
     per_core = [b - a for a, b in zip(s1["per_core"], s2["per_core"])]
+    idle = [(b - a) / 1e9 / dt for a, b in zip(s1["per_core_idle"], s2["per_core_idle"])]
     r = {"fps": d["frames"] / dt, "rps": d["records"] / dt,
          "vbps": d["record_bytes"] * 8 / dt, "cpu": cpu, "dt": dt,
-         "per_core": [f / dt for f in per_core], "d": d,
+         "per_core": [f / dt for f in per_core], "d": d, "idle": idle,
          "threads": thread_busy(proc.pid, th1, th2, dt)}
     drops = d["worker_drops"] + d["decode_drops"] + d["inbox_full_drops"]
     say(f"figure: {label}: shadowtap-dp {workers} worker(s) {r['fps'] / 1e6:.3f} "
@@ -310,7 +312,8 @@ def run_dp(o, files, workers, label):
     if workers > 1 and len(files) == 1:
         say(f"figure:   software dispatch: {d['dispatch_moves']} bucket moves in the window "
             f"({s2['dispatch_moves']} since the start); buckets per core at the end "
-            f"{s2['buckets']}")
+            f"{s2['buckets']}; inbox empty "
+            f"{', '.join(f'{x:.1%}' for x in idle[1:])} of the window (core 1..)")
     say("figure:   CPUs busy by thread: " + ", ".join(
         f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())))
     return r
@@ -463,7 +466,9 @@ def main():
                 f"({med(x['fps'] for x in L[one]) / 1e6:.3f} -> "
                 f"{med(x['fps'] for x in L[two]) / 1e6:.3f} Mframes/s; CPUs busy "
                 f"{med(x['cpu'] for x in L[one]):.2f} -> "
-                f"{med(x['cpu'] for x in L[two]):.2f}; per CPU-second {med(sc):.2f}x)")
+                f"{med(x['cpu'] for x in L[two]):.2f}; per CPU-second {med(sc):.2f}x)"
+                + (f"; core 1's inbox empty {med(x['idle'][1] for x in L[two]):.1%} of "
+                   f"the time (0: core 1 the bottleneck, else core 0)" if two == "dp2" else ""))
 
     hz = med(r[J]["tsc_hz"] for r in inst)
     mark = med(r[J]["mark_cycles"] for r in inst)
