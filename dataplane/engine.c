@@ -4,11 +4,13 @@
  *
  * Threads and what they share:
  *   core i    owns its st_worker, its inbox's consumer side, its epoch
- *             clock; core 0 (when dispatching) owns every inbox's producer
- *             side and the dispatch table (struct dispatcher: nobody else
- *             reads it, so a bucket moves with a plain store, between two
- *             frames: the frames already in the old core's inbox stay
- *             there, and the order of the frames of one core is kept).
+ *             clock.  With dispatch, the core that holds the queue (the
+ *             rx_busy lock) owns the capture's queue, every inbox's
+ *             producer side and the dispatch table (struct dispatcher:
+ *             the lock orders its holders, so a bucket moves with a plain
+ *             store, between two frames: the frames already in the old
+ *             core's inbox stay there, and the order of the frames of one
+ *             core is kept).
  *   merger    reads published epochs (st_worker_published*), merges, writes
  *             the output, releases.
  * Shared words: `now_ns` (largest packet time seen; stored with release by
@@ -52,22 +54,15 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 					   * time slice (a core that lost its
 					   * CPU for one is not a trend); a
 					   * 64-flow split converges in ~0.1 s */
-#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket leaves core 0 at
-					   * most once per this (a TCP flow
-					   * pays for each move) */
-#define DISPATCH_BACKOFF_MIN_NS 100000000ull  /* after a target shed, core 0
-					   * feeds it again only after
-					   * this, doubled at every shed
-					   * up to the max (a split that
-					   * swings between two states
-					   * settles on the one that keeps
-					   * up); 2 x the max without a
-					   * shed starts over */
-#define DISPATCH_BACKOFF_MAX_NS 5000000000ull
-#define DISPATCH_STARVED_SHARE 16         /* a target idle for 1/16 of a
+#define DISPATCH_BUCKET_HOLD_NS 1000000000ull /* a bucket moves at most once
+					   * per this (a TCP flow pays for
+					   * each move; a bucket does not
+					   * swing between two cores) */
+#define DISPATCH_STARVED_SHARE 16         /* a core idle for 1/16 of a
 					   * window is starved */
-#define DISPATCH_CLOCK_EVERY_POLLS 8      /* core 0 reads the clock for the
-					   * window once per this many polls */
+#define DISPATCH_CLOCK_EVERY_POLLS 8      /* the holder reads the clock for
+					   * the window once per this many
+					   * bursts */
 
 #define BUCKET_UNMAPPED UINT8_MAX        /* a bucket that saw no frame yet */
 
@@ -80,7 +75,8 @@ struct inbox_entry {
 	uint64_t ts_ns;
 };
 
-/* Single producer (core 0), single consumer (the core that owns it). */
+/* Single producer (the core that holds the queue: the lock orders the
+ * producers), single consumer (the core that owns it). */
 struct inbox {
 	uint8_t *buf;
 	uint64_t size;                       /* power of two */
@@ -96,30 +92,36 @@ struct inbox {
 
 #define INBOX_PREFETCH_BYTES 4096     /* the consumer prefetches this far
 				       * ahead of the frame it works on:
-				       * the frames were written by core 0,
-				       * their lines sit in its cache, and
+				       * the frames were written by the
+				       * holder, their lines sit in its
+				       * cache, and
 				       * a Kafka frame is ~20 of them */
 
-/* Core 0's software dispatch: the RETA and the window's load signals.
- * Core 0 thread only. */
+/* Software dispatch: the RETA and the window's load signals.  The queue's
+ * holder only. */
 struct dispatcher {
 	uint8_t reta[ST_ENGINE_DISPATCH_BUCKETS];         /* bucket -> core, or
 							   * BUCKET_UNMAPPED */
 	unsigned turn;                                    /* new buckets so far */
+	unsigned polls;                                   /* bursts received */
 	uint32_t frames[ST_ENGINE_DISPATCH_BUCKETS];      /* in this window */
 	uint8_t tcp[ST_ENGINE_DISPATCH_BUCKETS];          /* ... some of them TCP */
 	uint64_t moved_ns[ST_ENGINE_DISPATCH_BUCKETS];    /* last move, mono */
 	uint64_t window_start_ns, window_end_ns;          /* mono; 0: not yet */
-	unsigned polls, full_polls;                       /* core 0's, window */
-	uint64_t push_fails[ST_ENGINE_WORKERS_MAX];       /* inbox full, window */
+	uint64_t full[ST_ENGINE_WORKERS_MAX];             /* window: times its
+							   * inbox was too full
+							   * for a burst or a
+							   * frame */
+	uint64_t refused;                                 /* window: frames an
+							   * inbox refused (live:
+							   * dropped) */
+	uint64_t lost_mark;                               /* the queue's drops
+							   * seen */
 	uint64_t idle_mark[ST_ENGINE_WORKERS_MAX];        /* idle_ns seen */
 	uint64_t fill_mark[ST_ENGINE_WORKERS_MAX];        /* inbox bytes seen */
-	uint64_t shed_ns[ST_ENGINE_WORKERS_MAX];          /* its last shed */
-	uint64_t backoff_ns[ST_ENGINE_WORKERS_MAX];       /* no feeding until
-							   * shed_ns + this */
 	uint8_t behind[ST_ENGINE_WORKERS_MAX];            /* windows in a row
 							   * its inbox filled or
-							   * refused frames */
+							   * was too full */
 	uint32_t until_forced_move;                       /* test knob */
 };
 
@@ -132,9 +134,9 @@ struct core {
 	struct inbox inbox;
 	uint64_t epoch_end_ns;               /* core thread only */
 	bool queues_ended;                   /* core thread only */
-	uint64_t idle_since_ns;              /* core thread only: a dispatch
-					      * target's inbox empty since
-					      * (mono), 0 while it works */
+	uint64_t idle_since_ns;              /* core thread only: with
+					      * dispatch, nothing to work on
+					      * since (mono), 0 while it works */
 	unsigned idle_polls;                 /* core thread only */
 	_Atomic bool done;
 	struct st_engine_core_stats stats;   /* words written relaxed */
@@ -159,14 +161,17 @@ struct st_engine {
 	struct st_capture *cap;
 	bool dispatch;
 	bool rebalance;                      /* dispatch that adapts */
-	struct dispatcher *disp;             /* with dispatch; core 0 only */
+	struct dispatcher *disp;             /* with dispatch; the holder only */
 	bool finite;
 	uint64_t epoch_ns;
 
 	_Atomic uint64_t now_ns;
 	_Atomic uint64_t origin_ns;
 	_Atomic bool input_done;
-	_Atomic unsigned targets_ready;      /* dispatch targets polling */
+	_Atomic unsigned cores_ready;        /* dispatch: cores polling */
+	_Atomic bool rx_busy ST_CACHE_ALIGNED; /* dispatch: the queue's lock */
+	_Atomic bool rx_wanted;              /* ... a core with nothing to do
+					      * waits for it */
 	_Atomic int stop;
 	_Atomic int error;                   /* first fatal capture error */
 
@@ -191,7 +196,7 @@ void st_engine_config_default(struct st_engine_config *cfg)
 	cfg->workers = 1;
 	cfg->clock = ST_ENGINE_CLOCK_PACKET;
 	cfg->grace_ns = 200000000ull;
-	cfg->inbox_bytes = 16u << 20;
+	cfg->inbox_bytes = 2u << 20;
 	cfg->dispatch_rebalance_ns = DISPATCH_REBALANCE_NS;
 }
 
@@ -512,7 +517,7 @@ static void tick(struct core *c, uint64_t clock_ns, bool idle)
 		 * the inbox: close it only when the inbox is empty.  With
 		 * several queues, a busy core's own frames say its time: the
 		 * others' time only counts when its queues are idle. */
-		if (e->dispatch ? c->id != 0 && !inbox_empty(&c->inbox)
+		if (e->dispatch ? !inbox_empty(&c->inbox)
 				: e->cap->queues > 1 && !idle)
 			return;
 		epochs_until(c, now);
@@ -533,7 +538,7 @@ static void now_max(struct st_engine *e, uint64_t t)
 		;
 }
 
-/* ---- a core's loop ------------------------------------------------------ */
+/* ---- software dispatch: buckets and the rule ---------------------------- */
 
 
 /* One endpoint (16-byte address as decoded, port) mixed. */
@@ -619,7 +624,7 @@ static bool quick_bucket(const uint8_t *f, uint32_t caplen, uint32_t *bucket,
 }
 
 /* The frame's dispatch bucket and IPPROTO_TCP/UDP (cheaper than
- * st_flow_hash(): no key to build, no XXH3; only core 0 uses it).  False
+ * st_flow_hash(): no key to build, no XXH3; only the holder uses it).  False
  * when the frame does not decode to a TCP or UDP packet. */
 static bool dispatch_bucket(const struct st_engine *e, const struct st_frame *f,
 			    uint32_t *bucket, uint8_t *l4_proto)
@@ -642,20 +647,17 @@ static void bucket_map(struct st_engine *e, uint32_t b, unsigned core)
 	STAT_ADD(e->core[core].stats.dispatch_buckets, 1);
 }
 
-/* The core that new bucket number `turn` goes to: the targets in order
- * twice, then core 0 once (1, 1, 0, ... for two workers). */
+/* The core that new bucket number `turn` goes to: the cores in turn (every
+ * core receives a share of the frames, so each takes an equal share of the
+ * flows). */
 static inline unsigned turn_core(unsigned turn, unsigned workers)
 {
-	unsigned t = turn % (2 * workers - 1);
-
-	return t < 2 * (workers - 1) ? 1 + t % (workers - 1) : 0;
+	return turn % workers;
 }
 
 /* The core of bucket b; a bucket's first frame maps it to the next core in
  * turn, so that the flows (not the buckets, most of which stay empty)
- * start spread, in an order that depends on the input only.  Core 0 also
- * receives and hands on every frame, so it takes half the share of each
- * other core. */
+ * start spread, in an order that depends on the input only. */
 static inline unsigned bucket_core(struct st_engine *e, uint32_t b)
 {
 	struct dispatcher *d = e->disp;
@@ -677,14 +679,12 @@ static void bucket_move(struct st_engine *e, uint32_t b, unsigned to, uint64_t n
 	STAT_ADD(e->stats.dispatch_moves, 1);
 }
 
-/* Moves one active bucket of core `from` to core `to`: one that carried
- * no TCP unless tcp_too; off core 0 only a bucket that stayed a second (a
- * flow pays for each move; a backlogged target sheds without a hold, or
- * it drops), and never core 0's last active one.  Off core 0 the largest
- * that carried at most `fits` frames in the window (the target's room);
- * off a target the smallest (the smallest step). */
+/* Moves the smallest active bucket of core `from` (the smallest step) to
+ * core `to`: one that carried no TCP unless tcp_too, that did not move in
+ * the last DISPATCH_BUCKET_HOLD_NS, and never the core's last active one
+ * (one bucket cannot be split: moving it moves the backlog). */
 static bool rebalance_move(struct st_engine *e, unsigned from, unsigned to,
-			   bool tcp_too, uint32_t fits, uint64_t now_ns)
+			   bool tcp_too, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
 	uint32_t best = UINT32_MAX, best_frames = 0;
@@ -696,141 +696,134 @@ static bool rebalance_move(struct st_engine *e, unsigned from, unsigned to,
 		if (d->reta[b] != from || n == 0)
 			continue;
 		active++;
-		if (d->tcp[b] && !tcp_too)
+		if ((d->tcp[b] && !tcp_too) ||
+		    (d->moved_ns[b] && now_ns - d->moved_ns[b] < DISPATCH_BUCKET_HOLD_NS))
 			continue;
-		if (from != 0) {
-			if (best == UINT32_MAX || n < best_frames) {
-				best = b;
-				best_frames = n;
-			}
-		} else if (n <= fits && (best == UINT32_MAX || n > best_frames) &&
-			   (d->moved_ns[b] == 0 ||
-			    now_ns - d->moved_ns[b] >= DISPATCH_BUCKET_HOLD_NS)) {
+		if (best == UINT32_MAX || n < best_frames) {
 			best = b;
 			best_frames = n;
 		}
 	}
-	if (best == UINT32_MAX || (from == 0 && active < 2))
+	if (best == UINT32_MAX || active < 2)
 		return false;
 	bucket_move(e, best, to, now_ns);
 	return true;
 }
 
-/* The frames of the window a starved target t has room for: half its
- * idle time, at its own cost per frame (its busy time over its frames in
- * the window); all when it had none. */
-static uint32_t target_room(const struct dispatcher *d, unsigned t, uint64_t span_ns,
-			    uint64_t idle_ns)
-{
-	uint64_t frames = 0, busy = span_ns > idle_ns ? span_ns - idle_ns : 0, room;
-
-	for (uint32_t b = 0; b < ST_ENGINE_DISPATCH_BUCKETS; b++)
-		if (d->reta[b] == t)
-			frames += d->frames[b];
-	if (frames == 0 || busy == 0)
-		return UINT32_MAX;
-	room = (uint64_t)((double)idle_ns / 2 * (double)frames / (double)busy);
-	return room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
-}
-
-/* A target's backoff after a shed, since_ns after its previous one: the
- * minimum the first time and after 2 x the maximum of quiet, else twice the
- * last up to the maximum. */
-static uint64_t next_backoff(uint64_t last_ns, uint64_t since_ns)
-{
-	if (!last_ns || since_ns > 2 * DISPATCH_BACKOFF_MAX_NS)
-		return DISPATCH_BACKOFF_MIN_NS;
-	return ST_MIN(2 * last_ns, DISPATCH_BACKOFF_MAX_NS);
-}
-
-/* Core 0, at the end of a window: at most one bucket moves, by the rule in
- * engine.h; then a new window. */
+/* The holder, at the end of a window: at most one bucket moves, by the rule
+ * in engine.h; then a new window. */
 static void rebalance(struct st_engine *e, uint64_t now_ns)
 {
 	struct dispatcher *d = e->disp;
-	unsigned backlogged = 0, starved = 0;
+	unsigned none = e->cfg.workers, backlogged = none, starved = none;
 	uint64_t worst = 0, most_idle = 0;
-	uint64_t span = now_ns - d->window_start_ns;
+	uint64_t span = now_ns - d->window_start_ns, lost = 0;
+	struct st_capture_queue_stats qs;
+	bool losing;
 
-	for (unsigned t = 1; t < e->cfg.workers; t++) {
-		struct core *to = &e->core[t];
-		uint64_t idle = STAT_GET(to->stats.idle_ns);
-		uint64_t fill = to->inbox.head_local -
-				atomic_load_explicit(&to->inbox.tail, memory_order_relaxed);
+	if (e->cap->ops->queue_stats && e->cap->ops->queue_stats(e->cap, 0, &qs) == 0)
+		for (unsigned r = 0; r < ST_CAPTURE_DROP__COUNT; r++)
+			lost += qs.drops[r];
+	losing = lost > d->lost_mark || d->refused;
+	d->lost_mark = lost;
+	for (unsigned t = 0; t < e->cfg.workers; t++) {
+		struct core *c = &e->core[t];
+		uint64_t idle = STAT_GET(c->stats.idle_ns);
+		uint64_t fill = c->inbox.head_local -
+				atomic_load_explicit(&c->inbox.tail, memory_order_relaxed);
 		uint64_t idle_ns_new = idle - d->idle_mark[t];
-		bool filled = fill > d->fill_mark[t] && fill > to->inbox.size / 4;
+		bool filled = fill > d->fill_mark[t] && fill > c->inbox.size / 4;
 
 		d->idle_mark[t] = idle;
 		d->fill_mark[t] = fill;
 		/* two windows in a row: one is a core that lost its CPU to
-		 * another thread for a few ms, which the inbox absorbs or
-		 * drops either way */
-		d->behind[t] = filled || d->push_fails[t] ?
+		 * another thread for a few ms, which the inbox absorbs */
+		d->behind[t] = filled || d->full[t] ?
 			(uint8_t)(d->behind[t] < 2 ? d->behind[t] + 1 : 2) : 0;
 		if (d->behind[t] >= 2) {
-			/* the worse: the more frames that could not go in,
-			 * then the fuller */
-			uint64_t score = d->push_fails[t] * to->inbox.size + fill;
+			/* the worse: the more often too full, then the fuller */
+			uint64_t score = d->full[t] * c->inbox.size + fill;
 
 			if (score > worst) {
 				worst = score;
 				backlogged = t;
 			}
-		} else if (idle_ns_new >= span / DISPATCH_STARVED_SHARE &&
-			   idle_ns_new > most_idle &&
-			   now_ns - d->shed_ns[t] >= d->backoff_ns[t]) {
+			continue;
+		}
+		if (idle_ns_new >= span / DISPATCH_STARVED_SHARE && idle_ns_new > most_idle) {
 			most_idle = idle_ns_new;
 			starved = t;
 		}
 	}
 	/* The first call only starts the first window.  TCP moves when
-	 * allowed, and off a target whose inbox refused frames (dropped on a
-	 * live input): a moved flow costs less than frames lost every
-	 * window. */
-	if (d->window_end_ns && backlogged) {
-		unsigned t = backlogged;
-
-		if (rebalance_move(e, t, starved, e->cfg.dispatch_move_tcp || d->push_fails[t],
-				   UINT32_MAX, now_ns)) {
-			d->backoff_ns[t] = next_backoff(d->backoff_ns[t],
-							now_ns - d->shed_ns[t]);
-			d->shed_ns[t] = now_ns;
-		}
-	} else if (d->window_end_ns && starved && d->full_polls * 4 >= d->polls * 3)
-		rebalance_move(e, 0, starved, e->cfg.dispatch_move_tcp,
-			       target_room(d, starved, span, most_idle), now_ns);
+	 * allowed, and when frames were lost in the window (the queue's
+	 * drops grew, or an inbox refused a frame): a moved flow costs less
+	 * than frames lost every window. */
+	if (d->window_end_ns && backlogged != none && starved != none)
+		rebalance_move(e, backlogged, starved,
+			       e->cfg.dispatch_move_tcp || losing, now_ns);
+	d->refused = 0;
 	memset(d->frames, 0, sizeof(d->frames));
 	memset(d->tcp, 0, sizeof(d->tcp));
-	memset(d->push_fails, 0, sizeof(d->push_fails));
-	d->polls = d->full_polls = 0;
+	memset(d->full, 0, sizeof(d->full));
 	d->window_start_ns = now_ns;
 	d->window_end_ns = now_ns + e->cfg.dispatch_rebalance_ns;
 }
 
-/* Core 0 with dispatch: publishes what it pushed to every inbox, then
- * says the time t (when not 0).  The order is the point: a core that reads
- * a time finds every frame older than it already in its inbox. */
-static void dispatch_flush(struct core *c, uint64_t t)
-{
-	struct st_engine *e = c->e;
+/* ---- software dispatch: the cores take turns on the queue --------------- */
 
-	for (unsigned i = 1; i < e->cfg.workers; i++)
+/* The queue's lock: a core that cannot take it works on its inbox. */
+static bool rx_trylock(struct st_engine *e)
+{
+	return !atomic_load_explicit(&e->rx_busy, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&e->rx_busy, true, memory_order_acquire);
+}
+
+static void rx_unlock(struct st_engine *e)
+{
+	/* Release: the next holder sees the queue, the dispatcher and the
+	 * inboxes' producer sides as we left them. */
+	atomic_store_explicit(&e->rx_busy, false, memory_order_release);
+}
+
+/* The holder: publishes what it pushed to every inbox, then says the time
+ * t (when not 0).  The order is the point: a core that reads a time finds
+ * every frame older than it already in its inbox. */
+static void dispatch_flush(struct st_engine *e, uint64_t t)
+{
+	for (unsigned i = 0; i < e->cfg.workers; i++)
 		inbox_publish(&e->core[i].inbox);
 	if (t)
 		now_max(e, t);
 }
 
-enum handoff {
-	HANDOFF_OWN = 0,     /* core 0's: the caller works on it */
-	HANDOFF_PUSHED,      /* in a target's inbox */
-	HANDOFF_DROPPED,     /* counted: oversize, or an inbox full (live) */
-};
+/* The holder: every inbox is at most half full, so a burst fits; else the
+ * frames wait in the queue (a live input's NIC or socket counts what it
+ * cannot hold) and the full inbox is noted for the rule. */
+static bool dispatch_room(struct st_engine *e)
+{
+	bool room = true;
 
-/* Core 0 with dispatch: hands f to its core; core 0's own frames are left
- * to the caller, so that the others' frames are published before core 0
- * works on its own. */
-static enum handoff dispatch(struct core *c, const struct st_frame *f,
-			     uint64_t clock_ns)
+	for (unsigned t = 0; t < e->cfg.workers; t++) {
+		struct inbox *b = &e->core[t].inbox;
+
+		if (b->head_local - atomic_load_explicit(&b->tail, memory_order_relaxed) >
+		    b->size / 2) {
+			e->disp->full[t]++;
+			room = false;
+		}
+	}
+	return room;
+}
+
+static unsigned poll_inbox(struct core *c);
+
+/* The holder: copies f into its core's inbox (its own included); true when
+ * that is another core's.  said: the largest time of the frames pushed
+ * before, said while waiting for room.  A frame without a TCP/UDP
+ * endpoint pair goes to core 0. */
+static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said,
+		     uint64_t clock_ns)
 {
 	struct st_engine *e = c->e;
 	struct dispatcher *d = e->disp;
@@ -850,52 +843,101 @@ static enum handoff dispatch(struct core *c, const struct st_frame *f,
 			bucket_move(e, b, t, mono_ns());
 		}
 	}
-	if (t == 0)
-		return HANDOFF_OWN;
 	to = &e->core[t];
 	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
 		/* Past half the inbox a frame may never fit, even in an
 		 * empty inbox (a wrap pads to the end first): a wait on a
 		 * file input could last for ever. */
 		STAT_ADD(c->stats.inbox_oversize_drops, 1);
-		return HANDOFF_DROPPED;
+		return false;
 	}
 	while (!inbox_push(&to->inbox, f)) {
-		d->push_fails[t]++;
+		d->full[t]++;
 		if (!e->finite || stopping(e)) {
+			d->refused++;
 			STAT_ADD(c->stats.inbox_full_drops, 1);
-			return HANDOFF_DROPPED;
+			return false;
 		}
 		STAT_ADD(c->stats.inbox_waits, 1);
 		/* The consumer drains only what it can see; and our own
-		 * epochs must still close while we wait, or a core waiting
-		 * for the merger, which waits for us, never moves. */
-		dispatch_flush(c, 0);
+		 * inbox and epochs must still move while we wait, or a core
+		 * waiting for the merger, which waits for us, never moves. */
+		dispatch_flush(e, said);
+		if (poll_inbox(c) == 0)
+			sched_yield();
 		tick(c, clock_ns, false);
-		sched_yield();
 	}
-	return HANDOFF_PUSHED;
+	return t != c->id;
 }
 
-/* Core 0 with dispatch: works on its own frames of the burst, deferred
- * (own[] indexes f[]), and forgets them. */
-static void own_frames(struct core *c, const struct st_frame *f, unsigned *own,
-		       unsigned *n_own, uint64_t clock_ns)
+/* The holder: one burst from the queue into the inboxes; the frames taken,
+ * or 0 at the end of the input (input_done) or on its error (stop). */
+static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 {
-	for (unsigned i = 0; i < *n_own; i++)
-		frame_in(c, &f[own[i]], clock_ns);
-	*n_own = 0;
+	struct st_engine *e = c->e;
+	struct st_capture *cap = e->cap;
+	struct dispatcher *d = e->disp;
+	uint64_t clock_ns = e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+	bool packet_clock = e->cfg.clock == ST_ENGINE_CLOCK_PACKET;
+	int n = cap->ops->rx_burst(cap, 0, f, ST_CAPTURE_BURST);
+	uint64_t said = 0, pushed = 0;
+
+	if (n == ST_CAPTURE_END) {
+		/* Release: every frame was pushed and published before. */
+		atomic_store_explicit(&e->input_done, true, memory_order_release);
+		return 0;
+	}
+	if (n < 0) {
+		int none = 0;
+
+		atomic_compare_exchange_strong(&e->error, &none, n);
+		atomic_store(&e->stop, 1);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (i + 1 < n)
+			__builtin_prefetch(f[i + 1].data);
+		pushed += dispatch(c, &f[i], said, clock_ns);
+		if (packet_clock && f[i].ts_ns > said)
+			said = f[i].ts_ns;
+	}
+	dispatch_flush(e, said);
+	cap->ops->rx_release(cap, 0);
+	STAT_ADD(c->stats.dispatched, pushed);
+	STAT_ADD(c->stats.polled, (unsigned)n);
+	if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
+		uint64_t now = mono_ns();
+
+		if (now >= d->window_end_ns)
+			rebalance(e, now);
+	}
+	return (unsigned)n;
 }
 
-/* Polls the core's queues once; the frames handled.  The packet time is
- * said once per burst, and before any frame that starts a new epoch (then
- * after publishing the frames before it): a frame of a later epoch may make
- * core 0 wait for the merger, which waits for the other cores to close the
- * epoch, which they do only once they are told the time.  With dispatch,
- * core 0 works on its own frames after publishing the others' (at the end
- * of the burst, or at an epoch's start: the frames it defers are of one
- * epoch, and it closes its epoch only through its own frames or a time
- * that ends it, which it says only after working on the frames before). */
+/* The holder: bursts while every inbox has room, until the queue has less
+ * than a burst or another core has nothing to do. */
+static unsigned dispatch_hold(struct core *c, struct st_frame *f)
+{
+	struct st_engine *e = c->e;
+	unsigned got = 0;
+
+	if (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+		atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
+	while (!stopping(e) && dispatch_room(e)) {
+		unsigned n = dispatch_burst(c, f);
+
+		got += n;
+		if (n < ST_CAPTURE_BURST ||
+		    atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+			break;
+	}
+	return got;
+}
+
+/* ---- a core's loop ------------------------------------------------------ */
+
+/* Polls the core's queues once (without dispatch); the frames handled.
+ * The packet time is said once per burst. */
 static unsigned poll_queues(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
@@ -906,9 +948,7 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 
 	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
 		int n = cap->ops->rx_burst(cap, q, f, ST_CAPTURE_BURST);
-		uint64_t said = atomic_load_explicit(&e->now_ns, memory_order_relaxed);
-		uint64_t burst_max = 0, pushed = 0;
-		unsigned own[ST_CAPTURE_BURST], n_own = 0;
+		uint64_t burst_max = 0;
 
 		mine++;
 		if (n == ST_CAPTURE_END) {
@@ -923,51 +963,14 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			return handled;
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t ts = f[i].ts_ns;
-
 			if (i + 1 < n)
 				__builtin_prefetch(f[i + 1].data);
-			if (packet_clock && ts > burst_max) {
-				burst_max = ts;
-				if (e->dispatch && ts / e->epoch_ns > said / e->epoch_ns) {
-					dispatch_flush(c, 0);
-					own_frames(c, f, own, &n_own, clock_ns);
-					dispatch_flush(c, ts);
-					said = ts;
-				}
-			}
-			if (!e->dispatch) {
-				frame_in(c, &f[i], clock_ns);
-				continue;
-			}
-			switch (dispatch(c, &f[i], clock_ns)) {
-			case HANDOFF_OWN:
-				own[n_own++] = (unsigned)i;
-				break;
-			case HANDOFF_PUSHED:
-				pushed++;
-				break;
-			case HANDOFF_DROPPED:
-				break;
-			}
+			if (packet_clock && f[i].ts_ns > burst_max)
+				burst_max = f[i].ts_ns;
+			frame_in(c, &f[i], clock_ns);
 		}
-		if (e->dispatch) {
-			struct dispatcher *d = e->disp;
-
-			dispatch_flush(c, 0);
-			own_frames(c, f, own, &n_own, clock_ns);
-			dispatch_flush(c, packet_clock ? burst_max : 0);
-			STAT_ADD(c->stats.dispatched, pushed);
-			d->full_polls += n == ST_CAPTURE_BURST;
-			if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
-				uint64_t now = mono_ns();
-
-				if (now >= d->window_end_ns)
-					rebalance(e, now);
-			}
-		} else if (packet_clock && burst_max) {
+		if (packet_clock && burst_max)
 			now_max(e, burst_max);
-		}
 		STAT_ADD(c->stats.polled, (unsigned)n);
 		handled += (unsigned)n;
 		cap->ops->rx_release(cap, q);
@@ -977,11 +980,11 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 	return handled;
 }
 
-/* A dispatch target: the time its inbox was empty (idle_ns), from the
- * clock read when it finds the inbox empty, every 64 empty polls after,
+/* With dispatch: the time a core had nothing to work on (idle_ns), from the
+ * clock read when it finds its inbox empty, every 64 empty polls after,
  * and when the first frame comes, before that frame is worked on: the
- * time it works on frames is never idle, even when the inbox empties
- * after every burst core 0 publishes. */
+ * time it works on frames is never idle, even when its inbox empties
+ * after every burst. */
 static void idle_end(struct core *c)
 {
 	STAT_ADD(c->stats.idle_ns, mono_ns() - c->idle_since_ns);
@@ -1001,7 +1004,7 @@ static void idle_poll(struct core *c)
 	}
 }
 
-/* A dispatch target: frames from the inbox. */
+/* With dispatch: up to a burst of frames from the core's inbox. */
 static unsigned poll_inbox(struct core *c)
 {
 	uint64_t clock_ns = c->e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
@@ -1019,14 +1022,44 @@ static unsigned poll_inbox(struct core *c)
 	return n;
 }
 
-/* A dispatch target's poll: the frames from its inbox, and its idle time
- * when there were none. */
-static unsigned target_poll(struct core *c)
+/* With dispatch, one turn of a core: the queue when its inbox is at most
+ * half full and no other core holds it, then its inbox; idle when neither
+ * had a frame (then it asks the holder for the queue).  The frames worked
+ * on; *ended: the input ended and the inbox is empty. */
+static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 {
-	unsigned n = poll_inbox(c);
+	struct st_engine *e = c->e;
+	struct inbox *b = &c->inbox;
+	unsigned got = 0, n;
+	bool done;
 
-	if (n == 0)
+	if (stopping(e) && !atomic_load_explicit(&e->input_done, memory_order_relaxed)) {
+		/* The end comes from the holder's side of the lock: a burst
+		 * being pushed now is published before (a holder checks stop
+		 * before every burst). */
+		while (!rx_trylock(e))
+			sched_yield();
+		/* Release: every frame pushed was published before. */
+		atomic_store_explicit(&e->input_done, true, memory_order_release);
+		rx_unlock(e);
+	}
+	if (!atomic_load_explicit(&e->input_done, memory_order_relaxed) &&
+	    atomic_load_explicit(&b->head, memory_order_relaxed) -
+	    atomic_load_explicit(&b->tail, memory_order_relaxed) <= b->size / 2 &&
+	    rx_trylock(e)) {
+		got = dispatch_hold(c, f);
+		rx_unlock(e);
+	}
+	n = poll_inbox(c);
+	/* Acquire: pairs with input_done's release; then an empty inbox is
+	 * the end. */
+	done = atomic_load_explicit(&e->input_done, memory_order_acquire);
+	if (n == 0 && got == 0) {
 		idle_poll(c);
+		if (!done && !atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+			atomic_store_explicit(&e->rx_wanted, true, memory_order_relaxed);
+	}
+	*ended = n == 0 && done && inbox_empty(b);
 	return n;
 }
 
@@ -1035,49 +1068,42 @@ static int core_main(void *arg, unsigned id)
 	struct st_engine *e = arg;
 	struct core *c = &e->core[id];
 	struct st_frame f[ST_CAPTURE_BURST];
-	bool polls = !e->dispatch || id == 0;
 	unsigned bursts = 0;
 	struct st_worker *w;
 
 	if (!core_prepare(c))
 		goto out_done;
-	/* With dispatch, core 0 polls only once every target polls its
-	 * inbox: a live input's first frames would find a target not yet
-	 * scheduled, its inbox refusing them, and shed its buckets. */
-	if (e->dispatch && id != 0)
-		atomic_fetch_add_explicit(&e->targets_ready, 1, memory_order_relaxed);
-	while (e->dispatch && id == 0 && !stopping(e) &&
-	       atomic_load_explicit(&e->targets_ready, memory_order_relaxed) + 1 <
-	       e->cfg.workers)
-		sched_yield();
+	/* With dispatch, a core polls only once every core polls its inbox:
+	 * a live input's first frames would find a core not yet scheduled,
+	 * its inbox full. */
+	if (e->dispatch) {
+		atomic_fetch_add_explicit(&e->cores_ready, 1, memory_order_relaxed);
+		while (!stopping(e) && atomic_load_explicit(&e->cores_ready,
+							    memory_order_relaxed) <
+		       e->cfg.workers)
+			sched_yield();
+	}
 	if (e->cfg.clock == ST_ENGINE_CLOCK_WALL &&
 	    !core_start(c, align_down(wall_ns(), e->epoch_ns)))
 		goto out_done;
 	for (;;) {
 		unsigned n;
 
-		if (polls) {
-			n = poll_queues(c, f);
-			if (c->queues_ended || stopping(e)) {
-				if (e->dispatch)
-					/* Release: every frame was pushed. */
-					atomic_store_explicit(&e->input_done, true,
-							      memory_order_release);
+		if (e->dispatch) {
+			bool ended;
+
+			n = dispatch_poll(c, f, &ended);
+			if (ended)
 				break;
-			}
 		} else {
-			n = target_poll(c);
-			/* Acquire: pairs with input_done's release; then an
-			 * empty inbox is the end. */
-			if (n == 0 && atomic_load_explicit(&e->input_done,
-							  memory_order_acquire) &&
-			    inbox_empty(&c->inbox))
+			n = poll_queues(c, f);
+			if (c->queues_ended || stopping(e))
 				break;
 		}
 		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0, n == 0);
 		if (++bursts % STATS_EVERY_BURSTS == 0)
 			stats_refresh(c);
-		if (n == 0 && e->cfg.clock == ST_ENGINE_CLOCK_WALL && !polls)
+		if (n == 0 && e->cfg.clock == ST_ENGINE_CLOCK_WALL && e->dispatch)
 			sched_yield();
 	}
 	/* The end: flows flushed into the open epoch, which is closed at its
@@ -1431,7 +1457,7 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 
 		c->e = e;
 		c->id = i;
-		if (e->dispatch && i > 0) {
+		if (e->dispatch) {
 			c->inbox.size = cfg->inbox_bytes;
 			c->inbox.buf = aligned_alloc(ST_CACHE_LINE, cfg->inbox_bytes);
 			if (!c->inbox.buf)

@@ -11,52 +11,58 @@
  * Flow affinity.  Both directions of a flow must reach one core.  A capture
  * with flow_affinity and several queues: core i polls queues i,
  * i + workers, ... directly.  A capture with one queue and several
- * workers: core 0 polls the queue and dispatches in software, like a NIC's
- * RSS: a symmetric hash of the frame's two endpoints picks one of
- * ST_ENGINE_DISPATCH_BUCKETS buckets, and an indirection table (a RETA)
- * maps the bucket to a core; core 0 works on its own frames and copies the
- * others' into a single-producer, single-consumer inbox per core.  Frames
- * without a TCP/UDP endpoint pair stay on core 0; the core a frame reaches
- * counts its decode drop, if any (the dispatch parse reads only the
- * headers it needs, and may pass on a frame st_decode() then refuses).
+ * workers: the cores take turns on the queue and dispatch in software,
+ * like a NIC's RSS.  A core whose inbox is at most half full takes the
+ * queue when no other core holds it (a lock no core ever waits on, except
+ * at a stop) and receives bursts; for each frame a symmetric hash of its
+ * two endpoints picks one of ST_ENGINE_DISPATCH_BUCKETS buckets, an
+ * indirection table (a RETA) maps the bucket to a core, and the frame is
+ * copied into that core's single-producer, single-consumer inbox (its own
+ * included: a core works on every frame from its inbox, in the order the
+ * queue gave them, so a flow keeps its order whichever core received it).
+ * The holder keeps the queue while every inbox is at most half full and
+ * the bursts come full, until another core has nothing to do (it asks for
+ * the queue); then it works on its inbox.  So receiving, which on one
+ * queue cannot be split, is shared: each core receives when it has the
+ * time, and an even split of the flows balances.  When an inbox passes
+ * half, the frames wait in the queue (a live input's NIC or socket counts
+ * what it cannot hold as its drops).  Frames without a TCP/UDP endpoint
+ * pair go to core 0; the core a frame reaches counts its decode drop, if
+ * any (the dispatch parse reads only the headers it needs, and may pass on
+ * a frame st_decode() then refuses).
  *
  * The table starts spread: a bucket is mapped at its first frame, to the
  * next core in turn (so the flows, not the mostly empty buckets, are
- * spread, in an order that depends on the input only), core 0 half as
- * often as each other core (1, 1, 0 for two workers; 1, 2, 1, 2, 0 for
- * three): it also receives and hands on every frame, and the TCP buckets
- * mapped first mostly stay.  Each core makes its worker before core 0
- * polls (a worker touches its flow table whole when made, tens of ms that
- * a live input would spend filling the inbox), and core 0 polls only once
- * every target polls its inbox.  On a live input it adapts: core 0 pays
- * the poll and the dispatch of every frame, so an even split makes it the
- * bottleneck.  Every dispatch_rebalance_ns (one window) core 0 may move
- * one bucket that carried frames in the window: from a target that is
- * backlogged (a frame had to wait or was dropped in the window, or its
- * inbox was over a quarter full and fuller than at the window's start in
- * two windows in a row: one is a core that lost its CPU for a while) to a
- * starved core (else core 0), its smallest active bucket (the smallest
- * step); or, when core 0 is busy (3/4 of its polls came back full) and a
- * target's inbox was empty for 1/16 of the window (idle_ns), from core 0
- * to that target, the largest bucket that fits in the target's room: half
- * its idle time in the window at its own cost per frame (its busy time
- * over its frames).  A move that would overload the target does not
- * happen, so the split settles instead of swinging.  In between it holds.
- * A bucket leaves core 0 at most once a second, and core 0 keeps its last
- * active bucket.  Every move is counted (dispatch_moves).  A moved
- * bucket's flows continue on the new core mid-stream.  UDP datagrams are whole: nothing is lost or
- * counted twice.  A TCP flow is picked up as in a capture that starts
- * mid-flow: no record is lost going to a core that never saw the flow, but
- * one that comes back to a core finds a hole there (a reassembly gap, the
- * codec's resync: counted), the flow counts as a new flow on its new core
- * and as active on both in that epoch (Backend Metrics flows_new, the
- * profiles' flows_active), and its entry on the old core idles out.  So
- * the rule moves buckets that carried TCP in the window only with
- * dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or off a target
- * whose inbox refused frames in the window (a live input drops them: a
- * moved flow costs less than a loss every window); the others move for
- * free.  A finite input (a file) does not adapt: its output must not
- * depend on timing.
+ * spread, in an order that depends on the input only).  Each core makes
+ * its worker before any core receives (a worker touches its flow table
+ * whole when made, tens of ms that a live input would spend filling the
+ * inboxes).  On a live input it adapts to flows of unequal weight: every
+ * dispatch_rebalance_ns (one window) the holder may move one bucket that
+ * carried frames in the window, from a backlogged core (its inbox was too
+ * full for a burst or a frame, or was over a quarter full and fuller than
+ * at the window's start, in two windows in a row: one is a core that lost
+ * its CPU for a while; of several, the one more often too full, then the
+ * fuller) to a starved core (it had nothing to do for 1/16 of the window:
+ * idle_ns; of several, the most idle), its smallest active bucket (the
+ * smallest step).  A backlogged core with nobody starved holds (both
+ * saturated is the normal state when the input outruns the cores), and so
+ * does a starved core with nobody backlogged.  A bucket moves at most once
+ * a second (it does not swing between two cores), and a core keeps its
+ * last active bucket (one bucket cannot be split: moving it moves the
+ * backlog).  Every move is counted (dispatch_moves).  A moved bucket's
+ * flows continue on the new core mid-stream.  UDP datagrams are whole:
+ * nothing is lost or counted twice.  A TCP flow is picked up as in a
+ * capture that starts mid-flow: no record is lost going to a core that
+ * never saw the flow, but one that comes back to a core finds a hole there
+ * (a reassembly gap, the codec's resync: counted), the flow counts as a new
+ * flow on its new core and as active on both in that epoch (Backend
+ * Metrics flows_new, the profiles' flows_active), and its entry on the old
+ * core idles out.  So the rule moves buckets that carried TCP in the window
+ * only with dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or in a
+ * window that lost frames (the queue's drop counters grew, or an inbox
+ * refused a frame): a moved flow costs less than a loss every window; the
+ * others move for free.  A finite input (a file) does not adapt: its
+ * output must not depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
  * (pcap files, net_pcap): the first frame fixes the first epoch, and the
@@ -116,10 +122,14 @@ struct st_engine_config {
 	unsigned workers;                 /* 1..ST_ENGINE_WORKERS_MAX */
 	enum st_engine_clock clock;
 	uint64_t grace_ns;                /* live inputs: wait for a late core */
-	uint32_t inbox_bytes;             /* per core, with software dispatch */
+	uint32_t inbox_bytes;             /* per core, with software dispatch
+					   * (small, so that the frames stay in
+					   * the caches between the holder and
+					   * the core that works on them) */
 	uint64_t dispatch_rebalance_ns;   /* software dispatch: the window after
-					   * which core 0 may move one bucket;
-					   * 0: never (the even split stays) */
+					   * which the holder may move one
+					   * bucket; 0: never (the even split
+					   * stays) */
 	bool dispatch_move_tcp;           /* the adaptive rule may move buckets
 					   * that carry TCP (see above) */
 	bool dispatch_rebalance_finite;   /* tests: adapt on a finite input too */
@@ -130,7 +140,7 @@ struct st_engine_config {
 	struct st_engine_output output;
 };
 
-/* Defaults: 1 worker, packet clock, 200 ms grace, 16 MiB inboxes, a 10 ms
+/* Defaults: 1 worker, packet clock, 200 ms grace, 2 MiB inboxes, a 10 ms
  * rebalance window, the worker's defaults; classifier and output zeroed
  * (the caller sets them). */
 void st_engine_config_default(struct st_engine_config *cfg);
@@ -143,8 +153,10 @@ struct st_engine_core_stats {
 	uint64_t inbox_full_drops;        /* live input: an inbox had no room */
 	uint64_t inbox_waits;             /* finite input: waited for room */
 	uint64_t inbox_oversize_drops;    /* frames larger than half an inbox */
-	uint64_t idle_ns;                 /* dispatch target: time its inbox
-					   * was empty (wall, monotonic) */
+	uint64_t idle_ns;                 /* dispatch: time it had nothing to
+					   * do, its inbox empty and the queue
+					   * another core's or empty (wall,
+					   * monotonic) */
 	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it
 					   * (a bucket is mapped at its first
 					   * frame) */
@@ -173,8 +185,8 @@ struct st_engine_stats {
 					   * merge group, after its profiles */
 	uint64_t backends_build_errors;   /* ... that could not be built */
 	uint64_t epoch_start_ns;          /* the first epoch, 0 before it */
-	uint64_t dispatch_moves;          /* buckets core 0 moved to another
-					   * core (software dispatch) */
+	uint64_t dispatch_moves;          /* buckets moved to another core
+					   * (software dispatch) */
 	bool running;
 };
 

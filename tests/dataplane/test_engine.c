@@ -269,7 +269,7 @@ static void engine_config(struct st_engine_config *ec, unsigned workers, struct 
 	ec->worker.max_flows = 8192;
 	ec->worker.reasm_budget_bytes = 1u << 20;
 	ec->workers = workers;
-	ec->inbox_bytes = 1u << 16;       /* small: the dispatcher must wait */
+	ec->inbox_bytes = 1u << 16;       /* small: the holder must wait */
 	ec->dispatch_move_every_frames = move_every;
 	if (rebalance_ns) {
 		ec->dispatch_rebalance_ns = rebalance_ns;
@@ -466,7 +466,7 @@ static void test_one_worker(void)
 	run_counts(1, 1);
 }
 
-/* Repeated: the hand-over between the dispatcher and the other cores is
+/* Repeated: the hand-over between the cores that take turns on the queue is
  * where a race would show, and it shows only sometimes. */
 static void test_two_and_three_workers_dispatch(void)
 {
@@ -495,9 +495,9 @@ static void test_dispatch_forced_moves(void)
 	adaptive_off = false;
 }
 
-/* The adaptive rule with a window of one clock read (every 8 polls): it
- * moves buckets (the small inboxes fill, or a target starves while core 0
- * polls full bursts), and still every count is exact. */
+/* The adaptive rule with a window of one clock read (every 8 bursts): it
+ * moves buckets (a small inbox fills while another core has nothing to
+ * do), and still every count is exact. */
 static void test_dispatch_adaptive_moves(void)
 {
 	uint64_t moves = 0;
@@ -633,7 +633,7 @@ static void test_two_queues(void)
 	run_counts(2, 2);
 }
 
-/* Two whole epochs without a frame: the dispatcher must tell the others the
+/* Two whole epochs without a frame: the holder must tell the others the
  * time before it waits for the merger on the frame after the gap (else the
  * three wait for each other for ever), and the empty epochs make no
  * profile. */

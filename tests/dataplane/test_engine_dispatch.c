@@ -183,8 +183,22 @@ static int no_stream(const void *ctx, enum st_proto proto, const uint8_t *topic,
 	return -EINVAL;
 }
 
+/* The queue's drop counters, as a live input would report them. */
+static uint64_t rule_lost;
+
+static int rule_queue_stats(struct st_capture *c, unsigned q, struct st_capture_queue_stats *s)
+{
+	(void)c;
+	(void)q;
+	memset(s, 0, sizeof(*s));
+	s->drops[ST_CAPTURE_DROP_MISSED] = rule_lost;
+	return 0;
+}
+
+static const struct st_capture_ops rule_ops = { .queue_stats = rule_queue_stats };
+
 static struct st_capture rule_cap = {
-	.backend = "memory", .queues = 1, .linktype = ST_DLT_EN10MB,
+	.ops = &rule_ops, .backend = "memory", .queues = 1, .linktype = ST_DLT_EN10MB,
 	.timestamps = true, .finite = false,
 };
 
@@ -202,6 +216,7 @@ static struct st_engine *rule_engine(unsigned workers)
 	ec.worker.classifier.stream = no_stream;
 	ec.output = (struct st_engine_output){ .reserve = no_reserve, .commit = no_commit };
 	ec.dispatch_rebalance_ns = WINDOW_NS;
+	rule_lost = 1000;       /* lost before: the first window marks it */
 	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e->disp);
@@ -212,12 +227,13 @@ static struct st_engine *rule_engine(unsigned workers)
 	return e;
 }
 
-/* One window in which core 0's polls all came back full and core 1 was
- * idle idle_ns more; then the rule. */
-static void busy_window(struct st_engine *e, uint64_t t, uint64_t idle_ns)
+/* One window at t in which core `from`'s inbox was too full `full` times
+ * and core `to` had nothing to do for idle_ns; then the rule. */
+static void window(struct st_engine *e, uint64_t t, unsigned from, uint64_t full,
+		   unsigned to, uint64_t idle_ns)
 {
-	e->disp->polls = e->disp->full_polls = 40;
-	e->core[1].stats.idle_ns += idle_ns;
+	e->disp->full[from] += full;
+	e->core[to].stats.idle_ns += idle_ns;
 	rebalance(e, t);
 }
 
@@ -237,308 +253,226 @@ static uint64_t buckets(const struct st_engine *e, unsigned core)
 	return s.dispatch_buckets;
 }
 
-/* Core 0 busy, core 1 starved: core 1's room is half its idle time at
- * its own cost per frame.  Here core 1 worked on 600 frames in 3/4 of the
- * window and idled 1/4: 600 / (W*3/4) x W/8 = 100 frames of room.  Core
- * 0's largest bucket that fits goes (6: 100 frames; 4 and 8 are too
- * large); then less room than any bucket: hold; an idle core 1 takes the
- * largest; and core 0 keeps its last active bucket. */
-static void test_rule_busy_core0_feeds_starved_target(void)
+/* Core 1's inbox too full for the queue two windows in a row while core 0
+ * idles 1/8 of each: one window is a hiccup; after the second, core 1's
+ * smallest active bucket (7: 50 frames; 5 has 100, 9 none) goes to core
+ * 0, and the window's counts start over. */
+static void test_rule_backlogged_core_sheds_to_starved(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	CU_ASSERT_EQUAL(d->reta[4], 0);
-	CU_ASSERT_EQUAL(d->reta[6], 0);
-	CU_ASSERT_EQUAL(buckets(e, 0), 8);
-	d->frames[4] = 500;
-	d->frames[6] = 100;
-	d->frames[8] = 101;
-	d->frames[5] = 600;     /* core 1's already */
-	busy_window(e, t, WINDOW_NS / 4);
-	CU_ASSERT_EQUAL(d->reta[6], 1);
-	CU_ASSERT_EQUAL(d->reta[4], 0);
-	CU_ASSERT_EQUAL(d->reta[8], 0);
+	CU_ASSERT_EQUAL(buckets(e, 1), 8);
+	for (unsigned i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(moves(e), 0);
+		d->frames[5] = 100;
+		d->frames[7] = 50;
+		d->frames[4] = 500;     /* core 0's */
+		window(e, t, 1, 3, 0, WINDOW_NS / 8);
+		t += WINDOW_NS;
+	}
 	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(buckets(e, 0), 7);
-	CU_ASSERT_EQUAL(buckets(e, 1), 9);
-	/* the window restarted: counts cleared */
-	CU_ASSERT_EQUAL(d->frames[4], 0);
-	CU_ASSERT_EQUAL(d->polls, 0);
-
-	/* starved again (idle W/8 > W/16) but its room, 500 / (W*7/8) x
-	 * W/16 = 35 frames (5 and 6 are its own now), takes neither 4 nor
-	 * 8: hold */
-	t += WINDOW_NS;
-	d->frames[4] = 500;
-	d->frames[8] = 101;
-	d->frames[5] = 400;
-	d->frames[6] = 100;
-	busy_window(e, t, WINDOW_NS / 8);
-	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->reta[5], 1);
 	CU_ASSERT_EQUAL(d->reta[4], 0);
-	CU_ASSERT_EQUAL(d->reta[8], 0);
-
-	/* core 1 with nothing to do: any bucket fits, the largest goes */
-	t += WINDOW_NS;
-	d->frames[4] = 500;
-	d->frames[8] = 101;
-	busy_window(e, t, WINDOW_NS);
-	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[4], 1);
-	CU_ASSERT_EQUAL(d->reta[8], 0);
-
-	/* again, but core 0 has one active bucket left: it stays */
-	t += WINDOW_NS;
-	d->frames[8] = 101;
-	busy_window(e, t, WINDOW_NS);
-	CU_ASSERT_EQUAL(d->reta[8], 0);
-	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(buckets(e, 0), 9);
+	CU_ASSERT_EQUAL(buckets(e, 1), 7);
+	CU_ASSERT_EQUAL(d->frames[5], 0);
+	CU_ASSERT_EQUAL(d->full[1], 0);
 	st_engine_destroy(e);
 }
 
-/* Not busy (most polls not full), idle under 1/16 of the window, an inbox
- * fuller than a quarter that is not filling, or one that filled in one
- * window only: hold. */
+/* Three cores: core 1 backlogged by a filling inbox (over a quarter and
+ * fuller than the window before, two windows), cores 0 and 2 both idle:
+ * the more idle one takes core 1's smallest bucket; of two backlogged
+ * cores the one more often too full sheds. */
+static void test_rule_to_the_most_starved(void)
+{
+	struct st_engine *e = rule_engine(3);
+	struct dispatcher *d = e->disp;
+	uint64_t t = SEC_NS + WINDOW_NS;
+
+	/* buckets 1, 4, 7, ... are core 1's; 2, 5, ... core 2's */
+	for (unsigned i = 0; i < 2; i++) {
+		d->frames[1] = 300;
+		d->frames[4] = 30;
+		e->core[1].inbox.head_local = e->core[1].inbox.size / 4 + 64 + 64 * i;
+		e->core[0].stats.idle_ns += WINDOW_NS / 8;
+		e->core[2].stats.idle_ns += WINDOW_NS / 4;
+		rebalance(e, t);
+		t += WINDOW_NS;
+	}
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[4], 2);
+	e->core[1].inbox.head_local = 0;
+	rebalance(e, t);        /* a quiet window: nobody behind */
+	t += WINDOW_NS;
+	/* cores 1 and 2 both too full, core 2 more often: it sheds to 0 */
+	for (unsigned i = 0; i < 2; i++) {
+		d->frames[1] = 300;
+		d->frames[7] = 30;
+		d->frames[2] = 300;
+		d->frames[5] = 20;
+		d->full[1] = 1;
+		d->full[2] = 5;
+		e->core[0].stats.idle_ns += WINDOW_NS / 8;
+		rebalance(e, t);
+		t += WINDOW_NS;
+	}
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[5], 0);
+	CU_ASSERT_EQUAL(d->reta[7], 1);
+	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 16);
+	st_engine_destroy(e);
+}
+
+/* Backlogged with nobody starved (both cores saturated: the normal state
+ * when the input outruns them), starved with nobody backlogged, idle under
+ * 1/16 of the window, an inbox over a quarter that is not filling: hold. */
 static void test_rule_holds_in_between(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	d->frames[4] = 500;
-	d->frames[6] = 100;
-	d->polls = 40;
-	d->full_polls = 20;     /* half full: core 0 keeps up */
-	e->core[1].stats.idle_ns = WINDOW_NS / 2;
-	rebalance(e, t);
+	for (unsigned i = 0; i < 3; i++, t += WINDOW_NS) {
+		d->frames[5] = 100;
+		d->frames[7] = 50;
+		d->full[0] = 4;
+		window(e, t, 1, 4, 0, WINDOW_NS / 32);
+	}
 	CU_ASSERT_EQUAL(moves(e), 0);
-	t += WINDOW_NS;
-	d->frames[4] = 500;
-	d->frames[6] = 100;
-	busy_window(e, t, WINDOW_NS / 32);
+	for (unsigned i = 0; i < 3; i++, t += WINDOW_NS) {
+		d->frames[5] = 100;
+		d->frames[7] = 50;
+		window(e, t, 1, 0, 0, WINDOW_NS / 2);
+	}
 	CU_ASSERT_EQUAL(moves(e), 0);
-	CU_ASSERT_EQUAL(d->reta[4], 0);
-	CU_ASSERT_EQUAL(d->reta[6], 0);
-	/* core 1's inbox over a quarter full, but no fuller than the
-	 * window before (it drains what it was given while away) */
-	t += WINDOW_NS;
-	d->frames[5] = 100;
-	d->frames[7] = 100;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
-	d->fill_mark[1] = e->core[1].inbox.size / 2 + 64;
-	rebalance(e, t);
+	for (unsigned i = 0; i < 3; i++, t += WINDOW_NS) {
+		d->frames[5] = 100;
+		d->frames[7] = 50;
+		e->core[1].inbox.head_local = e->core[1].inbox.size / 2;
+		window(e, t, 1, 0, 0, WINDOW_NS / 2);
+	}
 	CU_ASSERT_EQUAL(moves(e), 0);
-	/* ... it grows: one window is a hiccup (a core that lost its CPU
-	 * for a few ms), hold ... */
-	t += WINDOW_NS;
-	d->frames[5] = 100;
-	d->frames[7] = 50;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
-	rebalance(e, t);
-	CU_ASSERT_EQUAL(moves(e), 0);
-	/* ... a second one in a row is a trend: it sheds its smallest */
-	t += WINDOW_NS;
-	d->frames[5] = 100;
-	d->frames[7] = 50;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 256;
-	rebalance(e, t);
-	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->reta[7], 1);
 	e->core[1].inbox.head_local = 0;
 	st_engine_destroy(e);
 }
 
-/* A target whose inbox refused frames or filled, two windows in a row,
- * sheds its smallest active bucket, even one it got a moment ago: to a
- * starved target when there is one, else to core 0. */
-static void test_rule_backlogged_target_sheds(void)
-{
-	struct st_engine *e = rule_engine(3);
-	struct dispatcher *d = e->disp;
-	uint64_t t = SEC_NS + WINDOW_NS;
-
-	/* buckets 1, 4 are core 1's, 2, 5 core 2's; one window of refusals
-	 * is a hiccup */
-	for (unsigned i = 0; i < 2; i++) {
-		CU_ASSERT_EQUAL(moves(e), 0);
-		d->frames[1] = 300;
-		d->frames[4] = 30;
-		d->frames[2] = 10;
-		d->push_fails[1] = 2;
-		e->core[2].stats.idle_ns += WINDOW_NS / 2;
-		d->moved_ns[4] = t - 1;
-		rebalance(e, t);
-		t += WINDOW_NS;
-	}
-	t -= WINDOW_NS;
-	CU_ASSERT_EQUAL(d->reta[4], 2);
-	CU_ASSERT_EQUAL(d->reta[1], 1);
-	CU_ASSERT_EQUAL(moves(e), 1);
-
-	/* core 2 a quarter full and more, two windows, nobody starved: to
-	 * core 0 */
-	for (unsigned i = 0; i < 2; i++) {
-		t += WINDOW_NS;
-		d->frames[2] = 300;
-		d->frames[5] = 20;
-		e->core[2].inbox.head_local = e->core[2].inbox.size / 4 + 8 + 8 * i;
-		rebalance(e, t);
-	}
-	CU_ASSERT_EQUAL(d->reta[5], 0);
-	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 16);
-	e->core[2].inbox.head_local = 0;
-	st_engine_destroy(e);
-}
-
-/* After a target shed, core 0 feeds it again only after a backoff of
- * 100 ms, doubled at each shed: a split that swings between a state the
- * target keeps up with and one it does not settles on the first. */
-static void test_rule_feeding_backs_off_after_a_shed(void)
-{
-	struct st_engine *e = rule_engine(2);
-	struct dispatcher *d = e->disp;
-	uint64_t t = SEC_NS + WINDOW_NS, shed_at;
-
-	/* core 1 refuses frames two windows in a row: it sheds 7 */
-	for (unsigned i = 0; i < 2; i++) {
-		d->frames[5] = 100;
-		d->frames[7] = 50;
-		d->push_fails[1] = 1;
-		rebalance(e, t);
-		t += WINDOW_NS;
-	}
-	CU_ASSERT_EQUAL(moves(e), 1);
-	CU_ASSERT_EQUAL(d->reta[7], 0);
-	shed_at = t - WINDOW_NS;
-	/* then idle, core 0 busy: no feeding before 100 ms */
-	for (; t < shed_at + 100000000ull; t += WINDOW_NS) {
-		d->frames[4] = 500;
-		d->frames[7] = 50;
-		busy_window(e, t, WINDOW_NS);
-	}
-	CU_ASSERT_EQUAL(moves(e), 1);
-	d->frames[4] = 500;
-	d->frames[7] = 50;
-	busy_window(e, t, WINDOW_NS);
-	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[4], 1);
-	/* a second shed soon after: 200 ms this time */
-	for (unsigned i = 0; i < 2; i++) {
-		t += WINDOW_NS;
-		d->frames[4] = 500;
-		d->frames[5] = 100;
-		d->push_fails[1] = 1;
-		rebalance(e, t);
-	}
-	CU_ASSERT_EQUAL(moves(e), 3);
-	CU_ASSERT_EQUAL(d->reta[5], 0);
-	CU_ASSERT_EQUAL(d->backoff_ns[1], 200000000ull);
-	shed_at = t;
-	for (t += WINDOW_NS; t < shed_at + 200000000ull; t += WINDOW_NS) {
-		d->frames[4] = 500;
-		d->frames[5] = 100;
-		busy_window(e, t, WINDOW_NS);
-	}
-	CU_ASSERT_EQUAL(moves(e), 3);
-	st_engine_destroy(e);
-}
-
-/* A bucket that left core 0 less than a second ago does not leave it
- * again (after it came back); after the second it may. */
+/* A bucket moves at most once a second: core 1 backlogged, its smallest
+ * (7) moved half a second ago, so the next smallest (9) goes; a second
+ * later 7 may move again.  A core's last active bucket stays. */
 static void test_rule_bucket_hold(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	d->frames[4] = 500;
-	d->frames[6] = 600;
-	d->moved_ns[6] = t - SEC_NS / 2;
-	busy_window(e, t, WINDOW_NS);
-	/* 6, the larger, is held: 4 moves (core 0 still has 6) */
-	CU_ASSERT_EQUAL(d->reta[6], 0);
-	CU_ASSERT_EQUAL(d->reta[4], 1);
-	t += SEC_NS;
-	d->frames[6] = 100;
-	d->frames[8] = 100;
-	busy_window(e, t, SEC_NS);
-	CU_ASSERT_EQUAL(d->reta[6] + d->reta[8], 1);
+	for (unsigned i = 0; i < 2; i++, t += WINDOW_NS) {
+		d->frames[5] = 100;
+		d->frames[7] = 10;
+		d->frames[9] = 50;
+		d->moved_ns[7] = SEC_NS / 2 + WINDOW_NS;
+		window(e, t, 1, 1, 0, WINDOW_NS / 2);
+	}
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[9], 0);
+	CU_ASSERT_EQUAL(d->reta[7], 1);
+	t = d->moved_ns[7] + SEC_NS;    /* a long window: idle a quarter */
+	d->frames[5] = 100;
+	d->frames[7] = 10;
+	window(e, t, 1, 1, 0, SEC_NS / 4);
 	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	/* only 5 left active on core 1: it stays */
+	for (unsigned i = 0; i < 2; i++) {
+		t += WINDOW_NS;
+		d->frames[5] = 100;
+		window(e, t, 1, 1, 0, WINDOW_NS / 2);
+	}
+	CU_ASSERT_EQUAL(moves(e), 2);
+	CU_ASSERT_EQUAL(d->reta[5], 1);
 	st_engine_destroy(e);
 }
 
-/* A bucket that carried TCP in the window stays unless dispatch_move_tcp:
- * the UDP one moves. */
+/* Bucket b carried `frames` frames of TCP in the window. */
+static void tcp_bucket(struct dispatcher *d, uint32_t b, uint32_t frames)
+{
+	d->frames[b] = frames;
+	d->tcp[b] = 1;
+}
+
+/* A bucket that carried TCP in the window stays unless dispatch_move_tcp
+ * (or frames were lost, below):
+ * the UDP one moves even though larger; with only TCP left, nothing moves;
+ * allowed, the smallest TCP bucket goes. */
 static void test_rule_tcp_buckets_stay(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	d->frames[4] = 100;
-	d->tcp[4] = 1;
-	d->frames[6] = 50;
-	d->frames[8] = 10;
-	d->tcp[8] = 1;
-	busy_window(e, t, WINDOW_NS);
-	CU_ASSERT_EQUAL(d->reta[6], 1);
-	CU_ASSERT_EQUAL(d->reta[4] + d->reta[8], 0);
-	/* only TCP left on core 0: nothing moves */
-	t += WINDOW_NS;
-	d->frames[4] = 100;
-	d->tcp[4] = 1;
-	d->frames[8] = 10;
-	d->tcp[8] = 1;
-	busy_window(e, t, WINDOW_NS);
+	for (unsigned i = 0; i < 2; i++, t += WINDOW_NS) {
+		tcp_bucket(d, 5, 100);
+		d->frames[7] = 300;
+		tcp_bucket(d, 9, 10);
+		window(e, t, 1, 1, 0, WINDOW_NS / 2);
+	}
 	CU_ASSERT_EQUAL(moves(e), 1);
-	/* allowed: the larger TCP bucket goes (core 1 idle: all fit) */
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->reta[5] + d->reta[9], 2);
+	tcp_bucket(d, 5, 100);
+	tcp_bucket(d, 9, 10);
+	window(e, t, 1, 1, 0, WINDOW_NS / 2);
+	CU_ASSERT_EQUAL(moves(e), 1);
 	e->cfg.dispatch_move_tcp = true;
 	t += WINDOW_NS;
-	d->frames[4] = 100;
-	d->tcp[4] = 1;
-	d->frames[8] = 10;
-	d->tcp[8] = 1;
-	busy_window(e, t, WINDOW_NS);
+	tcp_bucket(d, 5, 100);
+	tcp_bucket(d, 9, 10);
+	window(e, t, 1, 1, 0, WINDOW_NS / 2);
 	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[4], 1);
+	CU_ASSERT_EQUAL(d->reta[9], 0);
 	st_engine_destroy(e);
 }
 
-/* Off a target that is only filling, a TCP bucket stays (the UDP one goes
- * even though larger); off one whose inbox refused frames, the smallest
- * TCP bucket goes too. */
-static void test_rule_tcp_sheds_only_on_refusal(void)
+/* TCP moves without dispatch_move_tcp in a window that lost frames: the
+ * queue's drop counters grew (the input could not wait), or an inbox
+ * refused a frame; not in one where they stood still. */
+static void test_rule_tcp_moves_when_frames_are_lost(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct dispatcher *d = e->disp;
 	uint64_t t = SEC_NS + WINDOW_NS;
 
-	for (unsigned i = 0; i < 2; i++) {
-		d->frames[5] = 10;
-		d->tcp[5] = 1;
-		d->frames[7] = 300;
-		e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 64 * i;
-		rebalance(e, t);
-		t += WINDOW_NS;
+	for (unsigned i = 0; i < 2; i++, t += WINDOW_NS) {
+		tcp_bucket(d, 5, 100);
+		tcp_bucket(d, 7, 50);
+		tcp_bucket(d, 9, 20);
+		window(e, t, 1, 1, 0, WINDOW_NS / 2);
 	}
-	CU_ASSERT_EQUAL(d->reta[7], 0);
-	CU_ASSERT_EQUAL(d->reta[5], 1);
-	d->frames[5] = 10;
-	d->tcp[5] = 1;
-	e->core[1].inbox.head_local = e->core[1].inbox.size / 2 + 128;
-	rebalance(e, t);
+	CU_ASSERT_EQUAL(moves(e), 0);
+	rule_lost = 1001;       /* one lost in this window */
+	tcp_bucket(d, 5, 100);
+	tcp_bucket(d, 7, 50);
+	tcp_bucket(d, 9, 20);
+	window(e, t, 1, 1, 0, WINDOW_NS / 2);
+	CU_ASSERT_EQUAL(moves(e), 1);
+	CU_ASSERT_EQUAL(d->reta[9], 0);
+	t += WINDOW_NS;
+	tcp_bucket(d, 5, 100);
+	tcp_bucket(d, 7, 50);
+	window(e, t, 1, 1, 0, WINDOW_NS / 2);
 	CU_ASSERT_EQUAL(moves(e), 1);
 	t += WINDOW_NS;
-	d->frames[5] = 10;
-	d->tcp[5] = 1;
-	d->push_fails[1] = 1;
-	rebalance(e, t);
+	tcp_bucket(d, 5, 100);
+	tcp_bucket(d, 7, 50);
+	d->refused = 1;
+	window(e, t, 1, 1, 0, WINDOW_NS / 2);
 	CU_ASSERT_EQUAL(moves(e), 2);
-	CU_ASSERT_EQUAL(d->reta[5], 0);
-	e->core[1].inbox.head_local = 0;
+	CU_ASSERT_EQUAL(d->reta[7], 0);
+	CU_ASSERT_EQUAL(d->refused, 0);
 	st_engine_destroy(e);
 }
 
@@ -577,16 +511,14 @@ static void test_rule_not_on_finite_inputs(void)
 	st_engine_destroy(e);
 }
 
-/* A bucket is mapped at its first frame, to the cores in turn, core 0
- * (which also receives and hands on every frame) half as often as the
- * others, and stays: three workers take new buckets in the turn 1, 2, 1,
- * 2, 0; buckets first seen in the order 900, 3, 900, 77, 500, 3, 12 map to
- * 1, 2, -, 1, 2, -, 0; two workers take 1, 1, 0, so of 16 new buckets core
- * 0 gets 5 (turns 2, 5, 8, 11, 14). */
+/* A bucket is mapped at its first frame, to the cores in turn (every core
+ * receives, so each takes an equal share), and stays: buckets first seen
+ * in the order 900, 3, 900, 77, 500, 3, 12 map to 0, 1, -, 2, 0, -, 1 on
+ * three workers; two workers take 16 new buckets 8 and 8. */
 static void test_buckets_mapped_in_turn_at_first_frame(void)
 {
 	static const uint32_t seen[] = { 900, 3, 900, 77, 500, 3, 12 };
-	static const unsigned want[] = { 1, 2, 1, 1, 2, 2, 0 };
+	static const unsigned want[] = { 0, 1, 0, 2, 0, 1, 1 };
 	struct st_engine_config ec;
 	struct st_engine *e;
 	char err[128];
@@ -601,9 +533,9 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	CU_ASSERT_EQUAL(buckets(e, 0) + buckets(e, 1) + buckets(e, 2), 0);
 	for (unsigned i = 0; i < 7; i++)
 		CU_ASSERT_EQUAL(bucket_core(e, seen[i]), want[i]);
-	CU_ASSERT_EQUAL(buckets(e, 0), 1);
+	CU_ASSERT_EQUAL(buckets(e, 0), 2);
 	CU_ASSERT_EQUAL(buckets(e, 1), 2);
-	CU_ASSERT_EQUAL(buckets(e, 2), 2);
+	CU_ASSERT_EQUAL(buckets(e, 2), 1);
 	CU_ASSERT_EQUAL(e->disp->reta[4], BUCKET_UNMAPPED);
 	st_engine_destroy(e);
 
@@ -611,9 +543,9 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	e = st_engine_create(&ec, &rule_cap, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	for (uint32_t b = 0; b < 16; b++)
-		CU_ASSERT_EQUAL(bucket_core(e, 100 + 7 * b), b % 3 == 2 ? 0u : 1u);
-	CU_ASSERT_EQUAL(buckets(e, 0), 5);
-	CU_ASSERT_EQUAL(buckets(e, 1), 11);
+		CU_ASSERT_EQUAL(bucket_core(e, 100 + 7 * b), b % 2);
+	CU_ASSERT_EQUAL(buckets(e, 0), 8);
+	CU_ASSERT_EQUAL(buckets(e, 1), 8);
 	/* the inboxes' indexes are cache-line aligned, so the cores must be */
 	CU_ASSERT_EQUAL((uintptr_t)e->core % _Alignof(struct core), 0);
 	CU_ASSERT_EQUAL(_Alignof(struct core), ST_CACHE_LINE);
@@ -627,14 +559,25 @@ static void nap_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A target's idle time is the time its inbox was empty, never the time it
- * worked on a frame: here the first frame after 30 ms of empty polls makes
- * the core's worker (its tables touched whole: milliseconds), and the
- * idle time ends when that frame is found, before the work.  A target
- * that empties its inbox after every burst core 0 publishes (core 0 is
- * the slower) would otherwise count its work as idle, and the rule would
- * feed a busy core as if starved. */
-static void test_target_idle_is_not_its_work(void)
+/* A core's turn while another core holds the queue: its inbox only. */
+static unsigned turn(struct core *c)
+{
+	struct st_frame f[ST_CAPTURE_BURST];
+	bool ended;
+	unsigned n = dispatch_poll(c, f, &ended);
+
+	CU_ASSERT_FALSE(ended);
+	return n;
+}
+
+/* A core's idle time is the time it had nothing to do, never the time it
+ * worked on a frame: here, while another core holds the queue, the first
+ * frame after 30 ms of empty polls makes the core's worker (its tables
+ * touched whole: milliseconds), and the idle time ends when that frame is
+ * found, before the work.  A core that empties its inbox after every
+ * burst would otherwise count its work as idle, and the rule would take
+ * it for starved.  An idle core asks the holder for the queue. */
+static void test_core_idle_is_not_its_work(void)
 {
 	struct st_engine *e = rule_engine(2);
 	struct core *c = &e->core[1];
@@ -643,16 +586,19 @@ static void test_target_idle_is_not_its_work(void)
 			      .ts_ns = 1767225600ull * SEC_NS };
 	uint64_t since, found, done;
 
+	atomic_store(&e->rx_busy, true);        /* core 0 holds the queue */
 	CU_ASSERT_PTR_NULL(atomic_load(&c->worker));
-	CU_ASSERT_EQUAL(target_poll(c), 0);
+	CU_ASSERT_FALSE(atomic_load(&e->rx_wanted));
+	CU_ASSERT_EQUAL(turn(c), 0);
+	CU_ASSERT_TRUE(atomic_load(&e->rx_wanted));
 	since = mono_ns();
-	CU_ASSERT_EQUAL(target_poll(c), 0);
+	CU_ASSERT_EQUAL(turn(c), 0);
 	nap_ms(30);
-	CU_ASSERT_EQUAL(target_poll(c), 0);
+	CU_ASSERT_EQUAL(turn(c), 0);
 	CU_ASSERT_FATAL(inbox_push(&c->inbox, &f));
 	inbox_publish(&c->inbox);
 	found = mono_ns();
-	CU_ASSERT_EQUAL(target_poll(c), 1);
+	CU_ASSERT_EQUAL(turn(c), 1);
 	done = mono_ns();
 	CU_ASSERT_PTR_NOT_NULL(atomic_load(&c->worker));
 	CU_ASSERT_EQUAL(c->stats.frames, 1);
@@ -668,20 +614,20 @@ static void test_target_idle_is_not_its_work(void)
 		       (unsigned long long)(found - since),
 		       (unsigned long long)(done - found));
 	/* empty again: idle again, from then */
-	CU_ASSERT_EQUAL(target_poll(c), 0);
+	CU_ASSERT_EQUAL(turn(c), 0);
+	atomic_store(&e->rx_busy, false);
 	st_engine_destroy(e);
 }
 
 ST_TEST_MAIN("dataplane/engine_dispatch",
-	ST_TEST(test_target_idle_is_not_its_work),
+	ST_TEST(test_core_idle_is_not_its_work),
 	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),
-	ST_TEST(test_rule_tcp_sheds_only_on_refusal),
+	ST_TEST(test_rule_tcp_moves_when_frames_are_lost),
 	ST_TEST(test_rule_not_on_finite_inputs),
 	ST_TEST(test_bucket_same_both_ways_and_both_paths),
 	ST_TEST(test_bucket_none_for_undecodable),
-	ST_TEST(test_rule_busy_core0_feeds_starved_target),
+	ST_TEST(test_rule_backlogged_core_sheds_to_starved),
+	ST_TEST(test_rule_to_the_most_starved),
 	ST_TEST(test_rule_holds_in_between),
-	ST_TEST(test_rule_backlogged_target_sheds),
-	ST_TEST(test_rule_bucket_hold),
-	ST_TEST(test_rule_feeding_backs_off_after_a_shed))
+	ST_TEST(test_rule_bucket_hold))

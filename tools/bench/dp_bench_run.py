@@ -15,8 +15,8 @@ produced it:
     for the frame rate; and the same per CPU-second of the record path
     alone (offline, in memory).
  3. Two workers against one on the same inputs: one queue with software
-    dispatch by core 0, and two net_pcap ports (two queues) whose files hold
-    disjoint whole flows.
+    dispatch (the cores take turns receiving), and two net_pcap ports (two
+    queues) whose files hold disjoint whole flows.
  4. TSC cycles per frame and per record by stage, from the record path
     built with -DST_STAGE_CYCLES (dataplane/worker.h), against the same
     path without it, and that path with every JSON value fully scanned
@@ -312,8 +312,8 @@ def run_dp(o, files, workers, label):
     if workers > 1 and len(files) == 1:
         say(f"figure:   software dispatch: {d['dispatch_moves']} bucket moves in the window "
             f"({s2['dispatch_moves']} since the start); buckets per core at the end "
-            f"{s2['buckets']}; inbox empty "
-            f"{', '.join(f'{x:.1%}' for x in idle[1:])} of the window (core 1..)")
+            f"{s2['buckets']}; nothing to do "
+            f"{', '.join(f'{x:.1%}' for x in idle)} of the window (core 0..)")
     say("figure:   CPUs busy by thread: " + ", ".join(
         f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())))
     return r
@@ -467,8 +467,9 @@ def main():
                 f"{med(x['fps'] for x in L[two]) / 1e6:.3f} Mframes/s; CPUs busy "
                 f"{med(x['cpu'] for x in L[one]):.2f} -> "
                 f"{med(x['cpu'] for x in L[two]):.2f}; per CPU-second {med(sc):.2f}x)"
-                + (f"; core 1's inbox empty {med(x['idle'][1] for x in L[two]):.1%} of "
-                   f"the time (0: core 1 the bottleneck, else core 0)" if two == "dp2" else ""))
+                + (f"; each core had nothing to do "
+                   f"{med(sum(x['idle']) / len(x['idle']) for x in L[two]):.1%} of the "
+                   f"time (median of the cores' mean)" if two == "dp2" else ""))
 
     hz = med(r[J]["tsc_hz"] for r in inst)
     mark = med(r[J]["mark_cycles"] for r in inst)
