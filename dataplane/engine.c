@@ -818,6 +818,13 @@ static bool dispatch_room(struct st_engine *e)
 
 static unsigned poll_inbox(struct core *c);
 
+/* The bytes in the core's inbox, as its producer sees them. */
+static inline uint64_t own_fill(struct core *c)
+{
+	return c->inbox.head_local -
+	       atomic_load_explicit(&c->inbox.tail, memory_order_relaxed);
+}
+
 /* The holder: copies f into its core's inbox (its own included); true when
  * that is another core's.  said: the largest time of the frames pushed
  * before, said while waiting for room.  A frame without a TCP/UDP
@@ -914,8 +921,11 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 	return (unsigned)n;
 }
 
-/* The holder: bursts while every inbox has room, until the queue has less
- * than a burst or another core has nothing to do. */
+/* The holder: bursts while every inbox has room and its own is at most a
+ * quarter full (it cannot drain its own while it holds: past a quarter it
+ * hands the queue on, before its inbox keeps the others from receiving),
+ * until the queue has less than a burst or another core has nothing to
+ * do. */
 static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
@@ -923,7 +933,7 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 
 	if (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
 		atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
-	while (!stopping(e) && dispatch_room(e)) {
+	while (!stopping(e) && own_fill(c) <= c->inbox.size / 4 && dispatch_room(e)) {
 		unsigned n = dispatch_burst(c, f);
 
 		got += n;
@@ -1022,8 +1032,8 @@ static unsigned poll_inbox(struct core *c)
 	return n;
 }
 
-/* With dispatch, one turn of a core: the queue when its inbox is at most
- * half full and no other core holds it, then its inbox; idle when neither
+/* With dispatch, one turn of a core: the queue when its inbox is at most a
+ * quarter full and no other core holds it, then its inbox; idle when neither
  * had a frame (then it asks the holder for the queue).  The frames worked
  * on; *ended: the input ended and the inbox is empty. */
 static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
@@ -1045,7 +1055,7 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 	}
 	if (!atomic_load_explicit(&e->input_done, memory_order_relaxed) &&
 	    atomic_load_explicit(&b->head, memory_order_relaxed) -
-	    atomic_load_explicit(&b->tail, memory_order_relaxed) <= b->size / 2 &&
+	    atomic_load_explicit(&b->tail, memory_order_relaxed) <= b->size / 4 &&
 	    rx_trylock(e)) {
 		got = dispatch_hold(c, f);
 		rx_unlock(e);

@@ -12,17 +12,19 @@
  * with flow_affinity and several queues: core i polls queues i,
  * i + workers, ... directly.  A capture with one queue and several
  * workers: the cores take turns on the queue and dispatch in software,
- * like a NIC's RSS.  A core whose inbox is at most half full takes the
- * queue when no other core holds it (a lock no core ever waits on, except
- * at a stop) and receives bursts; for each frame a symmetric hash of its
+ * like a NIC's RSS.  A core whose inbox is at most a quarter full takes
+ * the queue when no other core holds it (a lock no core ever waits on,
+ * except at a stop) and receives bursts; for each frame a symmetric hash of its
  * two endpoints picks one of ST_ENGINE_DISPATCH_BUCKETS buckets, an
  * indirection table (a RETA) maps the bucket to a core, and the frame is
  * copied into that core's single-producer, single-consumer inbox (its own
  * included: a core works on every frame from its inbox, in the order the
  * queue gave them, so a flow keeps its order whichever core received it).
- * The holder keeps the queue while every inbox is at most half full and
- * the bursts come full, until another core has nothing to do (it asks for
- * the queue); then it works on its inbox.  So receiving, which on one
+ * The holder keeps the queue while every inbox is at most half full, its
+ * own at most a quarter (it cannot drain its own while it holds: it hands
+ * the queue on before its inbox keeps the others from receiving), and the
+ * bursts come full, until another core has nothing to do (it asks for the
+ * queue); then it works on its inbox.  So receiving, which on one
  * queue cannot be split, is shared: each core receives when it has the
  * time, and an even split of the flows balances.  When an inbox passes
  * half, the frames wait in the queue (a live input's NIC or socket counts

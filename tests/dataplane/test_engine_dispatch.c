@@ -195,7 +195,34 @@ static int rule_queue_stats(struct st_capture *c, unsigned q, struct st_capture_
 	return 0;
 }
 
-static const struct st_capture_ops rule_ops = { .queue_stats = rule_queue_stats };
+/* The queue: every burst is `rule_burst` copies of one frame; after
+ * `rule_ask_at` bursts another core asks for the queue (0: never). */
+static struct frame rule_frame;
+static unsigned rule_burst, rule_bursts, rule_ask_at;
+static struct st_engine *rule_e;
+
+static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigned max)
+{
+	(void)c;
+	(void)q;
+	for (unsigned i = 0; i < rule_burst && i < max; i++)
+		f[i] = (struct st_frame){ .data = rule_frame.b, .caplen = rule_frame.n,
+					  .wire_len = rule_frame.n,
+					  .ts_ns = 1767225600ull * SEC_NS };
+	if (++rule_bursts == rule_ask_at)
+		atomic_store(&rule_e->rx_wanted, true);
+	return (int)ST_MIN(rule_burst, max);
+}
+
+static void rule_release(struct st_capture *c, unsigned q)
+{
+	(void)c;
+	(void)q;
+}
+
+static const struct st_capture_ops rule_ops = {
+	.rx_burst = rule_rx, .rx_release = rule_release, .queue_stats = rule_queue_stats,
+};
 
 static struct st_capture rule_cap = {
 	.ops = &rule_ops, .backend = "memory", .queues = 1, .linktype = ST_DLT_EN10MB,
@@ -619,7 +646,96 @@ static void test_core_idle_is_not_its_work(void)
 	st_engine_destroy(e);
 }
 
+/* A queue of full bursts of one UDP flow's frame, that flow's bucket on
+ * core `to`: the engine, and the bursts that fill an inbox past `share` of
+ * its size (the holder checks before each burst). */
+static struct st_engine *queue_engine(unsigned to, uint64_t share, unsigned *bursts)
+{
+	struct st_engine *e = rule_engine(2);
+	uint32_t b;
+	uint64_t burst_bytes;
+
+	build(&rule_frame, V4_UDP, 0x0a000001u, 0x0a000028u, 40000, 5140, false);
+	CU_ASSERT_FATAL(bucket_of(e, &rule_frame, &b));
+	if (e->disp->reta[b] == BUCKET_UNMAPPED)
+		bucket_map(e, b, to);
+	e->disp->reta[b] = (uint8_t)to;
+	rule_e = e;
+	rule_burst = ST_CAPTURE_BURST;
+	rule_bursts = 0;
+	rule_ask_at = 0;
+	burst_bytes = ST_CAPTURE_BURST * entry_bytes(rule_frame.n);
+	*bursts = (unsigned)(e->cfg.inbox_bytes / share / burst_bytes + 1);
+	return e;
+}
+
+static unsigned turn_of(struct core *c)
+{
+	struct st_frame f[ST_CAPTURE_BURST];
+	bool ended;
+
+	return dispatch_poll(c, f, &ended);
+}
+
+/* A core takes the queue when nobody holds it and its inbox is at most a
+ * quarter full, and keeps it while the bursts come full: until another
+ * core's inbox passes half (the frames then wait in the queue, and that
+ * inbox is noted too full), until its own passes a quarter (it cannot
+ * drain its own while it holds), or until another core asks.  A core
+ * whose inbox is over a quarter full works on it and leaves the queue. */
+static void test_queue_taken_in_turn(void)
+{
+	unsigned want;
+	struct st_engine *e = queue_engine(1, 2, &want);
+
+	/* core 0 fills core 1's inbox past half */
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, want);
+	CU_ASSERT_EQUAL(e->disp->full[1], 1);
+	CU_ASSERT_EQUAL(e->disp->full[0], 0);
+	CU_ASSERT_EQUAL(e->core[0].stats.polled, (uint64_t)want * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, (uint64_t)want * ST_CAPTURE_BURST);
+	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
+	/* core 1, over a quarter full: its inbox only */
+	CU_ASSERT_EQUAL(turn_of(&e->core[1]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, want);
+	CU_ASSERT_EQUAL(e->core[1].stats.frames, ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(e->core[1].stats.polled, 0);
+	st_engine_destroy(e);
+
+	/* its own frames: core 0 hands the queue on past a quarter, and
+	 * then works on its inbox */
+	e = queue_engine(0, 4, &want);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, want);
+	CU_ASSERT_EQUAL(e->disp->full[0], 0);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, 0);
+	/* a burst worked on brings it back to a quarter: one burst more */
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, want + 1);
+	CU_ASSERT_EQUAL(e->core[0].stats.frames, 2 * ST_CAPTURE_BURST);
+	st_engine_destroy(e);
+
+	/* another core asks after the third burst: the holder stops there;
+	 * a short burst ends a hold too */
+	e = queue_engine(1, 2, &want);
+	rule_ask_at = 3;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 3);
+	rule_burst = 5;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 4);
+	CU_ASSERT_EQUAL(e->core[0].stats.polled, 3 * ST_CAPTURE_BURST + 5);
+	/* while another core holds the queue, nobody else takes it */
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 4);
+	atomic_store(&e->rx_busy, false);
+	st_engine_destroy(e);
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_queue_taken_in_turn),
 	ST_TEST(test_core_idle_is_not_its_work),
 	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),

@@ -28,6 +28,8 @@
  *       (dataplane/json/json_tmpl.h), for the same run's comparison.
  *   tsc
  *       The TSC frequency measured against CLOCK_MONOTONIC_RAW.
+ *   pingpong CPU_A CPU_B
+ *       The round trip of one cache line between two CPUs, in ns.
  *
  * Benchmark code only: nothing here is on a product path.
  */
@@ -36,6 +38,9 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pcap/pcap.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,7 @@
 
 #include "control/config/classify.h"
 #include "control/config/config.h"
+#include "dataplane/compiler.h"
 #include "dataplane/worker.h"
 #include "tools/bench/bench_capture.h"
 #include "tools/bench/bench_util.h"
@@ -493,6 +499,79 @@ static int offline(int argc, char **argv)
 	return 0;
 }
 
+/* ---- cross-core round trip --------------------------------------------------- */
+
+#define PINGPONG_TRIPS 100000
+#define PINGPONG_RUNS 5
+
+static _Atomic unsigned pingpong_flag ST_CACHE_ALIGNED;
+
+static void pin_to(unsigned cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *pong(void *arg)
+{
+	pin_to(*(const unsigned *)arg);
+	for (unsigned i = 0; i < PINGPONG_RUNS * PINGPONG_TRIPS; i++) {
+		while (atomic_load_explicit(&pingpong_flag, memory_order_acquire) != 1)
+			;
+		atomic_store_explicit(&pingpong_flag, 0, memory_order_release);
+	}
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The time one cache line takes to go from CPU a to CPU b and back (the
+ * median of PINGPONG_RUNS runs): what every frame one core hands another
+ * pays per line.  A VM's two vCPUs may sit on cores that share a cache or
+ * not, and the host may move them; the dp bench prints it before each
+ * two-worker run. */
+static int pingpong(int argc, char **argv)
+{
+	unsigned a, b;
+	double ns[PINGPONG_RUNS];
+	pthread_t t;
+
+	if (argc != 3 || sscanf(argv[1], "%u", &a) != 1 || sscanf(argv[2], "%u", &b) != 1) {
+		fputs("usage: shadowtap-dp-bench pingpong CPU_A CPU_B\n", stderr);
+		return 2;
+	}
+	pin_to(a);
+	if (pthread_create(&t, NULL, pong, &b)) {
+		perror("pingpong");
+		return 1;
+	}
+	for (unsigned r = 0; r < PINGPONG_RUNS; r++) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (unsigned i = 0; i < PINGPONG_TRIPS; i++) {
+			atomic_store_explicit(&pingpong_flag, 1, memory_order_release);
+			while (atomic_load_explicit(&pingpong_flag, memory_order_acquire) != 0)
+				;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ns[r] = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+			 (double)(t1.tv_nsec - t0.tv_nsec)) / PINGPONG_TRIPS;
+	}
+	pthread_join(t, NULL);
+	qsort(ns, PINGPONG_RUNS, sizeof(ns[0]), cmp_double);
+	printf("%.1f\n", ns[PINGPONG_RUNS / 2]);
+	return 0;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -502,7 +581,8 @@ static void usage(FILE *out)
 	      "       shadowtap-dp-bench gen-kafka OUT [--requests N] [--conns C] "
 	      "[--batch B] [--value-bytes V] [--keys K] [--part I/N]\n"
 	      "       shadowtap-dp-bench offline FILE... [--passes N] [--key PATH]... [--no-shapes]\n"
-	      "       shadowtap-dp-bench tsc\n", out);
+	      "       shadowtap-dp-bench tsc\n"
+	      "       shadowtap-dp-bench pingpong CPU_A CPU_B\n", out);
 }
 
 int main(int argc, char **argv)
@@ -530,6 +610,8 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (!strcmp(cmd, "offline"))
 		return offline(argc - 1, argv + 1);
+	if (!strcmp(cmd, "pingpong"))
+		return pingpong(argc - 1, argv + 1);
 	if (!strcmp(cmd, "tsc")) {
 		printf("%.0f\n", tsc_hz());
 		return 0;

@@ -262,7 +262,18 @@ def dp_fresh(o, proc):
     raise RuntimeError("shadowtap-dp's status page did not change for 5 s")
 
 
+def pingpong_ns(o):
+    """The round trip of a cache line between CPUs 0 and 1 now, in ns: what
+    each line of a frame handed from one worker to the other pays.  The
+    host may place the VM's two vCPUs on cores that share a cache or not,
+    and move them: the two-worker figures follow it."""
+    p = subprocess.run([o.bench, "pingpong", "0", "1"], capture_output=True, text=True,
+                       check=True)
+    return float(p.stdout)
+
+
 def run_dp(o, files, workers, label):
+    pp = pingpong_ns(o) if workers > 1 else None
     pre = Prefix()
     lcores = "0@1" if workers == 1 else "0@0,1@1"
     extra = ["--dispatch-move-tcp"] if o.dispatch_move_tcp and workers > 1 else []
@@ -302,13 +313,15 @@ def run_dp(o, files, workers, label):
     r = {"fps": d["frames"] / dt, "rps": d["records"] / dt,
          "vbps": d["record_bytes"] * 8 / dt, "cpu": cpu, "dt": dt,
          "per_core": [f / dt for f in per_core], "d": d, "idle": idle,
-         "threads": thread_busy(proc.pid, th1, th2, dt)}
+         "threads": thread_busy(proc.pid, th1, th2, dt), "pingpong": pp}
     drops = d["worker_drops"] + d["decode_drops"] + d["inbox_full_drops"]
     say(f"figure: {label}: shadowtap-dp {workers} worker(s) {r['fps'] / 1e6:.3f} "
         f"Mframes/s ({', '.join(f'{f / 1e6:.3f}' for f in r['per_core'])} per core), "
         f"{r['rps'] / 1e6:.3f} Mrecords/s, {r['vbps'] / 1e9:.3f} Gbit/s of values over "
         f"{dt:.1f} s; {cpu:.2f} CPUs busy; drops {drops}, parse errors "
         f"{d['parse_errors']}, gaps {d['reassembly_gaps']}")
+    if pp is not None:
+        say(f"figure:   cache-line round trip between CPUs 0 and 1 before the run: {pp:.0f} ns")
     if workers > 1 and len(files) == 1:
         say(f"figure:   software dispatch: {d['dispatch_moves']} bucket moves in the window "
             f"({s2['dispatch_moves']} since the start); buckets per core at the end "
@@ -370,7 +383,7 @@ def main():
     b = o.build
     o.dp = f"{b}/dataplane/dp/shadowtap-dp"
     o.ctl = f"{b}/tools/shadowctl"
-    bench = f"{b}/tools/bench/shadowtap-dp-bench"
+    bench = o.bench = f"{b}/tools/bench/shadowtap-dp-bench"
     stages = f"{b}/tools/bench/shadowtap-dp-bench-stages"
     o.testpmd = shutil.which("dpdk-testpmd")
     if not o.testpmd:
@@ -469,7 +482,9 @@ def main():
                 f"{med(x['cpu'] for x in L[two]):.2f}; per CPU-second {med(sc):.2f}x)"
                 + (f"; each core had nothing to do "
                    f"{med(sum(x['idle']) / len(x['idle']) for x in L[two]):.1%} of the "
-                   f"time (median of the cores' mean)" if two == "dp2" else ""))
+                   f"time (median of the cores' mean)" if two == "dp2" else "")
+                + f"; cache-line round trip CPU 0-1 "
+                f"{', '.join('%.0f' % x['pingpong'] for x in L[two])} ns")
 
     hz = med(r[J]["tsc_hz"] for r in inst)
     mark = med(r[J]["mark_cycles"] for r in inst)
