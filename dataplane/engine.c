@@ -17,9 +17,11 @@
  * the poller after it handed out every frame before it, so that an idle
  * core that acquires it and then finds its inbox empty knows the epoch is
  * over), `origin_ns` (the first epoch's start, set once by CAS),
- * `input_done` (release: every frame was handed out before), each core's
- * `worker` pointer (release on create) and `done` flag (release after its
- * last publish), and the stats words (relaxed).
+ * `input_done` (release: every frame was handed out before), `rx_busy` (the
+ * queue's lock: acquired by exchange, released by store), `rx_wanted` (a
+ * hint, relaxed: a core with nothing to do asks the holder for the queue),
+ * each core's `worker` pointer (release on create) and `done` flag (release
+ * after its last publish), and the stats words (relaxed).
  */
 #include <errno.h>
 #include <inttypes.h>
