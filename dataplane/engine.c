@@ -231,6 +231,16 @@ static bool stopping(const struct st_engine *e)
 				    memory_order_relaxed) != 0;
 }
 
+/* The input failed with -errno err: the first error is kept, and every
+ * core stops. */
+static void input_failed(struct st_engine *e, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&e->error, &none, err);
+	atomic_store(&e->stop, 1);
+}
+
 /* ---- inboxes ------------------------------------------------------------ */
 
 static uint64_t entry_bytes(uint32_t caplen)
@@ -332,6 +342,12 @@ static void inbox_pop(struct inbox *b, uint64_t bytes)
 	/* Release: our reads of the frame happen before the producer may
 	 * overwrite it. */
 	atomic_store_explicit(&b->tail, tail + bytes, memory_order_release);
+}
+
+/* Producer (the holder): the bytes in the inbox, what it pushed included. */
+static inline uint64_t inbox_fill(struct inbox *b)
+{
+	return b->head_local - atomic_load_explicit(&b->tail, memory_order_relaxed);
 }
 
 static bool inbox_empty(struct inbox *b)
@@ -731,8 +747,7 @@ static void rebalance(struct st_engine *e, uint64_t now_ns)
 	for (unsigned t = 0; t < e->cfg.workers; t++) {
 		struct core *c = &e->core[t];
 		uint64_t idle = STAT_GET(c->stats.idle_ns);
-		uint64_t fill = c->inbox.head_local -
-				atomic_load_explicit(&c->inbox.tail, memory_order_relaxed);
+		uint64_t fill = inbox_fill(&c->inbox);
 		uint64_t idle_ns_new = idle - d->idle_mark[t];
 		bool filled = fill > d->fill_mark[t] && fill > c->inbox.size / 4;
 
@@ -809,8 +824,7 @@ static bool dispatch_room(struct st_engine *e)
 	for (unsigned t = 0; t < e->cfg.workers; t++) {
 		struct inbox *b = &e->core[t].inbox;
 
-		if (b->head_local - atomic_load_explicit(&b->tail, memory_order_relaxed) >
-		    b->size / 2) {
+		if (inbox_fill(b) > b->size / 2) {
 			e->disp->full[t]++;
 			room = false;
 		}
@@ -819,13 +833,6 @@ static bool dispatch_room(struct st_engine *e)
 }
 
 static unsigned poll_inbox(struct core *c);
-
-/* The bytes in the core's inbox, as its producer sees them. */
-static inline uint64_t own_fill(struct core *c)
-{
-	return c->inbox.head_local -
-	       atomic_load_explicit(&c->inbox.tail, memory_order_relaxed);
-}
 
 /* The holder: copies f into its core's inbox (its own included); true when
  * that is another core's.  said: the largest time of the frames pushed
@@ -897,10 +904,7 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 		return 0;
 	}
 	if (n < 0) {
-		int none = 0;
-
-		atomic_compare_exchange_strong(&e->error, &none, n);
-		atomic_store(&e->stop, 1);
+		input_failed(e, n);
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {
@@ -935,7 +939,7 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 
 	if (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
 		atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
-	while (!stopping(e) && own_fill(c) <= c->inbox.size / 4 && dispatch_room(e)) {
+	while (!stopping(e) && inbox_fill(&c->inbox) <= c->inbox.size / 4 && dispatch_room(e)) {
 		unsigned n = dispatch_burst(c, f);
 
 		got += n;
@@ -968,10 +972,7 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 			continue;
 		}
 		if (n < 0) {
-			int none = 0;
-
-			atomic_compare_exchange_strong(&e->error, &none, n);
-			atomic_store(&e->stop, 1);
+			input_failed(e, n);
 			return handled;
 		}
 		for (int i = 0; i < n; i++) {

@@ -39,13 +39,18 @@ double st_bench_cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int st_bench_pin_cpu0(void)
+int st_bench_pin_cpu(unsigned cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
-	CPU_SET(0, &set);
+	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
+}
+
+int st_bench_pin_cpu0(void)
+{
+	return st_bench_pin_cpu(0);
 }
 
 void st_bench_print_env(int argc, char **argv, const char *self, bool pinned)

@@ -39,7 +39,6 @@
 #include <math.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,31 +505,15 @@ static int offline(int argc, char **argv)
 
 static _Atomic unsigned pingpong_flag ST_CACHE_ALIGNED;
 
-static void pin_to(unsigned cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static void *pong(void *arg)
 {
-	pin_to(*(const unsigned *)arg);
+	st_bench_pin_cpu(*(const unsigned *)arg);
 	for (unsigned i = 0; i < PINGPONG_RUNS * PINGPONG_TRIPS; i++) {
 		while (atomic_load_explicit(&pingpong_flag, memory_order_acquire) != 1)
 			;
 		atomic_store_explicit(&pingpong_flag, 0, memory_order_release);
 	}
 	return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* The time one cache line takes to go from CPU a to CPU b and back (the
@@ -548,7 +531,7 @@ static int pingpong(int argc, char **argv)
 		fputs("usage: shadowtap-dp-bench pingpong CPU_A CPU_B\n", stderr);
 		return 2;
 	}
-	pin_to(a);
+	st_bench_pin_cpu(a);
 	if (pthread_create(&t, NULL, pong, &b)) {
 		perror("pingpong");
 		return 1;
@@ -567,8 +550,7 @@ static int pingpong(int argc, char **argv)
 			 (double)(t1.tv_nsec - t0.tv_nsec)) / PINGPONG_TRIPS;
 	}
 	pthread_join(t, NULL);
-	qsort(ns, PINGPONG_RUNS, sizeof(ns[0]), cmp_double);
-	printf("%.1f\n", ns[PINGPONG_RUNS / 2]);
+	printf("%.1f\n", st_bench_median(ns, PINGPONG_RUNS));
 	return 0;
 }
 
