@@ -103,7 +103,9 @@ static void feed_range(struct st_hll *h, char tag, uint64_t lo, uint64_t hi)
 		char key[32];
 		int n = snprintf(key, sizeof(key), "%c%llu", tag, (unsigned long long)j);
 
-		st_hll_update(h, st_hash64(key, (size_t)n));
+		CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(key));
+		if (n > 0 && (size_t)n < sizeof(key))
+			st_hll_update(h, st_hash64(key, (size_t)n));
 	}
 }
 
