@@ -87,7 +87,10 @@ struct inbox {
 	uint64_t tail_cache ST_CACHE_ALIGNED;    /* producer's view of tail */
 	uint64_t head_local;                     /* producer: written, not yet
 						  * published (inbox_publish) */
+	uint64_t head_said;                      /* producer: head as published */
 	uint64_t head_cache ST_CACHE_ALIGNED;    /* consumer's view of head */
+	uint64_t tail_local;                     /* consumer: popped up to here,
+						  * not yet released */
 	uint64_t prefetched;                     /* consumer: bytes up to here
 						  * were prefetched */
 };
@@ -283,8 +286,10 @@ static bool inbox_push(struct inbox *b, const struct st_frame *f)
 static void inbox_publish(struct inbox *b)
 {
 	/* Release: the entries' bytes are visible before the new head. */
-	if (atomic_load_explicit(&b->head, memory_order_relaxed) != b->head_local)
+	if (b->head_said != b->head_local) {
 		atomic_store_explicit(&b->head, b->head_local, memory_order_release);
+		b->head_said = b->head_local;
+	}
 }
 
 /* Consumer: prefetches the published bytes up to INBOX_PREFETCH_BYTES
@@ -302,10 +307,11 @@ static inline void inbox_prefetch(struct inbox *b, uint64_t tail)
 		b->prefetched = to;
 }
 
-/* Consumer: the next frame (valid until inbox_pop), or false when empty. */
+/* Consumer: the next frame (valid until inbox_release), or false when
+ * empty. */
 static bool inbox_peek(struct inbox *b, struct st_frame *f, uint64_t *bytes)
 {
-	uint64_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+	uint64_t tail = b->tail_local;
 
 	for (;;) {
 		const struct inbox_entry *h;
@@ -322,8 +328,7 @@ static bool inbox_peek(struct inbox *b, struct st_frame *f, uint64_t *bytes)
 		h = (const struct inbox_entry *)(b->buf + off);
 		if (h->caplen == INBOX_PAD) {
 			tail += b->size - off;
-			/* Release: we are done with the pad's bytes. */
-			atomic_store_explicit(&b->tail, tail, memory_order_release);
+			b->tail_local = tail;
 			continue;
 		}
 		f->data = (const uint8_t *)(h + 1);
@@ -337,11 +342,18 @@ static bool inbox_peek(struct inbox *b, struct st_frame *f, uint64_t *bytes)
 
 static void inbox_pop(struct inbox *b, uint64_t bytes)
 {
-	uint64_t tail = atomic_load_explicit(&b->tail, memory_order_relaxed);
+	b->tail_local += bytes;
+}
 
-	/* Release: our reads of the frame happen before the producer may
-	 * overwrite it. */
-	atomic_store_explicit(&b->tail, tail + bytes, memory_order_release);
+/* Consumer: hands the bytes popped so far back to the producer, once per
+ * burst: tail's line goes to the producer's cache when it reads it, and
+ * back on every store. */
+static void inbox_release(struct inbox *b)
+{
+	/* Release: our reads of the frames happen before the producer may
+	 * overwrite them. */
+	if (atomic_load_explicit(&b->tail, memory_order_relaxed) != b->tail_local)
+		atomic_store_explicit(&b->tail, b->tail_local, memory_order_release);
 }
 
 /* Producer (the holder): the bytes in the inbox, what it pushed included. */
@@ -816,7 +828,9 @@ static void dispatch_flush(struct st_engine *e, uint64_t t)
 
 /* The holder: every inbox is at most half full, so a burst fits; else the
  * frames wait in the queue (a live input's NIC or socket counts what it
- * cannot hold) and the full inbox is noted for the rule. */
+ * cannot hold) and the full inbox is noted for the rule.  Tail is read
+ * only when the producer's older view of it says more than half: a
+ * read every burst would pull its line from the consumer every time. */
 static bool dispatch_room(struct st_engine *e)
 {
 	bool room = true;
@@ -824,7 +838,11 @@ static bool dispatch_room(struct st_engine *e)
 	for (unsigned t = 0; t < e->cfg.workers; t++) {
 		struct inbox *b = &e->core[t].inbox;
 
-		if (inbox_fill(b) > b->size / 2) {
+		if (b->head_local - b->tail_cache <= b->size / 2)
+			continue;
+		/* Acquire: inbox_push relies on tail_cache too. */
+		b->tail_cache = atomic_load_explicit(&b->tail, memory_order_acquire);
+		if (b->head_local - b->tail_cache > b->size / 2) {
 			e->disp->full[t]++;
 			room = false;
 		}
@@ -850,7 +868,8 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said,
 
 	if (dispatch_bucket(e, f, &b, &l4)) {
 		d->frames[b]++;
-		d->tcp[b] |= l4 == IPPROTO_TCP;
+		if (l4 == IPPROTO_TCP && !d->tcp[b])
+			d->tcp[b] = 1;
 		t = bucket_core(e, b);
 		if (unlikely(e->cfg.dispatch_move_every_frames) &&
 		    --d->until_forced_move == 0) {
@@ -937,10 +956,13 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 	struct st_engine *e = c->e;
 	unsigned got = 0;
 
-	if (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
-		atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
 	while (!stopping(e) && inbox_fill(&c->inbox) <= c->inbox.size / 4 && dispatch_room(e)) {
-		unsigned n = dispatch_burst(c, f);
+		unsigned n;
+
+		/* a request for the queue is answered by this hold */
+		if (got == 0 && atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+			atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
+		n = dispatch_burst(c, f);
 
 		got += n;
 		if (n < ST_CAPTURE_BURST ||
@@ -1032,6 +1054,7 @@ static unsigned poll_inbox(struct core *c)
 		inbox_pop(&c->inbox, bytes);
 		n++;
 	}
+	inbox_release(&c->inbox);
 	return n;
 }
 
@@ -1056,10 +1079,11 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 		atomic_store_explicit(&e->input_done, true, memory_order_release);
 		rx_unlock(e);
 	}
+	/* The inbox as this core last saw it: reading head here would pull
+	 * its line from the holder every turn (dispatch_hold counts
+	 * exactly). */
 	if (!atomic_load_explicit(&e->input_done, memory_order_relaxed) &&
-	    atomic_load_explicit(&b->head, memory_order_relaxed) -
-	    atomic_load_explicit(&b->tail, memory_order_relaxed) <= b->size / 4 &&
-	    rx_trylock(e)) {
+	    b->head_cache - b->tail_local <= b->size / 4 && rx_trylock(e)) {
 		got = dispatch_hold(c, f);
 		rx_unlock(e);
 	}

@@ -696,11 +696,15 @@ static void test_queue_taken_in_turn(void)
 	CU_ASSERT_EQUAL(e->core[0].stats.polled, (uint64_t)want * ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, (uint64_t)want * ST_CAPTURE_BURST);
 	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
-	/* core 1, over a quarter full: its inbox only */
+	/* core 1, over a quarter full: its inbox only, and a request for
+	 * the queue stays for a core that will receive */
+	atomic_store(&e->rx_wanted, true);
 	CU_ASSERT_EQUAL(turn_of(&e->core[1]), ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(rule_bursts, want);
 	CU_ASSERT_EQUAL(e->core[1].stats.frames, ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(e->core[1].stats.polled, 0);
+	CU_ASSERT_TRUE(atomic_load(&e->rx_wanted));
+	atomic_store(&e->rx_wanted, false);
 	st_engine_destroy(e);
 
 	/* its own frames: core 0 hands the queue on past a quarter, and
