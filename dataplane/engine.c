@@ -851,6 +851,7 @@ static bool dispatch_room(struct st_engine *e)
 }
 
 static unsigned poll_inbox(struct core *c);
+static void idle_end(struct core *c);
 
 /* The holder: copies f into its core's inbox (its own included); true when
  * that is another core's.  said: the largest time of the frames pushed
@@ -959,9 +960,14 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 	while (!stopping(e) && inbox_fill(&c->inbox) <= c->inbox.size / 4 && dispatch_room(e)) {
 		unsigned n;
 
-		/* a request for the queue is answered by this hold */
-		if (got == 0 && atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
-			atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
+		if (got == 0) {
+			/* a request for the queue is answered by this hold,
+			 * and receiving is work: an idle core's idle time ends */
+			if (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+				atomic_store_explicit(&e->rx_wanted, false, memory_order_relaxed);
+			if (c->idle_since_ns)
+				idle_end(c);
+		}
 		n = dispatch_burst(c, f);
 
 		got += n;

@@ -195,10 +195,18 @@ static int rule_queue_stats(struct st_capture *c, unsigned q, struct st_capture_
 	return 0;
 }
 
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /* The queue: every burst is `rule_burst` copies of one frame; after
- * `rule_ask_at` bursts another core asks for the queue (0: never). */
+ * `rule_ask_at` bursts another core asks for the queue (0: never); each
+ * burst takes `rule_burst_ms`. */
 static struct frame rule_frame;
-static unsigned rule_burst, rule_bursts, rule_ask_at;
+static unsigned rule_burst, rule_bursts, rule_ask_at, rule_burst_ms;
 static struct st_engine *rule_e;
 
 static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigned max)
@@ -211,6 +219,8 @@ static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigne
 					  .ts_ns = 1767225600ull * SEC_NS };
 	if (++rule_bursts == rule_ask_at)
 		atomic_store(&rule_e->rx_wanted, true);
+	if (rule_burst_ms)
+		nap_ms(rule_burst_ms);
 	return (int)ST_MIN(rule_burst, max);
 }
 
@@ -579,12 +589,6 @@ static void test_buckets_mapped_in_turn_at_first_frame(void)
 	st_engine_destroy(e);
 }
 
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { 0, (long)ms * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* A core's turn while another core holds the queue: its inbox only. */
 static unsigned turn(struct core *c)
@@ -664,6 +668,7 @@ static struct st_engine *queue_engine(unsigned to, uint64_t share, unsigned *bur
 	rule_burst = ST_CAPTURE_BURST;
 	rule_bursts = 0;
 	rule_ask_at = 0;
+	rule_burst_ms = 0;
 	burst_bytes = ST_CAPTURE_BURST * entry_bytes(rule_frame.n);
 	*bursts = (unsigned)(e->cfg.inbox_bytes / share / burst_bytes + 1);
 	return e;
@@ -738,8 +743,41 @@ static void test_queue_taken_in_turn(void)
 	st_engine_destroy(e);
 }
 
+/* An idle core that takes the queue works from its first burst: the time
+ * it holds the queue is not idle, even when every frame it receives is
+ * another core's.  Here core 1 waits while core 0 holds the queue, then
+ * holds it for three bursts of 10 ms each, all for core 0; a frame of its
+ * own after that ends its idle time, which must not hold those 30 ms. */
+static void test_receiving_is_not_idle(void)
+{
+	unsigned want;
+	struct st_engine *e = queue_engine(0, 2, &want);
+	struct core *c = &e->core[1];
+
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_EQUAL(turn_of(c), 0);
+	CU_ASSERT_NOT_EQUAL(c->idle_since_ns, 0);
+	atomic_store(&e->rx_busy, false);
+	rule_burst_ms = 10;
+	rule_ask_at = 3;
+	CU_ASSERT_EQUAL(turn_of(c), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 3);
+	CU_ASSERT_EQUAL(c->stats.polled, 3 * ST_CAPTURE_BURST);
+	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_FATAL(inbox_push(&c->inbox, &(struct st_frame){
+		.data = rule_frame.b, .caplen = rule_frame.n, .wire_len = rule_frame.n,
+		.ts_ns = 1767225600ull * SEC_NS }));
+	inbox_publish(&c->inbox);
+	CU_ASSERT_EQUAL(turn_of(c), 1);
+	CU_ASSERT(c->stats.idle_ns < 10000000ull);
+	atomic_store(&e->rx_busy, false);
+	st_engine_destroy(e);
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
 	ST_TEST(test_queue_taken_in_turn),
+	ST_TEST(test_receiving_is_not_idle),
 	ST_TEST(test_core_idle_is_not_its_work),
 	ST_TEST(test_buckets_mapped_in_turn_at_first_frame),
 	ST_TEST(test_rule_tcp_buckets_stay),
