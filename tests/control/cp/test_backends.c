@@ -170,8 +170,9 @@ static void test_sums_and_rates(void)
 	CU_ASSERT_EQUAL(st_cp_backends_latest(b)->entries, 4);
 	CU_ASSERT_EQUAL(st_cp_backends_latest(b)->meta.epoch_start_ns, EPOCH0);
 	r = st_cp_backends_at(b, 0);
-	CU_ASSERT_STRING_EQUAL(r->name, "b0");
-	CU_ASSERT_STRING_EQUAL(r->pool, "p");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_STRING_EQUAL(r ? r->name : "", "b0");
+	CU_ASSERT_STRING_EQUAL(r ? r->pool : "", "p");
 	CU_ASSERT_EQUAL(r->latest.entries, 2);
 	CU_ASSERT_EQUAL(r->latest.records, 160);                /* 100 + 60 */
 	CU_ASSERT_EQUAL(r->latest.record_bytes, 8000);

@@ -716,7 +716,8 @@ static void compare(const char *what, const struct st_ch_run *run,
 	for (size_t i = 0; i < n_got && i < n_e; i++) {
 		const struct st_ch_record *got = st_ch_run_record(run, i);
 
-		CU_ASSERT_STRING_EQUAL(got->stream, e[i].topic);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+		CU_ASSERT_STRING_EQUAL(got ? got->stream : "", e[i].topic);
 		CU_ASSERT_EQUAL(got->qos, e[i].qos);
 		if (e[i].id >= 0)
 			CU_ASSERT_EQUAL(got->packet_id, (uint32_t)e[i].id);

@@ -252,9 +252,11 @@ static void test_gap_then_resync(void)
 			for (size_t i = 0; i < st_ch_record_count(h); i++) {
 				char subj[16];
 				unsigned n = i < 4 ? (unsigned)i + 1 : (unsigned)i + 5;
+				const struct st_ch_record *r = st_ch_record(h, i);
 
 				snprintf(subj, sizeof(subj), "s.%u", n);
-				CU_ASSERT_STRING_EQUAL(st_ch_record(h, i)->stream, subj);
+				CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+				CU_ASSERT_STRING_EQUAL(r ? r->stream : "", subj);
 			}
 			CU_ASSERT(st_ch_stats(h)->skipped_bytes >= starts[8] - resume);
 			CU_ASSERT_EQUAL(st_ch_bad_events(h), 0);
