@@ -48,11 +48,6 @@ int st_bench_pin_cpu(unsigned cpu)
 	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
 }
 
-int st_bench_pin_cpu0(void)
-{
-	return st_bench_pin_cpu(0);
-}
-
 void st_bench_print_env(int argc, char **argv, const char *self, bool pinned)
 {
 	const char *simd = getenv("SHADOWTAP_SIMD");

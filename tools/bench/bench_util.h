@@ -15,10 +15,8 @@ double st_bench_median(const double *v, unsigned n);
  * machine, the time the code itself took. */
 double st_bench_cpu_seconds(void);
 
-/* Pins the calling thread to CPU cpu (st_bench_pin_cpu0: to CPU 0).  0, or
- * -errno. */
+/* Pins the calling thread to CPU cpu.  0, or -errno. */
 int st_bench_pin_cpu(unsigned cpu);
-int st_bench_pin_cpu0(void);
 
 /* Prints "reproduce: [SHADOWTAP_SIMD=..] SELF ARGS", "cpu: MODEL; SIMD
  * level L; pinned to CPU 0|not pinned" and "compiler: ..." lines.  SELF is

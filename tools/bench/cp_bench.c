@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "analysis: %s\n", err);
 		return 1;
 	}
-	st_bench_print_env(argc, argv, "shadowtap-cp-bench", st_bench_pin_cpu0() == 0);
+	st_bench_print_env(argc, argv, "shadowtap-cp-bench", st_bench_pin_cpu(0) == 0);
 	/* the peer: parsing alone, every record */
 	for (k = 0; k < n; k++) {
 		struct st_profile_view v;

@@ -531,7 +531,12 @@ static int pingpong(int argc, char **argv)
 		fputs("usage: shadowtap-dp-bench pingpong CPU_A CPU_B\n", stderr);
 		return 2;
 	}
-	st_bench_pin_cpu(a);
+	/* b first: the other thread pins itself there, where it could not
+	 * say that it failed */
+	if (st_bench_pin_cpu(b) || st_bench_pin_cpu(a)) {
+		fprintf(stderr, "pingpong: cannot run on CPUs %u and %u\n", a, b);
+		return 1;
+	}
 	if (pthread_create(&t, NULL, pong, &b)) {
 		perror("pingpong");
 		return 1;

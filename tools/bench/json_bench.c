@@ -585,7 +585,7 @@ int main(int argc, char **argv)
 	if (o.write_path && write_records(o.write_path, &c.r) != 0)
 		return 1;
 	print_header(argc, argv, &o, &c.r);
-	rc = st_bench_pin_cpu0();
+	rc = st_bench_pin_cpu(0);
 	if (rc < 0)
 		return fail("cannot pin to CPU 0: %s", strerror(-rc)) ? 1 : 1;
 	rc = run(&o, &c.r);

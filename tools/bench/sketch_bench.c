@@ -1539,7 +1539,7 @@ static void print_header(int argc, char **argv, const char *self, const struct o
 
 static int pin_to_cpu0(void)
 {
-	int rc = st_bench_pin_cpu0();
+	int rc = st_bench_pin_cpu(0);
 
 	return rc < 0 ? fail("cannot pin to CPU 0: %s", strerror(-rc)) : 0;
 }
