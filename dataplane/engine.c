@@ -1092,6 +1092,8 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 	    b->head_cache - b->tail_local <= b->size / 4 && rx_trylock(e)) {
 		got = dispatch_hold(c, f);
 		rx_unlock(e);
+		if (got)
+			STAT_ADD(c->stats.dispatch_holds, 1);
 	}
 	n = poll_inbox(c);
 	/* Acquire: pairs with input_done's release; then an empty inbox is
@@ -1622,6 +1624,7 @@ void st_engine_core_stats(const struct st_engine *e, unsigned core,
 	s->inbox_waits = STAT_GET(c->inbox_waits);
 	s->inbox_oversize_drops = STAT_GET(c->inbox_oversize_drops);
 	s->idle_ns = STAT_GET(c->idle_ns);
+	s->dispatch_holds = STAT_GET(c->dispatch_holds);
 	s->dispatch_buckets = STAT_GET(c->dispatch_buckets);
 	s->records = STAT_GET(c->records);
 	s->record_bytes = STAT_GET(c->record_bytes);
@@ -1689,7 +1692,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"polled\":%" PRIu64 ",\"dispatched\":%" PRIu64
 			",\"inbox_full_drops\":%" PRIu64 ",\"inbox_oversize_drops\":%" PRIu64
 			",\"inbox_waits\":%" PRIu64 ",\"idle_ns\":%" PRIu64
-			",\"dispatch_buckets\":%" PRIu64
+			",\"dispatch_holds\":%" PRIu64 ",\"dispatch_buckets\":%" PRIu64
 			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64
 			",\"egress_records\":%" PRIu64 ",\"decode_drops\":%" PRIu64
 			",\"worker_drops\":%" PRIu64 ",\"reassembly_gaps\":%" PRIu64
@@ -1699,7 +1702,7 @@ int st_engine_stats_json(const struct st_engine *e, FILE *out, bool detail)
 			",\"capture_drops\":{",
 			i ? "," : "", i, cs.frames, cs.bytes, cs.polled, cs.dispatched,
 			cs.inbox_full_drops, cs.inbox_oversize_drops, cs.inbox_waits,
-			cs.idle_ns, cs.dispatch_buckets,
+			cs.idle_ns, cs.dispatch_holds, cs.dispatch_buckets,
 			cs.records, cs.record_bytes,
 			cs.egress_records, cs.decode_drops, cs.worker_drops,
 			cs.reassembly_gaps, cs.parse_errors, cs.flows_active, cs.streams,

@@ -159,6 +159,10 @@ struct st_engine_core_stats {
 					   * do, its inbox empty and the queue
 					   * another core's or empty (wall,
 					   * monotonic) */
+	uint64_t dispatch_holds;          /* dispatch: times it took the queue
+					   * and received (polled / this: the
+					   * frames a hand-over of the queue
+					   * carries) */
 	uint64_t dispatch_buckets;        /* dispatch: buckets mapped to it
 					   * (a bucket is mapped at its first
 					   * frame) */

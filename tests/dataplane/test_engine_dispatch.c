@@ -700,6 +700,7 @@ static void test_queue_taken_in_turn(void)
 	CU_ASSERT_EQUAL(e->disp->full[0], 0);
 	CU_ASSERT_EQUAL(e->core[0].stats.polled, (uint64_t)want * ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, (uint64_t)want * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 1);
 	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
 	/* core 1, over a quarter full: its inbox only, and a request for
 	 * the queue stays for a core that will receive */
@@ -708,6 +709,7 @@ static void test_queue_taken_in_turn(void)
 	CU_ASSERT_EQUAL(rule_bursts, want);
 	CU_ASSERT_EQUAL(e->core[1].stats.frames, ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(e->core[1].stats.polled, 0);
+	CU_ASSERT_EQUAL(e->core[1].stats.dispatch_holds, 0);
 	CU_ASSERT_TRUE(atomic_load(&e->rx_wanted));
 	atomic_store(&e->rx_wanted, false);
 	st_engine_destroy(e);
@@ -735,11 +737,18 @@ static void test_queue_taken_in_turn(void)
 	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
 	CU_ASSERT_EQUAL(rule_bursts, 4);
 	CU_ASSERT_EQUAL(e->core[0].stats.polled, 3 * ST_CAPTURE_BURST + 5);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	/* while another core holds the queue, nobody else takes it */
 	atomic_store(&e->rx_busy, true);
 	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
 	CU_ASSERT_EQUAL(rule_bursts, 4);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	atomic_store(&e->rx_busy, false);
+	/* an empty queue taken is no hold */
+	rule_burst = 0;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 5);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	st_engine_destroy(e);
 }
 

@@ -241,6 +241,7 @@ def dp_status(o):
     cores = doc["engine"]["cores"]
     return {k: sum(c[k] for c in cores) for k in
             ("frames", "records", "record_bytes", "dispatched", "worker_drops",
+             "polled", "dispatch_holds",
              "decode_drops", "parse_errors", "reassembly_gaps", "inbox_full_drops")} | {
         "per_core": [c["frames"] for c in cores],
         "per_core_idle": [c.get("idle_ns", 0) for c in cores],
@@ -326,7 +327,9 @@ def run_dp(o, files, workers, label):
         say(f"figure:   software dispatch: {d['dispatch_moves']} bucket moves in the window "
             f"({s2['dispatch_moves']} since the start); buckets per core at the end "
             f"{s2['buckets']}; nothing to do "
-            f"{', '.join(f'{x:.1%}' for x in idle)} of the window (core 0..)")
+            f"{', '.join(f'{x:.1%}' for x in idle)} of the window (core 0..); "
+            f"{d['polled'] / max(d['dispatch_holds'], 1):.1f} frames received a hold "
+            f"of the queue")
     say("figure:   CPUs busy by thread: " + ", ".join(
         f"{k} {v:.2f}" for k, v in sorted(r["threads"].items())))
     return r
