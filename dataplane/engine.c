@@ -62,6 +62,9 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 					   * swing between two cores) */
 #define DISPATCH_STARVED_SHARE 16         /* a core idle for 1/16 of a
 					   * window is starved */
+#define DISPATCH_ANSWER_SHARE 16          /* the holder answers a request
+					   * for the queue once its own inbox
+					   * holds 1/16 of its size */
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* the holder reads the clock for
 					   * the window once per this many
 					   * bursts */
@@ -950,8 +953,9 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 /* The holder: bursts while every inbox has room and its own is at most a
  * quarter full (it cannot drain its own while it holds: past a quarter it
  * hands the queue on, before its inbox keeps the others from receiving),
- * until the queue has less than a burst or another core has nothing to
- * do. */
+ * until the queue has less than a burst, or another core has nothing to
+ * do and its own inbox holds work for the time the other receives
+ * (DISPATCH_ANSWER_SHARE). */
 static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 {
 	struct st_engine *e = c->e;
@@ -972,7 +976,8 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 
 		got += n;
 		if (n < ST_CAPTURE_BURST ||
-		    atomic_load_explicit(&e->rx_wanted, memory_order_relaxed))
+		    (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed) &&
+		     inbox_fill(&c->inbox) >= c->inbox.size / DISPATCH_ANSWER_SHARE))
 			break;
 	}
 	return got;

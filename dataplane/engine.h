@@ -24,7 +24,12 @@
  * own at most a quarter (it cannot drain its own while it holds: it hands
  * the queue on before its inbox keeps the others from receiving), and the
  * bursts come full, until another core has nothing to do (it asks for the
- * queue); then it works on its inbox.  So receiving, which on one
+ * queue) and its own inbox holds a sixteenth of its size, work of its own
+ * for the time the other receives; then it works on its inbox.  (A
+ * request answered at once, with a few frames of its own, makes the next
+ * request come as soon: the turns shrink to a burst each, and when a
+ * hand-over is slow, as between CPUs far apart, the cores spend their
+ * time handing the queue over.)  So receiving, which on one
  * queue cannot be split, is shared: each core receives when it has the
  * time, and an even split of the flows balances.  When an inbox passes
  * half, the frames wait in the queue (a live input's NIC or socket counts

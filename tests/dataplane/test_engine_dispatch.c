@@ -202,18 +202,23 @@ static void nap_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The queue: every burst is `rule_burst` copies of one frame; after
- * `rule_ask_at` bursts another core asks for the queue (0: never); each
- * burst takes `rule_burst_ms`. */
+/* The queue: every burst is `rule_burst` copies of one frame, from the
+ * `rule_short_at`th on (0: never) one copy; after `rule_ask_at` bursts
+ * another core asks for the queue (0: never); each burst takes
+ * `rule_burst_ms`. */
 static struct frame rule_frame;
-static unsigned rule_burst, rule_bursts, rule_ask_at, rule_burst_ms;
+static unsigned rule_burst, rule_bursts, rule_ask_at, rule_burst_ms, rule_short_at;
 static struct st_engine *rule_e;
 
 static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigned max)
 {
+	unsigned n = ST_MIN(rule_burst, max);
+
 	(void)c;
 	(void)q;
-	for (unsigned i = 0; i < rule_burst && i < max; i++)
+	if (rule_short_at && rule_bursts + 1 >= rule_short_at)
+		n = ST_MIN(n, 1u);
+	for (unsigned i = 0; i < n; i++)
 		f[i] = (struct st_frame){ .data = rule_frame.b, .caplen = rule_frame.n,
 					  .wire_len = rule_frame.n,
 					  .ts_ns = 1767225600ull * SEC_NS };
@@ -221,7 +226,7 @@ static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigne
 		atomic_store(&rule_e->rx_wanted, true);
 	if (rule_burst_ms)
 		nap_ms(rule_burst_ms);
-	return (int)ST_MIN(rule_burst, max);
+	return (int)n;
 }
 
 static void rule_release(struct st_capture *c, unsigned q)
@@ -669,6 +674,7 @@ static struct st_engine *queue_engine(unsigned to, uint64_t share, unsigned *bur
 	rule_bursts = 0;
 	rule_ask_at = 0;
 	rule_burst_ms = 0;
+	rule_short_at = 0;
 	burst_bytes = ST_CAPTURE_BURST * entry_bytes(rule_frame.n);
 	*bursts = (unsigned)(e->cfg.inbox_bytes / share / burst_bytes + 1);
 	return e;
@@ -686,11 +692,12 @@ static unsigned turn_of(struct core *c)
  * quarter full, and keeps it while the bursts come full: until another
  * core's inbox passes half (the frames then wait in the queue, and that
  * inbox is noted too full), until its own passes a quarter (it cannot
- * drain its own while it holds), or until another core asks.  A core
+ * drain its own while it holds), or until another core asks and its own
+ * holds a sixteenth (work for the time the other receives).  A core
  * whose inbox is over a quarter full works on it and leaves the queue. */
 static void test_queue_taken_in_turn(void)
 {
-	unsigned want;
+	unsigned want, answer;
 	struct st_engine *e = queue_engine(1, 2, &want);
 
 	/* core 0 fills core 1's inbox past half */
@@ -727,27 +734,45 @@ static void test_queue_taken_in_turn(void)
 	CU_ASSERT_EQUAL(e->core[0].stats.frames, 2 * ST_CAPTURE_BURST);
 	st_engine_destroy(e);
 
-	/* another core asks after the third burst: the holder stops there;
-	 * a short burst ends a hold too */
+	/* another core asks after the third burst, while the holder has no
+	 * frame of its own: it keeps the queue (until core 1's inbox passes
+	 * half), and the request stays for the next core that takes it */
 	e = queue_engine(1, 2, &want);
 	rule_ask_at = 3;
 	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
-	CU_ASSERT_EQUAL(rule_bursts, 3);
+	CU_ASSERT_EQUAL(rule_bursts, want);
+	CU_ASSERT_EQUAL(e->disp->full[1], 1);
+	CU_ASSERT_TRUE(atomic_load(&e->rx_wanted));
+	atomic_store(&e->rx_wanted, false);
+	st_engine_destroy(e);
+
+	/* another core asks after the first burst: the holder answers at the
+	 * end of the burst that brings its own inbox to a sixteenth, short of
+	 * the quarter; a short burst ends a hold too */
+	e = queue_engine(0, 4, &want);
+	answer = (unsigned)((e->cfg.inbox_bytes / DISPATCH_ANSWER_SHARE +
+			     ST_CAPTURE_BURST * entry_bytes(rule_frame.n) - 1) /
+			    (ST_CAPTURE_BURST * entry_bytes(rule_frame.n)));
+	CU_ASSERT_FATAL(answer > 1 && answer < want);
+	rule_ask_at = 1;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, answer);
+	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
 	rule_burst = 5;
-	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
-	CU_ASSERT_EQUAL(rule_bursts, 4);
-	CU_ASSERT_EQUAL(e->core[0].stats.polled, 3 * ST_CAPTURE_BURST + 5);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, answer + 1);
+	CU_ASSERT_EQUAL(e->core[0].stats.polled, answer * ST_CAPTURE_BURST + 5);
 	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	/* while another core holds the queue, nobody else takes it */
 	atomic_store(&e->rx_busy, true);
-	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
-	CU_ASSERT_EQUAL(rule_bursts, 4);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, answer + 1);
 	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	atomic_store(&e->rx_busy, false);
 	/* an empty queue taken is no hold */
 	rule_burst = 0;
-	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
-	CU_ASSERT_EQUAL(rule_bursts, 5);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, answer + 2);
 	CU_ASSERT_EQUAL(e->core[0].stats.dispatch_holds, 2);
 	st_engine_destroy(e);
 }
@@ -755,8 +780,9 @@ static void test_queue_taken_in_turn(void)
 /* An idle core that takes the queue works from its first burst: the time
  * it holds the queue is not idle, even when every frame it receives is
  * another core's.  Here core 1 waits while core 0 holds the queue, then
- * holds it for three bursts of 10 ms each, all for core 0; a frame of its
- * own after that ends its idle time, which must not hold those 30 ms. */
+ * holds it for three bursts of 10 ms each (the third short), all for core
+ * 0; a frame of its own after that ends its idle time, which must not
+ * hold those 30 ms. */
 static void test_receiving_is_not_idle(void)
 {
 	unsigned want;
@@ -768,10 +794,10 @@ static void test_receiving_is_not_idle(void)
 	CU_ASSERT_NOT_EQUAL(c->idle_since_ns, 0);
 	atomic_store(&e->rx_busy, false);
 	rule_burst_ms = 10;
-	rule_ask_at = 3;
+	rule_short_at = 3;
 	CU_ASSERT_EQUAL(turn_of(c), 0);
 	CU_ASSERT_EQUAL(rule_bursts, 3);
-	CU_ASSERT_EQUAL(c->stats.polled, 3 * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(c->stats.polled, 2 * ST_CAPTURE_BURST + 1);
 	CU_ASSERT_FALSE(atomic_load(&e->rx_busy));
 	atomic_store(&e->rx_busy, true);
 	CU_ASSERT_FATAL(inbox_push(&c->inbox, &(struct st_frame){
