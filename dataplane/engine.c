@@ -860,8 +860,7 @@ static void idle_end(struct core *c);
  * that is another core's.  said: the largest time of the frames pushed
  * before, said while waiting for room.  A frame without a TCP/UDP
  * endpoint pair goes to core 0. */
-static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said,
-		     uint64_t clock_ns)
+static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 {
 	struct st_engine *e = c->e;
 	struct dispatcher *d = e->disp;
@@ -904,7 +903,7 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said,
 		dispatch_flush(e, said);
 		if (poll_inbox(c) == 0)
 			sched_yield();
-		tick(c, clock_ns, false);
+		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0, false);
 	}
 	return t != c->id;
 }
@@ -916,7 +915,6 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 	struct st_engine *e = c->e;
 	struct st_capture *cap = e->cap;
 	struct dispatcher *d = e->disp;
-	uint64_t clock_ns = e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
 	bool packet_clock = e->cfg.clock == ST_ENGINE_CLOCK_PACKET;
 	int n = cap->ops->rx_burst(cap, 0, f, ST_CAPTURE_BURST);
 	uint64_t said = 0, pushed = 0;
@@ -933,7 +931,7 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 	for (int i = 0; i < n; i++) {
 		if (i + 1 < n)
 			__builtin_prefetch(f[i + 1].data);
-		pushed += dispatch(c, &f[i], said, clock_ns);
+		pushed += dispatch(c, &f[i], said);
 		if (packet_clock && f[i].ts_ns > said)
 			said = f[i].ts_ns;
 	}
