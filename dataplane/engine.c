@@ -224,6 +224,13 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The time a frame gets without a time of its own: the wall clock when
+ * epochs follow it, else 0 (the frames' own times count). */
+static uint64_t clock_for_frames(const struct st_engine *e)
+{
+	return e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+}
+
 static void nap(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ns };
@@ -903,7 +910,7 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 		dispatch_flush(e, said);
 		if (poll_inbox(c) == 0)
 			sched_yield();
-		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0, false);
+		tick(c, clock_for_frames(e), false);
 	}
 	return t != c->id;
 }
@@ -990,7 +997,7 @@ static unsigned poll_queues(struct core *c, struct st_frame *f)
 	struct st_engine *e = c->e;
 	struct st_capture *cap = e->cap;
 	unsigned handled = 0, ended = 0, mine = 0;
-	uint64_t clock_ns = e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+	uint64_t clock_ns = clock_for_frames(e);
 	bool packet_clock = e->cfg.clock == ST_ENGINE_CLOCK_PACKET;
 
 	for (unsigned q = c->id; q < cap->queues; q += e->cfg.workers) {
@@ -1051,7 +1058,7 @@ static void idle_poll(struct core *c)
 /* With dispatch: up to a burst of frames from the core's inbox. */
 static unsigned poll_inbox(struct core *c)
 {
-	uint64_t clock_ns = c->e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0;
+	uint64_t clock_ns = clock_for_frames(c->e);
 	unsigned n = 0;
 	struct st_frame f;
 	uint64_t bytes;
@@ -1148,7 +1155,7 @@ static int core_main(void *arg, unsigned id)
 			if (c->queues_ended || stopping(e))
 				break;
 		}
-		tick(c, e->cfg.clock == ST_ENGINE_CLOCK_WALL ? wall_ns() : 0, n == 0);
+		tick(c, clock_for_frames(e), n == 0);
 		if (++bursts % STATS_EVERY_BURSTS == 0)
 			stats_refresh(c);
 		if (n == 0 && e->cfg.clock == ST_ENGINE_CLOCK_WALL && e->dispatch)
