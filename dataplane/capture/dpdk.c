@@ -1166,6 +1166,13 @@ struct st_capture *st_capture_dpdk_open(int eal_argc, char **eal_argv,
 	rc = eal_start(eal_argc, eal_argv, err, errlen);
 	if (rc < 0)
 		goto out_free;
+	if (cfg && cfg->workers > rte_lcore_count()) {
+		snprintf(err, errlen, "dpdk: %u worker cores need %u lcores, the "
+			 "EAL arguments give %u (-l/--lcores)", cfg->workers,
+			 cfg->workers, rte_lcore_count());
+		rc = -EINVAL;
+		goto out_eal;
+	}
 	rc = ports_select(dc, cfg, err, errlen);
 	if (rc < 0)
 		goto out_eal;

@@ -50,6 +50,9 @@ struct st_dpdk_config {
 					* port */
 	unsigned n_ports;
 	bool promiscuous_off;          /* leave promiscuous mode off */
+	unsigned workers;              /* the cores st_capture_start() will
+					* run: the EAL must give as many
+					* lcores (0: not checked here) */
 };
 
 /*
@@ -79,7 +82,8 @@ struct st_dpdk_config {
  *
  * Returns the capture (close it with st_capture_close()), or NULL with
  * errno set and a message in err[errlen]: EINVAL (bad arguments or
- * configuration), ENODEV (no ports, or a port id that does not exist),
+ * configuration, or fewer lcores than cfg->workers), ENODEV (no ports,
+ * or a port id that does not exist),
  * EALREADY (the EAL was initialised before in
  * this process), ENOMEM, or the error of the EAL or the PMD that failed.
  * Main thread only.

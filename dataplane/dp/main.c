@@ -458,6 +458,7 @@ int main(int argc, char **argv)
 			args[n++] = eal_argv[i];
 		memset(&dc, 0, sizeof(dc));        /* zero: the defaults */
 		dc.rx_queues_per_port = (unsigned)workers;
+		dc.workers = (unsigned)workers;
 		dc.mbufs_per_queue = (unsigned)mbufs;
 		cap = st_capture_dpdk_open(n, args, &dc, err, sizeof(err));
 		break;

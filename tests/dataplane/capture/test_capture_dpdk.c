@@ -734,6 +734,25 @@ static void body_second_open(void)
 	expect_open_fails(extra, EALREADY, "already initialised");
 }
 
+/* Two worker cores, one lcore (--lcores=0@0): refused at the open, not
+ * when the cores start. */
+static void body_too_few_lcores(void)
+{
+	static const char *const extra[] = { "--vdev", "net_null0", NULL };
+	const struct st_dpdk_config cfg = { .workers = 2 };
+	struct eal_args a;
+	char err[512] = "";
+
+	eal_args(&a, NULL, extra);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(st_capture_dpdk_open(a.argc, a.argv, &cfg, err,
+						sizeof(err)));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "2 worker cores need 2 lcores, "
+				      "the EAL arguments give 1"));
+	fprintf(stderr, "  err: %s\n", err);
+}
+
 static void test_bad_arguments_fail_with_a_message(void)
 {
 	static const struct st_dpdk_config too_many = {
@@ -754,6 +773,7 @@ static void test_bad_arguments_fail_with_a_message(void)
 	run_in_child(body_no_ports);
 	run_in_child(body_missing_file);
 	run_in_child(body_second_open);
+	run_in_child(body_too_few_lcores);
 }
 
 /*
