@@ -68,6 +68,13 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 #define DISPATCH_CLOCK_EVERY_POLLS 8      /* the holder reads the clock for
 					   * the window once per this many
 					   * bursts */
+#define DISPATCH_KEEP_BURSTS (ST_CAPTURE_KEEP_MAX / ST_CAPTURE_BURST)
+					  /* a holder that keeps its bursts
+					   * hands the queue on after this
+					   * many (engine.h) */
+#define DISPATCH_KEEP_ANSWER (2 * ST_CAPTURE_BURST) /* ... and answers a
+					   * request once it holds this many
+					   * frames of its own */
 
 #define BUCKET_UNMAPPED UINT8_MAX        /* a bucket that saw no frame yet */
 
@@ -133,9 +140,23 @@ struct dispatcher {
 	uint32_t until_forced_move;                       /* test knob */
 };
 
+/* A burst taken out of the queue (st_capture_ops.rx_keep). */
+struct kept {
+	void *objs[ST_CAPTURE_BURST];
+	unsigned n;
+	bool plain;
+};
+
 struct core {
 	struct st_engine *e;
 	unsigned id;
+	/* core thread only, with dispatch on a queue that keeps bursts: the
+	 * frames of its own it received in its hold, in the queue's order,
+	 * and the bursts that hold them */
+	struct st_frame own[DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST];
+	unsigned own_n;
+	struct kept kept[DISPATCH_KEEP_BURSTS];
+	unsigned kept_n;
 	struct st_worker *_Atomic worker;
 	struct st_worker *ready;             /* core thread only: made before the
 					      * first frame, not started */
@@ -168,6 +189,9 @@ struct st_engine {
 	struct st_engine_config cfg;
 	struct st_capture *cap;
 	bool dispatch;
+	bool keep;                           /* dispatch: the holder keeps its
+					      * bursts (rx_keep) and works on
+					      * its own frames in place */
 	bool rebalance;                      /* dispatch that adapts */
 	struct dispatcher *disp;             /* with dispatch; the holder only */
 	bool finite;
@@ -863,20 +887,53 @@ static bool dispatch_room(struct st_engine *e)
 static unsigned poll_inbox(struct core *c);
 static void idle_end(struct core *c);
 
-/* The holder: copies f into its core's inbox (its own included); true when
- * that is another core's.  said: the largest time of the frames pushed
- * before, said while waiting for room.  A frame without a TCP/UDP
- * endpoint pair goes to core 0. */
+/* The frames in the inbox before byte `limit` (UINT64_MAX: all), then
+ * the core's own of its hold, in place; their bursts then go back to the
+ * input.  The frames worked on.  Run after the hold, with `limit` the
+ * inbox's head at its end: the frames before came before the hold's
+ * (nobody else pushes to a holder's inbox), those after came after. */
+static unsigned own_run(struct core *c, uint64_t limit)
+{
+	struct st_capture *cap = c->e->cap;
+	uint64_t clock_ns = clock_for_frames(c->e);
+	unsigned n = 0;
+	struct st_frame f;
+	uint64_t bytes;
+
+	while (c->inbox.tail_local != limit && inbox_peek(&c->inbox, &f, &bytes) &&
+	       c->inbox.tail_local != limit) {
+		frame_in(c, &f, clock_ns);
+		inbox_pop(&c->inbox, bytes);
+		n++;
+	}
+	inbox_release(&c->inbox);
+	for (unsigned i = 0; i < c->own_n; i++) {
+		if (i + 1 < c->own_n)
+			__builtin_prefetch(c->own[i + 1].data);
+		frame_in(c, &c->own[i], clock_ns);
+	}
+	n += c->own_n;
+	c->own_n = 0;
+	for (unsigned k = 0; k < c->kept_n; k++)
+		cap->ops->kept_free(cap, 0, c->kept[k].objs, c->kept[k].n, c->kept[k].plain);
+	c->kept_n = 0;
+	return n;
+}
+
+/* The holder: hands f to its core (engine.h): into that core's inbox, or,
+ * when the queue keeps bursts and f is the holder's own, onto its own
+ * list; true when f is another core's.  said: the largest time of the
+ * frames pushed before, said while waiting for room. */
 static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 {
 	struct st_engine *e = c->e;
 	struct dispatcher *d = e->disp;
 	uint32_t b;
 	uint8_t l4;
-	unsigned t = 0;
+	unsigned t = e->finite ? 0 : c->id;
 	struct core *to;
 
-	if (dispatch_bucket(e, f, &b, &l4)) {
+	if (dispatch_bucket(e, f, &b, &l4) && (l4 == IPPROTO_TCP || e->finite)) {
 		d->frames[b]++;
 		if (l4 == IPPROTO_TCP && !d->tcp[b])
 			d->tcp[b] = 1;
@@ -887,6 +944,10 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 			t = (t + 1) % e->cfg.workers;
 			bucket_move(e, b, t, mono_ns());
 		}
+	}
+	if (e->keep && t == c->id) {
+		c->own[c->own_n++] = *f;
+		return false;
 	}
 	to = &e->core[t];
 	if (entry_bytes(f->caplen) > to->inbox.size / 2) {
@@ -908,9 +969,12 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 		 * inbox and epochs must still move while we wait, or a core
 		 * waiting for the merger, which waits for us, never moves. */
 		dispatch_flush(e, said);
-		if (poll_inbox(c) == 0)
+		/* our inbox's frames, then our own of this hold: every one
+		 * came before f */
+		if (poll_inbox(c) == 0 && (!e->keep || own_run(c, UINT64_MAX) == 0))
 			sched_yield();
-		tick(c, clock_for_frames(e), false);
+		if (c->own_n == 0)
+			tick(c, clock_for_frames(e), false);
 	}
 	return t != c->id;
 }
@@ -943,7 +1007,13 @@ static unsigned dispatch_burst(struct core *c, struct st_frame *f)
 			said = f[i].ts_ns;
 	}
 	dispatch_flush(e, said);
-	cap->ops->rx_release(cap, 0);
+	if (e->keep && n > 0) {
+		struct kept *k = &c->kept[c->kept_n++];
+
+		k->n = cap->ops->rx_keep(cap, 0, k->objs, &k->plain);
+	} else {
+		cap->ops->rx_release(cap, 0);
+	}
 	STAT_ADD(c->stats.dispatched, pushed);
 	STAT_ADD(c->stats.polled, (unsigned)n);
 	if (++d->polls % DISPATCH_CLOCK_EVERY_POLLS == 0 && e->rebalance) {
@@ -966,7 +1036,8 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 	struct st_engine *e = c->e;
 	unsigned got = 0;
 
-	while (!stopping(e) && inbox_fill(&c->inbox) <= c->inbox.size / 4 && dispatch_room(e)) {
+	while (!stopping(e) && inbox_fill(&c->inbox) <= c->inbox.size / 4 &&
+	       c->kept_n < DISPATCH_KEEP_BURSTS && dispatch_room(e)) {
 		unsigned n;
 
 		if (got == 0) {
@@ -982,7 +1053,8 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 		got += n;
 		if (n < ST_CAPTURE_BURST ||
 		    (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed) &&
-		     inbox_fill(&c->inbox) >= c->inbox.size / DISPATCH_ANSWER_SHARE))
+		     (e->keep ? c->own_n >= DISPATCH_KEEP_ANSWER :
+		      inbox_fill(&c->inbox) >= c->inbox.size / DISPATCH_ANSWER_SHARE)))
 			break;
 	}
 	return got;
@@ -1082,7 +1154,7 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 {
 	struct st_engine *e = c->e;
 	struct inbox *b = &c->inbox;
-	unsigned got = 0, n;
+	unsigned got = 0, n, own = 0;
 	bool done;
 
 	if (stopping(e) && !atomic_load_explicit(&e->input_done, memory_order_relaxed)) {
@@ -1100,12 +1172,17 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 	 * exactly). */
 	if (!atomic_load_explicit(&e->input_done, memory_order_relaxed) &&
 	    b->head_cache - b->tail_local <= b->size / 4 && rx_trylock(e)) {
+		uint64_t limit;
+
 		got = dispatch_hold(c, f);
+		limit = b->head_local;  /* ours to read while we hold */
 		rx_unlock(e);
 		if (got)
 			STAT_ADD(c->stats.dispatch_holds, 1);
+		if (e->keep)
+			own = own_run(c, limit);
 	}
-	n = poll_inbox(c);
+	n = own + poll_inbox(c);
 	/* Acquire: pairs with input_done's release; then an empty inbox is
 	 * the end. */
 	done = atomic_load_explicit(&e->input_done, memory_order_acquire);
@@ -1485,6 +1562,7 @@ struct st_engine *st_engine_create(const struct st_engine_config *cfg,
 	e->cfg.worker.double_buffered = true;
 	e->cap = cap;
 	e->dispatch = cap->queues == 1 && cfg->workers > 1;
+	e->keep = e->dispatch && cap->ops->rx_keep && cap->ops->kept_free;
 	e->rebalance = e->dispatch && cfg->dispatch_rebalance_ns &&
 		       (!cap->finite || cfg->dispatch_rebalance_finite);
 	e->finite = cap->finite;

@@ -26,6 +26,8 @@
 #include <stdio.h>
 
 #define ST_CAPTURE_BURST 32          /* frames per rx_burst() the engine asks */
+#define ST_CAPTURE_KEEP_MAX (8 * ST_CAPTURE_BURST) /* frames one engine core
+				      * keeps at most (rx_keep) */
 #define ST_CAPTURE_QUEUES_MAX 64
 
 /* One borrowed frame. */
@@ -67,6 +69,19 @@ struct st_capture_ops {
 			unsigned max);
 	/* Gives back the frames of queue q's last burst. */
 	void (*rx_release)(struct st_capture *c, unsigned q);
+	/*
+	 * Optional (NULL where a frame cannot outlive the next rx_burst(),
+	 * as libpcap's): instead of rx_release(), takes queue q's last burst
+	 * out of the queue, so that the queue may be polled again while its
+	 * frames stay valid, until kept_free() with what rx_keep() stored
+	 * (up to ST_CAPTURE_BURST objects in objs[], their count returned,
+	 * and *plain).  kept_free() may run on another thread than the
+	 * queue's poller, one at a time per kept burst.  A pool that feeds
+	 * the queue must leave room for what is kept.
+	 */
+	unsigned (*rx_keep)(struct st_capture *c, unsigned q, void **objs, bool *plain);
+	void (*kept_free)(struct st_capture *c, unsigned q, void **objs, unsigned n,
+			  bool plain);
 	/* Queue q's counters (drops may lag by up to one stats refresh of
 	 * the input, e.g. a NIC's counter registers).  0 or -errno. */
 	int (*queue_stats)(struct st_capture *c, unsigned q,

@@ -39,7 +39,10 @@
  * Pools.  net_pcap holds no mbufs between bursts (it copies each frame from
  * the file into a fresh one), so its default pool is small; with
  * infinite_rx it keeps the whole file in mbufs, so the default pool holds
- * the file's frames plus what is in flight.
+ * the file's frames plus what is in flight.  With several workers on one
+ * queue, each may keep up to ST_CAPTURE_KEEP_MAX mbufs out of its pool
+ * (rx_keep: the engine works on its own share in place), which every
+ * default pool adds.
  *
  * Multi-segment mbufs are not handed out: each is freed and counted as
  * ST_CAPTURE_DROP_INVALID of its queue.  For net_pcap files the pool's data
@@ -149,6 +152,8 @@ struct dpdk_queue {
 
 struct dpdk_config_n {                  /* the config, defaults filled in */
 	unsigned want, mbufs, cache, rx_desc, burst, data_room;
+	unsigned kept;                  /* mbufs the workers may keep out of
+					 * one queue's pool (rx_keep) */
 	bool promiscuous;
 };
 
@@ -555,12 +560,12 @@ static unsigned pool_default(const struct dpdk_port *p,
 	uint64_t most = 0;
 
 	if (!p->n_files)
-		return ST_DPDK_MBUFS_PER_QUEUE;
+		return ST_DPDK_MBUFS_PER_QUEUE + cfg->kept;
 	if (p->finite)
-		return ST_DPDK_PCAP_MBUFS_PER_QUEUE;
+		return ST_DPDK_PCAP_MBUFS_PER_QUEUE + cfg->kept;
 	for (unsigned i = 0; i < p->n_files; i++)
 		most = ST_MAX(most, p->files[i].frames);
-	return (unsigned)ST_MIN(most + 2 * cfg->burst + 2 * cfg->cache,
+	return (unsigned)ST_MIN(most + 2 * cfg->burst + 2 * cfg->cache + cfg->kept,
 				(uint64_t)UINT32_MAX / 2);
 }
 
@@ -772,6 +777,33 @@ static int dpdk_rx_burst(struct st_capture *c, unsigned qi, struct st_frame *f,
 	atomic_store_explicit(&q->bytes, q->bytes + bytes,
 			      memory_order_relaxed);
 	return out;
+}
+
+/* The burst's mbufs leave the queue as they are; kept_free() gives them
+ * back as rx_release() would have (the pool's cache is the freeing
+ * lcore's).  The engine asks at most ST_CAPTURE_BURST frames a burst. */
+static unsigned dpdk_rx_keep(struct st_capture *c, unsigned qi, void **objs, bool *plain)
+{
+	struct dpdk_capture *dc = c->impl;
+	struct dpdk_queue *q = &dc->queues[qi];
+	unsigned n = q->held;
+
+	memcpy(objs, q->mbufs, n * sizeof(q->mbufs[0]));
+	*plain = q->held_plain;
+	q->held = 0;
+	return n;
+}
+
+static void dpdk_kept_free(struct st_capture *c, unsigned qi, void **objs, unsigned n,
+			   bool plain)
+{
+	struct dpdk_capture *dc = c->impl;
+	struct dpdk_queue *q = &dc->queues[qi];
+
+	if (likely(plain))
+		rte_mempool_put_bulk(q->pool, objs, n);
+	else
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
 }
 
 static void dpdk_rx_release(struct st_capture *c, unsigned qi)
@@ -1001,6 +1033,8 @@ static void dpdk_close(struct st_capture *c)
 static const struct st_capture_ops dpdk_ops = {
 	.rx_burst = dpdk_rx_burst,
 	.rx_release = dpdk_rx_release,
+	.rx_keep = dpdk_rx_keep,
+	.kept_free = dpdk_kept_free,
 	.queue_stats = dpdk_queue_stats,
 	.stats_json = dpdk_stats_json,
 	.start = dpdk_start,
@@ -1026,6 +1060,8 @@ static int config_fill(struct dpdk_config_n *n, const struct st_dpdk_config *cfg
 	n->burst = cfg->burst ? cfg->burst : ST_CAPTURE_BURST;
 	n->data_room = cfg->mbuf_data_room_bytes;
 	n->promiscuous = !cfg->promiscuous_off;
+	/* several workers on one queue: each may keep bursts out of it */
+	n->kept = cfg->workers > 1 ? cfg->workers * ST_CAPTURE_KEEP_MAX : 0;
 	if (n->want > ST_CAPTURE_QUEUES_MAX || n->burst > ST_DPDK_BURST_MAX ||
 	    n->rx_desc > UINT16_MAX || n->data_room > DATA_ROOM_MAX_BYTES ||
 	    cfg->n_ports > ST_DPDK_PORTS_MAX || (cfg->n_ports && !cfg->ports)) {

@@ -157,7 +157,9 @@ static void usage(FILE *out)
 #ifdef ST_HAVE_DPDK
 "  --mbufs N            DPDK: mbufs in each queue's pool (default 4096 for a NIC,\n"
 "                       512 for a net_pcap file, the file's frames and then some\n"
-"                       for infinite_rx, which holds the whole file)\n"
+"                       for infinite_rx, which holds the whole file; with several\n"
+"                       workers, 256 more per worker: on one queue each may keep\n"
+"                       that many)\n"
 #endif
 #ifdef ST_HAVE_AF_XDP
 "  --af-xdp IFACE       native AF_XDP sockets on IFACE (root); our XDP program\n"

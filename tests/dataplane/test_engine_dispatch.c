@@ -208,6 +208,7 @@ static void nap_ms(unsigned ms)
  * `rule_burst_ms`. */
 static struct frame rule_frame;
 static unsigned rule_burst, rule_bursts, rule_ask_at, rule_burst_ms, rule_short_at;
+static unsigned rule_last;              /* the last burst's frames */
 static struct st_engine *rule_e;
 
 static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigned max)
@@ -222,6 +223,7 @@ static int rule_rx(struct st_capture *c, unsigned q, struct st_frame *f, unsigne
 		f[i] = (struct st_frame){ .data = rule_frame.b, .caplen = rule_frame.n,
 					  .wire_len = rule_frame.n,
 					  .ts_ns = 1767225600ull * SEC_NS };
+	rule_last = n;
 	if (++rule_bursts == rule_ask_at)
 		atomic_store(&rule_e->rx_wanted, true);
 	if (rule_burst_ms)
@@ -655,16 +657,17 @@ static void test_core_idle_is_not_its_work(void)
 	st_engine_destroy(e);
 }
 
-/* A queue of full bursts of one UDP flow's frame, that flow's bucket on
- * core `to`: the engine, and the bursts that fill an inbox past `share` of
- * its size (the holder checks before each burst). */
+/* A queue of full bursts of one TCP flow's frame (on a live input only
+ * TCP segments go to their flow's core), that flow's bucket on core `to`:
+ * the engine, and the bursts that fill an inbox past `share` of its size
+ * (the holder checks before each burst). */
 static struct st_engine *queue_engine(unsigned to, uint64_t share, unsigned *bursts)
 {
 	struct st_engine *e = rule_engine(2);
 	uint32_t b;
 	uint64_t burst_bytes;
 
-	build(&rule_frame, V4_UDP, 0x0a000001u, 0x0a000028u, 40000, 5140, false);
+	build(&rule_frame, V4_TCP, 0x0a000001u, 0x0a000028u, 40000, 9092, false);
 	CU_ASSERT_FATAL(bucket_of(e, &rule_frame, &b));
 	if (e->disp->reta[b] == BUCKET_UNMAPPED)
 		bucket_map(e, b, to);
@@ -810,7 +813,141 @@ static void test_receiving_is_not_idle(void)
 	st_engine_destroy(e);
 }
 
+/* One UDP flow's frame on the queue, its bucket on core 1; core 0 takes
+ * the queue for two full bursts and a short one. */
+static struct st_engine *datagram_engine(void)
+{
+	unsigned want;
+	struct st_engine *e = queue_engine(1, 2, &want);
+	uint32_t b;
+
+	build(&rule_frame, V4_UDP, 0x0a000001u, 0x0a000028u, 40000, 5140, false);
+	CU_ASSERT_FATAL(bucket_of(e, &rule_frame, &b));
+	if (e->disp->reta[b] == BUCKET_UNMAPPED)
+		bucket_map(e, b, 1);
+	e->disp->reta[b] = 1;
+	rule_short_at = 3;
+	return e;
+}
+
+/* A datagram is whole (no flow state to keep together): on a live input
+ * it stays with the core that received it, whatever its bucket; on a
+ * finite input it goes to its flow's core like a TCP segment, so that a
+ * file's output does not depend on which core received what (engine.h). */
+static void test_datagrams_stay_with_their_receiver_when_live(void)
+{
+	struct st_engine *e = datagram_engine();
+
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, 3);
+	CU_ASSERT_EQUAL(e->core[0].stats.polled, 2 * ST_CAPTURE_BURST + 1);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, 0);
+	CU_ASSERT_TRUE(inbox_empty(&e->core[1].inbox));
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_EQUAL(turn_of(&e->core[1]), 0);
+	atomic_store(&e->rx_busy, false);
+	st_engine_destroy(e);
+
+	rule_cap.finite = true;
+	e = datagram_engine();
+	rule_cap.finite = false;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(rule_bursts, 3);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, 2 * ST_CAPTURE_BURST + 1);
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_EQUAL(turn_of(&e->core[1]), ST_CAPTURE_BURST);
+	atomic_store(&e->rx_busy, false);
+	st_engine_destroy(e);
+}
+
+/* A queue that keeps bursts (rx_keep): every object kept, and what
+ * kept_free() saw. */
+static unsigned keep_objs, keep_freed, keep_frees;
+static uint64_t keep_frames_at_first_free;
+static int keep_token[ST_CAPTURE_BURST];
+
+static unsigned keep_rx_keep(struct st_capture *c, unsigned q, void **objs, bool *plain)
+{
+	(void)c;
+	(void)q;
+	for (unsigned i = 0; i < ST_CAPTURE_BURST; i++)
+		objs[i] = &keep_token[i];
+	*plain = true;
+	keep_objs += rule_last;
+	return rule_last;
+}
+
+static void keep_kept_free(struct st_capture *c, unsigned q, void **objs, unsigned n,
+			   bool plain)
+{
+	(void)c;
+	(void)q;
+	CU_ASSERT_TRUE(plain);
+	CU_ASSERT(n >= 1 && n <= ST_CAPTURE_BURST);
+	CU_ASSERT_PTR_EQUAL(objs[0], &keep_token[0]);
+	if (keep_frees++ == 0)
+		keep_frames_at_first_free = rule_e->core[0].stats.frames;
+	keep_freed += n;
+}
+
+static const struct st_capture_ops keep_ops = {
+	.rx_burst = rule_rx, .rx_release = rule_release, .queue_stats = rule_queue_stats,
+	.rx_keep = keep_rx_keep, .kept_free = keep_kept_free,
+};
+
+/* On a queue that keeps bursts, the holder works on its own frames in
+ * place after its hold and then frees their bursts, every one; another
+ * core's frames are still copied to its inbox.  A hold ends after
+ * DISPATCH_KEEP_BURSTS bursts, or, once another core asks, when the
+ * holder has DISPATCH_KEEP_ANSWER frames of its own. */
+static void test_own_frames_in_place(void)
+{
+	const struct st_capture_ops *ops = rule_cap.ops;
+	struct st_engine *e;
+	unsigned want;
+
+	rule_cap.ops = &keep_ops;
+	e = datagram_engine();
+	CU_ASSERT_TRUE_FATAL(e->keep);
+	rule_short_at = 0;
+	keep_objs = keep_freed = keep_frees = 0;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, DISPATCH_KEEP_BURSTS);
+	CU_ASSERT_EQUAL(e->core[0].stats.frames, DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, 0);
+	CU_ASSERT_EQUAL(keep_frees, DISPATCH_KEEP_BURSTS);
+	CU_ASSERT_EQUAL(keep_freed, keep_objs);
+	CU_ASSERT_EQUAL(keep_frames_at_first_free, DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(e->core[0].own_n, 0);
+	CU_ASSERT_EQUAL(e->core[0].kept_n, 0);
+	/* another core asks after the first burst: answered at the end of
+	 * the burst that gives the holder DISPATCH_KEEP_ANSWER frames */
+	rule_bursts = 0;
+	rule_ask_at = 1;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), DISPATCH_KEEP_ANSWER);
+	CU_ASSERT_EQUAL(rule_bursts, DISPATCH_KEEP_ANSWER / ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(keep_freed, keep_objs);
+	st_engine_destroy(e);
+
+	/* a TCP flow of core 1: copied to its inbox, its bursts kept and
+	 * freed all the same */
+	e = queue_engine(1, 2, &want);
+	keep_objs = keep_freed = keep_frees = 0;
+	rule_short_at = 2;
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), 0);
+	CU_ASSERT_EQUAL(e->core[0].stats.dispatched, ST_CAPTURE_BURST + 1);
+	CU_ASSERT_EQUAL(keep_freed, keep_objs);
+	CU_ASSERT_EQUAL(keep_objs, ST_CAPTURE_BURST + 1);
+	atomic_store(&e->rx_busy, true);
+	CU_ASSERT_EQUAL(turn_of(&e->core[1]), ST_CAPTURE_BURST);
+	atomic_store(&e->rx_busy, false);
+	st_engine_destroy(e);
+	rule_cap.ops = ops;
+}
+
 ST_TEST_MAIN("dataplane/engine_dispatch",
+	ST_TEST(test_datagrams_stay_with_their_receiver_when_live),
+	ST_TEST(test_own_frames_in_place),
 	ST_TEST(test_queue_taken_in_turn),
 	ST_TEST(test_receiving_is_not_idle),
 	ST_TEST(test_core_idle_is_not_its_work),
