@@ -14,18 +14,33 @@
  * workers: the cores take turns on the queue and dispatch in software,
  * like a NIC's RSS.  A core whose inbox is at most a quarter full takes
  * the queue when no other core holds it (a lock no core ever waits on,
- * except at a stop) and receives bursts; for each frame a symmetric hash of its
- * two endpoints picks one of ST_ENGINE_DISPATCH_BUCKETS buckets, an
- * indirection table (a RETA) maps the bucket to a core, and the frame is
- * copied into that core's single-producer, single-consumer inbox (its own
- * included: a core works on every frame from its inbox, in the order the
- * queue gave them, so a flow keeps its order whichever core received it).
+ * except at a stop) and receives bursts.  A TCP segment goes to its flow's
+ * core: a symmetric hash of its two endpoints picks one of
+ * ST_ENGINE_DISPATCH_BUCKETS buckets, and an indirection table (a RETA)
+ * maps the bucket to a core.  On a live input every other frame (a UDP
+ * datagram, a frame without a TCP/UDP endpoint pair) stays with the core
+ * that received it: a datagram is whole, with no flow state to keep on
+ * one core (its streams and server endpoints are per core anyway and
+ * merge at the epoch), so the datagrams balance themselves, each core
+ * taking the queue when it has the time.  On a finite input (a file)
+ * datagrams go to their flow's core too, and the other frames to core 0,
+ * so that the output does not depend on which core received what.  A
+ * frame for another core is copied into that core's single-producer,
+ * single-consumer inbox.  The holder's own frames go into its own inbox
+ * too, unless the capture can keep a burst out of the queue (rx_keep:
+ * DPDK): then the holder keeps up to ST_CAPTURE_KEEP_MAX frames, hands
+ * the queue on, and works on the frames its inbox held at the hold's
+ * end, then on its own in place, then gives their bursts back.  Either
+ * way a core works on its frames in the order the queue gave them, so a
+ * flow keeps its order whichever core received it.
  * The holder keeps the queue while every inbox is at most half full, its
  * own at most a quarter (it cannot drain its own while it holds: it hands
- * the queue on before its inbox keeps the others from receiving), and the
- * bursts come full, until another core has nothing to do (it asks for the
- * queue) and its own inbox holds a sixteenth of its size, work of its own
- * for the time the other receives; then it works on its inbox.  (A
+ * the queue on before its inbox keeps the others from receiving), it has
+ * kept fewer than ST_CAPTURE_KEEP_MAX frames, and the bursts come full,
+ * until another core has nothing to do (it asks for the queue) and its own
+ * inbox holds a sixteenth of its size (or it has kept two bursts of its
+ * own), work of its own for the time the other receives; then it works on
+ * its inbox.  (A
  * request answered at once, with a few frames of its own, makes the next
  * request come as soon: the turns shrink to a burst each, and when a
  * hand-over is slow, as between CPUs far apart, the cores spend their
@@ -33,10 +48,9 @@
  * queue cannot be split, is shared: each core receives when it has the
  * time, and an even split of the flows balances.  When an inbox passes
  * half, the frames wait in the queue (a live input's NIC or socket counts
- * what it cannot hold as its drops).  Frames without a TCP/UDP endpoint
- * pair go to core 0; the core a frame reaches counts its decode drop, if
- * any (the dispatch parse reads only the headers it needs, and may pass on
- * a frame st_decode() then refuses).
+ * what it cannot hold as its drops).  The core a frame reaches counts its
+ * decode drop, if any (the dispatch parse reads only the headers it needs,
+ * and may pass on a frame st_decode() then refuses).
  *
  * The table starts spread: a bucket is mapped at its first frame, to the
  * next core in turn (so the flows, not the mostly empty buckets, are
@@ -57,8 +71,7 @@
  * a second (it does not swing between two cores), and a core keeps its
  * last active bucket (one bucket cannot be split: moving it moves the
  * backlog).  Every move is counted (dispatch_moves).  A moved bucket's
- * flows continue on the new core mid-stream.  UDP datagrams are whole:
- * nothing is lost or counted twice.  A TCP flow is picked up as in a
+ * flows continue on the new core mid-stream.  A TCP flow is picked up as in a
  * capture that starts mid-flow: no record is lost going to a core that
  * never saw the flow, but one that comes back to a core finds a hole there
  * (a reassembly gap, the codec's resync: counted), the flow counts as a new
@@ -67,8 +80,9 @@
  * core idles out.  So the rule moves buckets that carried TCP in the window
  * only with dispatch_move_tcp (shadowtap-dp --dispatch-move-tcp), or in a
  * window that lost frames (the queue's drop counters grew, or an inbox
- * refused a frame): a moved flow costs less than a loss every window; the
- * others move for free.  A finite input (a file) does not adapt: its
+ * refused a frame): a moved flow costs less than a loss every window.  (A
+ * bucket without TCP would move for free, but on a live input only TCP
+ * segments have buckets.)  A finite input (a file) does not adapt: its
  * output must not depend on timing.
  *
  * Time.  ST_ENGINE_CLOCK_PACKET: epochs follow the frames' own timestamps
