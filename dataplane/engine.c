@@ -71,10 +71,7 @@ _Static_assert(ST_PROTO_KAFKA == ST_PROFILE_PROTO_KAFKA &&
 #define DISPATCH_KEEP_BURSTS (ST_CAPTURE_KEEP_MAX / ST_CAPTURE_BURST)
 					  /* a holder that keeps its bursts
 					   * hands the queue on after this
-					   * many (engine.h) */
-#define DISPATCH_KEEP_ANSWER (2 * ST_CAPTURE_BURST) /* ... and answers a
-					   * request once it holds this many
-					   * frames of its own */
+					   * many, asked or not (engine.h) */
 
 #define BUCKET_UNMAPPED UINT8_MAX        /* a bucket that saw no frame yet */
 
@@ -1052,9 +1049,8 @@ static unsigned dispatch_hold(struct core *c, struct st_frame *f)
 
 		got += n;
 		if (n < ST_CAPTURE_BURST ||
-		    (atomic_load_explicit(&e->rx_wanted, memory_order_relaxed) &&
-		     (e->keep ? c->own_n >= DISPATCH_KEEP_ANSWER :
-		      inbox_fill(&c->inbox) >= c->inbox.size / DISPATCH_ANSWER_SHARE)))
+		    (!e->keep && atomic_load_explicit(&e->rx_wanted, memory_order_relaxed) &&
+		     inbox_fill(&c->inbox) >= c->inbox.size / DISPATCH_ANSWER_SHARE))
 			break;
 	}
 	return got;

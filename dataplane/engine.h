@@ -38,9 +38,11 @@
  * the queue on before its inbox keeps the others from receiving), it has
  * kept fewer than ST_CAPTURE_KEEP_MAX frames, and the bursts come full,
  * until another core has nothing to do (it asks for the queue) and its own
- * inbox holds a sixteenth of its size (or it has kept two bursts of its
- * own), work of its own for the time the other receives; then it works on
- * its inbox.  (A
+ * inbox holds a sixteenth of its size, work of its own for the time the
+ * other receives; then it works on its inbox.  A holder that keeps bursts
+ * holds for ST_CAPTURE_KEEP_MAX frames, asked or not: an answer after two
+ * bursts, tried, made the turns short, and where a hand-over is slow the
+ * cores then spent 10% of their time waiting for the queue.  (A
  * request answered at once, with a few frames of its own, makes the next
  * request come as soon: the turns shrink to a burst each, and when a
  * hand-over is slow, as between CPUs far apart, the cores spend their

@@ -898,8 +898,7 @@ static const struct st_capture_ops keep_ops = {
 /* On a queue that keeps bursts, the holder works on its own frames in
  * place after its hold and then frees their bursts, every one; another
  * core's frames are still copied to its inbox.  A hold ends after
- * DISPATCH_KEEP_BURSTS bursts, or, once another core asks, when the
- * holder has DISPATCH_KEEP_ANSWER frames of its own. */
+ * DISPATCH_KEEP_BURSTS bursts, even when another core asks before. */
 static void test_own_frames_in_place(void)
 {
 	const struct st_capture_ops *ops = rule_cap.ops;
@@ -920,12 +919,11 @@ static void test_own_frames_in_place(void)
 	CU_ASSERT_EQUAL(keep_frames_at_first_free, DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST);
 	CU_ASSERT_EQUAL(e->core[0].own_n, 0);
 	CU_ASSERT_EQUAL(e->core[0].kept_n, 0);
-	/* another core asks after the first burst: answered at the end of
-	 * the burst that gives the holder DISPATCH_KEEP_ANSWER frames */
+	/* another core asks after the first burst */
 	rule_bursts = 0;
 	rule_ask_at = 1;
-	CU_ASSERT_EQUAL(turn_of(&e->core[0]), DISPATCH_KEEP_ANSWER);
-	CU_ASSERT_EQUAL(rule_bursts, DISPATCH_KEEP_ANSWER / ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(turn_of(&e->core[0]), DISPATCH_KEEP_BURSTS * ST_CAPTURE_BURST);
+	CU_ASSERT_EQUAL(rule_bursts, DISPATCH_KEEP_BURSTS);
 	CU_ASSERT_EQUAL(keep_freed, keep_objs);
 	st_engine_destroy(e);
 
