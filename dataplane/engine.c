@@ -897,6 +897,8 @@ static unsigned own_run(struct core *c, uint64_t limit)
 	struct st_frame f;
 	uint64_t bytes;
 
+	if (unlikely(c->idle_since_ns) && (c->own_n || c->inbox.tail_local != limit))
+		idle_end(c);        /* frames to work on: no longer idle */
 	while (c->inbox.tail_local != limit && inbox_peek(&c->inbox, &f, &bytes) &&
 	       c->inbox.tail_local != limit) {
 		frame_in(c, &f, clock_ns);

@@ -440,6 +440,74 @@ out_unlink:
 	unlink(path);
 }
 
+/* Bursts kept out of the queue (rx_keep) stay valid while the queue is
+ * polled on, and kept_free() gives their mbufs back: the file read a burst
+ * at a time, every burst kept to the end, equals the oracle's frames, the
+ * pool is short of exactly the kept mbufs, and whole after kept_free().
+ * With two workers the default pool has room for what each may keep. */
+static void body_kept_bursts(void)
+{
+	static struct frames want;
+	static void *objs[WRITTEN_FRAMES][ST_CAPTURE_BURST];
+	static unsigned kept[WRITTEN_FRAMES];
+	static bool plain[WRITTEN_FRAMES];
+	struct st_frame f[WRITTEN_FRAMES + ST_CAPTURE_BURST];
+	const struct st_dpdk_config cfg = { .workers = 2 };
+	const char *paths[1];
+	char path[128];
+	struct st_capture *c;
+	struct rte_mempool *mp;
+	unsigned got = 0, bursts = 0, idle = 0;
+	int n;
+
+	temp_path(path, sizeof(path), "kept");
+	CU_ASSERT_EQUAL(pcap_write(path, WRITTEN_FRAMES), 0);
+	CU_ASSERT_EQUAL(oracle_load(path, &want), 0);
+	paths[0] = path;
+	c = open_files(paths, 1, &cfg, "--lcores=(0-1)@0");
+	CU_ASSERT_PTR_NOT_NULL(c);
+	if (!c)
+		goto out_unlink;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->ops->rx_keep);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->ops->kept_free);
+	mp = rte_mempool_lookup("st_rx_0_0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+	CU_ASSERT_EQUAL(mp->size, ST_DPDK_PCAP_MBUFS_PER_QUEUE + 2 * ST_CAPTURE_KEEP_MAX);
+	while (got < WRITTEN_FRAMES && idle < 1000 &&
+	       (n = c->ops->rx_burst(c, 0, f + got, ST_CAPTURE_BURST)) >= 0) {
+		if (n == 0) {
+			idle++;
+			continue;
+		}
+		kept[bursts] = c->ops->rx_keep(c, 0, objs[bursts], &plain[bursts]);
+		CU_ASSERT_EQUAL(kept[bursts], (unsigned)n);
+		CU_ASSERT_TRUE(plain[bursts]);
+		got += (unsigned)n;
+		bursts++;
+	}
+	CU_ASSERT_EQUAL(got, WRITTEN_FRAMES);
+	CU_ASSERT_EQUAL(c->ops->rx_burst(c, 0, f, ST_CAPTURE_BURST), ST_CAPTURE_END);
+	/* every burst still held: the pool is short of exactly them */
+	CU_ASSERT_EQUAL(rte_mempool_avail_count(mp), mp->size - WRITTEN_FRAMES);
+	for (unsigned i = 0; i < got && i < want.n; i++) {
+		CU_ASSERT_EQUAL(f[i].caplen, want.f[i].caplen);
+		if (f[i].caplen == want.f[i].caplen)
+			CU_ASSERT(memcmp(f[i].data, want.f[i].data, f[i].caplen) == 0);
+	}
+	for (unsigned b = 0; b < bursts; b++)
+		c->ops->kept_free(c, 0, objs[b], kept[b], plain[b]);
+	assert_pool_whole();
+	st_capture_close(c);
+out_unlink:
+	frames_free(&want);
+	unlink(path);
+}
+
+static void test_kept_bursts_stay_valid(void)
+{
+	run_in_child(body_kept_bursts);
+}
+
 /* Frames built here: bytes, lengths (a 9000-byte frame, a truncated one),
  * times; a nanosecond file arrives at microsecond precision (net_pcap
  * opens files at the default precision). */
@@ -985,6 +1053,7 @@ static void test_two_processes_at_once(void)
 ST_TEST_MAIN("dataplane/capture/dpdk",
 	ST_TEST(test_reference_pcaps_match_libpcap),
 	ST_TEST(test_written_pcap_known_frames),
+	ST_TEST(test_kept_bursts_stay_valid),
 	ST_TEST(test_two_vdevs_two_queues),
 	ST_TEST(test_empty_file_ends_at_once),
 	ST_TEST(test_small_mempool_counts_the_missing),
