@@ -19,8 +19,11 @@ frames of its own: every frame on the wire is one tcpreplay sent.
    NATS HPUB over 3 connections, JSONL over UDP 5140 and over TCP 5141 (2
    connections), and JSONL over UDP 6000, a port shadowtap-dp is not
    configured for: the XDP program must pass it to the kernel.
-2. Moderate rate (tcpreplay --pps, lossless even under ASan), one worker
-   (a veth has one rx queue), one epoch of EPOCH_MS that holds the whole
+2. Moderate rate (tcpreplay --pps, lossless even under ASan), one worker,
+   then two sharing the veth's one rx queue (software dispatch on a live
+   input: TCP segments to their flow's core, datagrams kept by the core
+   that received them; every profile merged from both), one epoch of
+   EPOCH_MS that holds the whole
    replay (the test waits for the next epoch boundary when the replay
    could straddle one; the wall clock decides the epoch, not the
    generator's timestamps):
@@ -190,15 +193,16 @@ def core_frames(doc):
 class Run:
     """shadowtap-dp --af-xdp on CAPTURE_IF with a concurrent consumer."""
 
-    def __init__(self, tag, extra, cpu=None):
+    def __init__(self, tag, extra, cpu=None, workers=1):
         self.instance = f"xdp{os.getpid()}{tag}"
+        self.workers = workers
         instances.append(self.instance)
         self.consumer = subprocess.Popen(
             [CTL, "profiles", "--instance", self.instance, "--json", "--until-exit",
              "--wait-ms", "60000"], stdout=subprocess.PIPE)
         children.append(self.consumer)
         args = (["taskset", "-c", str(cpu)] if cpu is not None else []) + \
-               [DP, "--af-xdp", CAPTURE_IF, "--workers", "1", "--instance", self.instance,
+               [DP, "--af-xdp", CAPTURE_IF, "--workers", str(workers), "--instance", self.instance,
                 "--key", "/user/id", "--proto", "5141=jsonl", "--epoch-ms", str(EPOCH_MS),
                 "--stats", *extra]
         print("$", " ".join(args), flush=True)
@@ -253,7 +257,7 @@ def capture_drops(stats):
     return drops
 
 
-def check_common(what, profiles, counters, stats):
+def check_common(what, profiles, counters, stats, workers=1):
     """Ring, merger and core checks that hold at any rate."""
     ring = counters.get("ring", {})
     check(ring.get("dropped_full", 1) == 0 and ring.get("dropped_oversize", 1) == 0,
@@ -264,12 +268,12 @@ def check_common(what, profiles, counters, stats):
           f"{what}: profiles read {counters.get('profiles')}, printed {len(profiles)}, "
           f"backends records {counters.get('backends_records')}, "
           f"committed {ring.get('committed')}")
-    bad = [p["stream"] for p in profiles if p["partial"] or p["cores_merged"] != 1]
-    check(not bad, f"{what}: profiles not merged from the core: {bad}")
+    bad = [p["stream"] for p in profiles if p["partial"] or p["cores_merged"] != workers]
+    check(not bad, f"{what}: profiles not merged from every core: {bad}")
     check(stats.get("capture", {}).get("backend") == "af_xdp",
           f"{what}: the input is not af_xdp: {stats.get('capture')}")
     cores = stats.get("cores", [])
-    check(len(cores) == 1, f"{what}: {len(cores)} cores")
+    check(len(cores) == workers, f"{what}: {len(cores)} cores")
     lost = sum(c["epochs_lost"] + c["inbox_full_drops"] for c in cores)
     check(lost == 0, f"{what}: {lost} epochs or frames lost past the capture")
     # the capture's XDP_STATISTICS, as the engine reports them, are the
@@ -293,21 +297,21 @@ def wait_for_room(needed_s):
         time.sleep(left_s + 0.2)
 
 
-def moderate(truth, cap):
+def moderate(truth, cap, workers):
     all_frames, _ = tshark_frames(cap)
     steered, steered_bytes = tshark_frames(cap, STEERED_FILTER)
     check(all_frames == truth["frames"], f"tshark: {all_frames} frames, truth {truth['frames']}")
     check(0 < steered < all_frames, f"tshark: {steered} of {all_frames} frames steered")
 
-    run = Run("m", [])
+    run = Run(f"m{workers}", ["--queues", "1"], workers=workers)
     wait_for_room(all_frames / MODERATE_PPS + 10)
     t0 = time.time_ns()
     sent, failed = tcpreplay(["--pps", str(MODERATE_PPS)], cap)
     t1 = time.time_ns()
     run.drain(want=steered)
     profiles, counters, stats = run.stop()
-    what = "moderate"
-    check_common(what, profiles, counters, stats)
+    what = f"moderate, {workers} worker(s)"
+    check_common(what, profiles, counters, stats, workers)
     check(sent == all_frames and failed == 0,
           f"{what}: tcpreplay sent {sent}, failed {failed}, capture has {all_frames}")
 
@@ -373,6 +377,10 @@ def moderate(truth, cap):
           f"redirected {prog.get('redirected')}, passed {prog.get('pass_unmatched')} "
           f"unmatched; core worked on {worked}; drops {drops}; "
           f"{stats['capture'].get('attach_mode')}/{stats['capture'].get('copy_mode')}")
+    if workers > 1:
+        print(f"{what}: frames per core {[c.get('frames') for c in cores]}, handed to "
+              f"another core {[c.get('dispatched') for c in cores]}, holds of the queue "
+              f"{[c.get('dispatch_holds') for c in cores]}")
 
 
 # ---- 3. excessive rate -------------------------------------------------------
@@ -435,7 +443,10 @@ def main():
             truth = json.load(open(cap + ".truth.json"))
             total = sum(s["records"] for s in truth["streams"])
             print(f"capture: {total} records, {truth['frames']} frames")
-            moderate(truth, cap)
+            moderate(truth, cap, 1)
+            # the veth's one queue shared by two cores: TCP segments go to
+            # their flow's core, datagrams stay with their receiver
+            moderate(truth, cap, 2)
             overload(truth, cap)
         finally:
             cleanup()
