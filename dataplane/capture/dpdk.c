@@ -779,6 +779,9 @@ static int dpdk_rx_burst(struct st_capture *c, unsigned qi, struct st_frame *f,
 	return out;
 }
 
+_Static_assert(ST_CAPTURE_KEEP_MAX <= ST_DPDK_MEMPOOL_CACHE,
+	       "what a core keeps fits in its pool cache");
+
 /* The burst's mbufs leave the queue as they are; kept_free() gives them
  * back as rx_release() would have (the pool's cache is the freeing
  * lcore's).  The engine asks at most ST_CAPTURE_BURST frames a burst. */

@@ -25,7 +25,10 @@
 #define ST_DPDK_PCAP_MBUFS_PER_QUEUE 512 /* the same for net_pcap files
 					  * (infinite_rx: their frames + 2
 					  * bursts + 2 caches) */
-#define ST_DPDK_MEMPOOL_CACHE 256      /* default per-lcore cache of a pool */
+#define ST_DPDK_MEMPOOL_CACHE 512      /* default per-lcore cache of a pool:
+					* DPDK's largest, so that the bursts
+					* a core keeps (ST_CAPTURE_KEEP_MAX)
+					* come and go through its own cache */
 #define ST_DPDK_RX_DESCRIPTORS 1024    /* default rx ring size of a NIC */
 #define ST_DPDK_BURST_MAX 256          /* largest burst one rx_burst() asks */
 #define ST_DPDK_PORTS_MAX 32
