@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -881,7 +882,7 @@ static bool dispatch_room(struct st_engine *e)
 	return room;
 }
 
-static unsigned poll_inbox(struct core *c);
+static unsigned poll_inbox(struct core *c, unsigned max, uint64_t limit);
 static void idle_end(struct core *c);
 
 /* The frames in the inbox before byte `limit` (UINT64_MAX: all), then
@@ -892,20 +893,11 @@ static void idle_end(struct core *c);
 static unsigned own_run(struct core *c, uint64_t limit)
 {
 	struct st_capture *cap = c->e->cap;
+	unsigned n = poll_inbox(c, UINT_MAX, limit);
 	uint64_t clock_ns = clock_for_frames(c->e);
-	unsigned n = 0;
-	struct st_frame f;
-	uint64_t bytes;
 
-	if (unlikely(c->idle_since_ns) && (c->own_n || c->inbox.tail_local != limit))
-		idle_end(c);        /* frames to work on: no longer idle */
-	while (c->inbox.tail_local != limit && inbox_peek(&c->inbox, &f, &bytes) &&
-	       c->inbox.tail_local != limit) {
-		frame_in(c, &f, clock_ns);
-		inbox_pop(&c->inbox, bytes);
-		n++;
-	}
-	inbox_release(&c->inbox);
+	if (unlikely(c->idle_since_ns) && c->own_n)
+		idle_end(c);
 	for (unsigned i = 0; i < c->own_n; i++) {
 		if (i + 1 < c->own_n)
 			__builtin_prefetch(c->own[i + 1].data);
@@ -970,7 +962,8 @@ static bool dispatch(struct core *c, const struct st_frame *f, uint64_t said)
 		dispatch_flush(e, said);
 		/* our inbox's frames, then our own of this hold: every one
 		 * came before f */
-		if (poll_inbox(c) == 0 && (!e->keep || own_run(c, UINT64_MAX) == 0))
+		if (poll_inbox(c, ST_CAPTURE_BURST, UINT64_MAX) == 0 &&
+		    (!e->keep || own_run(c, UINT64_MAX) == 0))
 			sched_yield();
 		if (c->own_n == 0)
 			tick(c, clock_for_frames(e), false);
@@ -1125,15 +1118,17 @@ static void idle_poll(struct core *c)
 	}
 }
 
-/* With dispatch: up to a burst of frames from the core's inbox. */
-static unsigned poll_inbox(struct core *c)
+/* With dispatch: up to max frames from the core's inbox, those before byte
+ * `limit` (UINT64_MAX: any). */
+static unsigned poll_inbox(struct core *c, unsigned max, uint64_t limit)
 {
 	uint64_t clock_ns = clock_for_frames(c->e);
 	unsigned n = 0;
 	struct st_frame f;
 	uint64_t bytes;
 
-	while (n < ST_CAPTURE_BURST && inbox_peek(&c->inbox, &f, &bytes)) {
+	while (n < max && c->inbox.tail_local != limit &&
+	       inbox_peek(&c->inbox, &f, &bytes) && c->inbox.tail_local != limit) {
 		if (unlikely(c->idle_since_ns))
 			idle_end(c);
 		frame_in(c, &f, clock_ns);
@@ -1180,7 +1175,7 @@ static unsigned dispatch_poll(struct core *c, struct st_frame *f, bool *ended)
 		if (e->keep)
 			own = own_run(c, limit);
 	}
-	n = own + poll_inbox(c);
+	n = own + poll_inbox(c, ST_CAPTURE_BURST, UINT64_MAX);
 	/* Acquire: pairs with input_done's release; then an empty inbox is
 	 * the end. */
 	done = atomic_load_explicit(&e->input_done, memory_order_acquire);

@@ -797,16 +797,26 @@ static unsigned dpdk_rx_keep(struct st_capture *c, unsigned qi, void **objs, boo
 	return n;
 }
 
-static void dpdk_kept_free(struct st_capture *c, unsigned qi, void **objs, unsigned n,
-			   bool plain)
+/* A received mbuf of one segment whose header says direct, ours alone
+ * and from the queue's pool (plain) is in the state the pool keeps (one
+ * segment: no next), so a burst of them goes back to the pool at once,
+ * without rte_pktmbuf_free_bulk()'s look at each mbuf: the receiving
+ * core's own cost, which the other cores wait on when they share a
+ * queue. */
+static void mbufs_free(struct dpdk_queue *q, void **objs, unsigned n, bool plain)
 {
-	struct dpdk_capture *dc = c->impl;
-	struct dpdk_queue *q = &dc->queues[qi];
-
 	if (likely(plain))
 		rte_mempool_put_bulk(q->pool, objs, n);
 	else
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
+}
+
+static void dpdk_kept_free(struct st_capture *c, unsigned qi, void **objs, unsigned n,
+			   bool plain)
+{
+	struct dpdk_capture *dc = c->impl;
+
+	mbufs_free(&dc->queues[qi], objs, n, plain);
 }
 
 static void dpdk_rx_release(struct st_capture *c, unsigned qi)
@@ -814,16 +824,7 @@ static void dpdk_rx_release(struct st_capture *c, unsigned qi)
 	struct dpdk_capture *dc = c->impl;
 	struct dpdk_queue *q = &dc->queues[qi];
 
-	/* A received mbuf of one segment whose header says direct, ours
-	 * alone and from the queue's pool is in the state the pool keeps
-	 * (one segment: no next), so the burst goes back to the pool at once,
-	 * without rte_pktmbuf_free_bulk()'s look at each mbuf: the receiving
-	 * core's own cost, which the other cores wait on when they share a
-	 * queue. */
-	if (likely(q->held_plain))
-		rte_mempool_put_bulk(q->pool, (void *const *)q->mbufs, q->held);
-	else
-		rte_pktmbuf_free_bulk(q->mbufs, q->held);
+	mbufs_free(q, (void **)q->mbufs, q->held, q->held_plain);
 	q->held = 0;
 }
 
